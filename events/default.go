@@ -1,0 +1,58 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Default returns a registry holding every Seatflow event type at its
+// current version, with the upcasters from every older version.
+func Default() *Registry {
+	r := NewRegistry()
+	Register[ProductAdded](r)
+	Register[LicensesPurchased](r)
+	Register[LicensesRemoved](r)
+	Register[SelfServicePurchaseChanged](r)
+	Register[LicenseAssigned](r)
+	Register[LicenseClaimed](r)
+	Register[LicenseUnassigned](r)
+	Register[RequestSubmitted](r)
+	Register[RequestShared](r)
+	Register[ShareAnswered](r)
+	Register[RequestApproved](r)
+	Register[RequestDenied](r)
+	Register[RequestExpired](r)
+	Register[RequestProcessChanged](r)
+	Register[AutoClaimSettingChanged](r)
+	Register[PolicyCreated](r)
+	Register[PolicyRenamed](r)
+	Register[PolicyStatusChanged](r)
+	Register[PolicyProductsChanged](r)
+	Register[UserRegistered](r)
+	Register[GroupChanged](r)
+
+	r.AddUpcaster(TypeProductAdded, 1, upcastProductAddedV1)
+	return r
+}
+
+// productAddedV1 is the first published shape of ProductAdded: products had
+// no service list and self-service purchase could not be blocked.
+type productAddedV1 struct {
+	ProductID string `json:"product_id"`
+	Name      string `json:"name"`
+	Licenses  int    `json:"licenses"`
+}
+
+func upcastProductAddedV1(old json.RawMessage) (json.RawMessage, error) {
+	var v1 productAddedV1
+	if err := json.Unmarshal(old, &v1); err != nil {
+		return nil, fmt.Errorf("read v1: %w", err)
+	}
+	return json.Marshal(ProductAdded{
+		ProductID:   v1.ProductID,
+		Name:        v1.Name,
+		Services:    []string{},
+		Licenses:    v1.Licenses,
+		SelfService: SelfServiceAllowed,
+	})
+}

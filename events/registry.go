@@ -1,0 +1,179 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// ErrUnknownType is returned (wrapped) when an envelope names a type or
+// version that the registry does not know.
+var ErrUnknownType = errors.New("unknown event type")
+
+// ErrMalformed is returned (wrapped) when bytes are not a well-formed envelope
+// or its data does not match its type.
+var ErrMalformed = errors.New("malformed event")
+
+// Upcaster turns the JSON data of one version of a type into the JSON data of
+// the next version.
+type Upcaster func(old json.RawMessage) (json.RawMessage, error)
+
+type typeVersion struct {
+	name    string
+	version int
+}
+
+type decoder func(json.RawMessage) (Data, error)
+
+// Registry maps wire names and versions to Go types. It is built once, at
+// start-up, and read concurrently afterwards.
+type Registry struct {
+	current   map[string]int
+	decoders  map[typeVersion]decoder
+	upcasters map[typeVersion]Upcaster // keyed by the version they read
+}
+
+// NewRegistry returns an empty registry. Most callers want Default.
+func NewRegistry() *Registry {
+	return &Registry{
+		current:   map[string]int{},
+		decoders:  map[typeVersion]decoder{},
+		upcasters: map[typeVersion]Upcaster{},
+	}
+}
+
+// Register adds T as the current version of its event type. Registering two
+// versions of one type as current, or one version twice, panics: it is a
+// programming error found at start-up.
+func Register[T Data](r *Registry) {
+	var zero T
+	tv := typeVersion{zero.EventType(), zero.EventVersion()}
+	if _, dup := r.current[tv.name]; dup {
+		panic(fmt.Sprintf("events: %s registered twice", tv.name))
+	}
+	r.current[tv.name] = tv.version
+	r.decoders[tv] = func(raw json.RawMessage) (Data, error) {
+		var v T
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if dec.More() {
+			return nil, errors.New("trailing data")
+		}
+		return v, nil
+	}
+}
+
+// AddUpcaster registers up as the way from version `from` of type name to
+// version from+1.
+func (r *Registry) AddUpcaster(name string, from int, up Upcaster) {
+	tv := typeVersion{name, from}
+	if _, dup := r.upcasters[tv]; dup {
+		panic(fmt.Sprintf("events: upcaster %s v%d registered twice", name, from))
+	}
+	r.upcasters[tv] = up
+}
+
+// Types lists the registered type names with their current versions, sorted
+// by name.
+func (r *Registry) Types() []TypeInfo {
+	out := make([]TypeInfo, 0, len(r.current))
+	for n, v := range r.current {
+		out = append(out, TypeInfo{Name: n, Version: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Versions lists every version of name that Decode accepts, oldest first.
+func (r *Registry) Versions(name string) []int {
+	cur, ok := r.current[name]
+	if !ok {
+		return nil
+	}
+	var vs []int
+	for v := cur - 1; v >= 1; v-- {
+		if _, ok := r.upcasters[typeVersion{name, v}]; !ok {
+			break
+		}
+		vs = append([]int{v}, vs...)
+	}
+	return append(vs, cur)
+}
+
+// TypeInfo names one registered event type.
+type TypeInfo struct {
+	Name    string
+	Version int
+}
+
+// wireEnvelope is the encoded form, with data left raw until the type is
+// known.
+type wireEnvelope struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	Version       int             `json:"version"`
+	Tenant        string          `json:"tenant"`
+	Aggregate     Aggregate       `json:"aggregate"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	Actor         string          `json:"actor"`
+	CommandID     string          `json:"command_id"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	CausationID   string          `json:"causation_id,omitempty"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// Decode parses one encoded envelope, lifts old versions of its data to the
+// current version with the registered upcasters, and validates it. The
+// returned envelope's Version is the current version of its type.
+// Errors wrap ErrUnknownType or ErrMalformed.
+func (r *Registry) Decode(b []byte) (Envelope, error) {
+	var w wireEnvelope
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return Envelope{}, fmt.Errorf("%w: trailing data after envelope", ErrMalformed)
+	}
+	cur, ok := r.current[w.Type]
+	if !ok {
+		return Envelope{}, fmt.Errorf("%w: %q", ErrUnknownType, w.Type)
+	}
+	if w.Version < 1 || w.Version > cur {
+		return Envelope{}, fmt.Errorf("%w: %s version %d (this build knows up to %d)", ErrUnknownType, w.Type, w.Version, cur)
+	}
+	if len(w.Data) == 0 || string(w.Data) == "null" {
+		return Envelope{}, fmt.Errorf("%w: %s has no data", ErrMalformed, w.Type)
+	}
+	raw := w.Data
+	for v := w.Version; v < cur; v++ {
+		up, ok := r.upcasters[typeVersion{w.Type, v}]
+		if !ok {
+			return Envelope{}, fmt.Errorf("%w: no upcaster for %s v%d", ErrUnknownType, w.Type, v)
+		}
+		var err error
+		if raw, err = up(raw); err != nil {
+			return Envelope{}, fmt.Errorf("%w: upcast %s v%d: %v", ErrMalformed, w.Type, v, err)
+		}
+	}
+	data, err := r.decoders[typeVersion{w.Type, cur}](raw)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("%w: %s data: %v", ErrMalformed, w.Type, err)
+	}
+	env := Envelope{
+		ID: w.ID, Type: w.Type, Version: cur, Tenant: w.Tenant, Aggregate: w.Aggregate,
+		OccurredAt: w.OccurredAt, Actor: w.Actor, CommandID: w.CommandID,
+		CorrelationID: w.CorrelationID, CausationID: w.CausationID, Data: data,
+	}
+	if err := env.Validate(); err != nil {
+		return Envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	return env, nil
+}
