@@ -1,0 +1,292 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// MaxLicenses bounds the licenses one product can hold, so counts never
+// overflow and a typo does not create a billion seats.
+const MaxLicenses = 10_000_000
+
+// Product is the state of one product's license pool.
+type Product struct {
+	ID          ProductID
+	Name        string
+	Services    []string
+	Purchased   int
+	SelfService string
+	// Holders maps each user holding a license to how they got it.
+	Holders map[UserID]Holding
+}
+
+// Holding is one user's license of a product.
+type Holding struct {
+	DisabledServices []string
+	Source           events.Source
+	PolicyID         PolicyID
+	AssignedAt       time.Time
+}
+
+// Exists reports whether the product has been added.
+func (p *Product) Exists() bool { return p.Name != "" }
+
+// Assigned is how many licenses are held.
+func (p *Product) Assigned() int { return len(p.Holders) }
+
+// Available is how many licenses are free.
+func (p *Product) Available() int { return p.Purchased - len(p.Holders) }
+
+// Summary is the product without its holders: what commands answer with.
+func (p *Product) Summary() ProductSummary {
+	return ProductSummary{
+		ProductID: p.ID, Name: p.Name, Services: slices.Clone(p.Services),
+		Purchased: p.Purchased, Assigned: p.Assigned(), Available: p.Available(), SelfService: p.SelfService,
+	}
+}
+
+// ProductSummary is a product's counts and settings.
+type ProductSummary struct {
+	ProductID   ProductID `json:"product_id"`
+	Name        string    `json:"name"`
+	Services    []string  `json:"services"`
+	Purchased   int       `json:"purchased"`
+	Assigned    int       `json:"assigned"`
+	Available   int       `json:"available"`
+	SelfService string    `json:"self_service"`
+}
+
+// ProductCommand is a command on a product's license pool.
+type ProductCommand interface{ productCommand() }
+
+// AddProduct adds a product to the catalogue with its first licenses.
+type AddProduct struct {
+	Name        string
+	Services    []string
+	Licenses    int
+	SelfService string
+}
+
+// PurchaseLicenses adds Count licenses to the pool.
+type PurchaseLicenses struct{ Count int }
+
+// RemoveLicenses takes Count free licenses out of the pool.
+type RemoveLicenses struct{ Count int }
+
+// SetSelfService allows or blocks self-service purchase.
+type SetSelfService struct{ SelfService string }
+
+// AssignLicense gives a user a license; the user must not hold one already.
+type AssignLicense struct {
+	UserID           UserID
+	DisabledServices []string
+	Source           events.Source
+}
+
+// ClaimLicense gives a user a license under an auto-claim policy. A user who
+// already holds the product is left as they are (no event, no error).
+type ClaimLicense struct {
+	UserID           UserID
+	PolicyID         PolicyID
+	App              string
+	DisabledServices []string
+	SigninID         string
+	// At is the sign-in time, recorded as the claim time.
+	At time.Time
+}
+
+// UnassignLicense takes a user's license back.
+type UnassignLicense struct{ UserID UserID }
+
+func (AddProduct) productCommand()       {}
+func (PurchaseLicenses) productCommand() {}
+func (RemoveLicenses) productCommand()   {}
+func (SetSelfService) productCommand()   {}
+func (AssignLicense) productCommand()    {}
+func (ClaimLicense) productCommand()     {}
+func (UnassignLicense) productCommand()  {}
+
+// DecideProduct returns the events cmd causes on p, or why it cannot happen.
+func DecideProduct(p *Product, cmd ProductCommand, now time.Time) ([]events.Data, error) {
+	if add, ok := cmd.(AddProduct); ok {
+		if p.Exists() {
+			return nil, fmt.Errorf("product %q: %w", p.ID, ErrAlreadyExists)
+		}
+		if err := validateNewProduct(add); err != nil {
+			return nil, err
+		}
+		return one(events.ProductAdded{
+			ProductID: string(p.ID), Name: add.Name, Services: nonNil(add.Services),
+			Licenses: add.Licenses, SelfService: add.SelfService,
+		}), nil
+	}
+	if !p.Exists() {
+		return nil, &NotFoundError{Kind: "product", ID: string(p.ID)}
+	}
+	switch c := cmd.(type) {
+	case PurchaseLicenses:
+		if c.Count < 1 || c.Count > MaxLicenses-p.Purchased {
+			return nil, invalid("add", "must be between 1 and %d", MaxLicenses-p.Purchased)
+		}
+		return one(events.LicensesPurchased{ProductID: string(p.ID), Count: c.Count}), nil
+	case RemoveLicenses:
+		if c.Count < 1 {
+			return nil, invalid("remove", "must be at least 1")
+		}
+		if c.Count > p.Available() {
+			return nil, fmt.Errorf("remove %d of %d purchased with %d assigned: %w", c.Count, p.Purchased, p.Assigned(), ErrBelowAssigned)
+		}
+		return one(events.LicensesRemoved{ProductID: string(p.ID), Count: c.Count}), nil
+	case SetSelfService:
+		if err := checkSelfService(c.SelfService); err != nil {
+			return nil, err
+		}
+		if c.SelfService == p.SelfService {
+			return nil, nil
+		}
+		return one(events.SelfServicePurchaseChanged{ProductID: string(p.ID), SelfService: c.SelfService}), nil
+	case AssignLicense:
+		if err := p.checkGrant(c.UserID, c.DisabledServices); err != nil {
+			return nil, err
+		}
+		if _, held := p.Holders[c.UserID]; held {
+			return nil, fmt.Errorf("user %q, product %q: %w", c.UserID, p.ID, ErrAlreadyAssigned)
+		}
+		if err := checkSource(c.Source); err != nil {
+			return nil, err
+		}
+		if p.Available() < 1 {
+			return nil, fmt.Errorf("product %q: %w", p.ID, ErrNoLicensesAvailable)
+		}
+		return one(events.LicenseAssigned{ProductID: string(p.ID), UserID: string(c.UserID),
+			DisabledServices: nonNil(c.DisabledServices), Source: c.Source}), nil
+	case ClaimLicense:
+		if err := p.checkGrant(c.UserID, c.DisabledServices); err != nil {
+			return nil, err
+		}
+		if err := checkID("policy_id", string(c.PolicyID)); err != nil {
+			return nil, err
+		}
+		if _, held := p.Holders[c.UserID]; held {
+			return nil, nil
+		}
+		if p.Available() < 1 {
+			return nil, fmt.Errorf("product %q: %w", p.ID, ErrNoLicensesAvailable)
+		}
+		at := c.At
+		if at.IsZero() {
+			at = now
+		}
+		return one(events.LicenseClaimed{ProductID: string(p.ID), UserID: string(c.UserID), PolicyID: string(c.PolicyID),
+			App: c.App, DisabledServices: nonNil(c.DisabledServices), SigninID: c.SigninID, ClaimedAt: at.UTC()}), nil
+	case UnassignLicense:
+		if _, held := p.Holders[c.UserID]; !held {
+			return nil, &NotFoundError{Kind: "license", ID: string(c.UserID)}
+		}
+		return one(events.LicenseUnassigned{ProductID: string(p.ID), UserID: string(c.UserID)}), nil
+	default:
+		return nil, fmt.Errorf("product: unknown command %T", cmd)
+	}
+}
+
+// EvolveProduct folds one event into p. Events of other types are ignored.
+func EvolveProduct(p *Product, env events.Envelope) {
+	switch e := env.Data.(type) {
+	case events.ProductAdded:
+		p.ID, p.Name, p.Services, p.Purchased, p.SelfService = ProductID(e.ProductID), e.Name, e.Services, e.Licenses, e.SelfService
+	case events.LicensesPurchased:
+		p.Purchased += e.Count
+	case events.LicensesRemoved:
+		p.Purchased -= e.Count
+	case events.SelfServicePurchaseChanged:
+		p.SelfService = e.SelfService
+	case events.LicenseAssigned:
+		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices, Source: e.Source, AssignedAt: env.OccurredAt})
+	case events.LicenseClaimed:
+		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices,
+			Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, PolicyID: PolicyID(e.PolicyID), AssignedAt: e.ClaimedAt})
+	case events.LicenseUnassigned:
+		delete(p.Holders, UserID(e.UserID))
+	}
+}
+
+func (p *Product) hold(u UserID, h Holding) {
+	if p.Holders == nil {
+		p.Holders = map[UserID]Holding{}
+	}
+	p.Holders[u] = h
+}
+
+func (p *Product) checkGrant(u UserID, disabled []string) error {
+	if err := checkID("user_id", string(u)); err != nil {
+		return err
+	}
+	for _, s := range disabled {
+		if !slices.Contains(p.Services, s) {
+			return invalid("disabled_services", "%q is not a service of product %q (services: %v)", s, p.ID, p.Services)
+		}
+	}
+	if hasDuplicate(disabled) {
+		return invalid("disabled_services", "lists a service twice")
+	}
+	return nil
+}
+
+func validateNewProduct(c AddProduct) error {
+	if c.Name == "" || len(c.Name) > 200 {
+		return invalid("name", "must be 1 to 200 characters")
+	}
+	if c.Licenses < 0 || c.Licenses > MaxLicenses {
+		return invalid("licenses", "must be between 0 and %d", MaxLicenses)
+	}
+	for _, s := range c.Services {
+		if s == "" || len(s) > 100 {
+			return invalid("services", "each service name must be 1 to 100 characters")
+		}
+	}
+	if hasDuplicate(c.Services) {
+		return invalid("services", "lists a service twice")
+	}
+	return checkSelfService(c.SelfService)
+}
+
+func checkSelfService(s string) error {
+	if s != events.SelfServiceAllowed && s != events.SelfServiceBlocked {
+		return invalid("self_service", "must be %q or %q", events.SelfServiceAllowed, events.SelfServiceBlocked)
+	}
+	return nil
+}
+
+func checkSource(s events.Source) error {
+	switch s.Kind {
+	case events.SourceManual:
+		return nil
+	case events.SourceRequest, events.SourcePolicy, events.SourceGroup:
+		return checkID("source.ref", s.Ref)
+	default:
+		return invalid("source.kind", "%q is not a license source", s.Kind)
+	}
+}
+
+func hasDuplicate(xs []string) bool {
+	seen := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		if seen[x] {
+			return true
+		}
+		seen[x] = true
+	}
+	return false
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return slices.Clone(xs)
+}
+
+func one(d events.Data) []events.Data { return []events.Data{d} }

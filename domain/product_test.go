@@ -1,0 +1,154 @@
+package domain_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+)
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// given folds events into a fresh product, as the service does on load.
+func given(evs ...events.Data) *domain.Product {
+	p := &domain.Product{ID: "e5"}
+	for i, d := range evs {
+		domain.EvolveProduct(p, events.New("ev", "contoso", events.Aggregate{Kind: events.KindProduct, ID: "e5"}, now,
+			events.Meta{CommandID: "c"}, d))
+		_ = i
+	}
+	return p
+}
+
+var (
+	added    = events.ProductAdded{ProductID: "e5", Name: "E5", Services: []string{"mail", "chat"}, Licenses: 2, SelfService: events.SelfServiceBlocked}
+	manual   = events.Source{Kind: events.SourceManual}
+	assignU1 = events.LicenseAssigned{ProductID: "e5", UserID: "u1", DisabledServices: []string{}, Source: manual}
+	assignU2 = events.LicenseAssigned{ProductID: "e5", UserID: "u2", DisabledServices: []string{}, Source: manual}
+)
+
+func TestDecideProduct(t *testing.T) {
+	tests := []struct {
+		name    string
+		given   []events.Data
+		when    domain.ProductCommand
+		then    []events.Data
+		wantErr error // matched with errors.Is, or by type for typed errors
+	}{
+		{
+			name: "add a product",
+			when: domain.AddProduct{Name: "E5", Services: []string{"mail", "chat"}, Licenses: 2, SelfService: events.SelfServiceBlocked},
+			then: []events.Data{added},
+		},
+		{
+			name:    "add twice",
+			given:   []events.Data{added},
+			when:    domain.AddProduct{Name: "E5", Licenses: 1, SelfService: events.SelfServiceAllowed},
+			wantErr: domain.ErrAlreadyExists,
+		},
+		{name: "add without name", when: domain.AddProduct{Licenses: 1, SelfService: "allowed"}, wantErr: &domain.ValidationError{}},
+		{name: "add negative licenses", when: domain.AddProduct{Name: "x", Licenses: -1, SelfService: "allowed"}, wantErr: &domain.ValidationError{}},
+		{name: "add bad self-service", when: domain.AddProduct{Name: "x", Licenses: 1, SelfService: "maybe"}, wantErr: &domain.ValidationError{}},
+		{name: "add duplicate service", when: domain.AddProduct{Name: "x", Services: []string{"a", "a"}, SelfService: "allowed"}, wantErr: &domain.ValidationError{}},
+		{name: "purchase on missing product", when: domain.PurchaseLicenses{Count: 1}, wantErr: &domain.NotFoundError{}},
+		{
+			name:  "purchase",
+			given: []events.Data{added},
+			when:  domain.PurchaseLicenses{Count: 3},
+			then:  []events.Data{events.LicensesPurchased{ProductID: "e5", Count: 3}},
+		},
+		{name: "purchase zero", given: []events.Data{added}, when: domain.PurchaseLicenses{Count: 0}, wantErr: &domain.ValidationError{}},
+		{name: "purchase past the cap", given: []events.Data{added}, when: domain.PurchaseLicenses{Count: domain.MaxLicenses}, wantErr: &domain.ValidationError{}},
+		{
+			name:  "remove free licenses",
+			given: []events.Data{added, assignU1},
+			when:  domain.RemoveLicenses{Count: 1},
+			then:  []events.Data{events.LicensesRemoved{ProductID: "e5", Count: 1}},
+		},
+		{name: "remove below assigned", given: []events.Data{added, assignU1}, when: domain.RemoveLicenses{Count: 2}, wantErr: domain.ErrBelowAssigned},
+		{
+			name:  "block self-service",
+			given: []events.Data{added, events.SelfServicePurchaseChanged{ProductID: "e5", SelfService: "allowed"}},
+			when:  domain.SetSelfService{SelfService: events.SelfServiceBlocked},
+			then:  []events.Data{events.SelfServicePurchaseChanged{ProductID: "e5", SelfService: "blocked"}},
+		},
+		{name: "self-service unchanged", given: []events.Data{added}, when: domain.SetSelfService{SelfService: "blocked"}},
+		{
+			name:  "assign with a service off",
+			given: []events.Data{added},
+			when:  domain.AssignLicense{UserID: "u1", DisabledServices: []string{"chat"}, Source: manual},
+			then:  []events.Data{events.LicenseAssigned{ProductID: "e5", UserID: "u1", DisabledServices: []string{"chat"}, Source: manual}},
+		},
+		{name: "assign unknown service", given: []events.Data{added}, when: domain.AssignLicense{UserID: "u1", DisabledServices: []string{"nope"}, Source: manual}, wantErr: &domain.ValidationError{}},
+		{name: "assign bad user id", given: []events.Data{added}, when: domain.AssignLicense{UserID: "a.b", Source: manual}, wantErr: &domain.ValidationError{}},
+		{name: "assign bad source", given: []events.Data{added}, when: domain.AssignLicense{UserID: "u1", Source: events.Source{Kind: "gift"}}, wantErr: &domain.ValidationError{}},
+		{name: "invariant 2: assign twice", given: []events.Data{added, assignU1}, when: domain.AssignLicense{UserID: "u1", Source: manual}, wantErr: domain.ErrAlreadyAssigned},
+		{name: "invariant 1: assign when full", given: []events.Data{added, assignU1, assignU2}, when: domain.AssignLicense{UserID: "u3", Source: manual}, wantErr: domain.ErrNoLicensesAvailable},
+		{
+			name:  "claim",
+			given: []events.Data{added, assignU1},
+			when:  domain.ClaimLicense{UserID: "u9", PolicyID: "p1", App: "chat", At: now.Add(-time.Hour)},
+			then:  []events.Data{events.LicenseClaimed{ProductID: "e5", UserID: "u9", PolicyID: "p1", App: "chat", DisabledServices: []string{}, ClaimedAt: now.Add(-time.Hour)}},
+		},
+		{name: "claim by a holder changes nothing", given: []events.Data{added, assignU1}, when: domain.ClaimLicense{UserID: "u1", PolicyID: "p1", App: "chat"}},
+		{name: "invariant 1: claim when full", given: []events.Data{added, assignU1, assignU2}, when: domain.ClaimLicense{UserID: "u3", PolicyID: "p1"}, wantErr: domain.ErrNoLicensesAvailable},
+		{
+			name:  "unassigned seat can be claimed again",
+			given: []events.Data{added, assignU1, assignU2, events.LicenseUnassigned{ProductID: "e5", UserID: "u2"}},
+			when:  domain.ClaimLicense{UserID: "u3", PolicyID: "p1", At: now},
+			then:  []events.Data{events.LicenseClaimed{ProductID: "e5", UserID: "u3", PolicyID: "p1", DisabledServices: []string{}, ClaimedAt: now}},
+		},
+		{
+			name:  "unassign",
+			given: []events.Data{added, assignU1},
+			when:  domain.UnassignLicense{UserID: "u1"},
+			then:  []events.Data{events.LicenseUnassigned{ProductID: "e5", UserID: "u1"}},
+		},
+		{name: "unassign a non-holder", given: []events.Data{added}, when: domain.UnassignLicense{UserID: "u1"}, wantErr: &domain.NotFoundError{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := domain.DecideProduct(given(tt.given...), tt.when, now)
+			if tt.wantErr != nil {
+				if !matches(err, tt.wantErr) {
+					t.Fatalf("error: got %v, want %T %v", err, tt.wantErr, tt.wantErr)
+				}
+				if got != nil {
+					t.Fatalf("events with an error: %v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.then) {
+				t.Fatalf("events:\ngot  %#v\nwant %#v", got, tt.then)
+			}
+		})
+	}
+}
+
+func matches(err, want error) bool {
+	switch want.(type) {
+	case *domain.ValidationError:
+		var v *domain.ValidationError
+		return errors.As(err, &v)
+	case *domain.NotFoundError:
+		var v *domain.NotFoundError
+		return errors.As(err, &v)
+	}
+	return errors.Is(err, want)
+}
+
+func TestEvolveProductCounts(t *testing.T) {
+	p := given(added, assignU1, events.LicensesPurchased{ProductID: "e5", Count: 5}, assignU2,
+		events.LicenseUnassigned{ProductID: "e5", UserID: "u1"}, events.LicensesRemoved{ProductID: "e5", Count: 1})
+	got := p.Summary()
+	want := domain.ProductSummary{ProductID: "e5", Name: "E5", Services: []string{"mail", "chat"}, Purchased: 6, Assigned: 1, Available: 5, SelfService: "blocked"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+}
