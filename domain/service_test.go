@@ -1,0 +1,212 @@
+package domain_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+)
+
+// faultyStore is a store double that can be told to let a rival write land
+// first (a conflict) or to lose the answer to an append that did land.
+type faultyStore struct {
+	mu     sync.Mutex
+	log    []events.Envelope
+	loads  int
+	before func(s *faultyStore) // runs once before the next append
+	lose   bool                 // store the next append, then report an error
+}
+
+func (s *faultyStore) last(agg events.Aggregate) uint64 {
+	var pos uint64
+	for _, e := range s.log {
+		if e.Aggregate == agg {
+			pos = e.Position
+		}
+	}
+	return pos
+}
+
+func (s *faultyStore) Load(_ context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loads++
+	var out []events.Envelope
+	for _, e := range s.log {
+		if e.Tenant == tenant && e.Aggregate == agg && e.Position > after {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (s *faultyStore) Append(_ context.Context, writes ...domain.Write) ([]uint64, error) {
+	s.mu.Lock()
+	if f := s.before; f != nil {
+		s.before = nil
+		s.mu.Unlock()
+		f(s)
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	for _, w := range writes {
+		if got := s.last(w.Events[0].Aggregate); got != w.Expected {
+			return nil, fmt.Errorf("expected %d, last is %d: %w", w.Expected, got, domain.ErrConcurrency)
+		}
+	}
+	var pos []uint64
+	for _, w := range writes {
+		for _, e := range w.Events {
+			e.Position = uint64(len(s.log) + 1)
+			s.log = append(s.log, e)
+			pos = append(pos, e.Position)
+		}
+	}
+	if s.lose {
+		s.lose = false
+		return nil, errors.New("nats: timeout")
+	}
+	return pos, nil
+}
+
+// rival appends an event as another process would, bypassing the service.
+func (s *faultyStore) rival(d events.Data) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	agg := events.Aggregate{Kind: events.KindProduct, ID: "e5"}
+	e := events.New(fmt.Sprintf("rival-%d", len(s.log)), "contoso", agg, now, events.Meta{CommandID: fmt.Sprintf("rival-%d", len(s.log))}, d)
+	e.Position = uint64(len(s.log) + 1)
+	s.log = append(s.log, e)
+}
+
+func newService(t *testing.T, store domain.Store) *domain.Service {
+	t.Helper()
+	var n atomic.Int64
+	svc, err := domain.NewService(store, domain.Config{
+		Now:     func() time.Time { return now },
+		NewID:   func() string { return fmt.Sprintf("id-%d", n.Add(1)) },
+		Backoff: time.Microsecond, MaxBackoff: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+var ctx = context.Background()
+
+func product(t *testing.T, svc *domain.Service, cmdID string, cmd domain.ProductCommand) (domain.ProductSummary, domain.Result, error) {
+	t.Helper()
+	return svc.Product(ctx, "contoso", "e5", events.Meta{Actor: "ada", CommandID: cmdID}, cmd)
+}
+
+func mustAdd(t *testing.T, svc *domain.Service, licenses int) {
+	t.Helper()
+	if _, _, err := product(t, svc, "add", domain.AddProduct{Name: "E5", Licenses: licenses, SelfService: "blocked"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServiceRetriesAfterARivalWrite(t *testing.T) {
+	store := &faultyStore{}
+	svc := newService(t, store)
+	mustAdd(t, svc, 1)
+	// Another process takes the only seat between our decision and append:
+	// the retry must see it and refuse, never over-assign.
+	store.before = func(s *faultyStore) {
+		s.rival(events.LicenseAssigned{ProductID: "e5", UserID: "rival", DisabledServices: []string{}, Source: events.Source{Kind: "manual"}})
+	}
+	_, _, err := product(t, svc, "a1", domain.AssignLicense{UserID: "u1", Source: events.Source{Kind: "manual"}})
+	if !errors.Is(err, domain.ErrNoLicensesAvailable) {
+		t.Fatalf("got %v, want ErrNoLicensesAvailable", err)
+	}
+	// With a seat free again, a rival takes it and buys another between our
+	// decision and append: the retry sees both and the assignment lands.
+	if _, _, err := product(t, svc, "buy", domain.PurchaseLicenses{Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	store.before = func(s *faultyStore) {
+		s.rival(events.LicenseAssigned{ProductID: "e5", UserID: "rival2", DisabledServices: []string{}, Source: events.Source{Kind: "manual"}})
+		s.rival(events.LicensesPurchased{ProductID: "e5", Count: 1})
+	}
+	sum, res, err := product(t, svc, "a2", domain.AssignLicense{UserID: "u1", Source: events.Source{Kind: "manual"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Assigned != 3 || sum.Purchased != 3 || res.Position != 6 {
+		t.Fatalf("got %+v at %d, want 3 of 3 assigned at position 6", sum, res.Position)
+	}
+}
+
+func TestServiceConfirmsRejectionsAgainstTheStore(t *testing.T) {
+	store := &faultyStore{}
+	svc := newService(t, store)
+	mustAdd(t, svc, 0)
+	// The cache says no seats; another process bought some meanwhile.
+	store.rival(events.LicensesPurchased{ProductID: "e5", Count: 1})
+	if _, _, err := product(t, svc, "a1", domain.AssignLicense{UserID: "u1", Source: events.Source{Kind: "manual"}}); err != nil {
+		t.Fatalf("got %v, want the assignment to see the rival purchase", err)
+	}
+}
+
+func TestServiceReplaysACommandWhoseAnswerWasLost(t *testing.T) {
+	store := &faultyStore{}
+	svc := newService(t, store)
+	mustAdd(t, svc, 5)
+	store.lose = true
+	if _, _, err := product(t, svc, "buy", domain.PurchaseLicenses{Count: 3}); err == nil {
+		t.Fatal("the lost answer was not reported")
+	}
+	// The client retries with the same command ID: the purchase stands once.
+	sum, res, err := product(t, svc, "buy", domain.PurchaseLicenses{Count: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Replayed || sum.Purchased != 8 || res.Position != 2 {
+		t.Fatalf("got %+v %+v, want a replay at position 2 with 8 purchased", sum, res)
+	}
+	if len(store.log) != 2 {
+		t.Fatalf("store holds %d events, want 2", len(store.log))
+	}
+}
+
+func TestServiceGivesUpAfterMaxAttempts(t *testing.T) {
+	store := &faultyStore{}
+	var n atomic.Int64
+	svc, _ := domain.NewService(store, domain.Config{Now: func() time.Time { return now },
+		NewID: func() string { return fmt.Sprint(n.Add(1)) }, MaxAttempts: 3, Backoff: time.Microsecond})
+	mustAdd(t, svc, 5)
+	var rivalry func(s *faultyStore)
+	rivalry = func(s *faultyStore) {
+		s.rival(events.LicensesPurchased{ProductID: "e5", Count: 1})
+		s.before = rivalry // always lose the race
+	}
+	store.before = rivalry
+	_, _, err := product(t, svc, "x", domain.PurchaseLicenses{Count: 1})
+	if !errors.Is(err, domain.ErrConcurrency) {
+		t.Fatalf("got %v, want ErrConcurrency after the attempts run out", err)
+	}
+}
+
+func TestServiceValidatesIdentifiers(t *testing.T) {
+	svc := newService(t, &faultyStore{})
+	var verr *domain.ValidationError
+	if _, _, err := svc.Product(ctx, "Bad.Tenant", "e5", events.Meta{}, domain.PurchaseLicenses{Count: 1}); !errors.As(err, &verr) {
+		t.Fatalf("bad tenant: got %v", err)
+	}
+	if _, _, err := svc.Product(ctx, "contoso", "e5.*", events.Meta{}, domain.PurchaseLicenses{Count: 1}); !errors.As(err, &verr) {
+		t.Fatalf("wildcard product id: got %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := domain.NewService(&faultyStore{}, domain.Config{}); err == nil {
+		t.Fatal("a service without a clock or ID source was created")
+	}
+}

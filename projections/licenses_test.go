@@ -1,0 +1,97 @@
+package projections_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/projections"
+)
+
+var t0 = time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+
+func env(tenant string, kind events.Kind, id string, d events.Data) events.Envelope {
+	return events.New("ev", tenant, events.Aggregate{Kind: kind, ID: id}, t0, events.Meta{CommandID: "c"}, d)
+}
+
+// history is a small tenant history used by the tests below.
+func history() []events.Envelope {
+	p := events.KindProduct
+	return []events.Envelope{
+		env("contoso", p, "e5", events.ProductAdded{ProductID: "e5", Name: "E5", Services: []string{"mail", "chat"}, Licenses: 3, SelfService: "blocked"}),
+		env("contoso", p, "e3", events.ProductAdded{ProductID: "e3", Name: "E3", Services: []string{"mail"}, Licenses: 1, SelfService: "allowed"}),
+		env("fabrikam", p, "e5", events.ProductAdded{ProductID: "e5", Name: "E5", Licenses: 9, SelfService: "allowed"}),
+		env("contoso", p, "e5", events.LicenseAssigned{ProductID: "e5", UserID: "u1", DisabledServices: []string{"chat"}, Source: events.Source{Kind: "request", Ref: "r1"}}),
+		env("contoso", p, "e5", events.LicenseClaimed{ProductID: "e5", UserID: "u2", PolicyID: "p1", App: "chat", DisabledServices: []string{}, ClaimedAt: t0.Add(-time.Hour)}),
+		env("contoso", p, "e5", events.LicensesPurchased{ProductID: "e5", Count: 2}),
+		env("contoso", p, "e5", events.LicenseUnassigned{ProductID: "e5", UserID: "u2"}),
+		env("contoso", p, "e5", events.LicensesRemoved{ProductID: "e5", Count: 1}),
+		env("contoso", p, "e3", events.LicenseAssigned{ProductID: "e3", UserID: "u1", DisabledServices: []string{}, Source: events.Source{Kind: "manual"}}),
+		env("contoso", p, "e3", events.SelfServicePurchaseChanged{ProductID: "e3", SelfService: "blocked"}),
+		env("contoso", events.KindUser, "u1", events.UserRegistered{UserID: "u1", Email: "u1@example.com"}),
+	}
+}
+
+func TestLicenseCounts(t *testing.T) {
+	lc := projections.NewLicenseCounts()
+	for _, e := range history() {
+		lc.Apply(e)
+	}
+	got := lc.Products("contoso")
+	want := []projections.ProductCount{
+		{ProductID: "e3", Name: "E3", Services: []string{"mail"}, Purchased: 1, Assigned: 1, Available: 0, SelfService: "blocked"},
+		{ProductID: "e5", Name: "E5", Services: []string{"mail", "chat"}, Purchased: 4, Assigned: 1, Available: 3, SelfService: "blocked"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	if p, ok := lc.Product("fabrikam", "e5"); !ok || p.Purchased != 9 || p.Services == nil {
+		t.Fatalf("fabrikam e5: got %+v %v, want 9 purchased and non-nil services", p, ok)
+	}
+	if _, ok := lc.Product("contoso", "nope"); ok {
+		t.Fatal("found a product that was never added")
+	}
+	if got := lc.Products("nobody"); len(got) != 0 {
+		t.Fatalf("unknown tenant: got %v, want none", got)
+	}
+}
+
+func TestUserLicenses(t *testing.T) {
+	ul := projections.NewUserLicenses()
+	for _, e := range history() {
+		ul.Apply(e)
+	}
+	got := ul.Licenses("contoso", "u1")
+	want := []projections.UserLicense{
+		{ProductID: "e3", DisabledServices: []string{}, Source: events.Source{Kind: "manual"}, AssignedAt: t0},
+		{ProductID: "e5", DisabledServices: []string{"chat"}, Source: events.Source{Kind: "request", Ref: "r1"}, AssignedAt: t0},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	if got := ul.Licenses("contoso", "u2"); len(got) != 0 {
+		t.Fatalf("u2 was unassigned: got %+v", got)
+	}
+	if got := ul.Licenses("fabrikam", "u1"); len(got) != 0 {
+		t.Fatalf("tenants leak: got %+v", got)
+	}
+}
+
+// TestUnknownEventsAreSkipped: a read model must never fail on an event it
+// does not use, including events for products it has never seen.
+func TestUnknownEventsAreSkipped(t *testing.T) {
+	lc, ul := projections.NewLicenseCounts(), projections.NewUserLicenses()
+	odd := []events.Envelope{
+		env("contoso", events.KindProduct, "ghost", events.LicenseAssigned{ProductID: "ghost", UserID: "u1"}),
+		env("contoso", events.KindProduct, "ghost", events.LicenseUnassigned{ProductID: "ghost", UserID: "u9"}),
+		env("contoso", events.KindPolicy, "p1", events.PolicyRenamed{PolicyID: "p1", Name: "x"}),
+	}
+	for _, e := range odd {
+		lc.Apply(e)
+		ul.Apply(e)
+	}
+	if got := lc.Products("contoso"); len(got) != 0 {
+		t.Fatalf("got %+v, want no products", got)
+	}
+}
