@@ -1,10 +1,13 @@
 package domain
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -122,6 +125,7 @@ type cacheKey struct {
 
 type entry struct {
 	mu       sync.Mutex
+	kind     kindDef
 	state    any
 	pos      uint64
 	loaded   bool
@@ -137,81 +141,152 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	return &Service{store: store, cfg: cfg, cache: map[cacheKey]*entry{}}, nil
 }
 
-// aggregate describes one aggregate kind to the generic command loop.
-type aggregate[S any] struct {
-	kind   events.Kind
-	init   func(id string) S
-	evolve func(S, events.Envelope)
+// kindDef tells the command loop how to build and fold one aggregate kind.
+type kindDef struct {
+	init   func(id string) any
+	evolve func(state any, env events.Envelope)
 }
 
-var productAggregate = aggregate[*Product]{
-	kind:   events.KindProduct,
-	init:   func(id string) *Product { return &Product{ID: ProductID(id)} },
-	evolve: EvolveProduct,
+// kinds lists every aggregate kind the Service can load.
+var kinds = map[events.Kind]kindDef{
+	events.KindProduct: def(func(id string) *Product { return &Product{ID: ProductID(id)} }, EvolveProduct),
+}
+
+func def[S any](init func(id string) S, evolve func(S, events.Envelope)) kindDef {
+	return kindDef{
+		init:   func(id string) any { return init(id) },
+		evolve: func(state any, env events.Envelope) { evolve(state.(S), env) },
+	}
 }
 
 // Product runs one command on a product's license pool and answers with the
 // product's counts after it.
 func (s *Service) Product(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd ProductCommand) (ProductSummary, Result, error) {
-	if err := checkTenant(tenant); err != nil {
-		return ProductSummary{}, Result{}, err
-	}
 	if err := checkID("product_id", string(id)); err != nil {
 		return ProductSummary{}, Result{}, err
 	}
 	var out ProductSummary
-	res, err := run(ctx, s, productAggregate, string(tenant), string(id), meta,
-		func(p *Product, now time.Time) ([]events.Data, error) { return DecideProduct(p, cmd, now) },
-		func(p *Product) { out = p.Summary() })
+	agg := events.Aggregate{Kind: events.KindProduct, ID: string(id)}
+	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		p := tx.State(agg).(*Product)
+		evs, err := DecideProduct(p, cmd, tx.Now)
+		if err != nil {
+			return err
+		}
+		tx.Emit(agg, evs...)
+		return nil
+	}, func(tx *Tx) { out = tx.State(agg).(*Product).Summary() })
 	return out, res, err
 }
 
-// run is the command loop shared by every aggregate: decide on the cached
-// state, append with the concurrency check, and on conflict catch up and
-// decide again. view is called with the final state while it is locked.
-func run[S any](ctx context.Context, s *Service, def aggregate[S], tenant, id string, meta events.Meta,
-	decide func(S, time.Time) ([]events.Data, error), view func(S)) (Result, error) {
-	agg := events.Aggregate{Kind: def.kind, ID: id}
+// Tx is the view of several aggregates one command decides on. Decide
+// functions read states with State and record events with Emit; nothing is
+// stored unless the whole decision succeeds and every aggregate is still at
+// the position it was read at.
+type Tx struct {
+	// Now is the command's time.
+	Now     time.Time
+	entries map[events.Aggregate]*entry
+	emitted map[events.Aggregate][]events.Data
+	order   []events.Aggregate
+}
+
+// State returns the current state of one of the transaction's aggregates
+// (a *Product, *Request, ...). Asking for an aggregate the transaction did
+// not load is a programming error and panics.
+func (tx *Tx) State(agg events.Aggregate) any {
+	e, ok := tx.entries[agg]
+	if !ok {
+		panic(fmt.Sprintf("domain: %s/%s is not part of this transaction", agg.Kind, agg.ID))
+	}
+	return e.state
+}
+
+// Emit records events the command causes on agg, in order.
+func (tx *Tx) Emit(agg events.Aggregate, ds ...events.Data) {
+	if _, ok := tx.entries[agg]; !ok {
+		panic(fmt.Sprintf("domain: %s/%s is not part of this transaction", agg.Kind, agg.ID))
+	}
+	if len(ds) == 0 {
+		return
+	}
+	if _, seen := tx.emitted[agg]; !seen {
+		tx.order = append(tx.order, agg)
+	}
+	tx.emitted[agg] = append(tx.emitted[agg], ds...)
+}
+
+// Transact runs one command over one or more aggregates of a tenant: it
+// loads them (from cache, caught up as needed), calls decide, and appends
+// every emitted event in one all-or-nothing append with each aggregate's
+// last position as its concurrency check. On a conflict it catches up and
+// decides again, with jittered back-off, at most MaxAttempts times. A
+// rejection is confirmed against freshly loaded state before it is
+// returned. If events carrying meta.CommandID already stand on any of the
+// aggregates, the command is not applied again: Result.Replayed is set.
+// view, if not nil, is called with the final states while they are locked.
+func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Meta, aggs []events.Aggregate,
+	decide func(tx *Tx) error, view func(tx *Tx)) (Result, error) {
+	if err := checkTenant(tenant); err != nil {
+		return Result{}, err
+	}
+	if len(aggs) == 0 {
+		return Result{}, errors.New("domain: transaction without aggregates")
+	}
 	if meta.CommandID == "" {
 		meta.CommandID = s.cfg.NewID()
 	}
 	if meta.CorrelationID == "" {
 		meta.CorrelationID = meta.CommandID
 	}
-	e := s.entry(cacheKey{tenant, agg})
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	aggs = slices.Clone(aggs)
+	slices.SortFunc(aggs, func(a, b events.Aggregate) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
+	})
+	aggs = slices.Compact(aggs)
+	tx := &Tx{entries: make(map[events.Aggregate]*entry, len(aggs))}
+	// Lock in one global order so two commands over overlapping aggregates
+	// never deadlock.
+	for _, agg := range aggs {
+		if _, ok := kinds[agg.Kind]; !ok {
+			return Result{}, fmt.Errorf("domain: no aggregate of kind %q", agg.Kind)
+		}
+		if err := checkID(string(agg.Kind)+"_id", agg.ID); err != nil {
+			return Result{}, err
+		}
+		e := s.entry(cacheKey{string(tenant), agg})
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		tx.entries[agg] = e
+	}
 
 	refresh := func() error {
-		if !e.loaded {
-			e.state, e.pos, e.commands = def.init(id), 0, map[string]uint64{}
+		for _, agg := range aggs {
+			if err := s.catchUp(ctx, string(tenant), agg, tx.entries[agg]); err != nil {
+				return err
+			}
 		}
-		evs, err := s.store.Load(ctx, tenant, agg, e.pos)
-		if err != nil {
-			e.loaded = false
-			return fmt.Errorf("load %s: %w", events.Subject(tenant, agg), err)
-		}
-		for _, ev := range evs {
-			apply(e, def, ev)
-		}
-		e.loaded = true
 		return nil
 	}
 	fresh := false
-	if !e.loaded {
-		if err := refresh(); err != nil {
-			return Result{}, err
+	for _, agg := range aggs {
+		if !tx.entries[agg].loaded {
+			if err := refresh(); err != nil {
+				return Result{}, err
+			}
+			fresh = true
+			break
 		}
-		fresh = true
 	}
 	for attempt := 1; ; attempt++ {
-		if pos, done := e.commands[meta.CommandID]; done {
-			view(e.state.(S))
+		if pos, done := tx.replayed(meta.CommandID); done {
+			if view != nil {
+				view(tx)
+			}
 			return Result{Position: pos, Replayed: true}, nil
 		}
-		now := s.cfg.Now()
-		datas, err := decide(e.state.(S), now)
-		if err != nil {
+		tx.Now, tx.emitted, tx.order = s.cfg.Now(), map[events.Aggregate][]events.Data{}, nil
+		if err := decide(tx); err != nil {
 			var verr *ValidationError
 			if !fresh && !errors.As(err, &verr) {
 				// Confirm a rejection against the store before reporting it.
@@ -223,32 +298,44 @@ func run[S any](ctx context.Context, s *Service, def aggregate[S], tenant, id st
 			}
 			return Result{}, err
 		}
-		if len(datas) == 0 {
-			view(e.state.(S))
-			return Result{Position: e.pos}, nil
-		}
-		envs := make([]events.Envelope, len(datas))
-		for i, d := range datas {
-			envs[i] = events.New(s.cfg.NewID(), tenant, agg, now, meta, d)
-		}
-		positions, err := s.store.Append(ctx, Write{Expected: e.pos, Events: envs})
-		if err == nil {
-			for i := range envs {
-				envs[i].Position = positions[i]
-				apply(e, def, envs[i])
+		if len(tx.order) == 0 {
+			if view != nil {
+				view(tx)
 			}
-			view(e.state.(S))
-			return Result{Position: e.pos, Events: envs}, nil
+			return Result{Position: tx.maxPos()}, nil
+		}
+		writes := make([]Write, 0, len(tx.order))
+		var all []events.Envelope
+		for _, agg := range tx.order {
+			w := Write{Expected: tx.entries[agg].pos}
+			for _, d := range tx.emitted[agg] {
+				w.Events = append(w.Events, events.New(s.cfg.NewID(), string(tenant), agg, tx.Now, meta, d))
+			}
+			writes = append(writes, w)
+			all = append(all, w.Events...)
+		}
+		positions, err := s.store.Append(ctx, writes...)
+		if err == nil {
+			for i := range all {
+				all[i].Position = positions[i]
+				tx.entries[all[i].Aggregate].apply(all[i])
+			}
+			if view != nil {
+				view(tx)
+			}
+			return Result{Position: positions[len(positions)-1], Events: all}, nil
 		}
 		if !errors.Is(err, ErrConcurrency) {
-			// The append may or may not have landed: forget the cached state
-			// so the next command (or a retry with the same command ID)
-			// reloads and finds out.
-			e.loaded = false
-			return Result{}, fmt.Errorf("append to %s: %w", events.Subject(tenant, agg), err)
+			// The append may or may not have landed: forget the cached
+			// states so the next command (or a retry with the same command
+			// ID) reloads and finds out.
+			for _, agg := range tx.order {
+				tx.entries[agg].loaded = false
+			}
+			return Result{}, fmt.Errorf("append %s: %w", subjects(string(tenant), tx.order), err)
 		}
 		if attempt >= s.cfg.MaxAttempts {
-			return Result{}, fmt.Errorf("%s after %d attempts: %w", events.Subject(tenant, agg), attempt, err)
+			return Result{}, fmt.Errorf("%s after %d attempts: %w", subjects(string(tenant), tx.order), attempt, err)
 		}
 		if err := s.sleep(ctx, attempt); err != nil {
 			return Result{}, err
@@ -260,9 +347,53 @@ func run[S any](ctx context.Context, s *Service, def aggregate[S], tenant, id st
 	}
 }
 
+func (tx *Tx) replayed(commandID string) (uint64, bool) {
+	for _, e := range tx.entries {
+		if pos, ok := e.commands[commandID]; ok {
+			return pos, true
+		}
+	}
+	return 0, false
+}
+
+func (tx *Tx) maxPos() uint64 {
+	var p uint64
+	for _, e := range tx.entries {
+		p = max(p, e.pos)
+	}
+	return p
+}
+
+func subjects(tenant string, aggs []events.Aggregate) string {
+	parts := make([]string, len(aggs))
+	for i, a := range aggs {
+		parts[i] = events.Subject(tenant, a)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// catchUp loads the aggregate's events after the entry's position (all of
+// them if the entry is not loaded) and folds them in.
+func (s *Service) catchUp(ctx context.Context, tenant string, agg events.Aggregate, e *entry) error {
+	if !e.loaded {
+		e.kind = kinds[agg.Kind]
+		e.state, e.pos, e.commands = e.kind.init(agg.ID), 0, map[string]uint64{}
+	}
+	evs, err := s.store.Load(ctx, tenant, agg, e.pos)
+	if err != nil {
+		e.loaded = false
+		return fmt.Errorf("load %s: %w", events.Subject(tenant, agg), err)
+	}
+	for _, ev := range evs {
+		e.apply(ev)
+	}
+	e.loaded = true
+	return nil
+}
+
 // apply folds one stored event into the entry.
-func apply[S any](e *entry, def aggregate[S], ev events.Envelope) {
-	def.evolve(e.state.(S), ev)
+func (e *entry) apply(ev events.Envelope) {
+	e.kind.evolve(e.state, ev)
 	e.pos = ev.Position
 	e.commands[ev.CommandID] = ev.Position
 }
