@@ -42,7 +42,7 @@ var samples = []events.Data{
 	events.PolicyRenamed{PolicyID: "p1", Name: "Teams"},
 	events.PolicyStatusChanged{PolicyID: "p1", Enabled: false},
 	events.PolicyProductsChanged{PolicyID: "p1", Products: []events.PolicyProduct{{ProductID: "e3", DisabledServices: []string{}}}},
-	events.UserRegistered{UserID: "u1", Email: "u1@example.com", DisplayName: "User One"},
+	events.UserRegistered{UserID: "u1", Email: "u1@example.com", DisplayName: "User One", Roles: []string{"license-admin"}},
 	events.GroupChanged{GroupID: "g1", Name: "Sales", Members: []string{"u1"}, Products: []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}}},
 }
 

@@ -222,11 +222,14 @@ type PolicyProductsChanged struct {
 	Products []PolicyProduct `json:"products"`
 }
 
-// UserRegistered records a directory user created or updated.
+// UserRegistered records a directory user created or updated. Roles are the
+// admin roles the user holds in the organisation (global-admin, user-admin,
+// license-admin); notifications for admins go to them.
 type UserRegistered struct {
-	UserID      string `json:"user_id"`
-	Email       string `json:"email"`
-	DisplayName string `json:"display_name"`
+	UserID      string   `json:"user_id"`
+	Email       string   `json:"email"`
+	DisplayName string   `json:"display_name"`
+	Roles       []string `json:"roles"`
 }
 
 // GroupChanged records a security group's whole new state.
