@@ -30,6 +30,7 @@ func Default() *Registry {
 	Register[PolicyProductsChanged](r)
 	Register[UserRegistered](r)
 	Register[GroupChanged](r)
+	registerAutoClaim(r)
 
 	r.AddUpcaster(TypeProductAdded, 1, upcastProductAddedV1)
 	return r

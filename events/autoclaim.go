@@ -1,0 +1,109 @@
+package events
+
+import "time"
+
+// Wire names of the auto-claim event types that are not in CONTRACT.md's
+// minimum list. They never change.
+const (
+	TypeAppPolicyBound    = "AppPolicyBound"
+	TypeAppPolicyUnbound  = "AppPolicyUnbound"
+	TypeUserQueued        = "UserQueued"
+	TypeQueuedUserGranted = "QueuedUserGranted"
+	TypeQueuedUserDropped = "QueuedUserDropped"
+	TypePoolLow           = "PoolLow"
+	TypePolicyExhausted   = "PolicyExhausted"
+)
+
+// AppPolicyBound records, on the org aggregate, that PolicyID is the one
+// enabled auto-claim policy of App. It is appended in the same transaction
+// as the PolicyCreated or PolicyStatusChanged that enables the policy, so
+// the org's concurrency check keeps a second policy from taking the app.
+type AppPolicyBound struct {
+	App      string `json:"app"`
+	PolicyID string `json:"policy_id"`
+}
+
+// AppPolicyUnbound records, on the org aggregate, that PolicyID no longer
+// serves App (it was turned off).
+type AppPolicyUnbound struct {
+	App      string `json:"app"`
+	PolicyID string `json:"policy_id"`
+}
+
+// UserQueued records, on the policy aggregate, a user who signed in to the
+// policy's app while every product of the policy was full. Queued users are
+// granted in the order of these events as seats appear.
+type UserQueued struct {
+	PolicyID   string    `json:"policy_id"`
+	UserID     string    `json:"user_id"`
+	SigninID   string    `json:"signin_id"`
+	SignedInAt time.Time `json:"signed_in_at"`
+}
+
+// QueuedUserGranted records, on the policy aggregate, that the head of the
+// queue got a license of ProductID. The LicenseClaimed on the product is
+// appended in the same transaction.
+type QueuedUserGranted struct {
+	PolicyID  string `json:"policy_id"`
+	UserID    string `json:"user_id"`
+	ProductID string `json:"product_id"`
+}
+
+// Reasons a queued user leaves the queue without a claim.
+const (
+	DropAlreadyLicensed = "already_licensed"
+)
+
+// QueuedUserDropped records, on the policy aggregate, that the head of the
+// queue left it without claiming, e.g. because an admin gave them one of the
+// policy's products meanwhile.
+type QueuedUserDropped struct {
+	PolicyID string `json:"policy_id"`
+	UserID   string `json:"user_id"`
+	Reason   string `json:"reason"`
+}
+
+// PoolLow records, on the product aggregate, that a claim under PolicyID
+// took the product's free seats down to Threshold. It is appended with the
+// claim that crosses the threshold, so it happens exactly once per
+// crossing.
+type PoolLow struct {
+	PolicyID  string `json:"policy_id"`
+	ProductID string `json:"product_id"`
+	Available int    `json:"available"`
+	Threshold int    `json:"threshold"`
+}
+
+// PolicyExhausted records, on the product aggregate whose last seat was
+// claimed, that no product of PolicyID has a free seat left.
+type PolicyExhausted struct {
+	PolicyID  string `json:"policy_id"`
+	ProductID string `json:"product_id"`
+}
+
+func (AppPolicyBound) EventType() string    { return TypeAppPolicyBound }
+func (AppPolicyUnbound) EventType() string  { return TypeAppPolicyUnbound }
+func (UserQueued) EventType() string        { return TypeUserQueued }
+func (QueuedUserGranted) EventType() string { return TypeQueuedUserGranted }
+func (QueuedUserDropped) EventType() string { return TypeQueuedUserDropped }
+func (PoolLow) EventType() string           { return TypePoolLow }
+func (PolicyExhausted) EventType() string   { return TypePolicyExhausted }
+
+func (AppPolicyBound) EventVersion() int    { return 1 }
+func (AppPolicyUnbound) EventVersion() int  { return 1 }
+func (UserQueued) EventVersion() int        { return 1 }
+func (QueuedUserGranted) EventVersion() int { return 1 }
+func (QueuedUserDropped) EventVersion() int { return 1 }
+func (PoolLow) EventVersion() int           { return 1 }
+func (PolicyExhausted) EventVersion() int   { return 1 }
+
+// registerAutoClaim adds the auto-claim event types to r.
+func registerAutoClaim(r *Registry) {
+	Register[AppPolicyBound](r)
+	Register[AppPolicyUnbound](r)
+	Register[UserQueued](r)
+	Register[QueuedUserGranted](r)
+	Register[QueuedUserDropped](r)
+	Register[PoolLow](r)
+	Register[PolicyExhausted](r)
+}
