@@ -31,6 +31,7 @@ func Default() *Registry {
 	Register[UserRegistered](r)
 	Register[GroupChanged](r)
 	registerAutoClaim(r)
+	registerRequests(r)
 
 	r.AddUpcaster(TypeProductAdded, 1, upcastProductAddedV1)
 	return r
