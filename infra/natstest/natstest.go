@@ -1,0 +1,118 @@
+package natstest
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seatflow/seatflow/infra/natsjs"
+)
+
+// Account is the account clients use when none is configured; pass it to
+// the Cluster methods that take an account.
+const Account = server.DEFAULT_GLOBAL_ACCOUNT
+
+// RunJetStream starts a single JetStream server on a random loopback port,
+// storing under t.TempDir(), and shuts it down when the test ends.
+func RunJetStream(t testing.TB) *server.Server {
+	t.Helper()
+	opts := &server.Options{
+		ServerName: "natstest",
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		StoreDir:   t.TempDir(),
+		NoSigs:     true,
+	}
+	return start(t, opts)
+}
+
+func start(t testing.TB, opts *server.Options) *server.Server {
+	t.Helper()
+	s, err := newServer(opts)
+	if err != nil {
+		t.Fatalf("start nats server %s: %v", opts.ServerName, err)
+	}
+	t.Cleanup(func() { shutdown(s) })
+	return s
+}
+
+// newServer starts a server and waits until it accepts connections.
+func newServer(opts *server.Options) (*server.Server, error) {
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	configureLogger(s)
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		shutdown(s)
+		return nil, fmt.Errorf("not ready for connections after 10s")
+	}
+	return s, nil
+}
+
+func configureLogger(s *server.Server) {
+	if os.Getenv("SEATFLOW_NATS_LOG") != "1" {
+		return
+	}
+	l := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("server", s.Name())
+	s.SetLoggerV2(natsjs.NewServerLogger(l), false, false, false)
+}
+
+func shutdown(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+// Connect connects to url (one URL or several, comma-separated) with
+// unlimited fast reconnects, so a client rides through a server going down,
+// and closes the connection when the test ends.
+func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url,
+		nats.Name(t.Name()),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(50*time.Millisecond),
+		nats.ReconnectJitter(50*time.Millisecond, 50*time.Millisecond),
+		nats.Timeout(2*time.Second),
+	)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("jetstream on %s: %v", url, err)
+	}
+	return nc, js
+}
+
+// CheckFor calls f every interval until it returns nil, and fails the test
+// with f's last error if that does not happen within total.
+func CheckFor(t testing.TB, total, interval time.Duration, f func() error) {
+	t.Helper()
+	if err := poll(total, interval, f); err != nil {
+		t.Fatalf("after %s: %v", total, err)
+	}
+}
+
+func poll(total, interval time.Duration, f func() error) error {
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(interval)
+	}
+}
