@@ -150,6 +150,8 @@ type kindDef struct {
 // kinds lists every aggregate kind the Service can load.
 var kinds = map[events.Kind]kindDef{
 	events.KindProduct: def(func(id string) *Product { return &Product{ID: ProductID(id)} }, EvolveProduct),
+	events.KindOrg:     def(func(string) *Org { return &Org{} }, EvolveOrg),
+	events.KindPolicy:  def(func(id string) *Policy { return &Policy{ID: PolicyID(id)} }, EvolvePolicy),
 }
 
 func def[S any](init func(id string) S, evolve func(S, events.Envelope)) kindDef {

@@ -1,0 +1,292 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// SignIn is one user signing in to an app, as upstream systems report it.
+// Its ID is the command ID of the claim it may cause, so a sign-in
+// delivered twice claims once.
+type SignIn struct {
+	ID     string
+	UserID UserID
+	App    string
+	At     time.Time
+}
+
+// Claim outcomes.
+const (
+	// ClaimOff: the org switch is off or the app's policy is turned off.
+	ClaimOff = "off"
+	// ClaimNoPolicy: no enabled policy serves the app.
+	ClaimNoPolicy = "no_policy"
+	// ClaimClaimed: the user holds a license of a product of the policy
+	// (claimed now, or by an earlier delivery of the same sign-in).
+	ClaimClaimed = "claimed"
+	// ClaimAlreadyLicensed: the user already held a product of the policy.
+	ClaimAlreadyLicensed = "already_licensed"
+	// ClaimQueued: every product was full; the user waits in the policy's
+	// queue.
+	ClaimQueued = "queued"
+)
+
+// ClaimOutcome says what a sign-in did.
+type ClaimOutcome struct {
+	Status    string    `json:"status"`
+	PolicyID  PolicyID  `json:"policy_id,omitempty"`
+	ProductID ProductID `json:"product_id,omitempty"`
+}
+
+// ClaimOptions tune claims.
+type ClaimOptions struct {
+	// LowSeats is the low-seat threshold: a claim that takes a product's
+	// free seats from above it to it records PoolLow. 0 turns the alert
+	// off; PolicyExhausted is recorded regardless.
+	LowSeats int
+}
+
+// errStale means what a claim looked up before its transaction (the app's
+// policy, the policy's products) changed meanwhile; the claim starts over.
+var errStale = errors.New("policy changed while claiming")
+
+// Claim handles a sign-in under the auto-claim rules: if the org switch is
+// on and an enabled policy serves the app, a user who holds no product of
+// the policy claims a license of the first product in order with a free
+// seat (with that product's services off), or joins the policy's queue when
+// every product is full or others are already waiting. A user who holds a
+// product of the policy, or already waits, causes no event.
+//
+// The transaction reads the org, the policy and its products; in the common
+// case it writes only the product's subject (the product's concurrency
+// check keeps its count), adding the policy's subject only to queue.
+func (s *Service) Claim(ctx context.Context, tenant TenantID, in SignIn, opts ClaimOptions) (ClaimOutcome, Result, error) {
+	if err := errors.Join(checkID("id", in.ID), checkID("user_id", string(in.UserID)), checkApp(in.App)); err != nil {
+		return ClaimOutcome{}, Result{}, err
+	}
+	if in.At.IsZero() {
+		return ClaimOutcome{}, Result{}, invalid("at", "is required")
+	}
+	meta := events.Meta{Actor: string(in.UserID), CommandID: in.ID}
+	for attempt := 0; ; attempt++ {
+		out, res, err := s.claimOnce(ctx, tenant, in, meta, opts)
+		if errors.Is(err, errStale) && attempt < 5 {
+			continue
+		}
+		return out, res, err
+	}
+}
+
+func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, meta events.Meta, opts ClaimOptions) (ClaimOutcome, Result, error) {
+	var (
+		on  bool
+		pid PolicyID
+	)
+	res, err := s.read(ctx, tenant, []events.Aggregate{orgAgg}, func(tx *Tx) {
+		o := tx.State(orgAgg).(*Org)
+		on, pid = o.AutoClaim, o.AppPolicies[in.App]
+	})
+	switch {
+	case err != nil:
+		return ClaimOutcome{}, Result{}, err
+	case !on:
+		return ClaimOutcome{Status: ClaimOff}, res, nil
+	case pid == "":
+		return ClaimOutcome{Status: ClaimNoPolicy}, res, nil
+	}
+	pagg, products, err := s.policyProducts(ctx, tenant, pid)
+	if err != nil {
+		return ClaimOutcome{}, Result{}, err
+	}
+	aggs := append([]events.Aggregate{orgAgg, pagg}, productAggs(products)...)
+	var out ClaimOutcome
+	res, err = s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
+		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
+		if o.AppPolicies[in.App] != pid || !productsEqual(p.Products, products) {
+			return errStale
+		}
+		if !o.AutoClaim || !p.Enabled {
+			return nil
+		}
+		if _, held := heldProduct(tx, p, in.UserID); held || p.Queued(in.UserID) {
+			return nil
+		}
+		if len(p.Queue) == 0 {
+			if claimed, err := claimFirstFree(tx, p, in.UserID, in.ID, in.At, opts); claimed || err != nil {
+				return err
+			}
+		}
+		tx.Emit(pagg, events.UserQueued{PolicyID: string(pid), UserID: string(in.UserID), SigninID: in.ID, SignedInAt: in.At.UTC()})
+		return nil
+	}, func(tx *Tx) {
+		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
+		out = ClaimOutcome{Status: ClaimOff, PolicyID: pid}
+		if prod, held := heldProduct(tx, p, in.UserID); held {
+			out.Status, out.ProductID = ClaimAlreadyLicensed, prod
+		} else if p.Queued(in.UserID) {
+			out.Status = ClaimQueued
+		} else if !o.AutoClaim || !p.Enabled {
+			out.Status = ClaimOff
+		}
+	})
+	if err != nil {
+		return ClaimOutcome{}, Result{}, err
+	}
+	if out.Status == ClaimAlreadyLicensed && (res.Replayed || claimedNow(res.Events)) {
+		out.Status = ClaimClaimed
+	}
+	return out, res, nil
+}
+
+// policyProducts reads a policy's aggregate and its current product list.
+func (s *Service) policyProducts(ctx context.Context, tenant TenantID, pid PolicyID) (events.Aggregate, []events.PolicyProduct, error) {
+	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}
+	var products []events.PolicyProduct
+	_, err := s.read(ctx, tenant, []events.Aggregate{pagg}, func(tx *Tx) {
+		products = slices.Clone(tx.State(pagg).(*Policy).Products)
+	})
+	return pagg, products, err
+}
+
+func productAggs(ps []events.PolicyProduct) []events.Aggregate {
+	out := make([]events.Aggregate, len(ps))
+	for i, pp := range ps {
+		out[i] = events.Aggregate{Kind: events.KindProduct, ID: pp.ProductID}
+	}
+	return out
+}
+
+func claimedNow(evs []events.Envelope) bool {
+	return slices.ContainsFunc(evs, func(e events.Envelope) bool { return e.Type == events.TypeLicenseClaimed })
+}
+
+// heldProduct returns the first product of p that u holds.
+func heldProduct(tx *Tx, p *Policy, u UserID) (ProductID, bool) {
+	for _, pp := range p.Products {
+		prod := tx.State(events.Aggregate{Kind: events.KindProduct, ID: pp.ProductID}).(*Product)
+		if _, ok := prod.Holders[u]; ok {
+			return prod.ID, true
+		}
+	}
+	return "", false
+}
+
+// claimFirstFree claims for u from the first product of p with a free seat,
+// recording PoolLow and PolicyExhausted when the claim crosses them. It
+// reports false when every product is full.
+func claimFirstFree(tx *Tx, p *Policy, u UserID, signinID string, at time.Time, opts ClaimOptions) (bool, error) {
+	for i, pp := range p.Products {
+		agg := events.Aggregate{Kind: events.KindProduct, ID: pp.ProductID}
+		prod := tx.State(agg).(*Product)
+		if !prod.Exists() || prod.Available() < 1 {
+			continue
+		}
+		// A product's services may have changed since the policy named
+		// them: keep only the disabled services it still has.
+		disabled := slices.DeleteFunc(nonNil(pp.DisabledServices), func(s string) bool { return !slices.Contains(prod.Services, s) })
+		evs, err := DecideProduct(prod, ClaimLicense{UserID: u, PolicyID: p.ID, App: p.App, DisabledServices: disabled,
+			SigninID: signinID, At: at}, tx.Now)
+		if err != nil {
+			return false, err
+		}
+		if len(evs) == 0 {
+			return true, nil
+		}
+		before, after := prod.Available(), prod.Available()-1
+		if opts.LowSeats > 0 && before > opts.LowSeats && after <= opts.LowSeats {
+			evs = append(evs, events.PoolLow{PolicyID: string(p.ID), ProductID: pp.ProductID, Available: after, Threshold: opts.LowSeats})
+		}
+		if after == 0 && !othersFree(tx, p, i) {
+			evs = append(evs, events.PolicyExhausted{PolicyID: string(p.ID), ProductID: pp.ProductID})
+		}
+		tx.Emit(agg, evs...)
+		return true, nil
+	}
+	return false, nil
+}
+
+func othersFree(tx *Tx, p *Policy, except int) bool {
+	for i, pp := range p.Products {
+		if i == except {
+			continue
+		}
+		prod := tx.State(events.Aggregate{Kind: events.KindProduct, ID: pp.ProductID}).(*Product)
+		if prod.Exists() && prod.Available() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// GrantCommandID is the command ID of granting a queued user: derived from
+// the policy and the sign-in that queued them, so a grant retried after a
+// restart or by a second reactor is recognised and never applied twice.
+func GrantCommandID(pid PolicyID, signinID string) string {
+	return "grant-" + string(pid) + "-" + signinID
+}
+
+// GrantNext grants the head of a policy's waiting queue a license of the
+// first product with a free seat, appending LicenseClaimed on the product
+// and QueuedUserGranted on the policy together. A head who meanwhile holds a
+// product of the policy leaves the queue (QueuedUserDropped). It reports
+// whether the queue moved, so a caller loops until it does not. Nothing is
+// granted while the org switch or the policy is off.
+func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, opts ClaimOptions) (bool, error) {
+	if err := checkID("policy_id", string(pid)); err != nil {
+		return false, err
+	}
+	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}
+	var (
+		head     QueuedUser
+		products []events.PolicyProduct
+	)
+	_, err := s.read(ctx, tenant, []events.Aggregate{pagg}, func(tx *Tx) {
+		p := tx.State(pagg).(*Policy)
+		if len(p.Queue) > 0 {
+			head = p.Queue[0]
+		}
+		products = slices.Clone(p.Products)
+	})
+	if err != nil || head.UserID == "" {
+		return false, err
+	}
+	meta := events.Meta{Actor: "auto-claim", CommandID: GrantCommandID(pid, head.SigninID), CausationID: head.SigninID}
+	aggs := append([]events.Aggregate{orgAgg, pagg}, productAggs(products)...)
+	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
+		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
+		if len(p.Queue) == 0 || p.Queue[0].UserID != head.UserID || !productsEqual(p.Products, products) {
+			return errStale
+		}
+		if !o.AutoClaim || !p.Enabled {
+			return nil
+		}
+		if _, held := heldProduct(tx, p, head.UserID); held {
+			tx.Emit(pagg, events.QueuedUserDropped{PolicyID: string(pid), UserID: string(head.UserID), Reason: events.DropAlreadyLicensed})
+			return nil
+		}
+		claimed, err := claimFirstFree(tx, p, head.UserID, head.SigninID, tx.Now, opts)
+		if err != nil || !claimed {
+			return err
+		}
+		var product string
+		for agg, ds := range tx.emitted {
+			if agg.Kind == events.KindProduct && len(ds) > 0 {
+				product = agg.ID
+			}
+		}
+		tx.Emit(pagg, events.QueuedUserGranted{PolicyID: string(pid), UserID: string(head.UserID), ProductID: product})
+		return nil
+	}, nil)
+	if errors.Is(err, errStale) {
+		return true, nil // someone else moved the queue: look again
+	}
+	if err != nil {
+		return false, fmt.Errorf("grant %s in policy %s: %w", head.UserID, pid, err)
+	}
+	return res.Replayed || len(res.Events) > 0, nil
+}

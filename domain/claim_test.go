@@ -1,0 +1,217 @@
+package domain_test
+
+import (
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+)
+
+// claimWorld is a service on a store double with products P (mail, chat)
+// and B, and policy p1 for app "teams" listing P (chat off) then B.
+type claimWorld struct {
+	t     *testing.T
+	store *faultyStore
+	svc   *domain.Service
+	n     int
+}
+
+func newClaimWorld(t *testing.T, pSeats, bSeats int, switchOn bool) *claimWorld {
+	t.Helper()
+	w := &claimWorld{t: t, store: &faultyStore{}}
+	w.svc = newService(t, w.store)
+	for id, seats := range map[domain.ProductID]int{"P": pSeats, "B": bSeats} {
+		if _, _, err := w.svc.Product(ctx, "contoso", id, w.meta(), domain.AddProduct{Name: string(id), Services: []string{"mail", "chat"},
+			Licenses: seats, SelfService: "blocked"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.CreatePolicy{Name: "Teams", App: "teams",
+		Products: []events.PolicyProduct{pp("P", "chat"), pp("B")}}); err != nil {
+		t.Fatal(err)
+	}
+	w.setSwitch(switchOn)
+	return w
+}
+
+func (w *claimWorld) meta() events.Meta {
+	w.n++
+	return events.Meta{Actor: "ada", CommandID: fmt.Sprintf("admin-%d", w.n)}
+}
+
+func (w *claimWorld) setSwitch(on bool) {
+	w.t.Helper()
+	if _, _, err := w.svc.SetAutoClaim(ctx, "contoso", w.meta(), on); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// signIn runs a sign-in and returns its outcome and the types of the events
+// it appended.
+func (w *claimWorld) signIn(id, user string) (domain.ClaimOutcome, []string) {
+	w.t.Helper()
+	out, res, err := w.svc.Claim(ctx, "contoso", domain.SignIn{ID: id, UserID: domain.UserID(user), App: "teams", At: now.AddDate(0, 0, -3)},
+		domain.ClaimOptions{LowSeats: 1})
+	if err != nil {
+		w.t.Fatalf("sign-in %s of %s: %v", id, user, err)
+	}
+	var types []string
+	for _, e := range res.Events {
+		types = append(types, e.Type)
+	}
+	return out, types
+}
+
+func (w *claimWorld) expect(id, user string, status string, product domain.ProductID, types ...string) {
+	w.t.Helper()
+	out, got := w.signIn(id, user)
+	if out.Status != status || out.ProductID != product || !reflect.DeepEqual(got, types) {
+		w.t.Fatalf("sign-in %s of %s: got %s %s %v, want %s %s %v", id, user, out.Status, out.ProductID, got, status, product, types)
+	}
+}
+
+func TestClaimOnSignIn(t *testing.T) {
+	w := newClaimWorld(t, 2, 1, true)
+	// Low-seat threshold 1: P falls to it, then runs out; B's last seat
+	// exhausts the policy.
+	w.expect("s1", "u1", domain.ClaimClaimed, "P", events.TypeLicenseClaimed, events.TypePoolLow)
+	w.expect("s0", "u0", domain.ClaimClaimed, "P", events.TypeLicenseClaimed)
+	w.expect("s2", "u2", domain.ClaimClaimed, "B", events.TypeLicenseClaimed, events.TypePolicyExhausted)
+	w.expect("s3", "u3", domain.ClaimQueued, "", events.TypeUserQueued)
+	// Signing in again changes nothing, and a redelivered sign-in claims once.
+	w.expect("s4", "u3", domain.ClaimQueued, "")
+	w.expect("s5", "u1", domain.ClaimAlreadyLicensed, "P")
+	w.expect("s1", "u1", domain.ClaimClaimed, "P")
+	w.expect("s3", "u3", domain.ClaimQueued, "")
+
+	// The claim carries the policy, the app, the primary's services off and
+	// the sign-in time.
+	var claim events.LicenseClaimed
+	for _, e := range w.store.log {
+		if c, ok := e.Data.(events.LicenseClaimed); ok && c.UserID == "u1" {
+			claim = c
+		}
+	}
+	want := events.LicenseClaimed{ProductID: "P", UserID: "u1", PolicyID: "p1", App: "teams", DisabledServices: []string{"chat"},
+		SigninID: "s1", ClaimedAt: now.AddDate(0, 0, -3)}
+	if !reflect.DeepEqual(claim, want) {
+		t.Fatalf("claim: got %+v, want %+v", claim, want)
+	}
+
+	// A seat appears: the queue head is granted, once.
+	if _, _, err := w.svc.Product(ctx, "contoso", "P", w.meta(), domain.PurchaseLicenses{Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := w.svc.GrantNext(ctx, "contoso", "p1", domain.ClaimOptions{}); err != nil || !moved {
+		t.Fatalf("grant: got %v %v, want a move", moved, err)
+	}
+	if moved, err := w.svc.GrantNext(ctx, "contoso", "p1", domain.ClaimOptions{}); err != nil || moved {
+		t.Fatalf("second grant: got %v %v, want nothing", moved, err)
+	}
+	w.expect("s6", "u3", domain.ClaimAlreadyLicensed, "P")
+	granted := 0
+	for _, e := range w.store.log {
+		if g, ok := e.Data.(events.QueuedUserGranted); ok {
+			granted++
+			if g != (events.QueuedUserGranted{PolicyID: "p1", UserID: "u3", ProductID: "P"}) {
+				t.Fatalf("granted: %+v", g)
+			}
+		}
+	}
+	if granted != 1 {
+		t.Fatalf("grants: got %d, want 1", granted)
+	}
+}
+
+func TestClaimStopsWhenTurnedOff(t *testing.T) {
+	w := newClaimWorld(t, 5, 5, false)
+	w.expect("s1", "u1", domain.ClaimOff, "")
+	w.setSwitch(true)
+	w.expect("s2", "u1", domain.ClaimClaimed, "P", events.TypeLicenseClaimed)
+
+	// Policy off: no new claims, the old one stays.
+	if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyEnabled{Enabled: false}); err != nil {
+		t.Fatal(err)
+	}
+	w.expect("s3", "u2", domain.ClaimNoPolicy, "")
+	if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyEnabled{Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Removing P: new claims come from B; u1 keeps P and is not given B.
+	if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyProducts{Products: []events.PolicyProduct{pp("B")}}); err != nil {
+		t.Fatal(err)
+	}
+	w.expect("s4", "u2", domain.ClaimClaimed, "B", events.TypeLicenseClaimed)
+	w.expect("s5", "u1", domain.ClaimClaimed, "B", events.TypeLicenseClaimed)
+	w.setSwitch(false)
+	w.expect("s6", "u3", domain.ClaimOff, "")
+	held := 0
+	for _, e := range w.store.log {
+		if _, ok := e.Data.(events.LicenseClaimed); ok {
+			held++
+		}
+		if _, ok := e.Data.(events.LicenseUnassigned); ok {
+			t.Fatalf("a license was taken back: %+v", e)
+		}
+	}
+	if held != 3 {
+		t.Fatalf("claims: got %d, want 3", held)
+	}
+}
+
+func TestClaimRejectsBadSignIns(t *testing.T) {
+	w := newClaimWorld(t, 1, 1, true)
+	for _, in := range []domain.SignIn{
+		{ID: "", UserID: "u1", App: "teams", At: now},
+		{ID: "s1", UserID: "bad id", App: "teams", At: now},
+		{ID: "s1", UserID: "u1", App: "", At: now},
+		{ID: "s1", UserID: "u1", App: "teams"},
+	} {
+		if _, _, err := w.svc.Claim(ctx, "contoso", in, domain.ClaimOptions{}); !matches(err, &domain.ValidationError{}) {
+			t.Errorf("%+v: got %v, want a validation error", in, err)
+		}
+	}
+}
+
+// TestClaimConcurrentSignIns: 20 users sign in twice each at once; exactly
+// the seats are claimed, nobody twice, and the rest wait once each.
+func TestClaimConcurrentSignIns(t *testing.T) {
+	w := newClaimWorld(t, 3, 2, true)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		for j := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, _, err := w.svc.Claim(ctx, "contoso", domain.SignIn{ID: fmt.Sprintf("s%d-%d", i, j), UserID: domain.UserID(fmt.Sprintf("u%d", i)),
+					App: "teams", At: now}, domain.ClaimOptions{}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	claims, queued := map[string]int{}, map[string]int{}
+	users := map[string]int{}
+	for _, e := range w.store.log {
+		switch d := e.Data.(type) {
+		case events.LicenseClaimed:
+			claims[d.ProductID]++
+			users[d.UserID]++
+		case events.UserQueued:
+			queued[d.UserID]++
+			users[d.UserID]++
+		}
+	}
+	if claims["P"] != 3 || claims["B"] != 2 || len(queued) != 15 {
+		t.Fatalf("got claims %v and %d queued, want P 3, B 2, 15 queued", claims, len(queued))
+	}
+	for u, n := range users {
+		if n != 1 {
+			t.Fatalf("user %s claimed or queued %d times", u, n)
+		}
+	}
+}

@@ -1,0 +1,109 @@
+package domain_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+)
+
+func pp(id string, disabled ...string) events.PolicyProduct {
+	if disabled == nil {
+		disabled = []string{}
+	}
+	return events.PolicyProduct{ProductID: id, DisabledServices: disabled}
+}
+
+var (
+	orgAgg = events.Aggregate{Kind: events.KindOrg, ID: domain.OrgID}
+	polAgg = events.Aggregate{Kind: events.KindPolicy, ID: "p1"}
+)
+
+func TestDecidePolicy(t *testing.T) {
+	e5 := given(added) // services mail, chat
+	e3 := &domain.Product{ID: "e3", Name: "E3", Services: []string{"mail"}, Purchased: 1}
+	products := map[domain.ProductID]*domain.Product{"e5": e5, "e3": e3}
+	created := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5")}, Enabled: true}
+	off := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5")}}
+	bound := &domain.Org{AppPolicies: map[string]domain.PolicyID{"teams": "p1"}}
+	taken := &domain.Org{AppPolicies: map[string]domain.PolicyID{"teams": "p0"}}
+	empty := &domain.Org{}
+	tests := []struct {
+		name    string
+		org     *domain.Org
+		policy  *domain.Policy
+		when    domain.PolicyCommand
+		then    []domain.Change
+		wantErr error
+	}{
+		{
+			name: "create binds the app", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5", "chat"), {ProductID: "e3"}}},
+			then: []domain.Change{
+				{Agg: polAgg, Data: events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5", "chat"), pp("e3")}, Enabled: true}},
+				{Agg: orgAgg, Data: events.AppPolicyBound{App: "teams", PolicyID: "p1"}},
+			},
+		},
+		{
+			name: "create disabled leaves the app free", org: taken, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5")}, Disabled: true},
+			then: []domain.Change{{Agg: polAgg, Data: events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5")}}}},
+		},
+		{name: "create for a taken app", org: taken, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "T", App: "teams", Products: []events.PolicyProduct{pp("e5")}}, wantErr: domain.ErrAppHasPolicy},
+		{name: "create twice", org: bound, policy: created,
+			when: domain.CreatePolicy{Name: "T", App: "teams", Products: []events.PolicyProduct{pp("e5")}}, wantErr: domain.ErrAlreadyExists},
+		{name: "create without products", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "T", App: "teams"}, wantErr: &domain.ValidationError{}},
+		{name: "create with six products", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "T", App: "teams", Products: []events.PolicyProduct{pp("e5"), pp("e3"), pp("a"), pp("b"), pp("c"), pp("d")}}, wantErr: &domain.ValidationError{}},
+		{name: "create with a product twice", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "T", App: "teams", Products: []events.PolicyProduct{pp("e5"), pp("e5")}}, wantErr: &domain.ValidationError{}},
+		{name: "create with a missing product", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "T", App: "teams", Products: []events.PolicyProduct{pp("nope")}}, wantErr: &domain.ValidationError{}},
+		{name: "create with a foreign service", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "T", App: "teams", Products: []events.PolicyProduct{pp("e3", "chat")}}, wantErr: &domain.ValidationError{}},
+		{name: "create without name", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{App: "teams", Products: []events.PolicyProduct{pp("e5")}}, wantErr: &domain.ValidationError{}},
+		{name: "create without app", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "T", Products: []events.PolicyProduct{pp("e5")}}, wantErr: &domain.ValidationError{}},
+		{name: "rename", org: bound, policy: created, when: domain.RenamePolicy{Name: "Chat"},
+			then: []domain.Change{{Agg: polAgg, Data: events.PolicyRenamed{PolicyID: "p1", Name: "Chat"}}}},
+		{name: "rename to the same name", org: bound, policy: created, when: domain.RenamePolicy{Name: "Teams"}},
+		{name: "rename a missing policy", org: empty, policy: &domain.Policy{ID: "p1"}, when: domain.RenamePolicy{Name: "x"}, wantErr: &domain.NotFoundError{}},
+		{name: "turn off unbinds", org: bound, policy: created, when: domain.SetPolicyEnabled{Enabled: false},
+			then: []domain.Change{
+				{Agg: polAgg, Data: events.PolicyStatusChanged{PolicyID: "p1", Enabled: false}},
+				{Agg: orgAgg, Data: events.AppPolicyUnbound{App: "teams", PolicyID: "p1"}},
+			}},
+		{name: "turn on binds", org: empty, policy: off, when: domain.SetPolicyEnabled{Enabled: true},
+			then: []domain.Change{
+				{Agg: polAgg, Data: events.PolicyStatusChanged{PolicyID: "p1", Enabled: true}},
+				{Agg: orgAgg, Data: events.AppPolicyBound{App: "teams", PolicyID: "p1"}},
+			}},
+		{name: "turn on while another serves the app", org: taken, policy: off, when: domain.SetPolicyEnabled{Enabled: true}, wantErr: domain.ErrAppHasPolicy},
+		{name: "turn on when on", org: bound, policy: created, when: domain.SetPolicyEnabled{Enabled: true}},
+		{name: "reorder and add", org: bound, policy: created, when: domain.SetPolicyProducts{Products: []events.PolicyProduct{pp("e3"), pp("e5", "mail")}},
+			then: []domain.Change{{Agg: polAgg, Data: events.PolicyProductsChanged{PolicyID: "p1", Products: []events.PolicyProduct{pp("e3"), pp("e5", "mail")}}}}},
+		{name: "same list", org: bound, policy: created, when: domain.SetPolicyProducts{Products: []events.PolicyProduct{pp("e5")}}},
+		{name: "empty list", org: bound, policy: created, when: domain.SetPolicyProducts{Products: []events.PolicyProduct{}}, wantErr: &domain.ValidationError{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := domain.DecidePolicy(domain.PolicyView{Org: tt.org, Policy: tt.policy, Products: products}, tt.when)
+			if tt.wantErr != nil {
+				if !matches(err, tt.wantErr) {
+					t.Fatalf("error: got %v, want %T %v", err, tt.wantErr, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.then) {
+				t.Fatalf("changes:\ngot  %+v\nwant %+v", got, tt.then)
+			}
+		})
+	}
+}
