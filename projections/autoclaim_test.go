@@ -1,0 +1,100 @@
+package projections_test
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/projections"
+)
+
+var clock = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func feed(ps []projections.Projection, tenant string, agg events.Aggregate, evs ...events.Data) {
+	for i, d := range evs {
+		env := events.New(fmt.Sprint(i), tenant, agg, clock, events.Meta{CommandID: "c"}, d)
+		for _, p := range ps {
+			p.Apply(env)
+		}
+	}
+}
+
+func prodAgg(id string) events.Aggregate { return events.Aggregate{Kind: events.KindProduct, ID: id} }
+
+var pol = events.Aggregate{Kind: events.KindPolicy, ID: "p1"}
+
+func TestPolicyList(t *testing.T) {
+	pl := projections.NewPolicyList()
+	ps := []projections.Projection{pl}
+	feed(ps, "contoso", prodAgg("P"), events.ProductAdded{ProductID: "P", Name: "Plan P", Licenses: 3, SelfService: "blocked"},
+		events.LicenseAssigned{ProductID: "P", UserID: "x"})
+	feed(ps, "contoso", prodAgg("B"), events.ProductAdded{ProductID: "B", Name: "Plan B", Licenses: 2, SelfService: "blocked"})
+	feed(ps, "contoso", pol,
+		events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "P", DisabledServices: []string{"chat"}}, {ProductID: "B"}}, Enabled: true},
+		events.UserQueued{PolicyID: "p1", UserID: "u1"}, events.UserQueued{PolicyID: "p1", UserID: "u2"},
+		events.QueuedUserGranted{PolicyID: "p1", UserID: "u1", ProductID: "P"},
+		events.PolicyRenamed{PolicyID: "p1", Name: "Chat"}, events.PolicyStatusChanged{PolicyID: "p1", Enabled: false})
+	feed(ps, "contoso", prodAgg("P"), events.LicenseClaimed{ProductID: "P", UserID: "u1", PolicyID: "p1"})
+	got, ok := pl.Policy("contoso", "p1")
+	want := projections.PolicyListItem{PolicyID: "p1", Name: "Chat", App: "teams", Enabled: false, Available: 3, Queue: []string{"u2"},
+		Products: []projections.PolicyProductView{
+			{ProductID: "P", Name: "Plan P", Available: 1, DisabledServices: []string{"chat"}},
+			{ProductID: "B", Name: "Plan B", Available: 2, DisabledServices: []string{}},
+		}}
+	if !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if l := pl.Policies("contoso"); len(l) != 1 || pl.Policies("other") == nil || len(pl.Policies("other")) != 0 {
+		t.Fatalf("list: %+v", l)
+	}
+}
+
+func TestClaimReport(t *testing.T) {
+	c := projections.NewClaims()
+	ps := []projections.Projection{c}
+	feed(ps, "contoso", pol, events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Enabled: true})
+	feed(ps, "contoso", events.Aggregate{Kind: events.KindPolicy, ID: "p2"}, events.PolicyCreated{PolicyID: "p2", Name: "Mail", App: "mail"})
+	feed(ps, "contoso", events.Aggregate{Kind: events.KindUser, ID: "u0"}, events.UserRegistered{UserID: "u0", Email: "u0@example.com"})
+	// One claim 0, 3, 10, 50 and 99 days (and an hour) ago, one 100+ days ago,
+	// one in the future (never counted).
+	ago := []int{0, 3, 10, 50, 99, 120}
+	for i, d := range ago {
+		prod := "P"
+		if i%2 == 1 {
+			prod = "B"
+		}
+		feed(ps, "contoso", prodAgg(prod), events.LicenseClaimed{ProductID: prod, UserID: fmt.Sprintf("u%d", i), PolicyID: "p1",
+			ClaimedAt: clock.AddDate(0, 0, -d).Add(-time.Hour)})
+	}
+	feed(ps, "contoso", prodAgg("P"), events.LicenseClaimed{ProductID: "P", UserID: "late", PolicyID: "p1", ClaimedAt: clock.Add(time.Hour)})
+	for days, want := range map[int]int{1: 1, 7: 2, 30: 3, 90: 4} {
+		r := c.Report("contoso", days, clock)
+		if len(r.Policies) != 2 || r.Policies[1].PolicyID != "p1" || r.Policies[1].Total != want || r.Policies[0].Total != 0 {
+			t.Fatalf("%d days: got %+v, want p1 total %d", days, r.Policies, want)
+		}
+		sum := 0
+		for _, d := range r.Policies[1].ByDay {
+			sum += d.Count
+		}
+		for _, p := range r.Policies[1].ByProduct {
+			sum -= p.Count
+		}
+		if sum != 0 || !r.To.Equal(clock) || !r.From.Equal(clock.AddDate(0, 0, -days)) {
+			t.Fatalf("%d days: by_day and by_product disagree or window wrong: %+v", days, r)
+		}
+	}
+	r := c.Report("contoso", 7, clock)
+	wantDays := []projections.DayCount{{Date: "2026-11-20", Count: 1}, {Date: "2026-11-23", Count: 1}}
+	if !reflect.DeepEqual(r.Policies[1].ByDay, wantDays) {
+		t.Fatalf("by day: got %+v, want %+v", r.Policies[1].ByDay, wantDays)
+	}
+	users, ok := c.PolicyClaims("contoso", "p1", clock.AddDate(0, 0, -7))
+	if !ok || len(users) != 3 || users[1].Email != "u0@example.com" || users[0].UserID != "late" {
+		t.Fatalf("claimed users: got %+v", users)
+	}
+	if _, ok := c.PolicyClaims("contoso", "nope", time.Time{}); ok {
+		t.Fatal("unknown policy found")
+	}
+}
