@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -110,5 +111,22 @@ func TestStartServerPortInUse(t *testing.T) {
 func TestStartServerInvalidConfig(t *testing.T) {
 	if _, err := natsjs.StartServer(natsjs.ServerConfig{}); err == nil || !strings.Contains(err.Error(), "StoreDir") {
 		t.Fatalf("got %v, want a validation error naming StoreDir", err)
+	}
+}
+
+func TestStartServerJetStreamFails(t *testing.T) {
+	// A store directory that is a file: the listener comes up, JetStream
+	// does not.
+	file := t.TempDir() + "/file"
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := natsjs.StartServer(natsjs.ServerConfig{StoreDir: file, Listen: "127.0.0.1:0"})
+	if err == nil {
+		s.Shutdown()
+		t.Fatal("start with a file as store dir: got no error")
+	}
+	if !strings.Contains(err.Error(), "JetStream") {
+		t.Errorf("error: got %q, want it to say JetStream could not start", err)
 	}
 }

@@ -1,0 +1,356 @@
+package natsjs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/natstest"
+)
+
+// The race: a product with raceSeats licenses, raceUsers users each
+// claiming twice (two sign-ins, two command IDs, on different services),
+// spread over raceServices services that each have their own connection
+// and store, so only JetStream's per-subject check keeps them apart.
+const (
+	raceTenant   = "race"
+	raceProduct  = "p1"
+	racePolicy   = "pol1"
+	raceSeats    = 50
+	raceUsers    = 100
+	raceClaims   = 2 * raceUsers
+	raceServices = 4
+)
+
+// TestClaimRace proves invariants 1 and 2 (a product never has more
+// licenses assigned than purchased, at any stream position; a user holds
+// at most one license of a product) under concurrent claims from several
+// processes, on one server, on a 3-node cluster, and on a 3-node cluster
+// whose event stream leader is shut down halfway.
+func TestClaimRace(t *testing.T) {
+	t.Run("single server", func(t *testing.T) {
+		s := natstest.RunJetStream(t)
+		runClaimRace(t, s.ClientURL(), 1, nil)
+	})
+	t.Run("cluster R3", func(t *testing.T) {
+		c := natstest.RunCluster(t, 3)
+		runClaimRace(t, c.URLs(), 3, c)
+	})
+	t.Run("cluster R3 stream leader lost", func(t *testing.T) {
+		c := natstest.RunCluster(t, 3)
+		runClaimRace(t, c.URLs(), 3, c, killStreamLeaderAfter(raceSeats/4))
+	})
+}
+
+// raceOpt changes the race; killStreamLeaderAfter is the only one.
+type raceOpt struct {
+	killAfter int // successful claims before the stream leader is shut down
+}
+
+func killStreamLeaderAfter(n int) raceOpt { return raceOpt{killAfter: n} }
+
+// countingStore counts the appends refused with ErrConcurrency.
+type countingStore struct {
+	domain.Store
+	conflicts *atomic.Int64
+}
+
+func (c countingStore) Append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
+	pos, err := c.Store.Append(ctx, writes...)
+	if errors.Is(err, domain.ErrConcurrency) {
+		c.conflicts.Add(1)
+	}
+	return pos, err
+}
+
+// claimOutcome is how one claim command ended.
+type claimOutcome int
+
+const (
+	outcomeApplied  claimOutcome = iota + 1 // appended its event
+	outcomeReplayed                         // found its event already stored (an earlier attempt landed)
+	outcomeNoOp                             // the user already held a license: nothing to do
+	outcomeNoSeat                           // no license left
+)
+
+type claimResult struct {
+	user      domain.UserID
+	commandID string
+	outcome   claimOutcome
+	attempts  int
+	errs      []error // errors of the attempts before the last
+}
+
+func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, opts ...raceOpt) {
+	var opt raceOpt
+	for _, o := range opts {
+		opt = o
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	_, adminJS := natstest.Connect(t, urls)
+	if err := natsjs.EnsureStreams(ctx, adminJS, replicas); err != nil {
+		t.Fatalf("ensure streams: %v", err)
+	}
+	if c != nil {
+		c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
+	}
+	reg := events.Default()
+	var conflicts atomic.Int64
+	svcs := make([]*domain.Service, raceServices)
+	for i := range svcs {
+		_, js := natstest.Connect(t, urls)
+		store := countingStore{Store: natsjs.NewStore(js, reg), conflicts: &conflicts}
+		svc, err := domain.NewService(store, domain.Config{Now: time.Now, NewID: func() string { return ulid.Make().String() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs[i] = svc
+	}
+	meta := func() events.Meta { return events.Meta{Actor: "admin", CommandID: ulid.Make().String()} }
+	if _, _, err := svcs[0].Product(ctx, raceTenant, raceProduct, meta(), domain.AddProduct{
+		Name: "Race", Services: []string{"teams"}, Licenses: raceSeats, SelfService: events.SelfServiceBlocked,
+	}); err != nil {
+		t.Fatalf("add product: %v", err)
+	}
+	// Every service reads the product first (a command that changes
+	// nothing), so all of them start from the same position and their
+	// first appends collide.
+	for i, svc := range svcs {
+		if _, _, err := svc.Product(ctx, raceTenant, raceProduct, meta(), domain.SetSelfService{SelfService: events.SelfServiceBlocked}); err != nil {
+			t.Fatalf("service %d reads the product: %v", i, err)
+		}
+	}
+
+	var (
+		wg        sync.WaitGroup
+		start     = make(chan struct{})
+		results   = make([]claimResult, raceClaims)
+		succeeded atomic.Int64          // claims that appended their event
+		done      atomic.Int64          // claims finished
+		killed    = make(chan int64, 1) // outstanding claims when the leader went down
+	)
+	for g := range raceClaims {
+		// Claims g and g+raceUsers are the same user, on different services.
+		user := domain.UserID(fmt.Sprintf("u%03d", g%raceUsers))
+		svc := svcs[g*raceServices/raceClaims]
+		wg.Go(func() {
+			<-start
+			results[g] = claimUntilDone(ctx, svc, user, &succeeded, &done)
+		})
+	}
+	if opt.killAfter > 0 {
+		go func() {
+			for succeeded.Load() < int64(opt.killAfter) {
+				if ctx.Err() != nil {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+			leader := c.StreamLeader(natstest.Account, natsjs.StreamEvents)
+			outstanding := int64(raceClaims) - done.Load()
+			if leader != nil {
+				c.Shutdown(leader)
+			}
+			killed <- outstanding
+		}()
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	t.Logf("%d claims over %d services done in %s; %d appends refused by the concurrency check",
+		raceClaims, raceServices, time.Since(began), conflicts.Load())
+	if opt.killAfter > 0 {
+		select {
+		case outstanding := <-killed:
+			t.Logf("stream leader shut down with about %d claims outstanding", outstanding)
+		case <-ctx.Done():
+			t.Fatal("the stream leader was never shut down")
+		}
+		c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
+	}
+	if t.Failed() {
+		return
+	}
+	if conflicts.Load() == 0 {
+		t.Errorf("conflicts: got 0, want some: the services never raced")
+	}
+	checkRace(t, ctx, adminJS, reg, results)
+}
+
+// claimUntilDone runs one claim command, retrying it with the same command
+// ID after any error that leaves its outcome open (conflicts that
+// exhausted the service's attempts, timeouts and errors during a leader
+// change), until it succeeds or finds no seat.
+func claimUntilDone(ctx context.Context, svc *domain.Service, user domain.UserID, succeeded, done *atomic.Int64) claimResult {
+	defer done.Add(1)
+	r := claimResult{user: user, commandID: ulid.Make().String()}
+	cmd := domain.ClaimLicense{UserID: user, PolicyID: racePolicy, App: "teams", SigninID: r.commandID, At: time.Now()}
+	meta := events.Meta{Actor: string(user), CommandID: r.commandID}
+	for ctx.Err() == nil {
+		r.attempts++
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, res, err := svc.Product(actx, raceTenant, raceProduct, meta, cmd)
+		cancel()
+		switch {
+		case err == nil && res.Replayed:
+			r.outcome = outcomeReplayed
+		case err == nil && len(res.Events) > 0:
+			r.outcome = outcomeApplied
+			succeeded.Add(1)
+		case err == nil:
+			r.outcome = outcomeNoOp
+		case errors.Is(err, domain.ErrNoLicensesAvailable):
+			r.outcome = outcomeNoSeat
+		default:
+			r.errs = append(r.errs, err)
+			time.Sleep(time.Duration(5+rand.IntN(20)) * time.Millisecond)
+			continue
+		}
+		return r
+	}
+	r.errs = append(r.errs, ctx.Err())
+	return r
+}
+
+// checkRace reads the product's events straight from the stream and checks
+// them against the invariants and the commands' outcomes.
+func checkRace(t *testing.T, ctx context.Context, js jetstream.JetStream, reg *events.Registry, results []claimResult) {
+	t.Helper()
+	evs := readSubject(t, ctx, js, reg, events.Subject(raceTenant, events.Aggregate{Kind: events.KindProduct, ID: raceProduct}))
+
+	// Invariant 1, at every position, and invariant 2.
+	p := &domain.Product{}
+	claimedBy := map[string]string{} // command ID -> user
+	users := map[string]int{}
+	for i, e := range evs {
+		if i > 0 && e.Position <= evs[i-1].Position {
+			t.Fatalf("event %d: position %d after %d", i, e.Position, evs[i-1].Position)
+		}
+		if c, ok := e.Data.(events.LicenseClaimed); ok {
+			if _, twice := claimedBy[e.CommandID]; twice {
+				t.Errorf("command %s: got two LicenseClaimed events, want one", e.CommandID)
+			}
+			claimedBy[e.CommandID] = c.UserID
+			users[c.UserID]++
+			if _, held := p.Holders[domain.UserID(c.UserID)]; held {
+				t.Errorf("position %d: user %s claims a license they already hold", e.Position, c.UserID)
+			}
+		}
+		domain.EvolveProduct(p, e)
+		if p.Assigned() > p.Purchased {
+			t.Fatalf("position %d: assigned %d > purchased %d", e.Position, p.Assigned(), p.Purchased)
+		}
+	}
+	if got := len(claimedBy); got != raceSeats {
+		t.Errorf("LicenseClaimed events: got %d, want %d", got, raceSeats)
+	}
+	if got := len(users); got != raceSeats {
+		t.Errorf("distinct users with a claim: got %d, want %d", got, raceSeats)
+	}
+
+	// Every command that reported its claim stored is in the stream, and
+	// no other command is.
+	counts := map[claimOutcome]int{}
+	retried := 0
+	for _, r := range results {
+		counts[r.outcome]++
+		if len(r.errs) > 0 {
+			retried++
+		}
+		_, stored := claimedBy[r.commandID]
+		switch r.outcome {
+		case outcomeApplied, outcomeReplayed:
+			if !stored {
+				t.Errorf("claim %s of %s: reported stored (%d), not in the stream", r.commandID, r.user, r.outcome)
+			}
+		case outcomeNoOp:
+			if stored || users[string(r.user)] != 1 {
+				t.Errorf("claim %s of %s: reported the user already holding, got stored=%t and %d claims of the user",
+					r.commandID, r.user, stored, users[string(r.user)])
+			}
+		case outcomeNoSeat:
+			if stored {
+				t.Errorf("claim %s of %s: reported no seat, yet stored", r.commandID, r.user)
+			}
+		default:
+			t.Errorf("claim %s of %s: never finished after %d attempts: %v", r.commandID, r.user, r.attempts, r.errs)
+		}
+	}
+	if got := counts[outcomeApplied] + counts[outcomeReplayed]; got != len(claimedBy) {
+		t.Errorf("claims reported stored: got %d, want %d (the LicenseClaimed events)", got, len(claimedBy))
+	}
+	t.Logf("outcomes: %d applied, %d replayed, %d no-op, %d no seat; %d claims needed a retry",
+		counts[outcomeApplied], counts[outcomeReplayed], counts[outcomeNoOp], counts[outcomeNoSeat], retried)
+	if testing.Verbose() {
+		seen := map[string]int{}
+		for _, r := range results {
+			for _, err := range r.errs {
+				seen[err.Error()]++
+			}
+		}
+		for msg, n := range seen {
+			t.Logf("%d× retried after: %s", n, msg)
+		}
+	}
+}
+
+// readSubject reads every event on subj with an ordered consumer.
+func readSubject(t *testing.T, ctx context.Context, js jetstream.JetStream, reg *events.Registry, subj string) []events.Envelope {
+	t.Helper()
+	var want uint64
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		st, err := js.Stream(ctx, natsjs.StreamEvents)
+		if err != nil {
+			return err
+		}
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+		if err != nil {
+			return err
+		}
+		want = info.State.Subjects[subj]
+		return nil
+	})
+	cons, err := js.OrderedConsumer(ctx, natsjs.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		t.Fatalf("ordered consumer: %v", err)
+	}
+	var out []events.Envelope
+	for uint64(len(out)) < want {
+		batch, err := cons.Fetch(int(want)-len(out), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			t.Fatalf("fetch: %v", err)
+		}
+		for msg := range batch.Messages() {
+			md, err := msg.Metadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := reg.Decode(msg.Data())
+			if err != nil {
+				t.Fatalf("sequence %d: %v", md.Sequence.Stream, err)
+			}
+			env.Position = md.Sequence.Stream
+			out = append(out, env)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			t.Fatalf("fetch: %v", err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: got %d of %d events: %v", subj, len(out), want, ctx.Err())
+		}
+	}
+	return out
+}
