@@ -290,3 +290,22 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 	}
 	return res.Replayed || len(res.Events) > 0, nil
 }
+
+// RegisterSignInUser registers the directory user a sign-in names, or
+// updates their email and display name when they changed, keeping their
+// roles. It causes no event when nothing changed.
+func (s *Service) RegisterSignInUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, email, displayName string) (Result, error) {
+	if err := checkID("user_id", string(id)); err != nil {
+		return Result{}, err
+	}
+	agg := userAgg(id)
+	return s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		u := tx.State(agg).(*User)
+		evs, err := DecideUser(u, RegisterUser{Email: email, DisplayName: displayName, Roles: u.Roles})
+		if err != nil {
+			return err
+		}
+		tx.Emit(agg, evs...)
+		return nil
+	}, nil)
+}

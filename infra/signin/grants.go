@@ -1,0 +1,161 @@
+package signin
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+)
+
+// NameGranter is the granter's read-model name.
+const NameGranter = "autoclaim_granter"
+
+// Granting is what the Granter needs from the domain.
+type Granting interface {
+	// GrantNext grants the head of a policy's queue, reporting whether the
+	// queue moved.
+	GrantNext(ctx context.Context, tenant domain.TenantID, pid domain.PolicyID, opts domain.ClaimOptions) (bool, error)
+}
+
+type policyKey struct{ tenant, policy string }
+
+// Granter grants queued users as seats appear. It is fed by the projection
+// runner like a read model: Apply only notes which policies may have a
+// seat for their queue (it never blocks the runner), and Run works through
+// them, granting queue heads until no more move. After a restart the runner
+// replays the stream, so every policy is looked at once again and a grant
+// interrupted by the stop is finished; the deterministic command ids of
+// grants keep any grant from happening twice.
+type Granter struct {
+	cmds Granting
+	opts domain.ClaimOptions
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	byProd   map[string]map[string]map[string]bool // tenant -> product -> policies
+	policies map[string]map[string]bool            // tenant -> policies
+	dirty    map[policyKey]bool
+	wake     chan struct{}
+}
+
+// NewGranter returns a Granter.
+func NewGranter(cmds Granting, opts domain.ClaimOptions, log *slog.Logger) *Granter {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Granter{cmds: cmds, opts: opts, log: log.With("component", "granter"),
+		byProd: map[string]map[string]map[string]bool{}, policies: map[string]map[string]bool{},
+		dirty: map[policyKey]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// Name implements projections.Projection.
+func (*Granter) Name() string { return NameGranter }
+
+// Apply implements projections.Projection.
+func (g *Granter) Apply(env events.Envelope) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t := env.Tenant
+	switch e := env.Data.(type) {
+	case events.PolicyCreated:
+		g.index(t, e.PolicyID, e.Products)
+		g.mark(t, e.PolicyID)
+	case events.PolicyProductsChanged:
+		g.index(t, e.PolicyID, e.Products)
+		g.mark(t, e.PolicyID)
+	case events.PolicyStatusChanged:
+		if e.Enabled {
+			g.mark(t, e.PolicyID)
+		}
+	case events.UserQueued:
+		g.mark(t, e.PolicyID)
+	case events.QueuedUserGranted:
+		g.mark(t, e.PolicyID)
+	case events.QueuedUserDropped:
+		g.mark(t, e.PolicyID)
+	case events.AutoClaimSettingChanged:
+		if e.Enabled {
+			for p := range g.policies[t] {
+				g.mark(t, p)
+			}
+		}
+	case events.LicensesPurchased:
+		g.markProduct(t, e.ProductID)
+	case events.LicenseUnassigned:
+		g.markProduct(t, e.ProductID)
+	}
+}
+
+// index records which products a policy lists. A product removed from a
+// policy stays indexed: a spurious look costs one read.
+func (g *Granter) index(tenant, policy string, ps []events.PolicyProduct) {
+	if g.policies[tenant] == nil {
+		g.policies[tenant] = map[string]bool{}
+		g.byProd[tenant] = map[string]map[string]bool{}
+	}
+	g.policies[tenant][policy] = true
+	for _, pp := range ps {
+		if g.byProd[tenant][pp.ProductID] == nil {
+			g.byProd[tenant][pp.ProductID] = map[string]bool{}
+		}
+		g.byProd[tenant][pp.ProductID][policy] = true
+	}
+}
+
+func (g *Granter) markProduct(tenant, product string) {
+	for p := range g.byProd[tenant][product] {
+		g.mark(tenant, p)
+	}
+}
+
+func (g *Granter) mark(tenant, policy string) {
+	g.dirty[policyKey{tenant, policy}] = true
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run grants until ctx ends.
+func (g *Granter) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.wake:
+		}
+		g.mu.Lock()
+		work := g.dirty
+		g.dirty = map[policyKey]bool{}
+		g.mu.Unlock()
+		for k := range work {
+			g.grant(ctx, k)
+		}
+	}
+}
+
+// grant moves one policy's queue as far as the seats allow. On an error it
+// marks the policy again after a pause.
+func (g *Granter) grant(ctx context.Context, k policyKey) {
+	for range 10_000 {
+		moved, err := g.cmds.GrantNext(ctx, domain.TenantID(k.tenant), domain.PolicyID(k.policy), g.opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			g.log.Warn("granting a queued user", "tenant", k.tenant, "policy", k.policy, "err", err)
+			time.AfterFunc(time.Second, func() {
+				g.mu.Lock()
+				g.mark(k.tenant, k.policy)
+				g.mu.Unlock()
+			})
+			return
+		}
+		if !moved {
+			return
+		}
+	}
+}

@@ -1,0 +1,255 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Defaults of Config.
+const (
+	DefaultStream   = "SEATFLOW_SIGNINS"
+	DefaultDurable  = "seatflow-signins"
+	DefaultAckWait  = 30 * time.Second
+	DefaultRedelay  = 2 * time.Second
+	DefaultRetries  = 5
+	DefaultRetryMin = 20 * time.Millisecond
+	DefaultRetryMax = time.Second
+)
+
+// Config configures a Router.
+type Config struct {
+	// URL is the NATS server or cluster (comma-separated URLs). The router
+	// opens its own connection: watermill closes it on Close. Required.
+	URL string
+	// Handler processes sign-ins. Required.
+	Handler *Handler
+	// Stream and Durable name the sign-in stream and the durable consumer.
+	Stream, Durable string
+	// AckWait is how long a delivered message may take before JetStream
+	// redelivers it.
+	AckWait time.Duration
+	// Retries, RetryMin and RetryMax bound the in-place retries of a
+	// transient failure; after them the message is redelivered after
+	// Redelay.
+	Retries            int
+	RetryMin, RetryMax time.Duration
+	Redelay            time.Duration
+	// Logger receives the router's logs (watermill's per-message logs at
+	// Debug). Default: discard.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.Durable == "" {
+		c.Durable = DefaultDurable
+	}
+	if c.AckWait == 0 {
+		c.AckWait = DefaultAckWait
+	}
+	if c.Retries == 0 {
+		c.Retries = DefaultRetries
+	}
+	if c.RetryMin == 0 {
+		c.RetryMin = DefaultRetryMin
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+	if c.Redelay == 0 {
+		c.Redelay = DefaultRedelay
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every missing or invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("signin: Config.URL is required"))
+	}
+	if c.Handler == nil {
+		errs = append(errs, errors.New("signin: Config.Handler is required"))
+	}
+	if c.Retries < 0 || c.AckWait < 0 || c.Redelay < 0 {
+		errs = append(errs, errors.New("signin: Config durations and retries must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Router consumes sign-ins from JetStream with watermill.
+type Router struct {
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	router *message.Router
+}
+
+// New connects, creates the durable consumer and builds the router. Start
+// it with Run.
+func New(ctx context.Context, cfg Config) (*Router, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger.With("component", "signin")
+	nc, err := nats.Connect(cfg.URL, nats.Name("seatflow-signins"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("signin: connect to %s: %w", cfg.URL, err)
+	}
+	r := &Router{cfg: cfg, log: log, nc: nc}
+	if err := r.setup(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Router) setup(ctx context.Context) error {
+	js, err := jetstream.New(r.nc)
+	if err != nil {
+		return fmt.Errorf("signin: jetstream: %w", err)
+	}
+	r.js = js
+	// The durable consumer is created here, explicitly: watermill's own
+	// consumers are ephemeral. One message in flight keeps a redelivered
+	// message ahead of the ones after it.
+	cons, err := js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       r.cfg.Durable,
+		Description:   "Seatflow sign-in ingestion (auto-claim)",
+		FilterSubject: SubjectPrefix + ">",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       r.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("signin: durable consumer %s on %s: %w", r.cfg.Durable, r.cfg.Stream, err)
+	}
+	wlog := watermill.NewSlogLoggerWithLevelMapping(r.log, map[slog.Level]slog.Level{
+		slog.LevelInfo: slog.LevelDebug, // one line per message otherwise
+	})
+	sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
+		Conn:           r.nc,
+		Logger:         wlog,
+		AckWaitTimeout: r.cfg.AckWait,
+		NakDelay:       wmjs.NewStaticDelay(r.cfg.Redelay),
+		Unmarshaler:    tolerantUnmarshaler{},
+		ResourceInitializer: func(context.Context, jetstream.JetStream, string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
+			return cons, nil, nil // never deleted: it is durable
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("signin: subscriber: %w", err)
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
+	if err != nil {
+		return fmt.Errorf("signin: router: %w", err)
+	}
+	router.AddMiddleware(middleware.Recoverer, middleware.Retry{
+		MaxRetries: r.cfg.Retries, InitialInterval: r.cfg.RetryMin, MaxInterval: r.cfg.RetryMax,
+		Multiplier: 2, RandomizationFactor: 0.5, Logger: wlog,
+	}.Middleware)
+	router.AddConsumerHandler("signins", SubjectPrefix+">", sub, r.handle)
+	r.router = router
+	return nil
+}
+
+// Run consumes until ctx ends, then closes the router (and its connection).
+func (r *Router) Run(ctx context.Context) error {
+	err := r.router.Run(ctx)
+	if cerr := r.router.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if !r.nc.IsClosed() {
+		r.nc.Close()
+	}
+	return err
+}
+
+// Running is closed once the router consumes.
+func (r *Router) Running() chan struct{} { return r.router.Running() }
+
+// handle processes one sign-in message. A rejection is dead-lettered and
+// acknowledged; any other error is returned for the retry middleware.
+func (r *Router) handle(msg *message.Message) error {
+	subject := msg.Metadata.Get(metaSubject)
+	tenant := strings.TrimPrefix(subject, SubjectPrefix)
+	p, err := Parse(msg.Payload)
+	if err == nil {
+		var out any
+		out, _, err = r.cfg.Handler.Handle(msg.Context(), tenant, p)
+		if err == nil {
+			r.log.Debug("sign-in handled", "tenant", tenant, "id", p.ID, "user", p.UserID, "outcome", out)
+			return nil
+		}
+	}
+	var rej *RejectedError
+	if !errors.As(err, &rej) {
+		r.log.Warn("sign-in failed; retrying", "subject", subject, "seq", msg.Metadata.Get(metaSeq), "err", err)
+		return err
+	}
+	return r.deadLetter(msg, tenant, rej)
+}
+
+func (r *Router) deadLetter(msg *message.Message, tenant string, rej *RejectedError) error {
+	if tenant == "" {
+		tenant = "_"
+	}
+	dlq := &nats.Msg{Subject: DLQSubjectPrefix + tenant, Data: msg.Payload, Header: nats.Header{}}
+	dlq.Header.Set(HeaderError, rej.Error())
+	dlq.Header.Set("Seatflow-Subject", msg.Metadata.Get(metaSubject))
+	dlq.Header.Set("Seatflow-Sequence", msg.Metadata.Get(metaSeq))
+	// A redelivered poison message is dead-lettered once.
+	dlq.Header.Set(jetstream.MsgIDHeader, "signin-"+msg.Metadata.Get(metaSeq))
+	ctx, cancel := context.WithTimeout(msg.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := r.js.PublishMsg(ctx, dlq); err != nil {
+		return fmt.Errorf("dead-letter to %s: %w", dlq.Subject, err)
+	}
+	r.log.Warn("sign-in dead-lettered", "subject", msg.Metadata.Get(metaSubject), "seq", msg.Metadata.Get(metaSeq), "reason", rej.Error())
+	return nil
+}
+
+// Metadata keys the unmarshaler sets.
+const (
+	metaSubject = "subject"
+	metaSeq     = "stream_seq"
+)
+
+// tolerantUnmarshaler never fails: watermill-nats crashes on an unmarshal
+// error, and judging the payload is the handler's job.
+type tolerantUnmarshaler struct{}
+
+func (tolerantUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
+	var seq uint64
+	if md, err := m.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	id := m.Headers().Get(jetstream.MsgIDHeader)
+	if id == "" {
+		id = "seq-" + strconv.FormatUint(seq, 10)
+	}
+	wm := message.NewMessage(id, m.Data())
+	wm.Metadata.Set(metaSubject, m.Subject())
+	wm.Metadata.Set(metaSeq, strconv.FormatUint(seq, 10))
+	return wm, nil
+}
