@@ -1,6 +1,6 @@
 // Package natsjs is Seatflow's adapter to NATS JetStream: the embedded
-// server (StartServer), the streams (EnsureStreams) and the event store
-// (Store, implementing domain.Store), plus the projection runner.
+// server (StartServer, logging through slog), the streams (EnsureStreams)
+// and the event store (Store, implementing domain.Store).
 //
 // Streams and subjects (created or updated at every start-up, since a
 // publish to a subject no stream captures fails):
