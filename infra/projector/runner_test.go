@@ -1,0 +1,162 @@
+package projector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/projector"
+	"github.com/seatflow/seatflow/projections"
+)
+
+type env struct {
+	js  jetstream.JetStream
+	svc *domain.Service
+}
+
+func setup(t *testing.T) env {
+	t.Helper()
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	svc, err := domain.NewService(natsjs.NewStore(js, events.Default()), domain.Config{Now: time.Now,
+		NewID: func() string { n++; return fmt.Sprintf("ev-%06d", n) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env{js: js, svc: svc}
+}
+
+func (e env) assign(t *testing.T, user string) domain.Result {
+	t.Helper()
+	_, res, err := e.svc.Product(context.Background(), "contoso", "e5", events.Meta{Actor: "t"},
+		domain.AssignLicense{UserID: domain.UserID(user), Source: events.Source{Kind: events.SourceManual}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func start(t *testing.T, js jetstream.JetStream, models ...projections.Projection) *projector.Runner {
+	t.Helper()
+	r, err := projector.New(projector.Config{JS: js, Registry: events.Default(), Projections: models})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return r
+}
+
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestRunnerAppliesEveryEventOnce: live and replayed events each reach the
+// read models exactly once, WaitFor gives read-your-writes, and a fresh
+// runner (a rebuild) ends equal to the live one at the same position.
+func TestRunnerAppliesEveryEventOnce(t *testing.T) {
+	e := setup(t)
+	if _, _, err := e.svc.Product(context.Background(), "contoso", "e5", events.Meta{}, domain.AddProduct{Name: "E5", Licenses: 100, SelfService: "blocked"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		e.assign(t, fmt.Sprintf("before-%d", i))
+	}
+	live := projections.NewLicenseCounts()
+	r := start(t, e.js, live, projections.NewUserLicenses())
+	if err := r.WaitReady(waitCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	var last domain.Result
+	for i := range 20 {
+		last = e.assign(t, fmt.Sprintf("after-%d", i))
+	}
+	if err := r.WaitFor(waitCtx(t), last.Position); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := live.Product("contoso", "e5")
+	if p.Assigned != 30 || p.Available != 70 {
+		t.Fatalf("live: got %d assigned %d available, want 30 and 70", p.Assigned, p.Available)
+	}
+	if applied, skipped := r.Stats(); applied != 31 || skipped != 0 {
+		t.Fatalf("stats: got %d applied %d skipped, want 31 and 0", applied, skipped)
+	}
+	rebuilt := projections.NewLicenseCounts()
+	r2 := start(t, e.js, rebuilt)
+	if err := r2.WaitFor(waitCtx(t), last.Position); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := live.Products("contoso"), rebuilt.Products("contoso"); fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("rebuild differs from live:\nlive    %+v\nrebuilt %+v", a, b)
+	}
+}
+
+// TestRunnerSkipsWhatItCannotDecode: a foreign or future event on sf.evt.>
+// is skipped (and counted) without stopping the read models.
+func TestRunnerSkipsWhatItCannotDecode(t *testing.T) {
+	e := setup(t)
+	ctx := waitCtx(t)
+	if _, err := e.js.Publish(ctx, "sf.evt.contoso.product.e5", []byte(`{"type":"FromTheFuture","version":9}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, res, err := e.svc.Product(ctx, "contoso", "e3", events.Meta{}, domain.AddProduct{Name: "E3", Licenses: 1, SelfService: "allowed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := projections.NewLicenseCounts()
+	r := start(t, e.js, lc)
+	if err := r.WaitFor(ctx, res.Position); err != nil {
+		t.Fatal(err)
+	}
+	if applied, skipped := r.Stats(); applied != 1 || skipped != 1 {
+		t.Fatalf("stats: got %d applied %d skipped, want 1 and 1", applied, skipped)
+	}
+	if _, ok := lc.Product("contoso", "e3"); !ok {
+		t.Fatal("the event after the undecodable one was not applied")
+	}
+}
+
+func TestWaitForTimesOut(t *testing.T) {
+	e := setup(t)
+	r := start(t, e.js, projections.NewLicenseCounts())
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := r.WaitFor(ctx, 1_000_000); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want DeadlineExceeded", err)
+	}
+	if !r.Ready() {
+		// An empty stream is caught up as soon as Run has read its head.
+		if err := r.WaitReady(waitCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := projector.New(projector.Config{}); err == nil {
+		t.Fatal("a runner without a stream, registry or read models was created")
+	}
+}
