@@ -46,6 +46,16 @@ type PolicyReport struct {
 	Total     int                 `json:"total"`
 	ByProduct []ProductClaimCount `json:"by_product"`
 	ByDay     []DayCount          `json:"by_day"`
+	// Cells are the counts per day and product (by date, then product),
+	// for the CSV form.
+	Cells []ReportCell `json:"-"`
+}
+
+// ReportCell is how many claims one product had on one UTC day.
+type ReportCell struct {
+	Date      string
+	ProductID string
+	Count     int
 }
 
 // ClaimReport is the claims of the past Days days, up to To, per policy.
@@ -145,10 +155,11 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 		total     int
 		byProduct map[string]int
 		byDay     map[string]int
+		cells     map[[2]string]int
 	}
 	per := map[string]*counts{}
 	for _, id := range t.order {
-		per[id] = &counts{byProduct: map[string]int{}, byDay: map[string]int{}}
+		per[id] = &counts{byProduct: map[string]int{}, byDay: map[string]int{}, cells: map[[2]string]int{}}
 	}
 	for _, cl := range t.claims {
 		k := per[cl.policy]
@@ -158,6 +169,7 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 		k.total++
 		k.byProduct[cl.product]++
 		k.byDay[cl.at.Format(time.DateOnly)]++
+		k.cells[[2]string{cl.at.Format(time.DateOnly), cl.product}]++
 	}
 	for _, id := range t.order {
 		p, k := t.policies[id], per[id]
@@ -171,6 +183,15 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 			pr.ByDay = append(pr.ByDay, DayCount{Date: day, Count: n})
 		}
 		sort.Slice(pr.ByDay, func(i, j int) bool { return pr.ByDay[i].Date < pr.ByDay[j].Date })
+		for cell, n := range k.cells {
+			pr.Cells = append(pr.Cells, ReportCell{Date: cell[0], ProductID: cell[1], Count: n})
+		}
+		sort.Slice(pr.Cells, func(i, j int) bool {
+			if pr.Cells[i].Date != pr.Cells[j].Date {
+				return pr.Cells[i].Date < pr.Cells[j].Date
+			}
+			return pr.Cells[i].ProductID < pr.Cells[j].ProductID
+		})
 		rep.Policies = append(rep.Policies, pr)
 	}
 	sort.SliceStable(rep.Policies, func(i, j int) bool { return rep.Policies[i].Name < rep.Policies[j].Name })
