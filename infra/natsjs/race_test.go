@@ -39,26 +39,25 @@ const (
 // processes, on one server, on a 3-node cluster, and on a 3-node cluster
 // whose event stream leader is shut down halfway.
 func TestClaimRace(t *testing.T) {
-	t.Run("single server", func(t *testing.T) {
-		s := natstest.RunJetStream(t)
-		runClaimRace(t, s.ClientURL(), 1, nil)
-	})
-	t.Run("cluster R3", func(t *testing.T) {
-		c := natstest.RunCluster(t, 3)
-		runClaimRace(t, c.URLs(), 3, c)
-	})
-	t.Run("cluster R3 stream leader lost", func(t *testing.T) {
-		c := natstest.RunCluster(t, 3)
-		runClaimRace(t, c.URLs(), 3, c, killStreamLeaderAfter(raceSeats/4))
-	})
+	for _, tc := range []struct {
+		name      string
+		cluster   bool
+		killAfter int // applied claims before the stream leader is shut down; 0: never
+	}{
+		{"single server", false, 0},
+		{"cluster R3", true, 0},
+		{"cluster R3 stream leader lost", true, raceSeats / 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.cluster {
+				runClaimRace(t, natstest.RunJetStream(t).ClientURL(), 1, nil, 0)
+				return
+			}
+			c := natstest.RunCluster(t, 3)
+			runClaimRace(t, c.URLs(), 3, c, tc.killAfter)
+		})
+	}
 }
-
-// raceOpt changes the race; killStreamLeaderAfter is the only one.
-type raceOpt struct {
-	killAfter int // successful claims before the stream leader is shut down
-}
-
-func killStreamLeaderAfter(n int) raceOpt { return raceOpt{killAfter: n} }
 
 // countingStore counts the appends refused with ErrConcurrency.
 type countingStore struct {
@@ -92,11 +91,7 @@ type claimResult struct {
 	errs      []error // errors of the attempts before the last
 }
 
-func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, opts ...raceOpt) {
-	var opt raceOpt
-	for _, o := range opts {
-		opt = o
-	}
+func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, killAfter int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
@@ -151,9 +146,9 @@ func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, 
 			results[g] = claimUntilDone(ctx, svc, user, &succeeded, &done)
 		})
 	}
-	if opt.killAfter > 0 {
+	if killAfter > 0 {
 		go func() {
-			for succeeded.Load() < int64(opt.killAfter) {
+			for succeeded.Load() < int64(killAfter) {
 				if ctx.Err() != nil {
 					return
 				}
@@ -172,10 +167,13 @@ func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, 
 	wg.Wait()
 	t.Logf("%d claims over %d services done in %s; %d appends refused by the concurrency check",
 		raceClaims, raceServices, time.Since(began), conflicts.Load())
-	if opt.killAfter > 0 {
+	if killAfter > 0 {
 		select {
 		case outstanding := <-killed:
 			t.Logf("stream leader shut down with about %d claims outstanding", outstanding)
+			if outstanding == 0 {
+				t.Errorf("claims outstanding when the stream leader went down: got 0, want some")
+			}
 		case <-ctx.Done():
 			t.Fatal("the stream leader was never shut down")
 		}

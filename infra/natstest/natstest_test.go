@@ -74,6 +74,7 @@ func TestRunCluster(t *testing.T) {
 	c.Shutdown(old)
 	c.WaitOnStreamLeader(natstest.Account, "R3")
 	t.Logf("new stream leader after %s", time.Since(start))
+	c.WaitReady() // the two left still have a meta leader
 	if now := c.StreamLeader(natstest.Account, "R3"); now == old {
 		t.Fatalf("stream leader: got the shut down server %s", now.Name())
 	}
