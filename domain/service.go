@@ -384,7 +384,7 @@ func (s *Service) catchUp(ctx context.Context, tenant string, agg events.Aggrega
 	evs, err := s.store.Load(ctx, tenant, agg, e.pos)
 	if err != nil {
 		e.loaded = false
-		return fmt.Errorf("load %s: %w", events.Subject(tenant, agg), err)
+		return err // the store names the subject
 	}
 	for _, ev := range evs {
 		e.apply(ev)

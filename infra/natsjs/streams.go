@@ -74,6 +74,10 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			Duplicates:         EventsDedupWindow,
 			AllowDirect:        true,
 			AllowAtomicPublish: true,
+			// An acknowledged event is never lost: nobody may delete or
+			// purge one. (Once set, the server never lets these be unset.)
+			DenyDelete: true,
+			DenyPurge:  true,
 		},
 		{
 			Name:        StreamSignins,
