@@ -1,0 +1,176 @@
+package signin_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/signin"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, body, reason string
+	}{
+		{"valid", `{"id":"s1","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z","email":"u1@example.com","extra":1}`, ""},
+		{"garbage", "\x00\xffgarbage", signin.ReasonMalformedJSON},
+		{"truncated", `{"id":"s1","user_id":"u1","app":"te`, signin.ReasonMalformedJSON},
+		{"array", `[1,2]`, signin.ReasonMalformedJSON},
+		{"wrong type", `{"id":1,"user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z"}`, signin.ReasonMalformedJSON},
+		{"bad time", `{"id":"s1","user_id":"u1","app":"teams","at":"yesterday"}`, signin.ReasonMalformedJSON},
+		{"null", `null`, signin.ReasonMissingField},
+		{"missing user", `{"id":"s1","app":"teams","at":"2026-11-01T09:00:00Z"}`, signin.ReasonMissingField},
+		{"missing at", `{"id":"s1","user_id":"u1","app":"teams"}`, signin.ReasonMissingField},
+		{"empty app", `{"id":"s1","user_id":"u1","app":"","at":"2026-11-01T09:00:00Z"}`, signin.ReasonMissingField},
+		{"bad user id", `{"id":"s1","user_id":"a b","app":"teams","at":"2026-11-01T09:00:00Z"}`, signin.ReasonInvalidField},
+		{"bad id", `{"id":"s.1","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z"}`, signin.ReasonInvalidField},
+		{"bad email", `{"id":"s1","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z","email":"nope"}`, signin.ReasonInvalidField},
+		{"too large", `{"id":"s1","pad":"` + strings.Repeat("x", signin.MaxPayload) + `"}`, signin.ReasonTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := signin.Parse([]byte(tt.body))
+			var rej *signin.RejectedError
+			switch {
+			case tt.reason == "" && err != nil:
+				t.Fatalf("got %v, want no error", err)
+			case tt.reason == "" && (p.ID != "s1" || p.UserID != "u1" || p.App != "teams" || p.Email == nil):
+				t.Fatalf("payload: %+v", p)
+			case tt.reason != "" && (!errors.As(err, &rej) || rej.Reason != tt.reason):
+				t.Fatalf("got %v, want rejection %s", err, tt.reason)
+			}
+		})
+	}
+}
+
+// fakeCommands records claims and fails the first failN of them.
+type fakeCommands struct {
+	mu     sync.Mutex
+	claims []domain.SignIn
+	users  []string
+	failN  int
+}
+
+func (f *fakeCommands) Claim(_ context.Context, tenant domain.TenantID, in domain.SignIn, _ domain.ClaimOptions) (domain.ClaimOutcome, domain.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failN > 0 {
+		f.failN--
+		return domain.ClaimOutcome{}, domain.Result{}, errors.New("nats: timeout")
+	}
+	f.claims = append(f.claims, in)
+	return domain.ClaimOutcome{Status: domain.ClaimClaimed}, domain.Result{}, nil
+}
+
+func (f *fakeCommands) RegisterSignInUser(_ context.Context, _ domain.TenantID, id domain.UserID, _ events.Meta, email, name string) (domain.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users = append(f.users, fmt.Sprintf("%s %s %s", id, email, name))
+	return domain.Result{}, nil
+}
+
+func (f *fakeCommands) claimed() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, c := range f.claims {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+type tenants map[string]bool
+
+func (t tenants) Known(_ context.Context, tenant string) (bool, error) { return t[tenant], nil }
+
+func publish(t *testing.T, js jetstream.JetStream, subject, id, body string) {
+	t.Helper()
+	m := &nats.Msg{Subject: subject, Data: []byte(body), Header: nats.Header{}}
+	m.Header.Set(jetstream.MsgIDHeader, id)
+	if _, err := js.PublishMsg(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func valid(id, user string) string {
+	return fmt.Sprintf(`{"id":%q,"user_id":%q,"app":"teams","at":"2026-11-01T09:00:00Z"}`, id, user)
+}
+
+// TestRouter: valid sign-ins are claimed in order, transient failures are
+// retried, poison messages are dead-lettered with a reason, and the durable
+// consumer resumes after a restart without redelivering what was done.
+func TestRouter(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cmds := &fakeCommands{failN: 2}
+	h := signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{})
+	start := func() func() {
+		r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Handler: h, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = r.Run(ctx) }()
+		<-r.Running()
+		return func() { cancel(); <-done }
+	}
+	stop := start()
+	publish(t, js, "sf.signin.contoso", "s1", valid("s1", "u1"))
+	publish(t, js, "sf.signin.contoso", "g", "garbage")
+	publish(t, js, "sf.signin.contoso", "s2", `{"id":"s2","user_id":"u2","app":"teams","at":"2026-11-01T09:00:00Z","email":"U2@example.com"}`)
+	publish(t, js, "sf.signin.nobody", "n", valid("n1", "u9"))
+	publish(t, js, "sf.signin.contoso", "s3", valid("s3", "u3"))
+	publish(t, js, "sf.signin.contoso", "s1", valid("s1", "u1")) // deduplicated by the stream
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got := strings.Join(cmds.claimed(), ","); got != "s1,s2,s3" {
+			return fmt.Errorf("claims: got %q, want s1,s2,s3", got)
+		}
+		return nil
+	})
+	stop()
+	// After a restart the durable consumer goes on from where it was.
+	publish(t, js, "sf.signin.contoso", "s4", valid("s4", "u4"))
+	stop = start()
+	defer stop()
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got := strings.Join(cmds.claimed(), ","); got != "s1,s2,s3,s4" {
+			return fmt.Errorf("claims: got %q, want s1,s2,s3,s4", got)
+		}
+		return nil
+	})
+	if len(cmds.users) != 1 || cmds.users[0] != "u2 U2@example.com U2@example.com" {
+		t.Fatalf("directory: got %v", cmds.users)
+	}
+	s, err := js.Stream(context.Background(), natsjs.StreamDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for subject, reason := range map[string]string{"sf.dlq.signin.contoso": signin.ReasonMalformedJSON, "sf.dlq.signin.nobody": signin.ReasonUnknownTenant} {
+		m, err := s.GetLastMsgForSubject(context.Background(), subject)
+		if err != nil {
+			t.Fatalf("%s: %v", subject, err)
+		}
+		if got := m.Header.Get(signin.HeaderError); !strings.HasPrefix(got, reason+": ") {
+			t.Fatalf("%s: reason %q, want %s", subject, got, reason)
+		}
+	}
+	info, _ := s.Info(context.Background())
+	if info.State.Msgs != 2 {
+		t.Fatalf("dead letters: got %d, want 2", info.State.Msgs)
+	}
+}
