@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -172,5 +173,48 @@ func TestRouter(t *testing.T) {
 	info, _ := s.Info(context.Background())
 	if info.State.Msgs != 2 {
 		t.Fatalf("dead letters: got %d, want 2", info.State.Msgs)
+	}
+}
+
+// TestRouterOversized: on a server that lets 2 MB through, a 2 MB sign-in is
+// dead-lettered as too large and the next one is claimed.
+func TestRouterOversized(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: 4 << 20, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	_, js := natstest.Connect(t, srv.ClientURL())
+	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cmds := &fakeCommands{}
+	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	publish(t, js, "sf.signin.contoso", "big", `{"id":"big","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z","pad":"`+strings.Repeat("x", 2<<20)+`"}`)
+	publish(t, js, "sf.signin.contoso", "s1", valid("s1", "u1"))
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got := strings.Join(cmds.claimed(), ","); got != "s1" {
+			return fmt.Errorf("claims: got %q, want s1", got)
+		}
+		return nil
+	})
+	s, _ := js.Stream(context.Background(), natsjs.StreamDLQ)
+	m, err := s.GetLastMsgForSubject(context.Background(), "sf.dlq.signin.contoso")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get(signin.HeaderError); !strings.HasPrefix(got, signin.ReasonTooLarge+": ") || len(m.Data) < 2<<20 {
+		t.Fatalf("dead letter: reason %q, %d bytes", got, len(m.Data))
 	}
 }
