@@ -126,12 +126,15 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 	}, func(tx *Tx) {
 		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
 		out = ClaimOutcome{Status: ClaimOff, PolicyID: pid}
-		if prod, held := heldProduct(tx, p, in.UserID); held {
+		switch prod, held := heldProduct(tx, p, in.UserID); {
+		case held:
 			out.Status, out.ProductID = ClaimAlreadyLicensed, prod
-		} else if p.Queued(in.UserID) {
+		case p.Queued(in.UserID):
 			out.Status = ClaimQueued
-		} else if !o.AutoClaim || !p.Enabled {
-			out.Status = ClaimOff
+		case o.AutoClaim && p.Enabled:
+			// Only a replayed sign-in whose license has since been
+			// taken back ends here.
+			out.Status = ClaimClaimed
 		}
 	})
 	if err != nil {
