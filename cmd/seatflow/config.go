@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// configError is bad configuration: reported on one line, exit code 2.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// Config is everything `serve` (and the commands sharing its flags) reads
+// from flags and SEATFLOW_* variables.
+type Config struct {
+	DataDir     string
+	HTTP        string
+	NATSListen  string
+	NATSURL     string
+	TokenSecret string
+	Demo        bool
+	Sync        string
+	Replicas    int
+	LogLevel    string
+	ShutdownTTL time.Duration
+	AutoClaim   autoClaimFlags
+}
+
+// flags binds the shared flags to fs. Each flag's default comes from the
+// environment variable SEATFLOW_<NAME> when set, so a flag on the command
+// line wins over the environment, which wins over the built-in default.
+type flags struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	errs   []error
+}
+
+func newFlags(name string, stderr io.Writer, getenv func(string) string) *flags {
+	fs := flag.NewFlagSet("seatflow "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &flags{fs: fs, getenv: getenv}
+}
+
+func envName(flagName string) string {
+	return "SEATFLOW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (f *flags) string(p *string, name, def, help string) {
+	if v := f.getenv(envName(name)); v != "" {
+		def = v
+	}
+	f.fs.StringVar(p, name, def, help+" (env "+envName(name)+")")
+}
+
+func (f *flags) bool(p *bool, name string, def bool, help string) {
+	if v := f.getenv(envName(name)); v != "" {
+		switch strings.ToLower(v) {
+		case "1", "true", "yes", "on":
+			def = true
+		case "0", "false", "no", "off":
+			def = false
+		default:
+			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a boolean", envName(name), v))
+		}
+	}
+	f.fs.BoolVar(p, name, def, help+" (env "+envName(name)+")")
+}
+
+func (f *flags) int(p *int, name string, def int, help string) {
+	if v := f.getenv(envName(name)); v != "" {
+		if _, err := fmt.Sscanf(v, "%d", &def); err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a whole number", envName(name), v))
+		}
+	}
+	f.fs.IntVar(p, name, def, help+" (env "+envName(name)+")")
+}
+
+func (f *flags) duration(p *time.Duration, name string, def time.Duration, help string) {
+	if v := f.getenv(envName(name)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a duration", envName(name), v))
+		}
+		def = d
+	}
+	f.fs.DurationVar(p, name, def, help+" (env "+envName(name)+")")
+}
+
+// parse parses args; a parse error has already been printed with usage.
+func (f *flags) parse(args []string) error {
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if f.fs.NArg() > 0 {
+		return &configError{fmt.Errorf("unexpected argument %q", f.fs.Arg(0))}
+	}
+	if len(f.errs) > 0 {
+		return &configError{errors.Join(f.errs...)}
+	}
+	return nil
+}
+
+// storeFlags are the flags every command that opens the data needs.
+func (f *flags) storeFlags(c *Config) {
+	f.string(&c.DataDir, "data-dir", "./data", "directory for JetStream storage and the token secret")
+	f.string(&c.NATSURL, "nats-url", "", "use this NATS server or cluster instead of the embedded one (comma-separated URLs)")
+	f.string(&c.NATSListen, "nats-listen", "127.0.0.1:4222", "embedded NATS server listen address (port 0: any free port)")
+	f.int(&c.Replicas, "replicas", 1, "stream replicas (3 on a cluster)")
+	f.string(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+func serveFlags(f *flags, c *Config) {
+	f.storeFlags(c)
+	f.string(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen address for the API and dashboard")
+	f.string(&c.TokenSecret, "token-secret", "", "secret for signing bearer tokens (default: generated once into the data dir)")
+	f.bool(&c.Demo, "demo", false, "load the demo tenant 'demo' (idempotent)")
+	f.string(&c.Sync, "sync", "default", "embedded JetStream fsync: 'always', 'default' (every 2m) or an interval such as 10s")
+	f.duration(&c.ShutdownTTL, "shutdown-timeout", 20*time.Second, "how long a stop may take to drain in-flight work")
+	bindAutoClaimFlags(f, &c.AutoClaim)
+}
+
+// Validate reports every invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is empty"))
+	}
+	if c.HTTP != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+			errs = append(errs, fmt.Errorf("--http %q: %v", c.HTTP, err))
+		}
+	}
+	if c.NATSURL == "" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			errs = append(errs, fmt.Errorf("--nats-listen %q: %v", c.NATSListen, err))
+		}
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("--replicas %d: must be 1 to 5", c.Replicas))
+	}
+	if c.NATSURL == "" && c.Replicas != 1 {
+		errs = append(errs, errors.New("--replicas above 1 needs --nats-url (the embedded server is a single node)"))
+	}
+	if _, _, err := c.syncPolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {
+		errs = append(errs, errors.New("--token-secret must be at least 32 characters"))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ShutdownTTL < 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must not be negative"))
+	}
+	if err := c.AutoClaim.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return &configError{err}
+	}
+	return nil
+}
+
+func (c Config) syncPolicy() (always bool, interval time.Duration, err error) {
+	switch c.Sync {
+	case "", "default":
+		return false, 0, nil
+	case "always":
+		return true, 0, nil
+	}
+	d, err := time.ParseDuration(c.Sync)
+	if err != nil || d <= 0 {
+		return false, 0, fmt.Errorf("--sync %q: want 'always', 'default' or a positive duration", c.Sync)
+	}
+	return false, d, nil
+}

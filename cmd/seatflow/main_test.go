@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seatflow/seatflow/infra/auth"
+)
+
+const testSecret = "0123456789abcdef0123456789abcdef-test"
+
+// syncBuffer collects a process's log output for polling.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var servingRE = regexp.MustCompile(`"msg":"serving","http":"([^"]+)","nats":"([^"]+)"`)
+
+// service is a running `seatflow serve` (in-process or a child process).
+type service struct {
+	base, natsURL string
+	logs          *syncBuffer
+}
+
+// startServe runs Main("serve") in-process on free ports and returns once it
+// serves; the returned stop cancels it and checks it exited 0.
+func startServe(t *testing.T, dataDir string, extra ...string) (*service, func()) {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
+		"--token-secret", testSecret}, extra...)
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, args, io.Discard, logs, func(string) string { return "" }) }()
+	var m []string
+	waitFor(t, 30*time.Second, "serve to listen", func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d early:\n%s", code, logs.String())
+		default:
+		}
+		m = servingRE.FindStringSubmatch(logs.String())
+		return m != nil
+	})
+	s := &service{base: "http://" + m[1], natsURL: m[2], logs: logs}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d, want 0:\n%s", code, logs.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("serve did not stop within 30s")
+		}
+	}
+	t.Cleanup(stop)
+	return s, stop
+}
+
+func token(t testing.TB, tenant, user string, roles ...string) string {
+	t.Helper()
+	iss, err := auth.NewIssuer([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.Issue(auth.Claims{Tenant: tenant, Subject: user, Roles: roles}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	list   []any
+	raw    string
+}
+
+func (s *service) do(t testing.TB, method, path, tok string, body any, hdr ...string) response {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if len(raw) > 0 && raw[0] == '[' {
+		_ = json.Unmarshal(raw, &r.list)
+	} else {
+		_ = json.Unmarshal(raw, &r.body)
+	}
+	return r
+}
+
+func (r response) want(t testing.TB, status int, code string) response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status: got %d, want %d; body %s", r.status, status, r.raw)
+	}
+	if code != "" {
+		if got := r.body["code"]; got != code {
+			t.Fatalf("problem code: got %v, want %q; body %s", got, code, r.raw)
+		}
+		if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+			t.Fatalf("content type: got %q, want application/problem+json", ct)
+		}
+	}
+	return r
+}
+
+func TestServeEndToEnd(t *testing.T) {
+	svc, stop := startServe(t, t.TempDir())
+	admin := token(t, "contoso", "ada", "license-admin")
+	svc.do(t, "GET", "/healthz", "", nil).want(t, 200, "")
+	waitFor(t, 10*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
+
+	r := svc.do(t, "POST", "/v1/products", admin, map[string]any{
+		"product_id": "e5", "name": "Office 365 E5", "services": []string{"mail", "chat"}, "licenses": 2, "self_service": "blocked",
+	}).want(t, 201, "")
+	if r.header.Get("Seatflow-Position") == "" {
+		t.Fatalf("no Seatflow-Position header: %v", r.header)
+	}
+	pos := r.header.Get("Seatflow-Position")
+	r = svc.do(t, "POST", "/v1/products/e5/assignments", admin, map[string]any{"user_id": "u1", "disabled_services": []string{"chat"}}).want(t, 201, "")
+	pos = r.header.Get("Seatflow-Position")
+	list := svc.do(t, "GET", "/v1/products?after="+pos, admin, nil).want(t, 200, "").list
+	if len(list) != 1 {
+		t.Fatalf("products: got %v", list)
+	}
+	p := list[0].(map[string]any)
+	if p["purchased"] != 2.0 || p["assigned"] != 1.0 || p["available"] != 1.0 {
+		t.Fatalf("counts: got %v, want 2/1/1", p)
+	}
+	// The user sees their own license with its origin; another user may not.
+	lic := svc.do(t, "GET", "/v1/users/u1/licenses?after="+pos, token(t, "contoso", "u1", "user"), nil).want(t, 200, "").list
+	if len(lic) != 1 || lic[0].(map[string]any)["source"].(map[string]any)["kind"] != "manual" {
+		t.Fatalf("licenses: got %v", lic)
+	}
+	svc.do(t, "GET", "/v1/users/u1/licenses", token(t, "contoso", "u2", "user"), nil).want(t, 403, "forbidden")
+
+	// Conflicts and bad input get their problem codes.
+	svc.do(t, "POST", "/v1/products/e5/assignments", admin, map[string]any{"user_id": "u1"}).want(t, 409, "already_assigned")
+	svc.do(t, "POST", "/v1/products/e5/assignments", admin, map[string]any{"user_id": "u2"}).want(t, 201, "")
+	svc.do(t, "POST", "/v1/products/e5/assignments", admin, map[string]any{"user_id": "u3"}).want(t, 409, "no_licenses_available")
+	svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"remove": 1}).want(t, 409, "")
+	svc.do(t, "POST", "/v1/products", admin, `{"product_id": "x",`).want(t, 400, "invalid_json")
+	svc.do(t, "POST", "/v1/products", "", map[string]any{}).want(t, 401, "unauthorized")
+	svc.do(t, "POST", "/v1/products", token(t, "contoso", "u1", "user"), map[string]any{}).want(t, 403, "forbidden")
+
+	// Another tenant sees nothing of contoso.
+	other := svc.do(t, "GET", "/v1/products", token(t, "fabrikam", "f", "global-admin"), nil).want(t, 200, "").list
+	if len(other) != 0 {
+		t.Fatalf("tenant leak: %v", other)
+	}
+
+	// An Idempotency-Key replay answers with the first position and adds nothing.
+	key := "buy-once-1"
+	first := svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"add": 3}, "Idempotency-Key", key).want(t, 200, "")
+	again := svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"add": 3}, "Idempotency-Key", key).want(t, 200, "")
+	if first.header.Get("Seatflow-Position") != again.header.Get("Seatflow-Position") {
+		t.Fatalf("replay position: got %s, want %s", again.header.Get("Seatflow-Position"), first.header.Get("Seatflow-Position"))
+	}
+	list = svc.do(t, "GET", "/v1/products?after="+again.header.Get("Seatflow-Position"), admin, nil).want(t, 200, "").list
+	if got := list[0].(map[string]any)["purchased"]; got != 5.0 {
+		t.Fatalf("purchased after a replayed purchase: got %v, want 5", got)
+	}
+	stop()
+}
+
+func TestServeRestartKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	svc, stop := startServe(t, dir, "--demo")
+	admin := token(t, "demo", "ada", "global-admin")
+	waitFor(t, 10*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
+	before := svc.do(t, "GET", "/v1/products", admin, nil).want(t, 200, "").raw
+	stop()
+	// Loading the demo again is idempotent: the same state after restart.
+	svc, _ = startServe(t, dir, "--demo")
+	waitFor(t, 10*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
+	after := svc.do(t, "GET", "/v1/products", admin, nil).want(t, 200, "").raw
+	if before != after || !strings.Contains(after, "Office 365 E5") {
+		t.Fatalf("state changed across restart:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad http", []string{"serve", "--http", "nope"}, nil, "--http"},
+		{"bad sync", []string{"serve", "--sync", "sometimes"}, nil, "--sync"},
+		{"bad env bool", []string{"serve"}, map[string]string{"SEATFLOW_DEMO": "perhaps"}, "SEATFLOW_DEMO"},
+		{"short secret", []string{"serve", "--token-secret", "short"}, nil, "--token-secret"},
+		{"replicas without cluster", []string{"serve", "--replicas", "3"}, nil, "--replicas"},
+		{"stray argument", []string{"serve", "extra"}, nil, "unexpected argument"},
+		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
+		{"token without tenant", []string{"token", "--user", "u", "--role", "user", "--token-secret", testSecret}, nil, "--tenant is required"},
+		{"token unknown role", []string{"token", "--tenant", "t", "--user", "u", "--role", "wizard", "--token-secret", testSecret}, nil, "wizard"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			getenv := func(k string) string { return tt.env[k] }
+			code := Main(context.Background(), tt.args, io.Discard, &stderr, getenv)
+			if code != 2 {
+				t.Fatalf("exit code: got %d, want 2 (stderr %q)", code, stderr.String())
+			}
+			out := strings.TrimSpace(stderr.String())
+			if strings.Count(out, "\n") != 0 || !strings.Contains(out, tt.want) {
+				t.Fatalf("stderr: got %q, want one line mentioning %q", out, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenUsesDataDirSecret(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), []string{"token", "--data-dir", dir, "--tenant", "contoso", "--user", "ada", "--role", "global-admin,user"},
+		&out, &errOut, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	secret, err := auth.LoadOrCreateSecret(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, _ := auth.NewIssuer(secret)
+	c, err := iss.Verify(strings.TrimSpace(out.String()), time.Now())
+	if err != nil {
+		t.Fatalf("token does not verify with the data dir's secret: %v", err)
+	}
+	if c.Tenant != "contoso" || c.Subject != "ada" || fmt.Sprint(c.Roles) != "[global-admin user]" {
+		t.Fatalf("claims: got %+v", c)
+	}
+	// The env var is read like the flag.
+	out.Reset()
+	code = Main(context.Background(), []string{"token", "--tenant", "contoso", "--user", "ada", "--role", "user"},
+		&out, &errOut, func(k string) string {
+			if k == "SEATFLOW_DATA_DIR" {
+				return dir
+			}
+			return ""
+		})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if _, err := iss.Verify(strings.TrimSpace(out.String()), time.Now()); err != nil {
+		t.Fatalf("SEATFLOW_DATA_DIR not honoured: %v", err)
+	}
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
+func newRequest(method, url, tok, body string) (*http.Request, error) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	return req, nil
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/httpapi"
+	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/projector"
+	"github.com/seatflow/seatflow/projections"
+)
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	l, _ := parseLevel(level)
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func serveCmd(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	var cfg Config
+	f := newFlags("serve", stderr, getenv)
+	serveFlags(f, &cfg)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	return Serve(ctx, cfg, newLogger(stderr, cfg.LogLevel))
+}
+
+func newID() string { return ulid.Make().String() }
+
+// conn is an open connection to NATS, with the embedded server when there
+// is one.
+type conn struct {
+	srv *server.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	url string
+}
+
+// open starts the embedded server (unless --nats-url names one), connects,
+// and makes sure every stream exists.
+func open(ctx context.Context, cfg Config, log *slog.Logger) (*conn, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	c := &conn{url: cfg.NATSURL}
+	if c.url == "" {
+		always, interval, _ := cfg.syncPolicy()
+		srv, err := natsjs.StartServer(natsjs.ServerConfig{
+			StoreDir:     filepath.Join(cfg.DataDir, "jetstream"),
+			Listen:       cfg.NATSListen,
+			ServerName:   "seatflow",
+			SyncAlways:   always,
+			SyncInterval: interval,
+			Logger:       log.With("component", "nats-server"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		c.srv, c.url = srv, srv.ClientURL()
+	}
+	nc, err := nats.Connect(c.url, nats.Name("seatflow"), nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) }))
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("connect to NATS at %s: %w", c.url, err)
+	}
+	c.nc = nc
+	if c.js, err = jetstream.New(nc); err != nil {
+		c.close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := natsjs.EnsureStreams(ctx, c.js, cfg.Replicas); err != nil {
+		c.close()
+		return nil, fmt.Errorf("create streams: %w", err)
+	}
+	return c, nil
+}
+
+// close drains the connection (so every acknowledged publish is flushed)
+// and stops the embedded server.
+func (c *conn) close() {
+	if c.nc != nil {
+		_ = c.nc.Drain()
+		for c.nc.IsDraining() {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if c.srv != nil {
+		c.srv.Shutdown()
+		c.srv.WaitForShutdown()
+	}
+}
+
+// Serve runs Seatflow until ctx ends, then drains: the HTTP server stops
+// accepting and finishes in-flight requests (every command that answered
+// success has been acknowledged by JetStream), projections stop, the NATS
+// connection drains and the embedded server shuts down.
+func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	c, err := open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+
+	reg := events.Default()
+	svc, err := domain.NewService(natsjs.NewStore(c.js, reg), domain.Config{Now: time.Now, NewID: newID})
+	if err != nil {
+		return err
+	}
+	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
+	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
+	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log,
+		Projections: append([]projections.Projection{counts, licenses}, ac.projections()...)})
+	if err != nil {
+		return err
+	}
+	secret := []byte(cfg.TokenSecret)
+	if len(secret) == 0 {
+		if secret, err = auth.LoadOrCreateSecret(cfg.DataDir); err != nil {
+			return fmt.Errorf("token secret: %w", err)
+		}
+	}
+	issuer, err := auth.NewIssuer(secret)
+	if err != nil {
+		return err
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
+		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return &configError{fmt.Errorf("--http %s: %w", cfg.HTTP, err)}
+	}
+
+	runCtx, stopRunner := context.WithCancel(context.Background())
+	runnerDone := make(chan error, 1)
+	go func() { runnerDone <- runner.Run(runCtx) }()
+	stopAutoClaim, err := ac.start(ctx)
+	if err != nil {
+		stopRunner()
+		return fmt.Errorf("auto-claim: %w", err)
+	}
+	defer stopAutoClaim()
+
+	if cfg.Demo {
+		if err := loadDemo(ctx, svc, log); err != nil {
+			stopRunner()
+			return fmt.Errorf("demo data: %w", err)
+		}
+	}
+
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- hs.Serve(ln) }()
+	log.Info("serving", "http", ln.Addr().String(), "nats", c.url, "data_dir", cfg.DataDir)
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: draining in-flight requests")
+	case err := <-httpDone:
+		stopRunner()
+		return fmt.Errorf("http server: %w", err)
+	case err := <-runnerDone:
+		_ = hs.Close()
+		stopRunner()
+		return fmt.Errorf("projections: %w", err)
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTTL)
+	defer cancel()
+	err = hs.Shutdown(shutCtx)
+	stopRunner()
+	<-runnerDone
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("drain http: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// splitRoles accepts --role a,b or repeated values joined by commas.
+func splitRoles(s string) []string {
+	var out []string
+	for _, r := range strings.Split(s, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
