@@ -1,0 +1,73 @@
+package signin_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/signin"
+)
+
+// fakeGranting moves each policy's queue moves[policy] times.
+type fakeGranting struct {
+	mu    sync.Mutex
+	moves map[string]int
+	calls []string
+}
+
+func (f *fakeGranting) GrantNext(_ context.Context, tenant domain.TenantID, pid domain.PolicyID, _ domain.ClaimOptions) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, string(tenant)+"/"+string(pid))
+	if f.moves[string(pid)] > 0 {
+		f.moves[string(pid)]--
+		return true, nil
+	}
+	return false, nil
+}
+
+func (f *fakeGranting) called() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := slices.Clone(f.calls)
+	f.calls = nil
+	return out
+}
+
+func TestGranterLooksAtPoliciesWhereSeatsAppear(t *testing.T) {
+	fg := &fakeGranting{moves: map[string]int{"p1": 2}}
+	g := signin.NewGranter(fg, domain.ClaimOptions{}, nil)
+	apply := func(kind events.Kind, id string, d events.Data) {
+		g.Apply(events.New("e", "contoso", events.Aggregate{Kind: kind, ID: id}, time.Now(), events.Meta{CommandID: "c"}, d))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	expect := func(want ...string) {
+		t.Helper()
+		var got []string
+		natstest.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+			got = append(got, fg.called()...)
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("grant calls: got %v, want %v", got, want)
+			}
+			return nil
+		})
+	}
+	apply(events.KindPolicy, "p1", events.PolicyCreated{PolicyID: "p1", Products: []events.PolicyProduct{{ProductID: "P"}}})
+	// p1 moves twice, then stays: three calls.
+	expect("contoso/p1", "contoso/p1", "contoso/p1")
+	apply(events.KindProduct, "X", events.LicensesPurchased{ProductID: "X", Count: 1})
+	apply(events.KindProduct, "P", events.LicenseUnassigned{ProductID: "P", UserID: "u"})
+	expect("contoso/p1")
+	apply(events.KindPolicy, "p1", events.PolicyStatusChanged{PolicyID: "p1", Enabled: false})
+	apply(events.KindOrg, "org", events.AutoClaimSettingChanged{Enabled: true})
+	expect("contoso/p1")
+}
