@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/infra/httpapi"
+	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/signin"
+	"github.com/seatflow/seatflow/projections"
+)
+
+// DefaultLowSeats is --pool-low-threshold's default.
+const DefaultLowSeats = 5
+
+// autoClaimFlags are serve's auto-claim settings.
+type autoClaimFlags struct {
+	// LowSeats is the low-seat threshold of the pool.low alert (0: off).
+	LowSeats int
+}
+
+// bindAutoClaimFlags adds the auto-claim flags to serve's flag set.
+func bindAutoClaimFlags(f *flags, c *autoClaimFlags) {
+	f.int(&c.LowSeats, "pool-low-threshold", DefaultLowSeats,
+		"free seats at which a policy's product raises the pool.low alert to global admins (0: only when a policy runs out)")
+}
+
+func (c autoClaimFlags) validate() error {
+	if c.LowSeats < 0 {
+		return fmt.Errorf("--pool-low-threshold %d: must not be negative", c.LowSeats)
+	}
+	return nil
+}
+
+// reportNow is the clock of the claim report's window; end-to-end tests
+// replace it to check the 1/7/30/90-day windows without waiting.
+var reportNow = time.Now
+
+// autoClaim is the auto-claim part of serve: its read models, the sign-in
+// handler and router, and the granter of queued users.
+type autoClaim struct {
+	svc      *domain.Service
+	policies *projections.PolicyList
+	claims   *projections.Claims
+	granter  *signin.Granter
+	handler  *signin.Handler
+	url      string
+	log      *slog.Logger
+}
+
+// wireAutoClaim builds the auto-claim components on svc and the NATS
+// connection c.
+func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog.Logger) *autoClaim {
+	opts := domain.ClaimOptions{LowSeats: flags.LowSeats}
+	return &autoClaim{
+		svc:      svc,
+		policies: projections.NewPolicyList(),
+		claims:   projections.NewClaims(),
+		granter:  signin.NewGranter(svc, opts, log),
+		handler:  signin.NewHandler(svc, signin.NewStreamTenants(c.js, natsjs.StreamEvents), opts),
+		url:      c.url,
+		log:      log,
+	}
+}
+
+// projections are the read models the runner feeds for auto-claim.
+func (a *autoClaim) projections() []projections.Projection {
+	return []projections.Projection{a.policies, a.claims, a.granter}
+}
+
+// http is the HTTP API's auto-claim configuration.
+func (a *autoClaim) http() *httpapi.AutoClaimConfig {
+	return &httpapi.AutoClaimConfig{Commands: a.svc, Policies: a.policies, Claims: a.claims, SignIns: a.handler,
+		Now: func() time.Time { return reportNow() }}
+}
+
+// start runs the sign-in router and the granter until the returned stop is
+// called; stop waits for both (the router finishes the message in hand).
+func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
+	r, err := signin.New(ctx, signin.Config{URL: a.url, Handler: a.handler, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := r.Run(runCtx); err != nil {
+			a.log.Error("sign-in router stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		a.granter.Run(runCtx)
+	}()
+	select {
+	case <-r.Running():
+	case <-time.After(30 * time.Second):
+		cancel()
+		wg.Wait()
+		return nil, fmt.Errorf("sign-in router did not start within 30s")
+	}
+	return func() { cancel(); wg.Wait() }, nil
+}
