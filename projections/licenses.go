@@ -93,6 +93,20 @@ func (lc *LicenseCounts) Products(tenant string) []ProductCount {
 	return out
 }
 
+// Tenants lists the tenants that have products, sorted.
+func (lc *LicenseCounts) Tenants() []string {
+	lc.mu.RLock()
+	defer lc.mu.RUnlock()
+	out := make([]string, 0, len(lc.tenants))
+	for t, ps := range lc.tenants {
+		if len(ps) > 0 {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Product returns one product's counts.
 func (lc *LicenseCounts) Product(tenant, id string) (ProductCount, bool) {
 	lc.mu.RLock()
