@@ -87,6 +87,12 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 		on  bool
 		pid PolicyID
 	)
+	// Another instance may have changed the switch, the app's policy or
+	// the policy itself: the claim writes neither, so their concurrency
+	// checks would not notice. Catch them up first.
+	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
+		return ClaimOutcome{}, Result{}, err
+	}
 	res, err := s.read(ctx, tenant, []events.Aggregate{orgAgg}, func(tx *Tx) {
 		o := tx.State(orgAgg).(*Org)
 		on, pid = o.AutoClaim, o.AppPolicies[in.App]
@@ -98,6 +104,9 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 		return ClaimOutcome{Status: ClaimOff}, res, nil
 	case pid == "":
 		return ClaimOutcome{Status: ClaimNoPolicy}, res, nil
+	}
+	if err := s.refresh(ctx, tenant, events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}); err != nil {
+		return ClaimOutcome{}, Result{}, err
 	}
 	pagg, products, err := s.policyProducts(ctx, tenant, pid)
 	if err != nil {
@@ -311,4 +320,20 @@ func (s *Service) RegisterSignInUser(ctx context.Context, tenant TenantID, id Us
 		tx.Emit(agg, evs...)
 		return nil
 	}, nil)
+}
+
+// refresh catches a cached aggregate up with the store (one read of what
+// was appended after the cached position; usually nothing). An aggregate
+// not in the cache is loaded in full by the next transaction anyway.
+func (s *Service) refresh(ctx context.Context, tenant TenantID, agg events.Aggregate) error {
+	if err := checkTenant(tenant); err != nil {
+		return err
+	}
+	e := s.entry(cacheKey{string(tenant), agg})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.loaded {
+		return nil
+	}
+	return s.catchUp(ctx, string(tenant), agg, e)
 }

@@ -215,3 +215,22 @@ func TestClaimConcurrentSignIns(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimSeesOtherInstancesChanges: a policy turned off by another
+// process (straight into the store) stops claims here, although this
+// service's cache had it on.
+func TestClaimSeesOtherInstancesChanges(t *testing.T) {
+	w := newClaimWorld(t, 5, 5, true)
+	w.expect("s1", "u1", domain.ClaimClaimed, "P", events.TypeLicenseClaimed)
+	w.store.mu.Lock()
+	for _, c := range []domain.Change{
+		{Agg: polAgg, Data: events.PolicyStatusChanged{PolicyID: "p1", Enabled: false}},
+		{Agg: orgAgg, Data: events.AppPolicyUnbound{App: "teams", PolicyID: "p1"}},
+	} {
+		e := events.New(fmt.Sprintf("other-%d", len(w.store.log)), "contoso", c.Agg, now, events.Meta{CommandID: "other"}, c.Data)
+		e.Position = uint64(len(w.store.log) + 1)
+		w.store.log = append(w.store.log, e)
+	}
+	w.store.mu.Unlock()
+	w.expect("s2", "u2", domain.ClaimNoPolicy, "")
+}
