@@ -257,6 +257,10 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		head     QueuedUser
 		products []events.PolicyProduct
 	)
+	// The grant writes the policy (checked) but only reads the org switch.
+	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
+		return false, err
+	}
 	_, err := s.read(ctx, tenant, []events.Aggregate{pagg}, func(tx *Tx) {
 		p := tx.State(pagg).(*Policy)
 		if len(p.Queue) > 0 {
