@@ -53,6 +53,11 @@ type AutoClaimSetting struct {
 // licenses already claimed stay.
 func (s *Service) SetAutoClaim(ctx context.Context, tenant TenantID, meta events.Meta, enabled bool) (AutoClaimSetting, Result, error) {
 	var out AutoClaimSetting
+	// A switch already in the wanted position causes no write, so no
+	// concurrency check: make sure another instance did not just flip it.
+	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
+		return out, Result{}, err
+	}
 	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{orgAgg}, func(tx *Tx) error {
 		if tx.State(orgAgg).(*Org).AutoClaim != enabled {
 			tx.Emit(orgAgg, events.AutoClaimSettingChanged{Enabled: enabled})
@@ -65,6 +70,9 @@ func (s *Service) SetAutoClaim(ctx context.Context, tenant TenantID, meta events
 // AutoClaim reads the org's auto-claim switch.
 func (s *Service) AutoClaim(ctx context.Context, tenant TenantID) (AutoClaimSetting, Result, error) {
 	var out AutoClaimSetting
+	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
+		return out, Result{}, err
+	}
 	res, err := s.read(ctx, tenant, []events.Aggregate{orgAgg}, func(tx *Tx) { out.Enabled = tx.State(orgAgg).(*Org).AutoClaim })
 	return out, res, err
 }
