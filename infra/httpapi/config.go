@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/projections"
+)
+
+// Commands runs commands on aggregates.
+type Commands interface {
+	// Product runs cmd on a product's license pool and answers with the
+	// product's counts afterwards. Errors: *domain.ValidationError,
+	// *domain.NotFoundError, domain.ErrAlreadyExists, ErrAlreadyAssigned,
+	// ErrNoLicensesAvailable, ErrBelowAssigned, ErrConcurrency (retries
+	// exhausted), or a store error.
+	Product(ctx context.Context, tenant domain.TenantID, id domain.ProductID, meta events.Meta,
+		cmd domain.ProductCommand) (domain.ProductSummary, domain.Result, error)
+}
+
+var _ Commands = (*domain.Service)(nil)
+
+// ProductQueries answers from the license-count read model.
+type ProductQueries interface {
+	// Products lists a tenant's products.
+	Products(tenant string) []projections.ProductCount
+	// Product returns one product, or false when the tenant has none by id.
+	Product(tenant, id string) (projections.ProductCount, bool)
+}
+
+var _ ProductQueries = (*projections.LicenseCounts)(nil)
+
+// LicenseQueries answers from the per-user license read model.
+type LicenseQueries interface {
+	// Licenses lists the licenses a user holds.
+	Licenses(tenant, user string) []projections.UserLicense
+}
+
+var _ LicenseQueries = (*projections.UserLicenses)(nil)
+
+// Progress is how far the read models have applied the event stream.
+type Progress interface {
+	// WaitFor returns nil once the read models have applied position, or
+	// ctx's error.
+	WaitFor(ctx context.Context, position uint64) error
+	// Ready reports whether the read models have caught up with the stream.
+	Ready() bool
+}
+
+// Config is what the Server needs.
+type Config struct {
+	// Commands runs commands. Required.
+	Commands Commands
+	// Products answers product queries. Required.
+	Products ProductQueries
+	// Licenses answers per-user license queries. Required.
+	Licenses LicenseQueries
+	// Progress gates reads on ?after= and /readyz. Required.
+	Progress Progress
+	// Tokens verifies bearer tokens. Required.
+	Tokens *auth.Issuer
+	// Logger gets 5xx errors, recovered panics, and (at Debug) one line per
+	// request. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock used to check token expiry. Default time.Now.
+	Now func() time.Time
+	// NewID makes command IDs for requests without an Idempotency-Key and
+	// request IDs (ULIDs). Required.
+	NewID func() string
+	// WaitTimeout bounds how long a query with ?after= waits for the read
+	// models before answering 503. Default 5s.
+	WaitTimeout time.Duration
+}
+
+// DefaultWaitTimeout is Config.WaitTimeout's default.
+const DefaultWaitTimeout = 5 * time.Second
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.WaitTimeout == 0 {
+		c.WaitTimeout = DefaultWaitTimeout
+	}
+}
+
+// Validate reports every missing or invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Commands == nil {
+		errs = append(errs, errors.New("httpapi: Config.Commands is required"))
+	}
+	if c.Products == nil {
+		errs = append(errs, errors.New("httpapi: Config.Products is required"))
+	}
+	if c.Licenses == nil {
+		errs = append(errs, errors.New("httpapi: Config.Licenses is required"))
+	}
+	if c.Progress == nil {
+		errs = append(errs, errors.New("httpapi: Config.Progress is required"))
+	}
+	if c.Tokens == nil {
+		errs = append(errs, errors.New("httpapi: Config.Tokens is required"))
+	}
+	if c.NewID == nil {
+		errs = append(errs, errors.New("httpapi: Config.NewID is required"))
+	}
+	if c.WaitTimeout < 0 {
+		errs = append(errs, errors.New("httpapi: Config.WaitTimeout must not be negative"))
+	}
+	return errors.Join(errs...)
+}

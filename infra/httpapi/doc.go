@@ -1,0 +1,21 @@
+// Package httpapi is Seatflow's HTTP API: JSON under /v1, routed with
+// net/http's method patterns, authenticated with bearer tokens from
+// infra/auth, answering errors as application/problem+json.
+//
+// Invariants kept here:
+//   - the tenant of every command and query is the token's tenant; no path,
+//     query or body field can name another one;
+//   - a request is authenticated, authorised, and its path, headers and body
+//     fully validated before any command runs, so a rejected request never
+//     appends an event;
+//   - every error is answered by one function (problemFor) with a stable
+//     problem code; only 5xx answers are logged;
+//   - commands answer with the aggregate's new state and its stream position
+//     (body "position" and header Seatflow-Position); every GET accepts
+//     ?after=<position> and waits for the read models to reach it;
+//   - a panic in a handler becomes a 500 problem, never a crashed process.
+//
+// The package declares the interfaces it consumes (Commands, ProductQueries,
+// LicenseQueries, Progress); *domain.Service, the projections and the
+// projection runner satisfy them.
+package httpapi

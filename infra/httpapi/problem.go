@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/seatflow/seatflow/domain"
+)
+
+// Problem codes. They are part of the contract: clients switch on them, so a
+// code is never renamed; new ones are added.
+const (
+	CodeUnauthorized        = "unauthorized"
+	CodeForbidden           = "forbidden"
+	CodeInvalidJSON         = "invalid_json"
+	CodeValidationFailed    = "validation_failed"
+	CodeNotFound            = "not_found"
+	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeBodyTooLarge        = "body_too_large"
+	CodeNoLicensesAvailable = "no_licenses_available"
+	CodeAlreadyExists       = "already_exists"
+	CodeAlreadyAssigned     = "already_assigned"
+	CodeBelowAssigned       = "below_assigned"
+	CodeConflict            = "conflict"
+	CodeUnavailable         = "unavailable"
+	CodeInternal            = "internal"
+)
+
+// ProblemTypePrefix prefixes a code to make a problem's "type" URI.
+const ProblemTypePrefix = "urn:seatflow:problem:"
+
+// Problem is the body of every error answer (RFC 9457).
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+}
+
+// codeInfo is the status and title of each code.
+var codeInfo = map[string]struct {
+	status int
+	title  string
+}{
+	CodeUnauthorized:        {http.StatusUnauthorized, "Authentication required"},
+	CodeForbidden:           {http.StatusForbidden, "Not allowed"},
+	CodeInvalidJSON:         {http.StatusBadRequest, "Malformed JSON body"},
+	CodeValidationFailed:    {http.StatusBadRequest, "Invalid value"},
+	CodeNotFound:            {http.StatusNotFound, "Not found"},
+	CodeMethodNotAllowed:    {http.StatusMethodNotAllowed, "Method not allowed"},
+	CodeBodyTooLarge:        {http.StatusRequestEntityTooLarge, "Request body too large"},
+	CodeNoLicensesAvailable: {http.StatusConflict, "No licenses available"},
+	CodeAlreadyExists:       {http.StatusConflict, "Already exists"},
+	CodeAlreadyAssigned:     {http.StatusConflict, "Already assigned"},
+	CodeBelowAssigned:       {http.StatusConflict, "Licenses are assigned"},
+	CodeConflict:            {http.StatusConflict, "Concurrent change"},
+	CodeUnavailable:         {http.StatusServiceUnavailable, "Temporarily unavailable"},
+	CodeInternal:            {http.StatusInternalServerError, "Internal error"},
+}
+
+// apiError is an error raised by the HTTP layer itself, already classified.
+type apiError struct {
+	code   string
+	detail string
+	// allow is the Allow header of a 405; authErr marks a 401 for a token
+	// that was present but invalid (RFC 6750 error="invalid_token").
+	allow   string
+	authErr bool
+	cause   error
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.detail }
+func (e *apiError) Unwrap() error { return e.cause }
+
+func fail(code, detail string) *apiError { return &apiError{code: code, detail: detail} }
+
+// invalidField is a validation failure found here rather than in domain; it
+// is the same type so that it maps the same way.
+func invalidField(field, reason string) error {
+	return &domain.ValidationError{Field: field, Reason: reason}
+}
+
+// problemFor classifies err. It is the one place where error kinds become
+// HTTP statuses and problem codes:
+//
+//	| code                  | status | meaning                                                          |
+//	|-----------------------|--------|------------------------------------------------------------------|
+//	| unauthorized          | 401    | no bearer token, or it is invalid or expired                     |
+//	| forbidden             | 403    | the token's roles do not allow this request                      |
+//	| invalid_json          | 400    | body is not one JSON object of the expected shape: syntax error, |
+//	|                       |        | unknown field, wrong JSON type, trailing data, empty body        |
+//	| validation_failed     | 400    | a value is missing or invalid (path id, body field, header,      |
+//	|                       |        | query parameter); detail names the field                         |
+//	| not_found             | 404    | no such route, product or license                                |
+//	| method_not_allowed    | 405    | the route exists but not for this method (see Allow)             |
+//	| body_too_large        | 413    | request body over 1 MiB                                          |
+//	| no_licenses_available | 409    | the command needs a free seat and the product has none           |
+//	| already_exists        | 409    | the resource to create exists already                            |
+//	| already_assigned      | 409    | the user already holds a license of the product                  |
+//	| below_assigned        | 409    | removing licenses would leave fewer purchased than assigned      |
+//	| conflict              | 409    | other writers kept changing the aggregate; retry (Retry-After)   |
+//	| unavailable           | 503    | timed out (e.g. ?after= not reached) or storage unavailable;     |
+//	|                       |        | retry (Retry-After)                                              |
+//	| internal              | 500    | anything else; detail carries the request id, the log the cause  |
+func problemFor(err error) (status int, code, detail string) {
+	var (
+		api      *apiError
+		invalid  *domain.ValidationError
+		notFound *domain.NotFoundError
+		tooLarge *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &api):
+		code, detail = api.code, api.detail
+	case errors.As(err, &tooLarge):
+		code, detail = CodeBodyTooLarge, "the request body is larger than "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes"
+	case errors.As(err, &invalid):
+		code, detail = CodeValidationFailed, invalid.Error()
+	case errors.As(err, &notFound):
+		code, detail = CodeNotFound, notFound.Error()
+	case errors.Is(err, domain.ErrNoLicensesAvailable):
+		code, detail = CodeNoLicensesAvailable, err.Error()
+	case errors.Is(err, domain.ErrAlreadyExists):
+		code, detail = CodeAlreadyExists, err.Error()
+	case errors.Is(err, domain.ErrAlreadyAssigned):
+		code, detail = CodeAlreadyAssigned, err.Error()
+	case errors.Is(err, domain.ErrBelowAssigned):
+		code, detail = CodeBelowAssigned, err.Error()
+	case errors.Is(err, domain.ErrConcurrency):
+		code, detail = CodeConflict, "other requests kept changing the same resource; retry"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err):
+		code, detail = CodeUnavailable, "the request timed out; retry"
+	default:
+		code, detail = CodeInternal, "internal error"
+	}
+	return codeInfo[code].status, code, detail
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// writeError answers err as a problem, with the headers its code calls for,
+// and logs it when it is a server error.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, detail := problemFor(err)
+	h := w.Header()
+	switch code {
+	case CodeUnauthorized:
+		v := `Bearer realm="seatflow"`
+		if api := (*apiError)(nil); errors.As(err, &api) && api.authErr {
+			v += `, error="invalid_token"`
+		}
+		h.Set("WWW-Authenticate", v)
+	case CodeMethodNotAllowed:
+		if api := (*apiError)(nil); errors.As(err, &api) && api.allow != "" {
+			h.Set("Allow", api.allow)
+		}
+	case CodeConflict, CodeUnavailable:
+		h.Set("Retry-After", "1")
+	}
+	if status >= 500 {
+		rid := requestID(r.Context())
+		if code == CodeInternal {
+			detail += "; reference " + rid
+		}
+		level := slog.LevelError
+		if status == http.StatusServiceUnavailable {
+			level = slog.LevelWarn
+			if r.Context().Err() != nil {
+				level = slog.LevelDebug // the client went away
+			}
+		}
+		s.log.LogAttrs(r.Context(), level, "request failed",
+			slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", status), slog.String("code", code), slog.Any("error", err))
+	}
+	writeProblem(w, Problem{Type: ProblemTypePrefix + code, Title: codeInfo[code].title, Status: status, Detail: detail, Code: code})
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	b, err := json.Marshal(p)
+	if err != nil { // cannot happen: only strings and an int
+		b = []byte(`{"code":"internal"}`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(append(b, '\n'))
+}

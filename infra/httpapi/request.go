@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/auth"
+)
+
+// Header names used by the API.
+const (
+	HeaderPosition       = "Seatflow-Position"
+	HeaderIdempotencyKey = "Idempotency-Key"
+	HeaderCorrelationID  = "X-Correlation-ID"
+	HeaderRequestID      = "X-Request-ID"
+)
+
+// MaxBodyBytes bounds a request body; larger ones are answered 413.
+const MaxBodyBytes = 1 << 20
+
+// keyRE is the shape of Idempotency-Key, X-Correlation-ID and X-Request-ID.
+var keyRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+
+// authenticate returns the claims of the request's bearer token.
+func (s *Server) authenticate(r *http.Request) (auth.Claims, error) {
+	h := r.Header.Values("Authorization")
+	if len(h) == 0 {
+		return auth.Claims{}, fail(CodeUnauthorized, "a bearer token is required (Authorization: Bearer <token>)")
+	}
+	scheme, token, ok := strings.Cut(h[0], " ")
+	if len(h) != 1 || !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return auth.Claims{}, fail(CodeUnauthorized, "the Authorization header must be one \"Bearer <token>\"")
+	}
+	c, err := s.cfg.Tokens.Verify(strings.TrimSpace(token), s.cfg.Now())
+	if err != nil {
+		return auth.Claims{}, &apiError{code: CodeUnauthorized, detail: err.Error(), authErr: true}
+	}
+	return c, nil
+}
+
+// meta builds the event metadata of a command request: the actor is the
+// token's subject, the command ID the Idempotency-Key (or a new ID) and the
+// correlation ID X-Correlation-ID when given.
+func (s *Server) meta(r *http.Request, c auth.Claims) (events.Meta, error) {
+	key, err := optionalKey(r, HeaderIdempotencyKey)
+	if err != nil {
+		return events.Meta{}, err
+	}
+	corr, err := optionalKey(r, HeaderCorrelationID)
+	if err != nil {
+		return events.Meta{}, err
+	}
+	if key == "" {
+		key = s.cfg.NewID()
+	}
+	return events.Meta{Actor: c.Subject, CommandID: key, CorrelationID: corr}, nil
+}
+
+// optionalKey returns header name's value, "" when absent, or a validation
+// error when it is present but not 1-128 of [A-Za-z0-9_.:-] (or repeated).
+func optionalKey(r *http.Request, name string) (string, error) {
+	vs := r.Header.Values(name)
+	switch {
+	case len(vs) == 0:
+		return "", nil
+	case len(vs) == 1 && keyRE.MatchString(vs[0]):
+		return vs[0], nil
+	default:
+		return "", invalidField(name, "must be one value of 1 to 128 letters, digits, '_', '.', ':' or '-'")
+	}
+}
+
+// pathID returns the path value name after checking it can be an id.
+func pathID(r *http.Request, name, field string) (string, error) {
+	v := r.PathValue(name)
+	if !events.ValidID(v) {
+		return "", invalidField(field, fmt.Sprintf("%q is not a valid id: %s", v, idRule))
+	}
+	return v, nil
+}
+
+// waitAfter waits, up to WaitTimeout, until the read models have applied the
+// position named by ?after=, if any.
+func (s *Server) waitAfter(r *http.Request) error {
+	vs, ok := r.URL.Query()["after"]
+	if !ok {
+		return nil
+	}
+	if len(vs) != 1 {
+		return invalidField("after", "must be given once")
+	}
+	pos, err := strconv.ParseUint(vs[0], 10, 64)
+	if err != nil {
+		return invalidField("after", fmt.Sprintf("%q is not a stream position (a non-negative integer)", vs[0]))
+	}
+	if pos == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WaitTimeout)
+	defer cancel()
+	if err := s.cfg.Progress.WaitFor(ctx, pos); err != nil {
+		return &apiError{code: CodeUnavailable, cause: err,
+			detail: fmt.Sprintf("the read models have not reached position %d within %s; retry", pos, s.cfg.WaitTimeout)}
+	}
+	return nil
+}
+
+// decode reads the request body, at most MaxBodyBytes, as exactly one JSON
+// object into dst, a pointer to a struct whose fields all have json tags.
+// Keys must match the tags exactly (encoding/json alone would accept
+// "Name" for "name"); unknown keys, wrong types, trailing data and an empty
+// or non-object body are invalid_json.
+func decode(w http.ResponseWriter, r *http.Request, dst any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return fail(CodeBodyTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
+		}
+		return &apiError{code: CodeInvalidJSON, detail: "the request body could not be read", cause: err}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return fail(CodeInvalidJSON, "the request body is empty; it must be a JSON object")
+	}
+	var keys map[string]json.RawMessage
+	if err := strictUnmarshal(body, &keys); err != nil {
+		return err
+	}
+	if keys == nil {
+		return fail(CodeInvalidJSON, "the request body must be a JSON object, not null")
+	}
+	allowed := jsonFields(dst)
+	for k := range keys {
+		if !allowed[k] {
+			return fail(CodeInvalidJSON, fmt.Sprintf("unknown field %q", k))
+		}
+	}
+	return strictUnmarshal(body, dst)
+}
+
+// strictUnmarshal decodes exactly one JSON value, rejecting unknown fields
+// and trailing data.
+func strictUnmarshal(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return fail(CodeInvalidJSON, describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fail(CodeInvalidJSON, "unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, syntax)
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("field %q must be %s, not %s", typ.Field, jsonKind(typ.Type), typ.Value)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("the request body must be a JSON object, not %s", typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the JSON body ends too early"
+	default:
+		if msg, ok := strings.CutPrefix(err.Error(), "json: "); ok {
+			return msg
+		}
+		return "malformed JSON"
+	}
+}
+
+// jsonKind names the JSON type a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(jsonKind(t.Elem()), "a "), "an ") + "s"
+	default:
+		return "an object"
+	}
+}
+
+// jsonFields returns the json names of the fields of the struct dst points to.
+func jsonFields(dst any) map[string]bool {
+	t := reflect.TypeOf(dst).Elem()
+	out := make(map[string]bool, t.NumField())
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out[name] = true
+		}
+	}
+	return out
+}

@@ -1,0 +1,24 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/projections"
+)
+
+// GET /v1/users/{id}/licenses
+func (s *Server) userLicenses(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := pathID(r, "id", "id")
+	if err != nil {
+		return err
+	}
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
+	ls := s.cfg.Licenses.Licenses(c.Tenant, id)
+	if ls == nil {
+		ls = []projections.UserLicense{}
+	}
+	return writeJSON(w, http.StatusOK, ls)
+}
