@@ -75,6 +75,9 @@ type Config struct {
 	// WaitTimeout bounds how long a query with ?after= waits for the read
 	// models before answering 503. Default 5s.
 	WaitTimeout time.Duration
+	// AutoClaim serves the auto-claim settings, policies, claim reports and
+	// POST /v1/signins (see policies.go). nil: those routes are not served.
+	AutoClaim *AutoClaimConfig
 }
 
 // DefaultWaitTimeout is Config.WaitTimeout's default.

@@ -56,6 +56,7 @@ func (s *Server) routes() {
 		self:  "id",
 		why:   "only admins or the user themself may read a user's licenses",
 	}, s.userLicenses)
+	s.autoClaimRoutes()
 }
 
 // access says who may call a route: holders of any of roles, or, when self
