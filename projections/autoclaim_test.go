@@ -98,3 +98,47 @@ func TestClaimReport(t *testing.T) {
 		t.Fatal("unknown policy found")
 	}
 }
+
+// TestAutoClaimSnapshots: a read model restored from its snapshot answers
+// as the original and goes on applying events the same way.
+func TestAutoClaimSnapshots(t *testing.T) {
+	pl, c := projections.NewPolicyList(), projections.NewClaims()
+	ps := []projections.Projection{pl, c}
+	feed(ps, "contoso", prodAgg("P"), events.ProductAdded{ProductID: "P", Name: "Plan P", Licenses: 3, SelfService: "blocked"})
+	feed(ps, "contoso", pol, events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "P"}}, Enabled: true},
+		events.UserQueued{PolicyID: "p1", UserID: "u9"})
+	feed(ps, "contoso", events.Aggregate{Kind: events.KindUser, ID: "u1"}, events.UserRegistered{UserID: "u1", Email: "u1@example.com"})
+	feed(ps, "contoso", prodAgg("P"), events.LicenseClaimed{ProductID: "P", UserID: "u1", PolicyID: "p1", ClaimedAt: clock.Add(-time.Hour)})
+	pl2, c2 := projections.NewPolicyList(), projections.NewClaims()
+	for _, pair := range [][2]interface {
+		Snapshot() ([]byte, error)
+		Restore([]byte) error
+	}{{pl, pl2}, {c, c2}} {
+		b, err := pair[0].Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pair[1].Restore(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	more := func(ps ...projections.Projection) {
+		feed(ps, "contoso", prodAgg("P"), events.LicenseClaimed{ProductID: "P", UserID: "u2", PolicyID: "p1", ClaimedAt: clock})
+	}
+	more(pl, c)
+	more(pl2, c2)
+	if a, b := fmt.Sprint(pl.Policies("contoso")), fmt.Sprint(pl2.Policies("contoso")); a != b {
+		t.Fatalf("policy list:\n%s\n%s", a, b)
+	}
+	if a, b := fmt.Sprint(c.Report("contoso", 7, clock)), fmt.Sprint(c2.Report("contoso", 7, clock)); a != b {
+		t.Fatalf("report:\n%s\n%s", a, b)
+	}
+	u1, _ := c.PolicyClaims("contoso", "p1", time.Time{})
+	u2, _ := c2.PolicyClaims("contoso", "p1", time.Time{})
+	if !reflect.DeepEqual(u1, u2) || len(u2) != 2 || u2[1].Email != "u1@example.com" {
+		t.Fatalf("claimed users:\n%+v\n%+v", u1, u2)
+	}
+	if err := pl2.Restore([]byte("{")); err == nil {
+		t.Fatal("restore of a bad snapshot succeeded")
+	}
+}

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -69,15 +71,17 @@ type ClaimReport struct {
 }
 
 type claim struct {
-	policy, user, product string
-	at                    time.Time
+	Policy  string    `json:"policy"`
+	User    string    `json:"user"`
+	Product string    `json:"product"`
+	At      time.Time `json:"at"`
 }
 
 type claimsTenant struct {
-	claims   []claim
-	policies map[string]*policyState
-	order    []string // policy ids in creation order
-	emails   map[string]string
+	Claims   []claim                 `json:"claims"`
+	Policies map[string]*policyState `json:"policies"`
+	Order    []string                `json:"order"` // policy ids in creation order
+	Emails   map[string]string       `json:"emails"`
 }
 
 // Claims is the read model of licenses claimed under policies: the users
@@ -100,23 +104,23 @@ func (c *Claims) Apply(env events.Envelope) {
 	defer c.mu.Unlock()
 	t := c.tenants[env.Tenant]
 	if t == nil {
-		t = &claimsTenant{policies: map[string]*policyState{}, emails: map[string]string{}}
+		t = &claimsTenant{Policies: map[string]*policyState{}, Emails: map[string]string{}}
 		c.tenants[env.Tenant] = t
 	}
 	switch e := env.Data.(type) {
 	case events.LicenseClaimed:
-		t.claims = append(t.claims, claim{policy: e.PolicyID, user: e.UserID, product: e.ProductID, at: e.ClaimedAt.UTC()})
+		t.Claims = append(t.Claims, claim{Policy: e.PolicyID, User: e.UserID, Product: e.ProductID, At: e.ClaimedAt.UTC()})
 	case events.PolicyCreated:
-		if t.policies[e.PolicyID] == nil {
-			t.order = append(t.order, e.PolicyID)
+		if t.Policies[e.PolicyID] == nil {
+			t.Order = append(t.Order, e.PolicyID)
 		}
-		t.policies[e.PolicyID] = &policyState{id: e.PolicyID, name: e.Name, app: e.App}
+		t.Policies[e.PolicyID] = &policyState{ID: e.PolicyID, Name: e.Name, App: e.App}
 	case events.PolicyRenamed:
-		if p := t.policies[e.PolicyID]; p != nil {
-			p.name = e.Name
+		if p := t.Policies[e.PolicyID]; p != nil {
+			p.Name = e.Name
 		}
 	case events.UserRegistered:
-		t.emails[e.UserID] = e.Email
+		t.Emails[e.UserID] = e.Email
 	}
 }
 
@@ -126,13 +130,13 @@ func (c *Claims) PolicyClaims(tenant, policy string, from time.Time) ([]ClaimedU
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t := c.tenants[tenant]
-	if t == nil || t.policies[policy] == nil {
+	if t == nil || t.Policies[policy] == nil {
 		return nil, false
 	}
 	out := []ClaimedUser{}
-	for _, cl := range t.claims {
-		if cl.policy == policy && !cl.at.Before(from) {
-			out = append(out, ClaimedUser{UserID: cl.user, Email: t.emails[cl.user], ProductID: cl.product, ClaimedAt: cl.at})
+	for _, cl := range t.Claims {
+		if cl.Policy == policy && !cl.At.Before(from) {
+			out = append(out, ClaimedUser{UserID: cl.User, Email: t.Emails[cl.User], ProductID: cl.Product, ClaimedAt: cl.At})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ClaimedAt.After(out[j].ClaimedAt) })
@@ -158,22 +162,22 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 		cells     map[[2]string]int
 	}
 	per := map[string]*counts{}
-	for _, id := range t.order {
+	for _, id := range t.Order {
 		per[id] = &counts{byProduct: map[string]int{}, byDay: map[string]int{}, cells: map[[2]string]int{}}
 	}
-	for _, cl := range t.claims {
-		k := per[cl.policy]
-		if k == nil || !cl.at.After(from) || cl.at.After(now) {
+	for _, cl := range t.Claims {
+		k := per[cl.Policy]
+		if k == nil || !cl.At.After(from) || cl.At.After(now) {
 			continue
 		}
 		k.total++
-		k.byProduct[cl.product]++
-		k.byDay[cl.at.Format(time.DateOnly)]++
-		k.cells[[2]string{cl.at.Format(time.DateOnly), cl.product}]++
+		k.byProduct[cl.Product]++
+		k.byDay[cl.At.Format(time.DateOnly)]++
+		k.cells[[2]string{cl.At.Format(time.DateOnly), cl.Product}]++
 	}
-	for _, id := range t.order {
-		p, k := t.policies[id], per[id]
-		pr := PolicyReport{PolicyID: id, Name: p.name, App: p.app, Total: k.total,
+	for _, id := range t.Order {
+		p, k := t.Policies[id], per[id]
+		pr := PolicyReport{PolicyID: id, Name: p.Name, App: p.App, Total: k.total,
 			ByProduct: []ProductClaimCount{}, ByDay: []DayCount{}}
 		for prod, n := range k.byProduct {
 			pr.ByProduct = append(pr.ByProduct, ProductClaimCount{ProductID: prod, Count: n})
@@ -196,4 +200,27 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 	}
 	sort.SliceStable(rep.Policies, func(i, j int) bool { return rep.Policies[i].Name < rep.Policies[j].Name })
 	return rep
+}
+
+// Version is the version of the claims read model's logic and snapshot
+// shape (see Snapshotter).
+func (*Claims) Version() int { return 1 }
+
+// Snapshot returns the claims read model's state as JSON.
+func (c *Claims) Snapshot() ([]byte, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return json.Marshal(c.tenants)
+}
+
+// Restore replaces the claims read model's state with a snapshot.
+func (c *Claims) Restore(b []byte) error {
+	tenants := map[string]*claimsTenant{}
+	if err := json.Unmarshal(b, &tenants); err != nil {
+		return fmt.Errorf("restore %s: %w", NameClaims, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tenants = tenants
+	return nil
 }

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -31,21 +33,26 @@ type PolicyListItem struct {
 	Queue     []string            `json:"queue"`
 }
 
+// The read models' internal state has exported fields so that snapshots
+// are plain JSON of it.
 type policyState struct {
-	id, name, app string
-	products      []events.PolicyProduct
-	enabled       bool
-	queue         []string
+	ID       string                 `json:"id"`
+	Name     string                 `json:"name"`
+	App      string                 `json:"app"`
+	Products []events.PolicyProduct `json:"products,omitempty"`
+	Enabled  bool                   `json:"enabled,omitempty"`
+	Queue    []string               `json:"queue,omitempty"`
 }
 
 type productSeats struct {
-	name                string
-	purchased, assigned int
+	Name      string `json:"name"`
+	Purchased int    `json:"purchased"`
+	Assigned  int    `json:"assigned"`
 }
 
 type policyTenant struct {
-	policies map[string]*policyState
-	products map[string]*productSeats
+	Policies map[string]*policyState  `json:"policies"`
+	Products map[string]*productSeats `json:"products"`
 }
 
 // PolicyList is the read model of a tenant's auto-claim policies.
@@ -66,51 +73,51 @@ func (pl *PolicyList) Apply(env events.Envelope) {
 	defer pl.mu.Unlock()
 	t := pl.tenants[env.Tenant]
 	if t == nil {
-		t = &policyTenant{policies: map[string]*policyState{}, products: map[string]*productSeats{}}
+		t = &policyTenant{Policies: map[string]*policyState{}, Products: map[string]*productSeats{}}
 		pl.tenants[env.Tenant] = t
 	}
 	if e, ok := env.Data.(events.ProductAdded); ok {
-		t.products[e.ProductID] = &productSeats{name: e.Name, purchased: e.Licenses}
+		t.Products[e.ProductID] = &productSeats{Name: e.Name, Purchased: e.Licenses}
 		return
 	}
 	if e, ok := env.Data.(events.PolicyCreated); ok {
-		t.policies[e.PolicyID] = &policyState{id: e.PolicyID, name: e.Name, app: e.App, products: e.Products, enabled: e.Enabled}
+		t.Policies[e.PolicyID] = &policyState{ID: e.PolicyID, Name: e.Name, App: e.App, Products: e.Products, Enabled: e.Enabled}
 		return
 	}
 	switch env.Aggregate.Kind {
 	case events.KindProduct:
-		p := t.products[env.Aggregate.ID]
+		p := t.Products[env.Aggregate.ID]
 		if p == nil {
 			return
 		}
 		switch e := env.Data.(type) {
 		case events.LicensesPurchased:
-			p.purchased += e.Count
+			p.Purchased += e.Count
 		case events.LicensesRemoved:
-			p.purchased -= e.Count
+			p.Purchased -= e.Count
 		case events.LicenseAssigned, events.LicenseClaimed:
-			p.assigned++
+			p.Assigned++
 		case events.LicenseUnassigned:
-			p.assigned--
+			p.Assigned--
 		}
 	case events.KindPolicy:
-		p := t.policies[env.Aggregate.ID]
+		p := t.Policies[env.Aggregate.ID]
 		if p == nil {
 			return
 		}
 		switch e := env.Data.(type) {
 		case events.PolicyRenamed:
-			p.name = e.Name
+			p.Name = e.Name
 		case events.PolicyStatusChanged:
-			p.enabled = e.Enabled
+			p.Enabled = e.Enabled
 		case events.PolicyProductsChanged:
-			p.products = e.Products
+			p.Products = e.Products
 		case events.UserQueued:
-			p.queue = append(p.queue, e.UserID)
+			p.Queue = append(p.Queue, e.UserID)
 		case events.QueuedUserGranted:
-			p.queue = slices.DeleteFunc(p.queue, func(u string) bool { return u == e.UserID })
+			p.Queue = slices.DeleteFunc(p.Queue, func(u string) bool { return u == e.UserID })
 		case events.QueuedUserDropped:
-			p.queue = slices.DeleteFunc(p.queue, func(u string) bool { return u == e.UserID })
+			p.Queue = slices.DeleteFunc(p.Queue, func(u string) bool { return u == e.UserID })
 		}
 	}
 }
@@ -123,8 +130,8 @@ func (pl *PolicyList) Policies(tenant string) []PolicyListItem {
 	if t == nil {
 		return []PolicyListItem{}
 	}
-	out := make([]PolicyListItem, 0, len(t.policies))
-	for _, p := range t.policies {
+	out := make([]PolicyListItem, 0, len(t.Policies))
+	for _, p := range t.Policies {
 		out = append(out, t.view(p))
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -141,28 +148,51 @@ func (pl *PolicyList) Policy(tenant, id string) (PolicyListItem, bool) {
 	pl.mu.RLock()
 	defer pl.mu.RUnlock()
 	t := pl.tenants[tenant]
-	if t == nil || t.policies[id] == nil {
+	if t == nil || t.Policies[id] == nil {
 		return PolicyListItem{}, false
 	}
-	return t.view(t.policies[id]), true
+	return t.view(t.Policies[id]), true
 }
 
 func (t *policyTenant) view(p *policyState) PolicyListItem {
-	item := PolicyListItem{PolicyID: p.id, Name: p.name, App: p.app, Enabled: p.enabled,
-		Products: make([]PolicyProductView, 0, len(p.products)), Queue: slices.Clone(p.queue)}
+	item := PolicyListItem{PolicyID: p.ID, Name: p.Name, App: p.App, Enabled: p.Enabled,
+		Products: make([]PolicyProductView, 0, len(p.Products)), Queue: slices.Clone(p.Queue)}
 	if item.Queue == nil {
 		item.Queue = []string{}
 	}
-	for _, pp := range p.products {
+	for _, pp := range p.Products {
 		v := PolicyProductView{ProductID: pp.ProductID, DisabledServices: slices.Clone(pp.DisabledServices)}
 		if v.DisabledServices == nil {
 			v.DisabledServices = []string{}
 		}
-		if s := t.products[pp.ProductID]; s != nil {
-			v.Name, v.Available = s.name, max(s.purchased-s.assigned, 0)
+		if s := t.Products[pp.ProductID]; s != nil {
+			v.Name, v.Available = s.Name, max(s.Purchased-s.Assigned, 0)
 		}
 		item.Available += v.Available
 		item.Products = append(item.Products, v)
 	}
 	return item
+}
+
+// Version is the version of the policy list's logic and snapshot shape
+// (see Snapshotter).
+func (*PolicyList) Version() int { return 1 }
+
+// Snapshot returns the policy list's state as JSON.
+func (pl *PolicyList) Snapshot() ([]byte, error) {
+	pl.mu.RLock()
+	defer pl.mu.RUnlock()
+	return json.Marshal(pl.tenants)
+}
+
+// Restore replaces the policy list's state with a snapshot.
+func (pl *PolicyList) Restore(b []byte) error {
+	tenants := map[string]*policyTenant{}
+	if err := json.Unmarshal(b, &tenants); err != nil {
+		return fmt.Errorf("restore %s: %w", NamePolicyList, err)
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	pl.tenants = tenants
+	return nil
 }

@@ -71,3 +71,38 @@ func TestGranterLooksAtPoliciesWhereSeatsAppear(t *testing.T) {
 	apply(events.KindOrg, "org", events.AutoClaimSettingChanged{Enabled: true})
 	expect("contoso/p1")
 }
+
+// TestGranterRestoreLooksAtEveryPolicy: after a restore from a checkpoint
+// (no replay), every policy gets one look, and the index still works.
+func TestGranterRestoreLooksAtEveryPolicy(t *testing.T) {
+	g := signin.NewGranter(&fakeGranting{}, domain.ClaimOptions{}, nil)
+	g.Apply(events.New("e", "contoso", events.Aggregate{Kind: events.KindPolicy, ID: "p1"}, time.Now(), events.Meta{CommandID: "c"},
+		events.PolicyCreated{PolicyID: "p1", Products: []events.PolicyProduct{{ProductID: "P"}}}))
+	snap, err := g.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fg := &fakeGranting{}
+	g2 := signin.NewGranter(fg, domain.ClaimOptions{}, nil)
+	if err := g2.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g2.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	natstest.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if got := fg.called(); !slices.Equal(got, []string{"contoso/p1"}) {
+			return fmt.Errorf("calls after restore: %v", got)
+		}
+		return nil
+	})
+	g2.Apply(events.New("e", "contoso", events.Aggregate{Kind: events.KindProduct, ID: "P"}, time.Now(), events.Meta{CommandID: "c"},
+		events.LicensesPurchased{ProductID: "P", Count: 1}))
+	natstest.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if got := fg.called(); !slices.Equal(got, []string{"contoso/p1"}) {
+			return fmt.Errorf("calls after a purchase: %v", got)
+		}
+		return nil
+	})
+}
