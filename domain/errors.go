@@ -10,6 +10,11 @@ import (
 // run out.
 var ErrConcurrency = errors.New("concurrent write to the same aggregate")
 
+// ErrUnavailable means the event store could not be reached or did not
+// answer in time. For an append, the outcome is unknown: retry with the same
+// command ID.
+var ErrUnavailable = errors.New("event store unavailable")
+
 // ErrNoLicensesAvailable means the command needs a free seat of a product and
 // the product has none.
 var ErrNoLicensesAvailable = errors.New("no licenses available")

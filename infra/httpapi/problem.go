@@ -133,7 +133,8 @@ func problemFor(err error) (status int, code, detail string) {
 		code, detail = CodeBelowAssigned, err.Error()
 	case errors.Is(err, domain.ErrConcurrency):
 		code, detail = CodeConflict, "other requests kept changing the same resource; retry"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err),
+		errors.Is(err, domain.ErrUnavailable):
 		code, detail = CodeUnavailable, "the request timed out; retry"
 	default:
 		code, detail = CodeInternal, "internal error"

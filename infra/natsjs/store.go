@@ -109,6 +109,11 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 // is always a prefix of the aggregate's history. The concurrency check of
 // Append, not Load, is what keeps decisions on stale state from landing.
 func (s *Store) Load(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
+	evs, err := s.load(ctx, tenant, agg, after)
+	return evs, unavailable(err)
+}
+
+func (s *Store) load(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
 	if err := checkAggregate(tenant, agg); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
@@ -344,7 +349,15 @@ func (s *Store) prepare(writes []domain.Write) ([]outgoing, error) {
 // aggregate's last position being its Expected. One event is one publish;
 // anything more is one atomic batch, all or nothing. A failed check returns
 // an error wrapping domain.ErrConcurrency and stores nothing.
+//
+// When NATS cannot be reached or does not answer in time, the error also
+// wraps domain.ErrUnavailable; the outcome of such an append is unknown.
 func (s *Store) Append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
+	pos, err := s.append(ctx, writes...)
+	return pos, unavailable(err)
+}
+
+func (s *Store) append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
 	msgs, err := s.prepare(writes)
 	if err != nil {
 		return nil, err
@@ -514,4 +527,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// unavailable marks transport failures (no answer, no connection, no
+// responders) with domain.ErrUnavailable so callers can say "retry later"
+// instead of "internal error".
+func unavailable(err error) error {
+	switch {
+	case err == nil, errors.Is(err, domain.ErrConcurrency):
+		return err
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout),
+		errors.Is(err, nats.ErrNoResponders), errors.Is(err, nats.ErrConnectionClosed),
+		errors.Is(err, nats.ErrDisconnected), errors.Is(err, nats.ErrConnectionReconnecting),
+		errors.Is(err, jetstream.ErrNoStreamResponse):
+		return fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+	}
+	return err
 }
