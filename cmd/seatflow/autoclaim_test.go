@@ -491,3 +491,52 @@ func TestAutoClaimGrantsWhenSeatsAppear(t *testing.T) {
 		t.Fatalf("alerts: got %d PoolLow and %d PolicyExhausted, want 1 and 3", low, out)
 	}
 }
+
+// TestAutoClaimSurvivesRestart: after a restart on the same data the
+// durable sign-in consumer goes on where it stopped (nothing is claimed
+// twice), the queue is still there, and seats bought then are granted.
+func TestAutoClaimSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	svc, stop := startServe(t, dir)
+	w := &acWorld{svc: svc, admin: token(t, "contoso", "gina", "global-admin")}
+	waitFor(t, 30*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
+	svc.do(t, "POST", "/v1/products", w.admin, map[string]any{"product_id": "P", "name": "Plan P", "licenses": 1, "self_service": "blocked"}).want(t, 201, "")
+	r := svc.do(t, "POST", "/v1/policies", w.admin, map[string]any{"name": "Teams", "app": "teams", "products": []map[string]any{{"product_id": "P"}}}).want(t, 201, "")
+	w.policy = r.body["policy_id"].(string)
+	svc.do(t, "PUT", "/v1/settings/auto-claim", w.admin, map[string]any{"enabled": true}).want(t, 200, "")
+	w.nc, w.js = natstest.Connect(t, svc.natsURL)
+	at := time.Now().UTC()
+	w.signIn(t, "s1", "u1", at)
+	w.signIn(t, "s2", "u2", at)
+	waitFor(t, 30*time.Second, "u1 claimed, u2 queued", func() bool {
+		return len(w.claims(t, "")) == 1 && len(w.policyView(t).Queue) == 1
+	})
+	w.nc.Close()
+	stop()
+
+	svc, _ = startServe(t, dir)
+	w.svc = svc
+	waitFor(t, 30*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
+	w.nc, w.js = natstest.Connect(t, svc.natsURL)
+	if q := w.policyView(t).Queue; !slices.Equal(q, []string{"u2"}) {
+		t.Fatalf("queue after restart: %v", q)
+	}
+	svc.do(t, "POST", "/v1/products/P/licenses", w.admin, map[string]any{"add": 1}).want(t, 200, "")
+	w.signIn(t, "s3", "u3", at)
+	waitFor(t, 30*time.Second, "u2 granted, u3 queued", func() bool {
+		return len(w.claims(t, "")) == 2 && slices.Equal(w.policyView(t).Queue, []string{"u3"})
+	})
+	if n := w.countEvents(t, "LicenseClaimed"); n != 2 {
+		t.Fatalf("LicenseClaimed events: got %d, want 2", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cons, err := w.js.Consumer(ctx, "SEATFLOW_SIGNINS", "seatflow-signins")
+	if err != nil {
+		t.Fatalf("durable consumer: %v", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil || info.Config.Durable != "seatflow-signins" || info.Delivered.Stream != 3 {
+		t.Fatalf("durable consumer: %+v %v", info, err)
+	}
+}
