@@ -19,3 +19,18 @@ type Projection interface {
 	// does not use are skipped.
 	Apply(env events.Envelope)
 }
+
+// Snapshotter is a read model whose state can be saved and restored, so a
+// restart resumes from a checkpoint instead of replaying the whole stream.
+type Snapshotter interface {
+	Projection
+	// Version is the version of the read model's logic and snapshot shape.
+	// Changing how Apply folds events, or the snapshot's shape, means a new
+	// version: a checkpoint of another version is discarded and the read
+	// model is rebuilt from the start of the stream.
+	Version() int
+	// Snapshot returns the read model's state.
+	Snapshot() ([]byte, error)
+	// Restore replaces the read model's state with a snapshot.
+	Restore([]byte) error
+}

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -13,6 +15,11 @@ import (
 const (
 	NameLicenseCounts = "license_counts"
 	NameUserLicenses  = "user_licenses"
+)
+
+var (
+	_ Snapshotter = (*LicenseCounts)(nil)
+	_ Snapshotter = (*UserLicenses)(nil)
 )
 
 // ProductCount is one product's license counts and settings.
@@ -74,6 +81,28 @@ func (lc *LicenseCounts) Apply(env events.Envelope) {
 	case events.LicenseUnassigned:
 		p.Assigned--
 	}
+}
+
+// Version implements Snapshotter.
+func (*LicenseCounts) Version() int { return 1 }
+
+// Snapshot implements Snapshotter.
+func (lc *LicenseCounts) Snapshot() ([]byte, error) {
+	lc.mu.RLock()
+	defer lc.mu.RUnlock()
+	return json.Marshal(lc.tenants)
+}
+
+// Restore implements Snapshotter.
+func (lc *LicenseCounts) Restore(b []byte) error {
+	tenants := map[string]map[string]*ProductCount{}
+	if err := json.Unmarshal(b, &tenants); err != nil {
+		return fmt.Errorf("restore %s: %w", NameLicenseCounts, err)
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.tenants = tenants
+	return nil
 }
 
 // Products lists a tenant's products by name, then id.
@@ -178,6 +207,28 @@ func (ul *UserLicenses) set(tenant, user string, l UserLicense) {
 		users[user] = map[string]UserLicense{}
 	}
 	users[user][l.ProductID] = l
+}
+
+// Version implements Snapshotter.
+func (*UserLicenses) Version() int { return 1 }
+
+// Snapshot implements Snapshotter.
+func (ul *UserLicenses) Snapshot() ([]byte, error) {
+	ul.mu.RLock()
+	defer ul.mu.RUnlock()
+	return json.Marshal(ul.tenants)
+}
+
+// Restore implements Snapshotter.
+func (ul *UserLicenses) Restore(b []byte) error {
+	tenants := map[string]map[string]map[string]UserLicense{}
+	if err := json.Unmarshal(b, &tenants); err != nil {
+		return fmt.Errorf("restore %s: %w", NameUserLicenses, err)
+	}
+	ul.mu.Lock()
+	defer ul.mu.Unlock()
+	ul.tenants = tenants
+	return nil
 }
 
 // Licenses lists the licenses a user holds, by product id.

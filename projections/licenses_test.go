@@ -95,3 +95,40 @@ func TestUnknownEventsAreSkipped(t *testing.T) {
 		t.Fatalf("got %+v, want no products", got)
 	}
 }
+
+// TestSnapshotRoundTrip: a restored read model answers like the original.
+func TestSnapshotRoundTrip(t *testing.T) {
+	for _, pair := range [][2]projections.Snapshotter{
+		{projections.NewLicenseCounts(), projections.NewLicenseCounts()},
+		{projections.NewUserLicenses(), projections.NewUserLicenses()},
+	} {
+		orig, restored := pair[0], pair[1]
+		for _, e := range history() {
+			orig.Apply(e)
+		}
+		b, err := orig.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := restored.Restore(b); err != nil {
+			t.Fatal(err)
+		}
+		b2, _ := restored.Snapshot()
+		if string(b) != string(b2) {
+			t.Fatalf("%s: snapshot of the restored model differs", orig.Name())
+		}
+		if err := restored.Restore([]byte("{")); err == nil {
+			t.Fatalf("%s: restored from a truncated snapshot", orig.Name())
+		}
+	}
+	lc := projections.NewLicenseCounts()
+	for _, e := range history() {
+		lc.Apply(e)
+	}
+	b, _ := lc.Snapshot()
+	lc2 := projections.NewLicenseCounts()
+	_ = lc2.Restore(b)
+	if !reflect.DeepEqual(lc.Products("contoso"), lc2.Products("contoso")) {
+		t.Fatal("restored counts answer differently")
+	}
+}

@@ -227,6 +227,21 @@ func TestServeEndToEnd(t *testing.T) {
 	if got := list[0].(map[string]any)["purchased"]; got != 5.0 {
 		t.Fatalf("purchased after a replayed purchase: got %v, want 5", got)
 	}
+
+	// Prometheus metrics agree with the API, without a token.
+	metrics := svc.do(t, "GET", "/metrics", "", nil).want(t, 200, "").raw
+	for _, line := range []string{
+		`seatflow_licenses{product="e5",state="assigned",tenant="contoso"} 2`,
+		`seatflow_licenses{product="e5",state="purchased",tenant="contoso"} 5`,
+		`seatflow_events_appended_total{type="LicenseAssigned"} 2`,
+		`seatflow_projection_lag_events 0`,
+		`seatflow_nats_connected 1`,
+		`seatflow_http_request_duration_seconds_count{code="409",method="POST",route="POST /v1/products/{id}/assignments"} 2`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
 	stop()
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/httpapi"
+	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/projector"
 	"github.com/seatflow/seatflow/projections"
@@ -136,17 +137,25 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer c.close()
 
 	reg := events.Default()
-	svc, err := domain.NewService(natsjs.NewStore(c.js, reg), domain.Config{Now: time.Now, NewID: newID})
+	m := metrics.New()
+	svc, err := domain.NewService(m.Store(natsjs.NewStore(c.js, reg)), domain.Config{Now: time.Now, NewID: newID})
 	if err != nil {
 		return err
 	}
 	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
 	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
-	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log,
-		Projections: append([]projections.Projection{counts, licenses}, ac.projections()...)})
+	models := append([]projections.Projection{counts, licenses}, ac.projections()...)
+	cps, err := checkpoints(ctx, c, cfg, models, log)
 	if err != nil {
 		return err
 	}
+	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log, Projections: models, Checkpoints: cps})
+	if err != nil {
+		return err
+	}
+	m.WatchLicenses(counts)
+	m.WatchProjections(c.js, natsjs.StreamEvents, runner)
+	m.WatchNATS(c.nc)
 	secret := []byte(cfg.TokenSecret)
 	if len(secret) == 0 {
 		if secret, err = auth.LoadOrCreateSecret(cfg.DataDir); err != nil {
@@ -160,6 +169,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
+		Metrics: m.Handler(), Observe: m.ObserveHTTP,
 	})
 	if err != nil {
 		return err
@@ -212,6 +222,23 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// checkpoints opens the checkpoint store when every read model can be
+// snapshot; otherwise the read models are rebuilt from the stream on every
+// start, and the log says which one prevents checkpoints.
+func checkpoints(ctx context.Context, c *conn, cfg Config, models []projections.Projection, log *slog.Logger) (projector.Checkpoints, error) {
+	for _, m := range models {
+		if _, ok := m.(projections.Snapshotter); !ok {
+			log.Warn("read-model checkpoints are off: a read model cannot be snapshot", "model", m.Name())
+			return nil, nil
+		}
+	}
+	cps, err := projector.OpenObjectStore(ctx, c.js, cfg.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	return cps, nil
 }
 
 // splitRoles accepts --role a,b or repeated values joined by commas.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/seatflow/seatflow/domain"
@@ -75,6 +76,11 @@ type Config struct {
 	// WaitTimeout bounds how long a query with ?after= waits for the read
 	// models before answering 503. Default 5s.
 	WaitTimeout time.Duration
+	// Metrics, if set, is served at GET /metrics without authentication.
+	Metrics http.Handler
+	// Observe, if set, is told of every request once answered, with the
+	// route pattern it matched (empty when none), for metrics.
+	Observe func(method, route string, status int, d time.Duration)
 	// AutoClaim serves the auto-claim settings, policies, claim reports and
 	// POST /v1/signins (see policies.go). nil: those routes are not served.
 	AutoClaim *AutoClaimConfig

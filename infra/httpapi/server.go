@@ -43,6 +43,9 @@ var (
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
 
 	s.handle("POST /v1/products", licenseAdmins, s.addProduct)
 	s.handle("GET /v1/products", anyAdmin, s.listProducts)
@@ -123,6 +126,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if sw.status == 0 {
 				s.writeError(sw, r, fmt.Errorf("panic: %v", v))
 			}
+		}
+		if s.cfg.Observe != nil {
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.cfg.Observe(r.Method, r.Pattern, status, time.Since(start))
 		}
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
 			s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",

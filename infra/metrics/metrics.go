@@ -63,6 +63,14 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
+// ObserveHTTP records one answered request under its route pattern.
+func (m *Metrics) ObserveHTTP(method, route string, status int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.httpDur.WithLabelValues(method, route, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
 // HTTP wraps next, observing each request's duration under the route pattern
 // the ServeMux matched (not the raw path, so ids do not explode the label
 // set).
@@ -71,11 +79,7 @@ func (m *Metrics) HTTP(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		m.httpDur.WithLabelValues(r.Method, route, strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
+		m.ObserveHTTP(r.Method, r.Pattern, sw.status, time.Since(start))
 	})
 }
 

@@ -26,6 +26,16 @@ type Config struct {
 	Projections []projections.Projection
 	// Logger receives the runner's logs. Default: discard.
 	Logger *slog.Logger
+	// Checkpoints, if set, is where the runner saves every read model's
+	// state with its position, and resumes from on start. Every projection
+	// must then be a projections.Snapshotter. A checkpoint whose read models
+	// or versions differ from the configured ones is discarded and the read
+	// models are rebuilt from the start of the stream.
+	Checkpoints Checkpoints
+	// CheckpointEvery is how many applied events trigger a checkpoint.
+	// Default 50,000. A checkpoint is also saved when Run stops, and once
+	// the read models first catch up.
+	CheckpointEvery int
 }
 
 func (c *Config) setDefaults() {
@@ -34,6 +44,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 50_000
 	}
 }
 
@@ -48,6 +61,13 @@ func (c Config) Validate() error {
 	}
 	if len(c.Projections) == 0 {
 		errs = append(errs, errors.New("projector: Config.Projections is empty"))
+	}
+	if c.Checkpoints != nil {
+		for _, p := range c.Projections {
+			if _, ok := p.(projections.Snapshotter); !ok {
+				errs = append(errs, fmt.Errorf("projector: read model %s cannot be checkpointed (not a projections.Snapshotter)", p.Name()))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -65,6 +85,10 @@ type Runner struct {
 	changed  chan struct{} // closed and replaced whenever position advances
 	applied  uint64
 	skipped  uint64
+	resumed  uint64 // position restored from a checkpoint at start
+
+	sinceSave int // events applied since the last checkpoint
+	saved     uint64
 }
 
 // New returns a Runner that starts at the beginning of the stream.
@@ -79,6 +103,14 @@ func New(cfg Config) (*Runner, error) {
 // Run feeds the read models until ctx ends, then returns nil. It returns an
 // error only if it cannot start.
 func (r *Runner) Run(ctx context.Context) error {
+	err := r.run(ctx)
+	if ctx.Err() != nil {
+		return nil // stopped, possibly while starting: not a failure
+	}
+	return err
+}
+
+func (r *Runner) run(ctx context.Context) error {
 	stream, err := r.cfg.JS.Stream(ctx, r.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("projector: open stream %s: %w", r.cfg.Stream, err)
@@ -87,12 +119,19 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("projector: stream %s info: %w", r.cfg.Stream, err)
 	}
+	if err := r.resume(ctx); err != nil {
+		return err
+	}
+	defer r.checkpoint(context.Background(), "stop")
 	r.mu.Lock()
 	r.target, r.started = info.State.LastSeq, true
 	from := r.position + 1
 	r.mu.Unlock()
 	r.notify()
 	r.log.Info("projections starting", "from", from, "head", info.State.LastSeq)
+	if from > info.State.LastSeq {
+		r.checkpoint(ctx, "caught up")
+	}
 
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.SubjectPrefix + ".>"}}
 	if from > 1 {
@@ -155,6 +194,91 @@ func (r *Runner) handle(msg jetstream.Msg) {
 		p.Apply(env)
 	}
 	r.advance(seq, true)
+	r.sinceSave++
+	if r.cfg.Checkpoints != nil {
+		switch {
+		case r.sinceSave >= r.cfg.CheckpointEvery:
+			r.checkpoint(context.Background(), "interval")
+		case seq == r.target && r.saved < seq:
+			r.checkpoint(context.Background(), "caught up")
+		}
+	}
+}
+
+// resume restores the read models from the saved checkpoint if it matches
+// them; otherwise they start empty and are rebuilt from the stream.
+func (r *Runner) resume(ctx context.Context) error {
+	if r.cfg.Checkpoints == nil || r.Position() > 0 {
+		return nil
+	}
+	cp, found, err := r.cfg.Checkpoints.Load(ctx)
+	if err != nil {
+		// A checkpoint is an optimisation: without it, rebuild.
+		r.log.Warn("projections: cannot read the checkpoint; rebuilding from the start", "err", err)
+		return nil
+	}
+	if !found {
+		r.log.Info("projections: no checkpoint; building from the start")
+		return nil
+	}
+	for _, p := range r.cfg.Projections {
+		sp := p.(projections.Snapshotter)
+		ms, ok := cp.Models[p.Name()]
+		if !ok || ms.Version != sp.Version() {
+			r.log.Info("projections: read model changed since the checkpoint; rebuilding all from the start",
+				"model", p.Name(), "checkpoint_version", ms.Version, "version", sp.Version())
+			return nil
+		}
+	}
+	for _, p := range r.cfg.Projections {
+		if err := p.(projections.Snapshotter).Restore(cp.Models[p.Name()].State); err != nil {
+			return fmt.Errorf("projector: restore %s from the checkpoint at %d: %w", p.Name(), cp.Position, err)
+		}
+	}
+	r.mu.Lock()
+	r.position, r.resumed, r.saved = cp.Position, cp.Position, cp.Position
+	r.mu.Unlock()
+	r.log.Info("projections: resumed from checkpoint", "position", cp.Position)
+	return nil
+}
+
+// checkpoint saves every read model's state at the current position. It runs
+// on the applying goroutine, between events, so the states agree with the
+// position. A failure is logged: the next checkpoint tries again.
+func (r *Runner) checkpoint(ctx context.Context, why string) {
+	if r.cfg.Checkpoints == nil {
+		return
+	}
+	pos := r.Position()
+	if pos == 0 || pos == r.saved {
+		return
+	}
+	cp := Checkpoint{Position: pos, Models: map[string]ModelState{}}
+	for _, p := range r.cfg.Projections {
+		sp := p.(projections.Snapshotter)
+		b, err := sp.Snapshot()
+		if err != nil {
+			r.log.Error("projections: snapshot failed", "model", p.Name(), "err", err)
+			return
+		}
+		cp.Models[p.Name()] = ModelState{Version: sp.Version(), State: b}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := r.cfg.Checkpoints.Save(ctx, cp); err != nil {
+		r.log.Warn("projections: checkpoint not saved", "position", pos, "err", err)
+		return
+	}
+	r.saved, r.sinceSave = pos, 0
+	r.log.Info("projections: checkpoint saved", "position", pos, "why", why)
+}
+
+// Resumed is the position restored from a checkpoint when Run started (0
+// when the read models were built from the start).
+func (r *Runner) Resumed() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.resumed
 }
 
 func (r *Runner) advance(seq uint64, applied bool) {

@@ -1,0 +1,214 @@
+package projector_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/projector"
+	"github.com/seatflow/seatflow/projections"
+)
+
+// publish appends n events straight to the stream (bypassing the command
+// service, to make a long history quickly): one product per 1,000 users,
+// every user assigned one license.
+func publish(t *testing.T, js jetstream.JetStream, from, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := from; i < from+n; i++ {
+		prod := fmt.Sprintf("p%d", i/1000)
+		var d events.Data = events.LicenseAssigned{ProductID: prod, UserID: fmt.Sprintf("u%d", i), DisabledServices: []string{},
+			Source: events.Source{Kind: events.SourceManual}}
+		if i%1000 == 0 {
+			d = events.ProductAdded{ProductID: prod, Name: prod, Services: []string{}, Licenses: 1000, SelfService: "blocked"}
+		}
+		b, err := events.Encode(events.New(fmt.Sprintf("ev%d", i), "contoso", events.Aggregate{Kind: events.KindProduct, ID: prod}, at,
+			events.Meta{CommandID: fmt.Sprintf("c%d", i)}, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.PublishAsync("sf.evt.contoso.product."+prod, b); err != nil {
+			t.Fatal(err)
+		}
+		if i%5000 == 4999 {
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-ctx.Done():
+				t.Fatal("publishing timed out")
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		t.Fatal("publishing timed out")
+	}
+}
+
+func models() []projections.Projection {
+	return []projections.Projection{projections.NewLicenseCounts(), projections.NewUserLicenses()}
+}
+
+// runUntilCaughtUp runs a runner over ms until it has applied position, then
+// stops it (saving its final checkpoint) and returns it.
+func runUntilCaughtUp(t *testing.T, js jetstream.JetStream, cps projector.Checkpoints, position uint64, ms ...projections.Projection) *projector.Runner {
+	t.Helper()
+	cfg := projector.Config{JS: js, Registry: events.Default(), Projections: ms, CheckpointEvery: 80_000,
+		Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}
+	if cps != nil {
+		cfg.Checkpoints = cps
+	}
+	r, err := projector.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer wcancel()
+	if err := r.WaitFor(wctx, position); err != nil {
+		t.Fatalf("waiting for position %d: %v (at %d)", position, err, r.Position())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func snapshots(t *testing.T, ms []projections.Projection) []byte {
+	t.Helper()
+	var all []byte
+	for _, m := range ms {
+		b, err := m.(projections.Snapshotter).Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(append(all, b...), '\n')
+	}
+	return all
+}
+
+// TestResumeFromCheckpointAfter200kEvents: a restart after 200,000 events
+// applies only the events after the checkpoint, and the resumed read models
+// equal a full rebuild at the same position.
+func TestResumeFromCheckpointAfter200kEvents(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 200,000 events")
+	}
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := projector.OpenObjectStore(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200_000
+	publish(t, js, 0, n)
+
+	// The first runner builds from zero and saves a checkpoint once caught
+	// up; it keeps running while 500 more events arrive, so its read models
+	// are a full rebuild at n+500.
+	rebuilt := models()
+	first, err := projector.New(projector.Config{JS: js, Registry: events.Default(), Projections: rebuilt,
+		Checkpoints: cps, CheckpointEvery: 1_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- first.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	natstest.CheckFor(t, 5*time.Minute, 50*time.Millisecond, func() error {
+		cp, found, err := cps.Load(ctx)
+		if err != nil || !found || cp.Position != n {
+			return fmt.Errorf("no checkpoint at %d yet (found %v, err %v)", n, found, err)
+		}
+		return nil
+	})
+	if applied, _ := first.Stats(); applied != n {
+		t.Fatalf("first run applied %d, want %d", applied, n)
+	}
+	publish(t, js, n, 500)
+	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer wcancel()
+	if err := first.WaitFor(wctx, n+500); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restart resumes from the checkpoint and replays only the 500.
+	resumed := models()
+	second := runUntilCaughtUp(t, js, cps, n+500, resumed...)
+	applied, _ := second.Stats()
+	t.Logf("restart resumed at %d and replayed %d events", second.Resumed(), applied)
+	if second.Resumed() != n || applied != 500 {
+		t.Fatalf("restart: resumed at %d and applied %d, want %d and 500", second.Resumed(), applied, n)
+	}
+	if !bytes.Equal(snapshots(t, resumed), snapshots(t, rebuilt)) {
+		t.Fatal("read models resumed from the checkpoint differ from a full rebuild")
+	}
+	p, _ := resumed[0].(*projections.LicenseCounts).Product("contoso", fmt.Sprintf("p%d", n/1000))
+	if p.Assigned != 499 {
+		t.Fatalf("p%d after resume: got %d assigned, want 499", n/1000, p.Assigned)
+	}
+}
+
+// bumped is a read model whose logic changed: its version differs from the
+// checkpoint's.
+type bumped struct{ *projections.LicenseCounts }
+
+func (bumped) Version() int { return 2 }
+
+func TestVersionChangeRebuilds(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := projector.OpenObjectStore(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, 0, 3000)
+	runUntilCaughtUp(t, js, cps, 3000, models()...)
+	// Same models: resume with nothing to replay.
+	r := runUntilCaughtUp(t, js, cps, 3000, models()...)
+	if applied, _ := r.Stats(); applied != 0 || r.Resumed() != 3000 {
+		t.Fatalf("unchanged models: resumed %d applied %d, want 3000 and 0", r.Resumed(), applied)
+	}
+	// A changed version: everything is replayed.
+	r = runUntilCaughtUp(t, js, cps, 3000, bumped{projections.NewLicenseCounts()}, projections.NewUserLicenses())
+	if applied, _ := r.Stats(); applied != 3000 || r.Resumed() != 0 {
+		t.Fatalf("changed model: resumed %d applied %d, want 0 and 3000", r.Resumed(), applied)
+	}
+}
+
+func TestCheckpointsNeedSnapshotters(t *testing.T) {
+	type plain struct{ projections.Projection }
+	_, err := projector.New(projector.Config{JS: nil, Registry: events.Default(),
+		Projections: []projections.Projection{plain{projections.NewLicenseCounts()}}, Checkpoints: &projector.ObjectStore{}})
+	if err == nil {
+		t.Fatal("a read model that cannot be snapshot was accepted with checkpoints on")
+	}
+}
