@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +16,10 @@ import (
 
 // Server is the HTTP API. It implements http.Handler.
 type Server struct {
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	patterns []string
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -41,10 +43,10 @@ var (
 )
 
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.route("GET /healthz", http.HandlerFunc(s.healthz))
+	s.route("GET /readyz", http.HandlerFunc(s.readyz))
 	if s.cfg.Metrics != nil {
-		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+		s.route("GET /metrics", s.cfg.Metrics)
 	}
 
 	s.handle("POST /v1/products", licenseAdmins, s.addProduct)
@@ -88,7 +90,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c auth.Claims) err
 // handle registers h under pattern behind authentication and the access
 // rule.
 func (s *Server) handle(pattern string, a access, h handlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.route(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.authenticate(r)
 		if err == nil && !a.allows(c, r) {
 			err = fail(CodeForbidden, a.why)
@@ -99,8 +101,18 @@ func (s *Server) handle(pattern string, a access, h handlerFunc) {
 		if err != nil {
 			s.writeError(w, r, err)
 		}
-	})
+	}))
 }
+
+// route registers h under pattern and remembers the pattern for Routes.
+func (s *Server) route(pattern string, h http.Handler) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+// Routes lists every registered route pattern ("METHOD /path/{param}"), in
+// registration order. docs/openapi.yaml is checked against it.
+func (s *Server) Routes() []string { return slices.Clone(s.patterns) }
 
 // ServeHTTP implements http.Handler: it sets the common headers, gives the
 // request an id, recovers panics, logs the request at Debug, and routes it.
