@@ -152,6 +152,9 @@ var kinds = map[events.Kind]kindDef{
 	events.KindProduct: def(func(id string) *Product { return &Product{ID: ProductID(id)} }, EvolveProduct),
 	events.KindOrg:     def(func(string) *Org { return &Org{} }, EvolveOrg),
 	events.KindPolicy:  def(func(id string) *Policy { return &Policy{ID: PolicyID(id)} }, EvolvePolicy),
+	events.KindUser:    def(func(id string) *User { return &User{ID: UserID(id)} }, EvolveUser),
+	events.KindGroup:   def(func(id string) *Group { return &Group{ID: GroupID(id)} }, EvolveGroup),
+	events.KindRequest: def(func(id string) *Request { return &Request{ID: RequestID(id)} }, EvolveRequest),
 }
 
 func def[S any](init func(id string) S, evolve func(S, events.Envelope)) kindDef {

@@ -1,0 +1,423 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// Admin roles a directory user can hold. Users holding any of them are the
+// tenant's admins: they are told when a request arrives.
+const (
+	RoleGlobalAdmin  = "global-admin"
+	RoleUserAdmin    = "user-admin"
+	RoleLicenseAdmin = "license-admin"
+)
+
+// DirectoryRoles lists the roles a directory user can hold.
+var DirectoryRoles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin}
+
+// Bounds of directory entries.
+const (
+	MaxNameLen       = 200
+	MaxEmailLen      = 254
+	MaxGroupMembers  = 1000
+	MaxGroupProducts = 20
+)
+
+// User is the state of one directory user.
+type User struct {
+	ID          UserID
+	Email       string
+	DisplayName string
+	Roles       []string
+}
+
+// Registered reports whether the user is in the directory.
+func (u *User) Registered() bool { return u.Email != "" }
+
+// View is the user as the API shows it.
+func (u *User) View() UserView {
+	return UserView{UserID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Roles: nonNil(u.Roles)}
+}
+
+// UserView is a directory user.
+type UserView struct {
+	UserID      UserID   `json:"user_id"`
+	Email       string   `json:"email"`
+	DisplayName string   `json:"display_name"`
+	Roles       []string `json:"roles"`
+}
+
+// EvolveUser folds one event into u.
+func EvolveUser(u *User, env events.Envelope) {
+	if e, ok := env.Data.(events.UserRegistered); ok {
+		u.Email, u.DisplayName, u.Roles = e.Email, e.DisplayName, e.Roles
+	}
+}
+
+// RegisterUser registers a directory user or updates one. The email is
+// kept in lower case.
+type RegisterUser struct {
+	Email       string
+	DisplayName string
+	Roles       []string
+}
+
+// DecideUser returns the events that register or update u; none when
+// nothing changes.
+func DecideUser(u *User, c RegisterUser) ([]events.Data, error) {
+	email, err := normalEmail("email", c.Email)
+	if err != nil {
+		return nil, err
+	}
+	if c.DisplayName == "" || len(c.DisplayName) > MaxNameLen {
+		return nil, invalid("display_name", "must be 1 to %d bytes", MaxNameLen)
+	}
+	for _, r := range c.Roles {
+		if !slices.Contains(DirectoryRoles, r) {
+			return nil, invalid("roles", "%q is not a directory role (roles: %s)", r, strings.Join(DirectoryRoles, ", "))
+		}
+	}
+	if hasDuplicate(c.Roles) {
+		return nil, invalid("roles", "lists a role twice")
+	}
+	roles := nonNil(c.Roles)
+	slices.Sort(roles)
+	if u.Registered() && u.Email == email && u.DisplayName == c.DisplayName && slices.Equal(u.Roles, roles) {
+		return nil, nil
+	}
+	return one(events.UserRegistered{UserID: string(u.ID), Email: email, DisplayName: c.DisplayName, Roles: roles}), nil
+}
+
+// normalEmail checks that s is one bare address and returns it in lower
+// case.
+func normalEmail(field, s string) (string, error) {
+	if s == "" || len(s) > MaxEmailLen {
+		return "", invalid(field, "must be an email address of 1 to %d bytes", MaxEmailLen)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", invalid(field, "%q is not a bare email address", s)
+	}
+	return strings.ToLower(s), nil
+}
+
+// NormalEmail is the form directory emails are stored and compared in, or a
+// validation error naming field.
+func NormalEmail(field, s string) (string, error) { return normalEmail(field, s) }
+
+func userAgg(id UserID) events.Aggregate {
+	return events.Aggregate{Kind: events.KindUser, ID: string(id)}
+}
+
+func groupAgg(id GroupID) events.Aggregate {
+	return events.Aggregate{Kind: events.KindGroup, ID: string(id)}
+}
+
+func productAgg(id ProductID) events.Aggregate {
+	return events.Aggregate{Kind: events.KindProduct, ID: string(id)}
+}
+
+// RegisterUser registers or updates directory user id.
+func (s *Service) RegisterUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, c RegisterUser) (UserView, Result, error) {
+	if err := checkID("user_id", string(id)); err != nil {
+		return UserView{}, Result{}, err
+	}
+	var out UserView
+	agg := userAgg(id)
+	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		evs, err := DecideUser(tx.State(agg).(*User), c)
+		if err != nil {
+			return err
+		}
+		tx.Emit(agg, evs...)
+		return nil
+	}, func(tx *Tx) { out = tx.State(agg).(*User).View() })
+	return out, res, err
+}
+
+// Group is the state of one security group. Products are the products the
+// group is licensed with: each member holds a license of each (source
+// "group"), unless they held one already.
+type Group struct {
+	ID       GroupID
+	Name     string
+	Members  []UserID
+	Products []events.PolicyProduct
+}
+
+// Exists reports whether the group has been created.
+func (g *Group) Exists() bool { return g.Name != "" }
+
+// HasMember reports whether u is a member of g.
+func (g *Group) HasMember(u UserID) bool { return slices.Contains(g.Members, u) }
+
+// View is the group as the API shows it.
+func (g *Group) View() GroupView {
+	v := GroupView{GroupID: g.ID, Name: g.Name, Members: make([]UserID, len(g.Members)), Products: make([]events.PolicyProduct, len(g.Products))}
+	copy(v.Members, g.Members)
+	for i, p := range g.Products {
+		v.Products[i] = events.PolicyProduct{ProductID: p.ProductID, DisabledServices: nonNil(p.DisabledServices)}
+	}
+	return v
+}
+
+// GroupView is a security group.
+type GroupView struct {
+	GroupID  GroupID                `json:"group_id"`
+	Name     string                 `json:"name"`
+	Members  []UserID               `json:"members"`
+	Products []events.PolicyProduct `json:"products"`
+}
+
+// EvolveGroup folds one event into g.
+func EvolveGroup(g *Group, env events.Envelope) {
+	if e, ok := env.Data.(events.GroupChanged); ok {
+		g.Name, g.Products = e.Name, e.Products
+		g.Members = make([]UserID, len(e.Members))
+		for i, m := range e.Members {
+			g.Members[i] = UserID(m)
+		}
+	}
+}
+
+// SetGroup is a security group's whole new state.
+type SetGroup struct {
+	Name     string
+	Members  []UserID
+	Products []events.PolicyProduct
+}
+
+func (c SetGroup) validate() error {
+	if c.Name == "" || len(c.Name) > MaxNameLen {
+		return invalid("name", "must be 1 to %d bytes", MaxNameLen)
+	}
+	if len(c.Members) > MaxGroupMembers {
+		return invalid("members", "at most %d members", MaxGroupMembers)
+	}
+	for _, m := range c.Members {
+		if err := checkID("members", string(m)); err != nil {
+			return err
+		}
+	}
+	if hasDuplicate(ids(c.Members)) {
+		return invalid("members", "lists a user twice")
+	}
+	if len(c.Products) > MaxGroupProducts {
+		return invalid("products", "at most %d products", MaxGroupProducts)
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Products {
+		if err := checkID("products.product_id", p.ProductID); err != nil {
+			return err
+		}
+		if seen[p.ProductID] {
+			return invalid("products", "lists product %q twice", p.ProductID)
+		}
+		seen[p.ProductID] = true
+	}
+	return nil
+}
+
+func ids[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
+}
+
+// groupProducts lists the products a group change touches: the group's
+// current ones and the new ones.
+func groupProducts(g *Group, next []events.PolicyProduct) []events.Aggregate {
+	var out []events.Aggregate
+	for _, p := range g.Products {
+		out = append(out, productAgg(ProductID(p.ProductID)))
+	}
+	for _, p := range next {
+		out = append(out, productAgg(ProductID(p.ProductID)))
+	}
+	return out
+}
+
+// decideGroup emits, in tx, what changing group gid to next causes: the
+// GroupChanged, and on each product the licenses members gain (unless they
+// hold the product already) and those that leave with the group (only the
+// ones this group gave). It fails with ErrNoLicensesAvailable when a
+// product lacks seats for the new members, and with a NotFoundError for an
+// unknown product.
+func decideGroup(tx *Tx, gid GroupID, next SetGroup) error {
+	gagg := groupAgg(gid)
+	g := tx.State(gagg).(*Group)
+	src := events.Source{Kind: events.SourceGroup, Ref: string(gid)}
+	newSpec := map[string]events.PolicyProduct{}
+	for _, p := range next.Products {
+		newSpec[p.ProductID] = p
+	}
+	var touched []string
+	for _, p := range g.Products {
+		touched = append(touched, p.ProductID)
+	}
+	for _, p := range next.Products {
+		if !slices.Contains(touched, p.ProductID) {
+			touched = append(touched, p.ProductID)
+		}
+	}
+	members := map[UserID]bool{}
+	for _, m := range next.Members {
+		members[m] = true
+	}
+	type change struct {
+		agg events.Aggregate
+		evs []events.Data
+	}
+	var changes []change
+	for _, pid := range touched {
+		pagg := productAgg(ProductID(pid))
+		p := tx.State(pagg).(*Product)
+		spec, keep := newSpec[pid]
+		if keep && !p.Exists() {
+			return &NotFoundError{Kind: "product", ID: pid}
+		}
+		var evs []events.Data
+		for _, u := range sortedHolders(p) {
+			h := p.Holders[u]
+			if h.Source == src && (!keep || !members[u]) {
+				evs = append(evs, events.LicenseUnassigned{ProductID: pid, UserID: string(u)})
+			}
+		}
+		freed := len(evs)
+		if keep {
+			if err := p.checkDisabled(spec.DisabledServices); err != nil {
+				return err
+			}
+			grants, _, err := grantAll(p, next.Members, spec.DisabledServices, src, freed)
+			if err != nil {
+				return err
+			}
+			evs = append(evs, grants...)
+		}
+		changes = append(changes, change{pagg, evs})
+	}
+	products := make([]events.PolicyProduct, len(next.Products))
+	for i, p := range next.Products {
+		products[i] = events.PolicyProduct{ProductID: p.ProductID, DisabledServices: nonNil(p.DisabledServices)}
+	}
+	changed := events.GroupChanged{GroupID: string(gid), Name: next.Name, Members: ids(next.Members), Products: products}
+	if !g.Exists() || g.Name != changed.Name || !slices.Equal(ids(g.Members), changed.Members) || !sameProducts(g.Products, products) {
+		tx.Emit(gagg, changed)
+	}
+	for _, c := range changes {
+		tx.Emit(c.agg, c.evs...)
+	}
+	return nil
+}
+
+func sameProducts(a, b []events.PolicyProduct) bool {
+	return slices.EqualFunc(a, b, func(x, y events.PolicyProduct) bool {
+		return x.ProductID == y.ProductID && slices.Equal(nonNil(x.DisabledServices), nonNil(y.DisabledServices))
+	})
+}
+
+func sortedHolders(p *Product) []UserID {
+	out := make([]UserID, 0, len(p.Holders))
+	for u := range p.Holders {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// grantAll plans a license of p for each of users who does not hold one:
+// LicenseAssigned events with src, and the users who held one already. It
+// fails with ErrNoLicensesAvailable unless p has seats for all of them,
+// counting freed seats released in the same transaction.
+func grantAll(p *Product, users []UserID, disabled []string, src events.Source, freed int) ([]events.Data, []UserID, error) {
+	var evs []events.Data
+	held := []UserID{}
+	for _, u := range users {
+		if _, ok := p.Holders[u]; ok {
+			held = append(held, u)
+			continue
+		}
+		evs = append(evs, events.LicenseAssigned{ProductID: string(p.ID), UserID: string(u),
+			DisabledServices: nonNil(disabled), Source: src})
+	}
+	if len(evs) > p.Available()+freed {
+		return nil, nil, fmt.Errorf("product %q has %d free of %d, %d needed: %w", p.ID, p.Available()+freed, p.Purchased, len(evs), ErrNoLicensesAvailable)
+	}
+	return evs, held, nil
+}
+
+// SetGroup creates or replaces security group id: its name, members and the
+// products it is licensed with, assigning and taking back the group's
+// licenses in the same all-or-nothing append.
+func (s *Service) SetGroup(ctx context.Context, tenant TenantID, id GroupID, meta events.Meta, c SetGroup) (GroupView, Result, error) {
+	if err := checkID("group_id", string(id)); err != nil {
+		return GroupView{}, Result{}, err
+	}
+	if err := c.validate(); err != nil {
+		return GroupView{}, Result{}, err
+	}
+	gagg := groupAgg(id)
+	var out GroupView
+	res, err := s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
+		func(tx *Tx) []events.Aggregate { return groupProducts(tx.State(gagg).(*Group), c.Products) },
+		func(tx *Tx) error { return decideGroup(tx, id, c) },
+		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })
+	return out, res, err
+}
+
+// errReplan means the aggregates a command must decide on changed between
+// planning and deciding; the command is planned again.
+var errReplan = errors.New("the command's aggregates changed; plan again")
+
+// maxReplans bounds how often a command is planned again.
+const maxReplans = 10
+
+// transactPlanned runs a command whose set of aggregates depends on state:
+// plan names the aggregates beyond seed from a read of seed, and is asked
+// again inside the transaction; if it then names one that was not loaded,
+// the command is planned again.
+func (s *Service) transactPlanned(ctx context.Context, tenant TenantID, meta events.Meta, seed []events.Aggregate,
+	plan func(tx *Tx) []events.Aggregate, decide func(tx *Tx) error, view func(tx *Tx)) (Result, error) {
+	for range maxReplans {
+		var extra []events.Aggregate
+		if _, err := s.read(ctx, tenant, seed, func(tx *Tx) { extra = plan(tx) }); err != nil {
+			return Result{}, err
+		}
+		aggs := append(slices.Clone(seed), extra...)
+		res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
+			for _, a := range plan(tx) {
+				if _, ok := tx.entries[a]; !ok {
+					return errReplan
+				}
+			}
+			return decide(tx)
+		}, view)
+		if errors.Is(err, errReplan) {
+			continue
+		}
+		return res, err
+	}
+	return Result{}, fmt.Errorf("%s: planned %d times: %w", subjects(string(tenant), seed), maxReplans, ErrConcurrency)
+}
+
+// checkDisabled checks that disabled names services of p, each once.
+func (p *Product) checkDisabled(disabled []string) error {
+	for _, s := range disabled {
+		if !slices.Contains(p.Services, s) {
+			return invalid("disabled_services", "%q is not a service of product %q (services: %v)", s, p.ID, p.Services)
+		}
+	}
+	if hasDuplicate(disabled) {
+		return invalid("disabled_services", "lists a service twice")
+	}
+	return nil
+}

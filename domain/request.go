@@ -1,0 +1,576 @@
+package domain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// ErrSelfServiceAllowed means a request was submitted for a product users
+// may buy themselves: requests are collected only while it is blocked.
+var ErrSelfServiceAllowed = errors.New("self-service purchase of this product is allowed; no request is needed")
+
+// ErrAlreadyDecided means the request is no longer pending: it was approved,
+// denied or expired.
+var ErrAlreadyDecided = errors.New("the request is already decided")
+
+// ErrGroupNotLicensed means a decision would fulfil a request through a
+// group that is licensed with no product.
+var ErrGroupNotLicensed = errors.New("the group is licensed with no product")
+
+// ErrShareAnswered means a shared recipient's link was used already.
+var ErrShareAnswered = errors.New("this share has been answered already")
+
+// Request statuses.
+const (
+	StatusPending           = "pending"
+	StatusApproved          = "approved"
+	StatusPartiallyApproved = "partially_approved"
+	StatusDenied            = "denied"
+	StatusExpired           = "expired"
+)
+
+// Recommendations a shared recipient can give.
+const (
+	RecommendApprove = "approve"
+	RecommendDeny    = "deny"
+)
+
+// Bounds of requests.
+const (
+	MaxRequestUsers    = 50
+	MaxJustification   = 2000
+	MaxDecisionMessage = 2000
+	MaxShareRecipients = 20
+	MaxShareSubject    = 200
+	MaxShareMessage    = 5000
+	MaxShareComment    = 2000
+	DefaultPendingFor  = 30 * 24 * time.Hour
+	DefaultShareTTL    = 7 * 24 * time.Hour
+)
+
+// Request is the state of one license request.
+type Request struct {
+	ID            RequestID
+	ProductID     ProductID
+	Requester     UserID
+	Users         []UserID
+	Justification string
+	SubmittedAt   time.Time
+	ExpiresAt     time.Time
+	Status        string
+	Warned        bool
+	Decision      *events.RequestApproved
+	DecidedAt     time.Time
+	Shares        []Share
+}
+
+// Share is one recipient a request was shared with, and their answer.
+type Share struct {
+	events.ShareRecipient
+	ExpiresAt      time.Time `json:"expires_at"`
+	Answered       bool      `json:"answered"`
+	Recommendation string    `json:"recommendation,omitempty"`
+	Comment        string    `json:"comment,omitempty"`
+}
+
+// Exists reports whether the request has been submitted.
+func (r *Request) Exists() bool { return r.Status != "" }
+
+// Pending reports whether the request awaits a decision.
+func (r *Request) Pending() bool { return r.Status == StatusPending }
+
+func (r *Request) share(id string) *Share {
+	for i := range r.Shares {
+		if r.Shares[i].ShareID == id {
+			return &r.Shares[i]
+		}
+	}
+	return nil
+}
+
+// EvolveRequest folds one event into r.
+func EvolveRequest(r *Request, env events.Envelope) {
+	switch e := env.Data.(type) {
+	case events.RequestSubmitted:
+		r.ProductID, r.Requester, r.Justification = ProductID(e.ProductID), UserID(e.Requester), e.Justification
+		r.Users = make([]UserID, len(e.Users))
+		for i, u := range e.Users {
+			r.Users[i] = UserID(u)
+		}
+		r.SubmittedAt, r.ExpiresAt, r.Status = env.OccurredAt, e.ExpiresAt, StatusPending
+	case events.RequestApproved:
+		d := e
+		r.Decision, r.DecidedAt = &d, env.OccurredAt
+		r.Status = StatusApproved
+		if len(e.Rejected) > 0 {
+			r.Status = StatusPartiallyApproved
+		}
+	case events.RequestDenied:
+		r.Decision = &events.RequestApproved{RequestID: e.RequestID, Approved: []string{}, Rejected: e.Rejected,
+			AlreadyLicensed: []string{}, DisabledServices: []string{}, Message: e.Message}
+		r.DecidedAt, r.Status = env.OccurredAt, StatusDenied
+	case events.RequestExpired:
+		r.Status, r.DecidedAt = StatusExpired, env.OccurredAt
+	case events.RequestExpiryWarned:
+		r.Warned = true
+	case events.RequestShared:
+		for _, rc := range e.Recipients {
+			r.Shares = append(r.Shares, Share{ShareRecipient: rc, ExpiresAt: e.ExpiresAt})
+		}
+	case events.ShareAnswered:
+		if s := r.share(e.ShareID); s != nil {
+			s.Answered, s.Recommendation, s.Comment = true, e.Recommendation, e.Comment
+		}
+	}
+}
+
+func requestAgg(id RequestID) events.Aggregate {
+	return events.Aggregate{Kind: events.KindRequest, ID: string(id)}
+}
+
+// SubmitRequest asks for a product for the requester and other users.
+type SubmitRequest struct {
+	ProductID     ProductID
+	Requester     UserID
+	Users         []UserID
+	Justification string
+	// PendingFor is how long the request may stay pending before it
+	// expires. Default DefaultPendingFor.
+	PendingFor time.Duration
+}
+
+// users is the requester followed by the other users, each once.
+func (c SubmitRequest) users() []UserID {
+	out := []UserID{c.Requester}
+	for _, u := range c.Users {
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (c SubmitRequest) validate() error {
+	if err := checkID("product_id", string(c.ProductID)); err != nil {
+		return err
+	}
+	if err := checkID("requester", string(c.Requester)); err != nil {
+		return err
+	}
+	for _, u := range c.Users {
+		if err := checkID("users", string(u)); err != nil {
+			return err
+		}
+	}
+	if n := len(c.users()); n > MaxRequestUsers {
+		return invalid("users", "a request names at most %d users, the requester included (got %d)", MaxRequestUsers, n)
+	}
+	if len(c.Justification) > MaxJustification {
+		return invalid("justification", "must be at most %d bytes", MaxJustification)
+	}
+	if c.PendingFor < 0 {
+		return invalid("pending_for", "must not be negative")
+	}
+	return nil
+}
+
+// RequestView is a request as commands answer it.
+type RequestView struct {
+	RequestID     RequestID               `json:"request_id"`
+	ProductID     ProductID               `json:"product_id"`
+	Requester     UserID                  `json:"requester"`
+	Users         []UserID                `json:"users"`
+	Justification string                  `json:"justification"`
+	Status        string                  `json:"status"`
+	RequestedAt   time.Time               `json:"requested_at"`
+	ExpiresAt     time.Time               `json:"expires_at"`
+	Decision      *events.RequestApproved `json:"decision,omitempty"`
+	Shares        []events.ShareRecipient `json:"shared_with"`
+}
+
+// View is the request as commands answer it.
+func (r *Request) View() RequestView {
+	v := RequestView{RequestID: r.ID, ProductID: r.ProductID, Requester: r.Requester, Users: slices.Clone(r.Users),
+		Justification: r.Justification, Status: r.Status, RequestedAt: r.SubmittedAt, ExpiresAt: r.ExpiresAt,
+		Decision: r.Decision, Shares: []events.ShareRecipient{}}
+	if v.Users == nil {
+		v.Users = []UserID{}
+	}
+	for _, s := range r.Shares {
+		v.Shares = append(v.Shares, s.ShareRecipient)
+	}
+	return v
+}
+
+// SubmitRequest records request id. It reads the org (a request is not
+// collected while the org uses its own process: *OwnProcessError), the
+// product (it must exist and have self-service purchase blocked:
+// ErrSelfServiceAllowed) and every named user (each must be registered).
+func (s *Service) SubmitRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c SubmitRequest) (RequestView, Result, error) {
+	if err := checkID("request_id", string(id)); err != nil {
+		return RequestView{}, Result{}, err
+	}
+	if err := c.validate(); err != nil {
+		return RequestView{}, Result{}, err
+	}
+	if c.PendingFor == 0 {
+		c.PendingFor = DefaultPendingFor
+	}
+	users := c.users()
+	ragg, pagg := requestAgg(id), productAgg(c.ProductID)
+	aggs := []events.Aggregate{orgAgg, ragg, pagg}
+	for _, u := range users {
+		aggs = append(aggs, userAgg(u))
+	}
+	var out RequestView
+	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
+		if tx.State(ragg).(*Request).Exists() {
+			return fmt.Errorf("request %q: %w", id, ErrAlreadyExists)
+		}
+		if p := tx.State(orgAgg).(*Org).Process; p.Own() {
+			return &OwnProcessError{Message: p.Message, Link: p.Link}
+		}
+		p := tx.State(pagg).(*Product)
+		if !p.Exists() {
+			return &NotFoundError{Kind: "product", ID: string(c.ProductID)}
+		}
+		if p.SelfService != events.SelfServiceBlocked {
+			return fmt.Errorf("product %q: %w", c.ProductID, ErrSelfServiceAllowed)
+		}
+		for _, u := range users {
+			if !tx.State(userAgg(u)).(*User).Registered() {
+				return &NotFoundError{Kind: "user", ID: string(u)}
+			}
+		}
+		tx.Emit(ragg, events.RequestSubmitted{RequestID: string(id), ProductID: string(c.ProductID), Requester: string(c.Requester),
+			Users: ids(users), Justification: c.Justification, ExpiresAt: tx.Now.Add(c.PendingFor).UTC()})
+		return nil
+	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
+	return out, res, err
+}
+
+// Decide is an admin's decision on a request: every user of the request is
+// either approved or rejected. Approved users get a license of ProductID
+// (default: the requested product) with DisabledServices off, or, when
+// GroupID is set, join that licensed group instead.
+type Decide struct {
+	Approve          []UserID
+	Reject           []UserID
+	ProductID        ProductID
+	DisabledServices []string
+	GroupID          GroupID
+	Message          string
+}
+
+func (c Decide) validate(r *Request) error {
+	all := append(slices.Clone(c.Approve), c.Reject...)
+	if hasDuplicate(ids(all)) {
+		return invalid("approve", "a user is listed twice, or both approved and rejected")
+	}
+	for _, u := range all {
+		if !slices.Contains(r.Users, u) {
+			return invalid("approve", "user %q is not part of this request", u)
+		}
+	}
+	for _, u := range r.Users {
+		if !slices.Contains(all, u) {
+			return invalid("approve", "user %q of the request is neither approved nor rejected", u)
+		}
+	}
+	if len(c.Message) > MaxDecisionMessage {
+		return invalid("message", "must be at most %d bytes", MaxDecisionMessage)
+	}
+	if c.GroupID != "" {
+		if c.ProductID != "" || len(c.DisabledServices) > 0 {
+			return invalid("group_id", "give either group_id or product_id and disabled_services, not both")
+		}
+		return checkID("group_id", string(c.GroupID))
+	}
+	if c.ProductID != "" {
+		return checkID("product_id", string(c.ProductID))
+	}
+	return nil
+}
+
+// decisionAggs lists the aggregates a decision needs besides the request.
+func decisionAggs(tx *Tx, r *Request, c Decide) []events.Aggregate {
+	if !r.Exists() || len(c.Approve) == 0 {
+		return nil
+	}
+	if c.GroupID != "" {
+		if !events.ValidID(string(c.GroupID)) {
+			return nil
+		}
+		gagg := groupAgg(c.GroupID)
+		out := []events.Aggregate{gagg}
+		if _, ok := tx.entries[gagg]; ok {
+			out = append(out, groupProducts(tx.State(gagg).(*Group), nil)...)
+		}
+		return out
+	}
+	pid := c.ProductID
+	if pid == "" {
+		pid = r.ProductID
+	}
+	if !events.ValidID(string(pid)) {
+		return nil
+	}
+	return []events.Aggregate{productAgg(pid)}
+}
+
+// DecideRequest records an admin's decision on request id and, in the same
+// append, the licenses it assigns or the group membership it adds. Errors:
+// ErrAlreadyDecided, ErrNoLicensesAvailable (nothing is assigned unless
+// every approved user gets a seat), ErrGroupNotLicensed, *NotFoundError,
+// *ValidationError.
+func (s *Service) DecideRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c Decide) (RequestView, Result, error) {
+	if err := checkID("request_id", string(id)); err != nil {
+		return RequestView{}, Result{}, err
+	}
+	ragg := requestAgg(id)
+	var out RequestView
+	plan := func(tx *Tx) []events.Aggregate { return decisionAggs(tx, tx.State(ragg).(*Request), c) }
+	seed := []events.Aggregate{ragg}
+	if c.GroupID != "" && events.ValidID(string(c.GroupID)) {
+		seed = append(seed, groupAgg(c.GroupID))
+	}
+	res, err := s.transactPlanned(ctx, tenant, meta, seed, plan, func(tx *Tx) error {
+		r := tx.State(ragg).(*Request)
+		if !r.Exists() {
+			return &NotFoundError{Kind: "request", ID: string(id)}
+		}
+		if !r.Pending() {
+			return fmt.Errorf("request %q is %s: %w", id, r.Status, ErrAlreadyDecided)
+		}
+		if err := c.validate(r); err != nil {
+			return err
+		}
+		rejected := ids(c.Reject)
+		if len(c.Approve) == 0 {
+			tx.Emit(ragg, events.RequestDenied{RequestID: string(id), Rejected: rejected, Message: c.Message})
+			return nil
+		}
+		approved := ids(c.Approve)
+		if c.GroupID != "" {
+			gagg := groupAgg(c.GroupID)
+			g := tx.State(gagg).(*Group)
+			if !g.Exists() {
+				return &NotFoundError{Kind: "group", ID: string(c.GroupID)}
+			}
+			if len(g.Products) == 0 {
+				return fmt.Errorf("group %q: %w", c.GroupID, ErrGroupNotLicensed)
+			}
+			members := slices.Clone(g.Members)
+			already := []string{}
+			for _, u := range c.Approve {
+				if g.HasMember(u) {
+					already = append(already, string(u))
+				} else {
+					members = append(members, u)
+				}
+			}
+			if err := decideGroup(tx, c.GroupID, SetGroup{Name: g.Name, Members: members, Products: g.Products}); err != nil {
+				return err
+			}
+			tx.Emit(ragg, events.RequestApproved{RequestID: string(id), ProductID: string(r.ProductID), Approved: approved,
+				Rejected: rejected, AlreadyLicensed: already, DisabledServices: []string{}, GroupID: string(c.GroupID), Message: c.Message})
+			return nil
+		}
+		pid := c.ProductID
+		if pid == "" {
+			pid = r.ProductID
+		}
+		p := tx.State(productAgg(pid)).(*Product)
+		if !p.Exists() {
+			return &NotFoundError{Kind: "product", ID: string(pid)}
+		}
+		if err := p.checkDisabled(c.DisabledServices); err != nil {
+			return err
+		}
+		grants, held, err := grantAll(p, c.Approve, c.DisabledServices, events.Source{Kind: events.SourceRequest, Ref: string(id)}, 0)
+		if err != nil {
+			return err
+		}
+		tx.Emit(productAgg(pid), grants...)
+		tx.Emit(ragg, events.RequestApproved{RequestID: string(id), ProductID: string(pid), Approved: approved,
+			Rejected: rejected, AlreadyLicensed: ids(held), DisabledServices: nonNil(c.DisabledServices), Message: c.Message})
+		return nil
+	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
+	return out, res, err
+}
+
+// ShareRequest shares a pending request by email with decision makers.
+// Recipients were resolved from their emails to directory users by the
+// caller; each is checked against the user's aggregate here.
+type ShareRequest struct {
+	Recipients []events.ShareRecipient
+	Subject    string
+	Message    string
+	// TTL is how long the recipients' links are valid, at most until the
+	// request expires. Default DefaultShareTTL.
+	TTL time.Duration
+}
+
+// ShareRequest records request id shared with c.Recipients.
+func (s *Service) ShareRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c ShareRequest) (RequestView, Result, error) {
+	if err := checkID("request_id", string(id)); err != nil {
+		return RequestView{}, Result{}, err
+	}
+	if len(c.Recipients) == 0 || len(c.Recipients) > MaxShareRecipients {
+		return RequestView{}, Result{}, invalid("recipients", "must name 1 to %d recipients", MaxShareRecipients)
+	}
+	if len(c.Subject) > MaxShareSubject {
+		return RequestView{}, Result{}, invalid("subject", "must be at most %d bytes", MaxShareSubject)
+	}
+	if len(c.Message) > MaxShareMessage {
+		return RequestView{}, Result{}, invalid("message", "must be at most %d bytes", MaxShareMessage)
+	}
+	if c.TTL <= 0 {
+		c.TTL = DefaultShareTTL
+	}
+	ragg := requestAgg(id)
+	aggs := []events.Aggregate{ragg}
+	var emails []string
+	for i, rc := range c.Recipients {
+		email, err := normalEmail("recipients", rc.Email)
+		if err != nil {
+			return RequestView{}, Result{}, err
+		}
+		if slices.Contains(emails, email) {
+			return RequestView{}, Result{}, invalid("recipients", "%q is listed twice", email)
+		}
+		emails = append(emails, email)
+		c.Recipients[i].Email = email
+		if err := checkID("recipients.user_id", rc.UserID); err != nil {
+			return RequestView{}, Result{}, err
+		}
+		if err := checkID("recipients.share_id", rc.ShareID); err != nil {
+			return RequestView{}, Result{}, err
+		}
+		aggs = append(aggs, userAgg(UserID(rc.UserID)))
+	}
+	var out RequestView
+	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
+		r := tx.State(ragg).(*Request)
+		if !r.Exists() {
+			return &NotFoundError{Kind: "request", ID: string(id)}
+		}
+		if !r.Pending() {
+			return fmt.Errorf("request %q is %s: %w", id, r.Status, ErrAlreadyDecided)
+		}
+		for _, rc := range c.Recipients {
+			if u := tx.State(userAgg(UserID(rc.UserID))).(*User); u.Email != rc.Email {
+				return invalid("recipients", "%q is not the email of a directory user", rc.Email)
+			}
+		}
+		exp := tx.Now.Add(c.TTL)
+		if exp.After(r.ExpiresAt) {
+			exp = r.ExpiresAt
+		}
+		tx.Emit(ragg, events.RequestShared{RequestID: string(id), Recipients: slices.Clone(c.Recipients),
+			Subject: c.Subject, Message: c.Message, ExpiresAt: exp.UTC()})
+		return nil
+	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
+	return out, res, err
+}
+
+// AnswerShare is a shared recipient's recommendation.
+type AnswerShare struct {
+	ShareID        string
+	Recommendation string
+	Comment        string
+}
+
+// AnswerShare records a shared recipient's answer on request id. Each share
+// is answered once (ErrShareAnswered); a share that is not the request's is
+// not found; a decided request takes no answers (ErrAlreadyDecided).
+func (s *Service) AnswerShare(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c AnswerShare) (Share, Result, error) {
+	if err := checkID("request_id", string(id)); err != nil {
+		return Share{}, Result{}, err
+	}
+	if c.Recommendation != RecommendApprove && c.Recommendation != RecommendDeny {
+		return Share{}, Result{}, invalid("recommendation", "must be %q or %q", RecommendApprove, RecommendDeny)
+	}
+	if len(c.Comment) > MaxShareComment {
+		return Share{}, Result{}, invalid("comment", "must be at most %d bytes", MaxShareComment)
+	}
+	ragg := requestAgg(id)
+	var out Share
+	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{ragg}, func(tx *Tx) error {
+		r := tx.State(ragg).(*Request)
+		sh := r.share(c.ShareID)
+		if !r.Exists() || sh == nil {
+			return &NotFoundError{Kind: "share", ID: c.ShareID}
+		}
+		if sh.Answered {
+			return fmt.Errorf("share %q: %w", c.ShareID, ErrShareAnswered)
+		}
+		if !r.Pending() {
+			return fmt.Errorf("request %q is %s: %w", id, r.Status, ErrAlreadyDecided)
+		}
+		tx.Emit(ragg, events.ShareAnswered{RequestID: string(id), ShareID: c.ShareID, Email: sh.Email,
+			Recommendation: c.Recommendation, Comment: c.Comment})
+		return nil
+	}, func(tx *Tx) {
+		if sh := tx.State(ragg).(*Request).share(c.ShareID); sh != nil {
+			out = *sh
+		}
+	})
+	return out, res, err
+}
+
+// ExpireRequest expires request id if it is still pending at its deadline,
+// and, when warnBefore is positive and the deadline is that close, records
+// the expiry warning once. It changes nothing otherwise, so a scheduler can
+// call it freely; use a deterministic command ID so that several
+// schedulers agree.
+func (s *Service) ExpireRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, warnBefore time.Duration) (RequestView, Result, error) {
+	if err := checkID("request_id", string(id)); err != nil {
+		return RequestView{}, Result{}, err
+	}
+	ragg := requestAgg(id)
+	var out RequestView
+	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{ragg}, func(tx *Tx) error {
+		evs := DecideExpiry(tx.State(ragg).(*Request), tx.Now, warnBefore)
+		tx.Emit(ragg, evs...)
+		return nil
+	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
+	return out, res, err
+}
+
+// DecideExpiry returns what time does to r at now: RequestExpired once it
+// is pending past its deadline, else RequestExpiryWarned once within
+// warnBefore of it.
+func DecideExpiry(r *Request, now time.Time, warnBefore time.Duration) []events.Data {
+	switch {
+	case !r.Pending():
+		return nil
+	case !now.Before(r.ExpiresAt):
+		return one(events.RequestExpired{RequestID: string(r.ID)})
+	case warnBefore > 0 && !r.Warned && !now.Before(r.ExpiresAt.Add(-warnBefore)):
+		return one(events.RequestExpiryWarned{RequestID: string(r.ID), ExpiresAt: r.ExpiresAt})
+	}
+	return nil
+}
+
+// RequestState reads request id as it stands.
+func (s *Service) RequestState(ctx context.Context, tenant TenantID, id RequestID) (RequestView, bool, error) {
+	if err := checkID("request_id", string(id)); err != nil {
+		return RequestView{}, false, err
+	}
+	ragg := requestAgg(id)
+	var (
+		out    RequestView
+		exists bool
+	)
+	_, err := s.read(ctx, tenant, []events.Aggregate{ragg}, func(tx *Tx) {
+		r := tx.State(ragg).(*Request)
+		out, exists = r.View(), r.Exists()
+	})
+	return out, exists, err
+}
