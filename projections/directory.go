@@ -1,0 +1,192 @@
+package projections
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// NameDirectory is the directory read model's name.
+const NameDirectory = "directory"
+
+// DirectoryUser is one directory user with the groups they belong to.
+type DirectoryUser struct {
+	UserID      string   `json:"user_id"`
+	Email       string   `json:"email"`
+	DisplayName string   `json:"display_name"`
+	Roles       []string `json:"roles"`
+	Groups      []string `json:"groups"`
+}
+
+// IsAdmin reports whether the user holds an admin role.
+func (u DirectoryUser) IsAdmin() bool { return len(u.Roles) > 0 }
+
+// DirectoryGroup is one security group.
+type DirectoryGroup struct {
+	GroupID  string                 `json:"group_id"`
+	Name     string                 `json:"name"`
+	Members  []string               `json:"members"`
+	Products []events.PolicyProduct `json:"products"`
+}
+
+type directoryTenant struct {
+	Users  map[string]*DirectoryUser  `json:"users"`
+	Groups map[string]*DirectoryGroup `json:"groups"`
+	Emails map[string]string          `json:"emails"` // lower-case email -> user id
+}
+
+// Directory is the read model of directory users (by id and by email, with
+// their roles and groups) and security groups.
+type Directory struct {
+	mu      sync.RWMutex
+	tenants map[string]*directoryTenant
+}
+
+// NewDirectory returns an empty Directory.
+func NewDirectory() *Directory { return &Directory{tenants: map[string]*directoryTenant{}} }
+
+// Name implements Projection.
+func (*Directory) Name() string { return NameDirectory }
+
+// Version implements Snapshotter.
+func (*Directory) Version() int { return 1 }
+
+// Snapshot implements Snapshotter.
+func (d *Directory) Snapshot() ([]byte, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return json.Marshal(d.tenants)
+}
+
+// Restore implements Snapshotter.
+func (d *Directory) Restore(b []byte) error {
+	ts := map[string]*directoryTenant{}
+	if err := json.Unmarshal(b, &ts); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.tenants = ts
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *Directory) tenant(t string) *directoryTenant {
+	dt := d.tenants[t]
+	if dt == nil {
+		dt = &directoryTenant{Users: map[string]*DirectoryUser{}, Groups: map[string]*DirectoryGroup{}, Emails: map[string]string{}}
+		d.tenants[t] = dt
+	}
+	return dt
+}
+
+// Apply implements Projection.
+func (d *Directory) Apply(env events.Envelope) {
+	switch e := env.Data.(type) {
+	case events.UserRegistered:
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		dt := d.tenant(env.Tenant)
+		u := dt.Users[e.UserID]
+		if u == nil {
+			u = &DirectoryUser{UserID: e.UserID, Groups: []string{}}
+			dt.Users[e.UserID] = u
+		}
+		if dt.Emails[strings.ToLower(u.Email)] == e.UserID {
+			delete(dt.Emails, strings.ToLower(u.Email))
+		}
+		u.Email, u.DisplayName, u.Roles = e.Email, e.DisplayName, slices.Clone(e.Roles)
+		if u.Roles == nil {
+			u.Roles = []string{}
+		}
+		dt.Emails[strings.ToLower(e.Email)] = e.UserID
+	case events.GroupChanged:
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		dt := d.tenant(env.Tenant)
+		if old := dt.Groups[e.GroupID]; old != nil {
+			for _, m := range old.Members {
+				if u := dt.Users[m]; u != nil {
+					u.Groups = slices.DeleteFunc(u.Groups, func(g string) bool { return g == e.GroupID })
+				}
+			}
+		}
+		dt.Groups[e.GroupID] = &DirectoryGroup{GroupID: e.GroupID, Name: e.Name, Members: slices.Clone(e.Members), Products: slices.Clone(e.Products)}
+		for _, m := range e.Members {
+			if u := dt.Users[m]; u != nil && !slices.Contains(u.Groups, e.GroupID) {
+				u.Groups = append(u.Groups, e.GroupID)
+				slices.Sort(u.Groups)
+			}
+		}
+	}
+}
+
+func (u *DirectoryUser) view() DirectoryUser {
+	v := *u
+	v.Roles, v.Groups = slices.Clone(u.Roles), slices.Clone(u.Groups)
+	if v.Roles == nil {
+		v.Roles = []string{}
+	}
+	if v.Groups == nil {
+		v.Groups = []string{}
+	}
+	return v
+}
+
+// User returns a directory user by id.
+func (d *Directory) User(tenant, id string) (DirectoryUser, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	dt := d.tenants[tenant]
+	if dt == nil || dt.Users[id] == nil {
+		return DirectoryUser{}, false
+	}
+	return dt.Users[id].view(), true
+}
+
+// UserByEmail returns the directory user with email (any case).
+func (d *Directory) UserByEmail(tenant, email string) (DirectoryUser, bool) {
+	d.mu.RLock()
+	dt := d.tenants[tenant]
+	var id string
+	if dt != nil {
+		id = dt.Emails[strings.ToLower(email)]
+	}
+	d.mu.RUnlock()
+	if id == "" {
+		return DirectoryUser{}, false
+	}
+	return d.User(tenant, id)
+}
+
+// Admins lists the tenant's users who hold an admin role, by id.
+func (d *Directory) Admins(tenant string) []DirectoryUser {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []DirectoryUser
+	if dt := d.tenants[tenant]; dt != nil {
+		for _, u := range dt.Users {
+			if u.IsAdmin() {
+				out = append(out, u.view())
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}
+
+// Group returns a security group by id.
+func (d *Directory) Group(tenant, id string) (DirectoryGroup, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	dt := d.tenants[tenant]
+	if dt == nil || dt.Groups[id] == nil {
+		return DirectoryGroup{}, false
+	}
+	g := *dt.Groups[id]
+	g.Members, g.Products = slices.Clone(g.Members), slices.Clone(g.Products)
+	return g, true
+}
