@@ -234,3 +234,27 @@ func TestClaimSeesOtherInstancesChanges(t *testing.T) {
 	w.store.mu.Unlock()
 	w.expect("s2", "u2", domain.ClaimNoPolicy, "")
 }
+
+// TestRegisterSignInUserKeepsRoles: a sign-in updates the email and name
+// of a directory user but never their roles, and repeats change nothing.
+func TestRegisterSignInUserKeepsRoles(t *testing.T) {
+	w := newClaimWorld(t, 1, 1, true)
+	if _, _, err := w.svc.RegisterUser(ctx, "contoso", "u1", w.meta(), domain.RegisterUser{Email: "u1@example.com", DisplayName: "U One",
+		Roles: []string{"global-admin"}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.svc.RegisterSignInUser(ctx, "contoso", "u1", events.Meta{CommandID: "s1"}, "U1@new.example.com", "U Uno")
+	if err != nil || len(res.Events) != 1 {
+		t.Fatalf("update: %v %+v", err, res)
+	}
+	want := events.UserRegistered{UserID: "u1", Email: "u1@new.example.com", DisplayName: "U Uno", Roles: []string{"global-admin"}}
+	if got := res.Events[0].Data; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if res, err := w.svc.RegisterSignInUser(ctx, "contoso", "u1", events.Meta{CommandID: "s2"}, "u1@new.example.com", "U Uno"); err != nil || len(res.Events) != 0 {
+		t.Fatalf("unchanged: %v %+v", err, res)
+	}
+	if _, err := w.svc.RegisterSignInUser(ctx, "contoso", "u2", events.Meta{CommandID: "s3"}, "not an email", "x"); !matches(err, &domain.ValidationError{}) {
+		t.Fatalf("bad email: %v", err)
+	}
+}

@@ -362,6 +362,18 @@ func TestAutoClaimTurningOff(t *testing.T) {
 	if got := signIn("a1", "alice"); got != "claimed P" {
 		t.Fatalf("alice: %q", got)
 	}
+	// A sign-in naming an email registers the directory user; the claimed
+	// users list shows it.
+	r := w.svc.do(t, "POST", "/v1/signins", w.ingest, map[string]any{"id": "d1", "user_id": "dana", "app": "teams",
+		"at": time.Now().UTC().Format(time.RFC3339), "email": "Dana@Example.com", "display_name": "Dana"}).want(t, 200, "")
+	waitFor(t, 10*time.Second, "dana's email", func() bool {
+		for _, l := range w.svc.do(t, "GET", "/v1/policies/"+w.policy+"/claims?after="+r.header.Get("Seatflow-Position"), w.admin, nil).want(t, 200, "").list {
+			if m := l.(map[string]any); m["user_id"] == "dana" && m["email"] == "dana@example.com" {
+				return true
+			}
+		}
+		return false
+	})
 	w.svc.do(t, "PATCH", "/v1/policies/"+w.policy, w.admin, map[string]any{"enabled": false}).want(t, 200, "")
 	if got := signIn("b1", "bob"); got != "no_policy " {
 		t.Fatalf("bob with the policy off: %q", got)
@@ -375,7 +387,7 @@ func TestAutoClaimTurningOff(t *testing.T) {
 	if got := signIn("c1", "carol"); got != "off " {
 		t.Fatalf("carol with the switch off: %q", got)
 	}
-	r := w.svc.do(t, "GET", "/v1/settings/auto-claim", w.admin, nil).want(t, 200, "")
+	r = w.svc.do(t, "GET", "/v1/settings/auto-claim", w.admin, nil).want(t, 200, "")
 	if r.body["enabled"] != false {
 		t.Fatalf("switch: %s", r.raw)
 	}
