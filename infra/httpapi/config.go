@@ -84,6 +84,9 @@ type Config struct {
 	// AutoClaim serves the auto-claim settings, policies, claim reports and
 	// POST /v1/signins (see policies.go). nil: those routes are not served.
 	AutoClaim *AutoClaimConfig
+	// Requests serves the directory, request-process and license-request
+	// routes (see requests.go). nil: those routes are not served.
+	Requests *RequestsConfig
 }
 
 // DefaultWaitTimeout is Config.WaitTimeout's default.

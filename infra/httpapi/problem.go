@@ -40,6 +40,9 @@ type Problem struct {
 	Status int    `json:"status"`
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
+	// Link is the admin's documentation link of an own_request_process
+	// problem.
+	Link string `json:"link,omitempty"`
 }
 
 // codeInfo is the status and title of each code.
@@ -61,6 +64,13 @@ var codeInfo = map[string]struct {
 	CodeConflict:            {http.StatusConflict, "Concurrent change"},
 	CodeUnavailable:         {http.StatusServiceUnavailable, "Temporarily unavailable"},
 	CodeInternal:            {http.StatusInternalServerError, "Internal error"},
+	CodeSelfServiceAllowed:  {http.StatusConflict, "Self-service purchase is allowed"},
+	CodeOwnRequestProcess:   {http.StatusConflict, "The organisation uses its own request process"},
+	CodeAlreadyDecided:      {http.StatusConflict, "Request already decided"},
+	CodeGroupNotLicensed:    {http.StatusConflict, "Group has no licenses"},
+	CodeShareAnswered:       {http.StatusConflict, "Share already answered"},
+	CodeInvalidShareLink:    {http.StatusUnauthorized, "Invalid share link"},
+	CodeShareLinkExpired:    {http.StatusUnauthorized, "Share link expired"},
 }
 
 // apiError is an error raised by the HTTP layer itself, already classified.
@@ -104,6 +114,13 @@ func invalidField(field, reason string) error {
 //	| already_assigned      | 409    | the user already holds a license of the product                  |
 //	| below_assigned        | 409    | removing licenses would leave fewer purchased than assigned      |
 //	| conflict              | 409    | other writers kept changing the aggregate; retry (Retry-After)   |
+//	| self_service_allowed  | 409    | a request for a product users may buy themselves                 |
+//	| own_request_process   | 409    | the org uses its own process: detail is its message, plus "link" |
+//	| already_decided       | 409    | the request was approved, denied or expired already              |
+//	| group_not_licensed    | 409    | fulfilling through a group licensed with no product              |
+//	| share_already_answered| 409    | the share link was used already                                  |
+//	| invalid_share_link    | 401    | a share link that is malformed or forged                         |
+//	| share_link_expired    | 401    | a genuine share link past its expiry                             |
 //	| unavailable           | 503    | timed out (e.g. ?after= not reached) or storage unavailable;     |
 //	|                       |        | retry (Retry-After)                                              |
 //	| internal              | 500    | anything else; detail carries the request id, the log the cause  |
@@ -114,6 +131,9 @@ func problemFor(err error) (status int, code, detail string) {
 		notFound *domain.NotFoundError
 		tooLarge *http.MaxBytesError
 	)
+	if code, detail, ok := requestProblem(err); ok {
+		return codeInfo[code].status, code, detail
+	}
 	switch {
 	case errors.As(err, &api):
 		code, detail = api.code, api.detail
@@ -182,7 +202,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", status), slog.String("code", code), slog.Any("error", err))
 	}
-	writeProblem(w, Problem{Type: ProblemTypePrefix + code, Title: codeInfo[code].title, Status: status, Detail: detail, Code: code})
+	writeProblem(w, Problem{Type: ProblemTypePrefix + code, Title: codeInfo[code].title, Status: status, Detail: detail, Code: code,
+		Link: problemLink(err)})
 }
 
 func writeProblem(w http.ResponseWriter, p Problem) {

@@ -62,6 +62,7 @@ func (s *Server) routes() {
 		why:   "only admins or the user themself may read a user's licenses",
 	}, s.userLicenses)
 	s.autoClaimRoutes()
+	s.requestRoutes()
 }
 
 // access says who may call a route: holders of any of roles, or, when self

@@ -1,0 +1,431 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/sharelink"
+	"github.com/seatflow/seatflow/projections"
+)
+
+// Problem codes of the license-request routes.
+const (
+	CodeSelfServiceAllowed = "self_service_allowed"
+	CodeOwnRequestProcess  = "own_request_process"
+	CodeAlreadyDecided     = "already_decided"
+	CodeGroupNotLicensed   = "group_not_licensed"
+	CodeShareAnswered      = "share_already_answered"
+	CodeInvalidShareLink   = "invalid_share_link"
+	CodeShareLinkExpired   = "share_link_expired"
+)
+
+// requestProblem classifies the license-request errors; problemFor asks it
+// before its own cases. ok is false for errors it does not know.
+func requestProblem(err error) (code, detail string, ok bool) {
+	var own *domain.OwnProcessError
+	switch {
+	case errors.As(err, &own):
+		return CodeOwnRequestProcess, own.Message, true
+	case errors.Is(err, domain.ErrSelfServiceAllowed):
+		return CodeSelfServiceAllowed, err.Error(), true
+	case errors.Is(err, domain.ErrAlreadyDecided):
+		return CodeAlreadyDecided, err.Error(), true
+	case errors.Is(err, domain.ErrGroupNotLicensed):
+		return CodeGroupNotLicensed, err.Error(), true
+	case errors.Is(err, domain.ErrShareAnswered):
+		return CodeShareAnswered, err.Error(), true
+	case errors.Is(err, sharelink.ErrExpired):
+		return CodeShareLinkExpired, err.Error(), true
+	case errors.Is(err, sharelink.ErrInvalid):
+		return CodeInvalidShareLink, "the link is not a valid share link", true
+	}
+	return "", "", false
+}
+
+// problemLink is the "link" member of an own_request_process problem.
+func problemLink(err error) string {
+	var own *domain.OwnProcessError
+	if errors.As(err, &own) {
+		return own.Link
+	}
+	return ""
+}
+
+// RequestCommands runs the directory, request-process and license-request
+// commands. Errors: *domain.ValidationError, *domain.NotFoundError,
+// *domain.OwnProcessError, domain.ErrSelfServiceAllowed,
+// ErrAlreadyExists, ErrAlreadyDecided, ErrNoLicensesAvailable,
+// ErrGroupNotLicensed, ErrShareAnswered, ErrConcurrency, or a store error.
+type RequestCommands interface {
+	RegisterUser(ctx context.Context, tenant domain.TenantID, id domain.UserID, meta events.Meta, c domain.RegisterUser) (domain.UserView, domain.Result, error)
+	SetGroup(ctx context.Context, tenant domain.TenantID, id domain.GroupID, meta events.Meta, c domain.SetGroup) (domain.GroupView, domain.Result, error)
+	SetRequestProcess(ctx context.Context, tenant domain.TenantID, meta events.Meta, p domain.RequestProcess) (domain.RequestProcess, domain.Result, error)
+	RequestProcessSetting(ctx context.Context, tenant domain.TenantID) (domain.RequestProcess, domain.Result, error)
+	SubmitRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.SubmitRequest) (domain.RequestView, domain.Result, error)
+	DecideRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.Decide) (domain.RequestView, domain.Result, error)
+	ShareRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.ShareRequest) (domain.RequestView, domain.Result, error)
+	AnswerShare(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.AnswerShare) (domain.Share, domain.Result, error)
+}
+
+var _ RequestCommands = (*domain.Service)(nil)
+
+// RequestQueries answers from the request read model.
+type RequestQueries interface {
+	List(tenant string, f projections.RequestFilter) []projections.RequestItem
+	Details(tenant, id string) (projections.RequestDetails, bool)
+}
+
+var _ RequestQueries = (*projections.Requests)(nil)
+
+// DirectoryQueries answers from the directory read model.
+type DirectoryQueries interface {
+	UserByEmail(tenant, email string) (projections.DirectoryUser, bool)
+}
+
+var _ DirectoryQueries = (*projections.Directory)(nil)
+
+// RequestsConfig configures the directory and license-request routes.
+type RequestsConfig struct {
+	Commands  RequestCommands
+	Requests  RequestQueries
+	Directory DirectoryQueries
+	// Links verifies the tokens of POST /v1/shared/{token}.
+	Links *sharelink.Signer
+	// PendingFor is how long a request stays pending before it expires.
+	// Default domain.DefaultPendingFor.
+	PendingFor time.Duration
+	// Retention is how long requests stay listed. Default
+	// projections.DefaultRetention.
+	Retention time.Duration
+	// ShareTTL is how long share links are valid (at most until the
+	// request expires). Default domain.DefaultShareTTL.
+	ShareTTL time.Duration
+	// Now is the clock of the list's retention and of share links.
+	// Default time.Now.
+	Now func() time.Time
+}
+
+var (
+	userAdmins = roles(auth.RoleGlobalAdmin, auth.RoleUserAdmin)
+	anyUser    = roles(auth.RoleGlobalAdmin, auth.RoleUserAdmin, auth.RoleLicenseAdmin, auth.RoleUser)
+)
+
+// requestRoutes registers the directory and license-request routes, when
+// configured.
+func (s *Server) requestRoutes() {
+	rc := s.cfg.Requests
+	if rc == nil {
+		return
+	}
+	if rc.Now == nil {
+		rc.Now = time.Now
+	}
+	s.handle("PUT /v1/users/{id}", userAdmins, s.putUser)
+	s.handle("PUT /v1/groups/{id}", userAdmins, s.putGroup)
+	s.handle("GET /v1/settings/request-process", anyAdmin, s.getRequestProcess)
+	s.handle("PUT /v1/settings/request-process", anyAdmin, s.putRequestProcess)
+	s.handle("POST /v1/requests", anyUser, s.submitRequest)
+	s.handle("GET /v1/requests", anyUser, s.listRequests)
+	s.handle("GET /v1/requests/{id}", anyUser, s.getRequest)
+	s.handle("POST /v1/requests/{id}/decision", anyAdmin, s.decideRequest)
+	s.handle("POST /v1/requests/{id}/share", anyAdmin, s.shareRequest)
+	s.route("POST /v1/shared/{token}", http.HandlerFunc(s.answerShare))
+}
+
+// RequestState is what request commands answer.
+type RequestState struct {
+	domain.RequestView
+	Position uint64 `json:"position"`
+}
+
+type submitBody struct {
+	ProductID     *string  `json:"product_id"`
+	Users         []string `json:"users"`
+	Justification string   `json:"justification"`
+}
+
+// requestIDFor makes the id of a new request: derived from the
+// Idempotency-Key when there is one, so a retried submission finds the
+// request it created, else a new ULID.
+func (s *Server) requestIDFor(r *http.Request, c auth.Claims) (string, error) {
+	key, err := optionalKey(r, HeaderIdempotencyKey)
+	if err != nil || key == "" {
+		return s.cfg.NewID(), err
+	}
+	h := sha256.Sum256([]byte(c.Tenant + "\x00" + c.Subject + "\x00" + key))
+	return "R" + strings.ToUpper(hex.EncodeToString(h[:13])), nil
+}
+
+// POST /v1/requests
+func (s *Server) submitRequest(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	var b submitBody
+	if err := decode(w, r, &b); err != nil {
+		return err
+	}
+	if b.ProductID == nil {
+		return invalidField("product_id", "is required")
+	}
+	if !events.ValidID(*b.ProductID) {
+		return invalidField("product_id", idRule)
+	}
+	users := make([]domain.UserID, len(b.Users))
+	for i, u := range b.Users {
+		if !events.ValidID(u) {
+			return invalidField("users", fmt.Sprintf("%q: %s", u, idRule))
+		}
+		users[i] = domain.UserID(u)
+	}
+	meta, err := s.meta(r, c)
+	if err != nil {
+		return err
+	}
+	id, err := s.requestIDFor(r, c)
+	if err != nil {
+		return err
+	}
+	rc := s.cfg.Requests
+	v, res, err := rc.Commands.SubmitRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.SubmitRequest{
+		ProductID: domain.ProductID(*b.ProductID), Requester: domain.UserID(c.Subject), Users: users,
+		Justification: b.Justification, PendingFor: rc.PendingFor,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/requests/"+url.PathEscape(id))
+	return writePositioned(w, http.StatusCreated, res.Position, RequestState{RequestView: v, Position: res.Position})
+}
+
+// GET /v1/requests
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	q := r.URL.Query()
+	status := q.Get("status")
+	if len(q["status"]) > 1 || (status != "" && status != "pending" && status != "completed") {
+		return invalidField("status", "must be pending or completed")
+	}
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
+	rc := s.cfg.Requests
+	f := projections.RequestFilter{Status: status, Now: rc.Now(), Retention: rc.Retention}
+	if !c.IsAdmin() {
+		f.Requester = c.Subject
+	}
+	return writeJSON(w, http.StatusOK, rc.Requests.List(c.Tenant, f))
+}
+
+// GET /v1/requests/{id}
+func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := pathID(r, "id", "id")
+	if err != nil {
+		return err
+	}
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
+	d, ok := s.cfg.Requests.Requests.Details(c.Tenant, id)
+	// A user who is neither admin nor requester learns nothing, not even
+	// that the request exists.
+	if !ok || (!c.IsAdmin() && d.Requester != c.Subject) {
+		return &domain.NotFoundError{Kind: "request", ID: id}
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+type decisionBody struct {
+	Approve          []string `json:"approve"`
+	Reject           []string `json:"reject"`
+	ProductID        string   `json:"product_id"`
+	DisabledServices []string `json:"disabled_services"`
+	GroupID          string   `json:"group_id"`
+	Message          string   `json:"message"`
+}
+
+func userIDs(field string, xs []string) ([]domain.UserID, error) {
+	out := make([]domain.UserID, len(xs))
+	for i, x := range xs {
+		if !events.ValidID(x) {
+			return nil, invalidField(field, fmt.Sprintf("%q: %s", x, idRule))
+		}
+		out[i] = domain.UserID(x)
+	}
+	return out, nil
+}
+
+// POST /v1/requests/{id}/decision
+func (s *Server) decideRequest(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := pathID(r, "id", "id")
+	if err != nil {
+		return err
+	}
+	var b decisionBody
+	if err := decode(w, r, &b); err != nil {
+		return err
+	}
+	approve, err := userIDs("approve", b.Approve)
+	if err != nil {
+		return err
+	}
+	reject, err := userIDs("reject", b.Reject)
+	if err != nil {
+		return err
+	}
+	if b.ProductID != "" && !events.ValidID(b.ProductID) {
+		return invalidField("product_id", idRule)
+	}
+	if b.GroupID != "" && !events.ValidID(b.GroupID) {
+		return invalidField("group_id", idRule)
+	}
+	meta, err := s.meta(r, c)
+	if err != nil {
+		return err
+	}
+	v, res, err := s.cfg.Requests.Commands.DecideRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.Decide{
+		Approve: approve, Reject: reject, ProductID: domain.ProductID(b.ProductID), DisabledServices: b.DisabledServices,
+		GroupID: domain.GroupID(b.GroupID), Message: b.Message,
+	})
+	if err != nil {
+		return err
+	}
+	return writePositioned(w, http.StatusOK, res.Position, RequestState{RequestView: v, Position: res.Position})
+}
+
+type shareBody struct {
+	Recipients []string `json:"recipients"`
+	Subject    string   `json:"subject"`
+	Message    string   `json:"message"`
+}
+
+// POST /v1/requests/{id}/share
+func (s *Server) shareRequest(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := pathID(r, "id", "id")
+	if err != nil {
+		return err
+	}
+	var b shareBody
+	if err := decode(w, r, &b); err != nil {
+		return err
+	}
+	if len(b.Recipients) == 0 || len(b.Recipients) > domain.MaxShareRecipients {
+		return invalidField("recipients", fmt.Sprintf("must name 1 to %d email addresses", domain.MaxShareRecipients))
+	}
+	rc := s.cfg.Requests
+	var rcpts []events.ShareRecipient
+	for _, email := range b.Recipients {
+		norm, err := domain.NormalEmail("recipients", email)
+		if err != nil {
+			return err
+		}
+		u, ok := rc.Directory.UserByEmail(c.Tenant, norm)
+		if !ok {
+			return invalidField("recipients", fmt.Sprintf("%q is not the email of a directory user", email))
+		}
+		rcpts = append(rcpts, events.ShareRecipient{Email: norm, UserID: u.UserID, ShareID: s.cfg.NewID()})
+	}
+	meta, err := s.meta(r, c)
+	if err != nil {
+		return err
+	}
+	v, res, err := rc.Commands.ShareRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.ShareRequest{
+		Recipients: rcpts, Subject: b.Subject, Message: b.Message, TTL: rc.ShareTTL,
+	})
+	if err != nil {
+		return err
+	}
+	return writePositioned(w, http.StatusOK, res.Position, RequestState{RequestView: v, Position: res.Position})
+}
+
+type answerBody struct {
+	Recommendation string `json:"recommendation"`
+	Comment        string `json:"comment"`
+}
+
+// ShareAnswer is what POST /v1/shared/{token} answers.
+type ShareAnswer struct {
+	RequestID      string `json:"request_id"`
+	ShareID        string `json:"share_id"`
+	Recommendation string `json:"recommendation"`
+	Comment        string `json:"comment"`
+	Position       uint64 `json:"position"`
+}
+
+// POST /v1/shared/{token}: the link is the credential; no bearer token.
+func (s *Server) answerShare(w http.ResponseWriter, r *http.Request) {
+	if err := s.doAnswerShare(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) doAnswerShare(w http.ResponseWriter, r *http.Request) error {
+	rc := s.cfg.Requests
+	claims, err := rc.Links.Verify(r.PathValue("token"), rc.Now())
+	if err != nil {
+		return err
+	}
+	var b answerBody
+	if err := decode(w, r, &b); err != nil {
+		return err
+	}
+	meta, err := s.meta(r, auth.Claims{Subject: "share-" + claims.ShareID})
+	if err != nil {
+		return err
+	}
+	sh, res, err := rc.Commands.AnswerShare(r.Context(), domain.TenantID(claims.Tenant), domain.RequestID(claims.RequestID), meta,
+		domain.AnswerShare{ShareID: claims.ShareID, Recommendation: b.Recommendation, Comment: b.Comment})
+	if err != nil {
+		return err
+	}
+	return writePositioned(w, http.StatusOK, res.Position, ShareAnswer{RequestID: claims.RequestID, ShareID: claims.ShareID,
+		Recommendation: sh.Recommendation, Comment: sh.Comment, Position: res.Position})
+}
+
+// ProcessState is what the request-process setting routes answer.
+type ProcessState struct {
+	domain.RequestProcess
+	Position uint64 `json:"position"`
+}
+
+type processBody struct {
+	Mode    *string `json:"mode"`
+	Message string  `json:"message"`
+	Link    string  `json:"link"`
+}
+
+// GET /v1/settings/request-process
+func (s *Server) getRequestProcess(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	p, res, err := s.cfg.Requests.Commands.RequestProcessSetting(r.Context(), domain.TenantID(c.Tenant))
+	if err != nil {
+		return err
+	}
+	return writePositioned(w, http.StatusOK, res.Position, ProcessState{RequestProcess: p, Position: res.Position})
+}
+
+// PUT /v1/settings/request-process
+func (s *Server) putRequestProcess(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	var b processBody
+	if err := decode(w, r, &b); err != nil {
+		return err
+	}
+	if b.Mode == nil {
+		return invalidField("mode", "is required")
+	}
+	meta, err := s.meta(r, c)
+	if err != nil {
+		return err
+	}
+	p, res, err := s.cfg.Requests.Commands.SetRequestProcess(r.Context(), domain.TenantID(c.Tenant), meta,
+		domain.RequestProcess{Mode: *b.Mode, Message: b.Message, Link: b.Link})
+	if err != nil {
+		return err
+	}
+	return writePositioned(w, http.StatusOK, res.Position, ProcessState{RequestProcess: p, Position: res.Position})
+}
