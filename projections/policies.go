@@ -13,6 +13,11 @@ import (
 // NamePolicyList is the policy list read model's name.
 const NamePolicyList = "policy_list"
 
+var (
+	_ Snapshotter = (*PolicyList)(nil)
+	_ Snapshotter = (*Claims)(nil)
+)
+
 // PolicyProductView is one product of a policy as the list shows it.
 type PolicyProductView struct {
 	ProductID        string   `json:"product_id"`

@@ -10,10 +10,13 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/projections"
 )
 
 // NameGranter is the granter's read-model name.
 const NameGranter = "autoclaim_granter"
+
+var _ projections.Snapshotter = (*Granter)(nil)
 
 // Granting is what the Granter needs from the domain.
 type Granting interface {
