@@ -1,0 +1,258 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// Defaults of NotifierConfig.
+const (
+	DefaultEventStream = "SEATFLOW_EVENTS"
+	DefaultNotifierDur = "seatflow-notifier"
+	DefaultAckWait     = 30 * time.Second
+	DefaultRedelay     = 2 * time.Second
+	DefaultWaitRead    = 30 * time.Second
+)
+
+// Progress is how far the read models the Lookup answers from have come.
+type Progress interface {
+	// WaitFor returns nil once position has been applied, or ctx's error.
+	WaitFor(ctx context.Context, position uint64) error
+}
+
+// NotifierConfig configures a Notifier.
+type NotifierConfig struct {
+	// URL is the NATS server or cluster. The notifier opens its own
+	// connection, because watermill's router closes it. Required.
+	URL string
+	// Registry decodes events. Required.
+	Registry *events.Registry
+	// Rules map events to notifications. Required.
+	Rules Rules
+	// Lookup addresses and words them. Required.
+	Lookup Lookup
+	// Progress, when set, is waited for up to each event's position before
+	// the event is mapped, so the directory knows its recipients.
+	Progress Progress
+	// Stream and Durable name the event stream and the durable consumer.
+	Stream, Durable string
+	// AckWait and Redelay bound a message's processing and the wait before
+	// a failed one is redelivered.
+	AckWait, Redelay time.Duration
+	// Logger receives the notifier's logs. Default: discard.
+	Logger *slog.Logger
+}
+
+func (c *NotifierConfig) setDefaults() {
+	if c.Stream == "" {
+		c.Stream = DefaultEventStream
+	}
+	if c.Durable == "" {
+		c.Durable = DefaultNotifierDur
+	}
+	if c.AckWait == 0 {
+		c.AckWait = DefaultAckWait
+	}
+	if c.Redelay == 0 {
+		c.Redelay = DefaultRedelay
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every missing setting.
+func (c NotifierConfig) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("notify: NotifierConfig.URL is required"))
+	}
+	if c.Registry == nil {
+		errs = append(errs, errors.New("notify: NotifierConfig.Registry is required"))
+	}
+	if c.Rules == nil {
+		errs = append(errs, errors.New("notify: NotifierConfig.Rules is required"))
+	}
+	if c.Lookup == nil {
+		errs = append(errs, errors.New("notify: NotifierConfig.Lookup is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Notifier turns events into notifications (see the package comment).
+type Notifier struct {
+	cfg    NotifierConfig
+	log    *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	router *message.Router
+}
+
+// NewNotifier connects, creates the durable consumer and builds the router.
+// Start it with Run.
+func NewNotifier(ctx context.Context, cfg NotifierConfig) (*Notifier, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(cfg.URL, nats.Name("seatflow-notifier"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("notify: connect to %s: %w", cfg.URL, err)
+	}
+	n := &Notifier{cfg: cfg, log: cfg.Logger.With("component", "notifier"), nc: nc}
+	if err := n.setup(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Notifier) setup(ctx context.Context) error {
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		return fmt.Errorf("notify: jetstream: %w", err)
+	}
+	n.js = js
+	// Durable, created here: watermill's consumers are ephemeral. One
+	// message in flight, so a nack does not reorder.
+	cons, err := js.CreateOrUpdateConsumer(ctx, n.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       n.cfg.Durable,
+		Description:   "Seatflow notifier: events to e-mail notifications",
+		FilterSubject: events.SubjectPrefix + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       n.cfg.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("notify: durable consumer %s on %s: %w", n.cfg.Durable, n.cfg.Stream, err)
+	}
+	wlog := watermill.NewSlogLoggerWithLevelMapping(n.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
+		Conn:           n.nc,
+		Logger:         wlog,
+		AckWaitTimeout: n.cfg.AckWait,
+		NakDelay:       wmjs.NewStaticDelay(n.cfg.Redelay),
+		Unmarshaler:    tolerantUnmarshaler{},
+		ResourceInitializer: func(context.Context, jetstream.JetStream, string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
+			return cons, nil, nil // never deleted: it is durable
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("notify: subscriber: %w", err)
+	}
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
+	if err != nil {
+		return fmt.Errorf("notify: router: %w", err)
+	}
+	router.AddMiddleware(middleware.Recoverer, middleware.Retry{
+		MaxRetries: 3, InitialInterval: 20 * time.Millisecond, MaxInterval: time.Second,
+		Multiplier: 2, RandomizationFactor: 0.5, Logger: wlog,
+	}.Middleware)
+	router.AddConsumerHandler("notifications", events.SubjectPrefix+".>", sub, n.handle)
+	n.router = router
+	return nil
+}
+
+// Run consumes until ctx ends, then closes the router and its connection.
+func (n *Notifier) Run(ctx context.Context) error {
+	err := n.router.Run(ctx)
+	if cerr := n.router.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if !n.nc.IsClosed() {
+		n.nc.Close()
+	}
+	return err
+}
+
+// Running is closed once the router consumes.
+func (n *Notifier) Running() chan struct{} { return n.router.Running() }
+
+func (n *Notifier) handle(msg *message.Message) error {
+	seq, _ := strconv.ParseUint(msg.Metadata.Get(metaSeq), 10, 64)
+	env, err := n.cfg.Registry.Decode(msg.Payload)
+	if err != nil {
+		n.log.Warn("skipping an event that does not decode", "seq", seq, "subject", msg.Metadata.Get(metaSubject), "err", err)
+		return nil
+	}
+	rule := n.cfg.Rules[env.Type]
+	if rule == nil {
+		return nil
+	}
+	env.Position = seq
+	if n.cfg.Progress != nil {
+		ctx, cancel := context.WithTimeout(msg.Context(), DefaultWaitRead)
+		err := n.cfg.Progress.WaitFor(ctx, seq)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("wait for the read models to reach %d: %w", seq, err)
+		}
+	}
+	drafts, err := rule(n.cfg.Lookup, env)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", env.Type, env.ID, err)
+	}
+	out, skipped := Address(n.cfg.Lookup, env, drafts)
+	if len(skipped) > 0 {
+		n.log.Warn("recipients without a directory address", "event", env.ID, "type", env.Type, "users", skipped)
+	}
+	for _, nt := range out {
+		if err := n.publish(msg.Context(), env.Tenant, nt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Notifier) publish(ctx context.Context, tenant string, nt Notification) error {
+	b, err := json.Marshal(nt)
+	if err != nil {
+		return err
+	}
+	m := &nats.Msg{Subject: Subject(tenant), Data: b, Header: nats.Header{}}
+	m.Header.Set(jetstream.MsgIDHeader, nt.ID)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := n.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("publish %s to %s: %w", nt.ID, m.Subject, err)
+	}
+	n.log.Debug("notification published", "id", nt.ID, "kind", nt.Kind)
+	return nil
+}
+
+// Metadata keys the unmarshaler sets.
+const (
+	metaSubject = "subject"
+	metaSeq     = "stream_seq"
+)
+
+// tolerantUnmarshaler never fails: watermill-nats crashes the process on an
+// unmarshal error, and judging the payload is the handler's job.
+type tolerantUnmarshaler struct{}
+
+func (tolerantUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
+	var seq uint64
+	if md, err := m.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	wm := message.NewMessage("seq-"+strconv.FormatUint(seq, 10), m.Data())
+	wm.Metadata.Set(metaSubject, m.Subject())
+	wm.Metadata.Set(metaSeq, strconv.FormatUint(seq, 10))
+	return wm, nil
+}

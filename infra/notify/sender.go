@@ -1,0 +1,212 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	mail "github.com/wneessen/go-mail"
+)
+
+// Defaults of SenderConfig.
+const (
+	DefaultNotifyStream = "SEATFLOW_NOTIFY"
+	DefaultSenderDur    = "seatflow-smtp"
+	DefaultMaxDeliver   = 20
+)
+
+// SMTP TLS modes.
+const (
+	TLSNone          = "none"
+	TLSOpportunistic = "opportunistic"
+	TLSMandatory     = "mandatory"
+	TLSImplicit      = "implicit"
+)
+
+// SenderConfig configures a Sender.
+type SenderConfig struct {
+	// JS reaches SEATFLOW_NOTIFY. Required.
+	JS jetstream.JetStream
+	// Addr is the SMTP server, host:port. Required.
+	Addr string
+	// From is the sender address. Required.
+	From string
+	// Username and Password, when set, authenticate with PLAIN.
+	Username, Password string
+	// TLS is one of TLSNone, TLSOpportunistic (default), TLSMandatory,
+	// TLSImplicit.
+	TLS string
+	// Stream and Durable name the notify stream and the consumer.
+	Stream, Durable string
+	// Redelay is the wait before a failed delivery is retried; MaxDeliver
+	// bounds the attempts (then the message is given up and logged).
+	Redelay    time.Duration
+	MaxDeliver int
+	// Timeout bounds one SMTP conversation. Default 30s.
+	Timeout time.Duration
+	// Logger receives the sender's logs. Default: discard.
+	Logger *slog.Logger
+}
+
+func (c *SenderConfig) setDefaults() {
+	if c.TLS == "" {
+		c.TLS = TLSOpportunistic
+	}
+	if c.Stream == "" {
+		c.Stream = DefaultNotifyStream
+	}
+	if c.Durable == "" {
+		c.Durable = DefaultSenderDur
+	}
+	if c.Redelay == 0 {
+		c.Redelay = 10 * time.Second
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = DefaultMaxDeliver
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every missing or invalid setting.
+func (c SenderConfig) Validate() error {
+	var errs []error
+	if c.JS == nil {
+		errs = append(errs, errors.New("notify: SenderConfig.JS is required"))
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--smtp-addr %q: want host:port", c.Addr))
+	} else if _, err := strconv.Atoi(port); err != nil {
+		errs = append(errs, fmt.Errorf("--smtp-addr %q: port is not a number", c.Addr))
+	}
+	if c.From == "" {
+		errs = append(errs, errors.New("--smtp-from is required with --smtp-addr"))
+	}
+	switch c.TLS {
+	case TLSNone, TLSOpportunistic, TLSMandatory, TLSImplicit:
+	default:
+		errs = append(errs, fmt.Errorf("--smtp-tls %q: want none, opportunistic, mandatory or implicit", c.TLS))
+	}
+	return errors.Join(errs...)
+}
+
+// Sender delivers notifications from SEATFLOW_NOTIFY by SMTP.
+type Sender struct {
+	cfg  SenderConfig
+	log  *slog.Logger
+	host string
+	port int
+}
+
+// NewSender checks cfg and returns a Sender; Run starts it.
+func NewSender(cfg SenderConfig) (*Sender, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	p, _ := strconv.Atoi(port)
+	return &Sender{cfg: cfg, log: cfg.Logger.With("component", "smtp-sender"), host: host, port: p}, nil
+}
+
+// Run delivers until ctx ends. It returns an error only if it cannot start.
+func (s *Sender) Run(ctx context.Context) error {
+	cons, err := s.cfg.JS.CreateOrUpdateConsumer(ctx, s.cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       s.cfg.Durable,
+		Description:   "Seatflow SMTP sender",
+		FilterSubject: "sf.notify.*.email",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.cfg.Timeout + 10*time.Second,
+		MaxDeliver:    s.cfg.MaxDeliver,
+		MaxAckPending: 16,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("notify: sender consumer %s on %s: %w", s.cfg.Durable, s.cfg.Stream, err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { s.deliver(ctx, m) })
+	if err != nil {
+		return fmt.Errorf("notify: consume %s: %w", s.cfg.Stream, err)
+	}
+	<-ctx.Done()
+	cc.Drain()
+	<-cc.Closed()
+	return nil
+}
+
+func (s *Sender) deliver(ctx context.Context, m jetstream.Msg) {
+	var n Notification
+	if err := json.Unmarshal(m.Data(), &n); err != nil || len(n.To) == 0 {
+		s.log.Error("dropping a notification that cannot be sent", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	if err := s.Send(ctx, n); err != nil {
+		md, _ := m.Metadata()
+		var attempt uint64
+		if md != nil {
+			attempt = md.NumDelivered
+		}
+		if attempt >= uint64(s.cfg.MaxDeliver) {
+			s.log.Error("giving up on a notification", "id", n.ID, "to", n.To, "attempts", attempt, "err", err)
+			_ = m.Term()
+			return
+		}
+		s.log.Warn("notification not delivered; retrying", "id", n.ID, "attempt", attempt, "err", err)
+		_ = m.NakWithDelay(s.cfg.Redelay)
+		return
+	}
+	_ = m.Ack()
+	s.log.Debug("notification delivered", "id", n.ID, "kind", n.Kind)
+}
+
+// Send delivers one notification by SMTP. Its Message-ID is derived from
+// the notification ID, so a receiving system can spot a repeat.
+func (s *Sender) Send(ctx context.Context, n Notification) error {
+	msg := mail.NewMsg()
+	if err := msg.From(s.cfg.From); err != nil {
+		return fmt.Errorf("from %q: %w", s.cfg.From, err)
+	}
+	if err := msg.To(n.To...); err != nil {
+		return fmt.Errorf("to %v: %w", n.To, err)
+	}
+	msg.Subject(n.Subject)
+	msg.SetBodyString(mail.TypeTextPlain, n.Text)
+	msg.SetMessageIDWithValue(strings.NewReplacer(":", ".", "@", ".").Replace(n.ID) + "@seatflow")
+	msg.SetGenHeader("X-Seatflow-Kind", n.Kind)
+	opts := []mail.Option{mail.WithPort(s.port), mail.WithTimeout(s.cfg.Timeout)}
+	switch s.cfg.TLS {
+	case TLSNone:
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	case TLSOpportunistic:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	case TLSMandatory:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	case TLSImplicit:
+		opts = append(opts, mail.WithSSL())
+	}
+	if s.cfg.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(s.cfg.Username), mail.WithPassword(s.cfg.Password))
+	}
+	c, err := mail.NewClient(s.host, opts...)
+	if err != nil {
+		return fmt.Errorf("smtp client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		return fmt.Errorf("smtp %s: %w", s.cfg.Addr, err)
+	}
+	return nil
+}

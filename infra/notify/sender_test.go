@@ -1,0 +1,155 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/notify"
+)
+
+// mailbox is a real SMTP server on loopback that keeps what it receives.
+type mailbox struct {
+	mu    sync.Mutex
+	mails []received
+	fail  int // refuse this many DATA commands first
+}
+
+type received struct {
+	from string
+	to   []string
+	data string
+}
+
+func (b *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{box: b}, nil }
+
+type session struct {
+	box *mailbox
+	cur received
+}
+
+func (s *session) Reset()        { s.cur = received{} }
+func (s *session) Logout() error { return nil }
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	s.cur.from = from
+	return nil
+}
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.cur.to = append(s.cur.to, to)
+	return nil
+}
+func (s *session) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.box.mu.Lock()
+	defer s.box.mu.Unlock()
+	if s.box.fail > 0 {
+		s.box.fail--
+		return &smtp.SMTPError{Code: 451, Message: "try again later"}
+	}
+	s.cur.data = string(b)
+	s.box.mails = append(s.box.mails, s.cur)
+	return nil
+}
+
+func (b *mailbox) list() []received {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]received(nil), b.mails...)
+}
+
+func startSMTP(t *testing.T, box *mailbox) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtp.NewServer(box)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+func TestSenderDeliversEachNotificationOnce(t *testing.T) {
+	s := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, s.ClientURL())
+	ctx := context.Background()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	box := &mailbox{fail: 1}
+	addr := startSMTP(t, box)
+	publish := func(n notify.Notification) {
+		b, _ := json.Marshal(n)
+		m := &nats.Msg{Subject: notify.Subject("contoso"), Data: b, Header: nats.Header{}}
+		m.Header.Set(jetstream.MsgIDHeader, n.ID)
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := notify.Notification{ID: "ev1:request.approved:u1", Kind: "request.approved", To: []string{"u1@example.com"},
+		Subject: "License request approved: E5", Text: "Welcome aboard.\n", EventID: "ev1"}
+	publish(n)
+	publish(n) // a duplicate the stream drops
+	snd, err := notify.NewSender(notify.SenderConfig{JS: js, Addr: addr, From: "seatflow@example.com", TLS: notify.TLSNone,
+		Redelay: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- snd.Run(runCtx) }()
+	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if len(box.list()) == 0 {
+			return errors.New("no mail yet")
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mails := box.list()
+	if len(mails) != 1 {
+		t.Fatalf("mails: got %d, want 1", len(mails))
+	}
+	m := mails[0]
+	if m.from != "seatflow@example.com" || len(m.to) != 1 || m.to[0] != "u1@example.com" ||
+		!strings.Contains(m.data, "Subject: License request approved: E5") || !strings.Contains(m.data, "Welcome aboard.") {
+		t.Fatalf("mail: %+v", m)
+	}
+	// A restarted sender does not send it again: it was acknowledged.
+	runCtx, cancel = context.WithCancel(ctx)
+	go func() { done <- snd.Run(runCtx) }()
+	time.Sleep(300 * time.Millisecond) // nothing to wait for: proving an absence
+	cancel()
+	<-done
+	if got := len(box.list()); got != 1 {
+		t.Fatalf("after restart: %d mails, want 1", got)
+	}
+}
+
+func TestSenderConfigValidate(t *testing.T) {
+	_, err := notify.NewSender(notify.SenderConfig{Addr: "nohost", TLS: "maybe"})
+	for _, want := range []string{"JS is required", "--smtp-addr", "--smtp-from", "--smtp-tls"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v does not mention %q", err, want)
+		}
+	}
+}
