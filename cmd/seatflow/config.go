@@ -30,6 +30,7 @@ type Config struct {
 	LogLevel    string
 	ShutdownTTL time.Duration
 	AutoClaim   autoClaimFlags
+	Requests    requestFlags
 }
 
 // flags binds the shared flags to fs. Each flag's default comes from the
@@ -126,6 +127,7 @@ func serveFlags(f *flags, c *Config) {
 	f.string(&c.Sync, "sync", "default", "embedded JetStream fsync: 'always', 'default' (every 2m) or an interval such as 10s")
 	f.duration(&c.ShutdownTTL, "shutdown-timeout", 20*time.Second, "how long a stop may take to drain in-flight work")
 	bindAutoClaimFlags(f, &c.AutoClaim)
+	bindRequestFlags(f, &c.Requests)
 }
 
 // Validate reports every invalid setting.
@@ -163,6 +165,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--shutdown-timeout must not be negative"))
 	}
 	if err := c.AutoClaim.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Requests.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

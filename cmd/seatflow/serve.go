@@ -138,13 +138,14 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	reg := events.Default()
 	m := metrics.New()
-	svc, err := domain.NewService(m.Store(natsjs.NewStore(c.js, reg)), domain.Config{Now: time.Now, NewID: newID})
+	svc, err := domain.NewService(m.Store(natsjs.NewStore(c.js, reg)), domain.Config{Now: serviceNow, NewID: newID})
 	if err != nil {
 		return err
 	}
 	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
 	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
-	models := append([]projections.Projection{counts, licenses}, ac.projections()...)
+	rq := wireRequests(c, svc, counts, cfg.Requests, log)
+	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
 	cps, err := checkpoints(ctx, c, cfg, models, log)
 	if err != nil {
 		return err
@@ -166,10 +167,14 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	rqHTTP, err := rq.http(secret)
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: m.Handler(), Observe: m.ObserveHTTP,
+		Metrics: m.Handler(), Observe: m.ObserveHTTP, Requests: rqHTTP,
 	})
 	if err != nil {
 		return err
@@ -188,6 +193,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return fmt.Errorf("auto-claim: %w", err)
 	}
 	defer stopAutoClaim()
+	stopRequests, err := rq.start(ctx, runner, ln.Addr().String())
+	if err != nil {
+		stopRunner()
+		return fmt.Errorf("requests: %w", err)
+	}
+	defer stopRequests()
 
 	if cfg.Demo {
 		if err := loadDemo(ctx, svc, log); err != nil {

@@ -100,6 +100,9 @@ type Notifier struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	router *message.Router
+	// stopped is closed when Run's context ends, so a handler waiting for
+	// the read models lets go at once.
+	stopped chan struct{}
 }
 
 // NewNotifier connects, creates the durable consumer and builds the router.
@@ -113,7 +116,7 @@ func NewNotifier(ctx context.Context, cfg NotifierConfig) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: connect to %s: %w", cfg.URL, err)
 	}
-	n := &Notifier{cfg: cfg, log: cfg.Logger.With("component", "notifier"), nc: nc}
+	n := &Notifier{cfg: cfg, log: cfg.Logger.With("component", "notifier"), nc: nc, stopped: make(chan struct{})}
 	if err := n.setup(ctx); err != nil {
 		nc.Close()
 		return nil, err
@@ -171,6 +174,8 @@ func (n *Notifier) setup(ctx context.Context) error {
 
 // Run consumes until ctx ends, then closes the router and its connection.
 func (n *Notifier) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { close(n.stopped) })
+	defer stop()
 	err := n.router.Run(ctx)
 	if cerr := n.router.Close(); cerr != nil && err == nil {
 		err = cerr
@@ -198,6 +203,13 @@ func (n *Notifier) handle(msg *message.Message) error {
 	env.Position = seq
 	if n.cfg.Progress != nil {
 		ctx, cancel := context.WithTimeout(msg.Context(), DefaultWaitRead)
+		go func() {
+			select {
+			case <-n.stopped:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		err := n.cfg.Progress.WaitFor(ctx, seq)
 		cancel()
 		if err != nil {

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/expiry"
+	"github.com/seatflow/seatflow/infra/httpapi"
+	"github.com/seatflow/seatflow/infra/notify"
+	"github.com/seatflow/seatflow/infra/sharelink"
+	"github.com/seatflow/seatflow/projections"
+)
+
+// requestFlags are serve's license-request and notification settings.
+type requestFlags struct {
+	Retention    time.Duration
+	PendingFor   time.Duration
+	WarnBefore   time.Duration
+	ShareTTL     time.Duration
+	ExpiryEvery  time.Duration
+	PublicURL    string
+	SMTPAddr     string
+	SMTPFrom     string
+	SMTPUser     string
+	SMTPPassword string
+	SMTPTLS      string
+}
+
+// bindRequestFlags adds the license-request flags to serve's flag set.
+func bindRequestFlags(f *flags, c *requestFlags) {
+	f.duration(&c.Retention, "request-retention", projections.DefaultRetention, "how long requests stay in the Requests list")
+	f.duration(&c.PendingFor, "request-deadline", domain.DefaultPendingFor, "how long a request may stay pending before it expires")
+	f.duration(&c.WarnBefore, "request-warn-before", expiry.DefaultWarnBefore, "how long before a request's deadline its users are warned (negative: never)")
+	f.duration(&c.ShareTTL, "share-link-ttl", domain.DefaultShareTTL, "how long a shared request's e-mailed link stays valid (at most until the request's deadline)")
+	f.duration(&c.ExpiryEvery, "expiry-interval", expiry.DefaultInterval, "how often pending requests are checked against their deadline")
+	f.string(&c.PublicURL, "public-url", "", "base URL of the API as e-mail recipients reach it, for share links (default: http://<--http>)")
+	f.string(&c.SMTPAddr, "smtp-addr", "", "SMTP server host:port; notifications are e-mailed only when set")
+	f.string(&c.SMTPFrom, "smtp-from", "seatflow@localhost", "sender address of notification e-mails")
+	f.string(&c.SMTPUser, "smtp-username", "", "SMTP user name (PLAIN auth when set)")
+	f.string(&c.SMTPPassword, "smtp-password", "", "SMTP password")
+	f.string(&c.SMTPTLS, "smtp-tls", notify.TLSOpportunistic, "SMTP TLS: none, opportunistic, mandatory or implicit")
+}
+
+func (c requestFlags) validate() error {
+	var errs []error
+	if c.Retention <= 0 {
+		errs = append(errs, errors.New("--request-retention must be positive"))
+	}
+	if c.PendingFor < time.Second {
+		errs = append(errs, errors.New("--request-deadline must be at least 1s"))
+	}
+	if c.ShareTTL <= 0 {
+		errs = append(errs, errors.New("--share-link-ttl must be positive"))
+	}
+	if c.ExpiryEvery <= 0 {
+		errs = append(errs, errors.New("--expiry-interval must be positive"))
+	}
+	switch c.SMTPTLS {
+	case notify.TLSNone, notify.TLSOpportunistic, notify.TLSMandatory, notify.TLSImplicit:
+	default:
+		errs = append(errs, fmt.Errorf("--smtp-tls %q: want none, opportunistic, mandatory or implicit", c.SMTPTLS))
+	}
+	return errors.Join(errs...)
+}
+
+// clockOffset shifts the clock of commands, the expiry scheduler and the
+// Requests list's retention; end-to-end tests move it forward to reach
+// deadlines without waiting. It is zero in production.
+var clockOffset atomic.Int64
+
+func serviceNow() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) }
+
+// requests is the license-request part of serve: its read models, the
+// notifier, the expiry scheduler and the optional SMTP sender.
+type requests struct {
+	c         *conn
+	svc       *domain.Service
+	flags     requestFlags
+	counts    *projections.LicenseCounts
+	directory *projections.Directory
+	list      *projections.Requests
+	links     *sharelink.Signer
+	log       *slog.Logger
+}
+
+func wireRequests(c *conn, svc *domain.Service, counts *projections.LicenseCounts, flags requestFlags, log *slog.Logger) *requests {
+	return &requests{c: c, svc: svc, flags: flags, counts: counts, directory: projections.NewDirectory(),
+		list: projections.NewRequests(), log: log}
+}
+
+// projections are the read models the runner feeds for requests.
+func (q *requests) projections() []projections.Projection {
+	return []projections.Projection{q.directory, q.list}
+}
+
+// http is the HTTP API's request configuration; secret signs share links.
+func (q *requests) http(secret []byte) (*httpapi.RequestsConfig, error) {
+	links, err := sharelink.New(secret)
+	if err != nil {
+		return nil, err
+	}
+	q.links = links
+	return &httpapi.RequestsConfig{Commands: q.svc, Requests: q.list, Directory: q.directory, Links: links,
+		PendingFor: q.flags.PendingFor, Retention: q.flags.Retention, ShareTTL: q.flags.ShareTTL, Now: serviceNow}, nil
+}
+
+// start runs the notifier, the expiry scheduler and, when configured, the
+// SMTP sender until the returned stop is called. httpAddr is the API's
+// address, the default base of share links. Call after http.
+func (q *requests) start(ctx context.Context, progress notify.Progress, httpAddr string) (stop func(), err error) {
+	base := q.flags.PublicURL
+	if base == "" {
+		base = "http://" + httpAddr
+	}
+	n, err := notify.NewNotifier(ctx, notify.NotifierConfig{
+		URL: q.c.url, Registry: events.Default(), Rules: notify.RequestRules(), Progress: progress, Logger: q.log,
+		Lookup: notify.ReadModels{Directory: q.directory, Products: q.counts, Requests: q.list, Link: notify.LinkBase(base, q.links)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	sched, err := expiry.New(expiry.Config{Commands: q.svc, Due: q.list, Now: serviceNow, WarnBefore: q.flags.WarnBefore,
+		Interval: q.flags.ExpiryEvery, Logger: q.log})
+	if err != nil {
+		return nil, err
+	}
+	var sender *notify.Sender
+	if q.flags.SMTPAddr != "" {
+		sender, err = notify.NewSender(notify.SenderConfig{JS: q.c.js, Addr: q.flags.SMTPAddr, From: q.flags.SMTPFrom,
+			Username: q.flags.SMTPUser, Password: q.flags.SMTPPassword, TLS: q.flags.SMTPTLS, Logger: q.log})
+		if err != nil {
+			return nil, &configError{err}
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := n.Run(runCtx); err != nil {
+			q.log.Error("notifier stopped", "err", err)
+		}
+	})
+	wg.Go(func() { sched.Run(runCtx) })
+	if sender != nil {
+		wg.Go(func() {
+			if err := sender.Run(runCtx); err != nil {
+				q.log.Error("smtp sender stopped", "err", err)
+			}
+		})
+	}
+	select {
+	case <-n.Running():
+	case <-time.After(30 * time.Second):
+		cancel()
+		wg.Wait()
+		return nil, errors.New("notifier did not start within 30s")
+	}
+	return func() { cancel(); wg.Wait() }, nil
+}
