@@ -402,6 +402,11 @@ type processBody struct {
 
 // GET /v1/settings/request-process
 func (s *Server) getRequestProcess(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	// The setting is read from the org aggregate itself, so it is always
+	// current; after= is still validated like on every query.
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
 	p, res, err := s.cfg.Requests.Commands.RequestProcessSetting(r.Context(), domain.TenantID(c.Tenant))
 	if err != nil {
 		return err
