@@ -469,6 +469,8 @@ func TestAutoClaimDeadLetters(t *testing.T) {
 // crossing of the low-seat threshold and running out are recorded once.
 func TestAutoClaimGrantsWhenSeatsAppear(t *testing.T) {
 	w := newACWorld(t, 2, 0, "--pool-low-threshold", "1")
+	w.svc.do(t, "PUT", "/v1/users/gina", w.admin, map[string]any{"email": "gina@example.com", "display_name": "Gina", "roles": []string{"global-admin"}}).want(t, 200, "")
+	w.svc.do(t, "PUT", "/v1/users/lisa", w.admin, map[string]any{"email": "lisa@example.com", "display_name": "Lisa", "roles": []string{"license-admin"}}).want(t, 200, "")
 	at := time.Now().UTC()
 	for _, u := range []string{"u1", "u2", "u3", "u4"} {
 		w.signIn(t, "s-"+u, u, at)
@@ -501,6 +503,25 @@ func TestAutoClaimGrantsWhenSeatsAppear(t *testing.T) {
 	// ran out three times: u2 took P's last seat, u3 C's, u4 P's freed one.
 	if low, out := w.countEvents(t, "PoolLow"), w.countEvents(t, "PolicyExhausted"); low != 1 || out != 3 {
 		t.Fatalf("alerts: got %d PoolLow and %d PolicyExhausted, want 1 and 3", low, out)
+	}
+	// Each alert is one pool.low email to the global admin, and only to her.
+	var alerts []string
+	waitFor(t, 30*time.Second, "4 pool.low notifications", func() bool {
+		alerts = nil
+		for _, m := range w.streamData(t, "SEATFLOW_NOTIFY", "sf.notify.contoso.email", "") {
+			var n struct {
+				Kind string   `json:"kind"`
+				To   []string `json:"to"`
+			}
+			_ = json.Unmarshal(m.Data, &n)
+			if n.Kind == "pool.low" {
+				alerts = append(alerts, strings.Join(n.To, ","))
+			}
+		}
+		return len(alerts) >= 4
+	})
+	if strings.Join(alerts, " ") != "gina@example.com gina@example.com gina@example.com gina@example.com" {
+		t.Fatalf("pool.low recipients: %v", alerts)
 	}
 }
 
