@@ -66,16 +66,21 @@ type Request struct {
 	Warned        bool
 	Decision      *events.RequestApproved
 	DecidedAt     time.Time
+	DecidedBy     string
 	Shares        []Share
 }
 
-// Share is one recipient a request was shared with, and their answer.
+// Share is one recipient a request was shared with, and their answer. Its
+// JSON is that of the request read model's shares.
 type Share struct {
 	events.ShareRecipient
-	ExpiresAt      time.Time `json:"expires_at"`
-	Answered       bool      `json:"answered"`
-	Recommendation string    `json:"recommendation,omitempty"`
-	Comment        string    `json:"comment,omitempty"`
+	SharedAt       time.Time  `json:"shared_at"`
+	SharedBy       string     `json:"shared_by"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	Answered       bool       `json:"answered"`
+	Recommendation string     `json:"recommendation,omitempty"`
+	Comment        string     `json:"comment,omitempty"`
+	AnsweredAt     *time.Time `json:"answered_at,omitempty"`
 }
 
 // Exists reports whether the request has been submitted.
@@ -105,7 +110,7 @@ func EvolveRequest(r *Request, env events.Envelope) {
 		r.SubmittedAt, r.ExpiresAt, r.Status = env.OccurredAt, e.ExpiresAt, StatusPending
 	case events.RequestApproved:
 		d := e
-		r.Decision, r.DecidedAt = &d, env.OccurredAt
+		r.Decision, r.DecidedAt, r.DecidedBy = &d, env.OccurredAt, env.Actor
 		r.Status = StatusApproved
 		if len(e.Rejected) > 0 {
 			r.Status = StatusPartiallyApproved
@@ -113,18 +118,19 @@ func EvolveRequest(r *Request, env events.Envelope) {
 	case events.RequestDenied:
 		r.Decision = &events.RequestApproved{RequestID: e.RequestID, Approved: []string{}, Rejected: e.Rejected,
 			AlreadyLicensed: []string{}, DisabledServices: []string{}, Message: e.Message}
-		r.DecidedAt, r.Status = env.OccurredAt, StatusDenied
+		r.DecidedAt, r.DecidedBy, r.Status = env.OccurredAt, env.Actor, StatusDenied
 	case events.RequestExpired:
 		r.Status, r.DecidedAt = StatusExpired, env.OccurredAt
 	case events.RequestExpiryWarned:
 		r.Warned = true
 	case events.RequestShared:
 		for _, rc := range e.Recipients {
-			r.Shares = append(r.Shares, Share{ShareRecipient: rc, ExpiresAt: e.ExpiresAt})
+			r.Shares = append(r.Shares, Share{ShareRecipient: rc, SharedAt: env.OccurredAt, SharedBy: env.Actor, ExpiresAt: e.ExpiresAt})
 		}
 	case events.ShareAnswered:
 		if s := r.share(e.ShareID); s != nil {
-			s.Answered, s.Recommendation, s.Comment = true, e.Recommendation, e.Comment
+			at := env.OccurredAt
+			s.Answered, s.Recommendation, s.Comment, s.AnsweredAt = true, e.Recommendation, e.Comment, &at
 		}
 	}
 }
@@ -179,30 +185,79 @@ func (c SubmitRequest) validate() error {
 	return nil
 }
 
-// RequestView is a request as commands answer it.
+// RequestView is a request as commands answer it. Its JSON is that of the
+// request read model's details (GET /v1/requests/{id}); ProductName is
+// filled in by the caller, which knows product names.
 type RequestView struct {
-	RequestID     RequestID               `json:"request_id"`
-	ProductID     ProductID               `json:"product_id"`
-	Requester     UserID                  `json:"requester"`
-	Users         []UserID                `json:"users"`
-	Justification string                  `json:"justification"`
-	Status        string                  `json:"status"`
-	RequestedAt   time.Time               `json:"requested_at"`
-	ExpiresAt     time.Time               `json:"expires_at"`
-	Decision      *events.RequestApproved `json:"decision,omitempty"`
-	Shares        []events.ShareRecipient `json:"shared_with"`
+	RequestID     RequestID     `json:"request_id"`
+	ProductID     ProductID     `json:"product_id"`
+	ProductName   string        `json:"product_name"`
+	Requester     UserID        `json:"requester"`
+	RequestedAt   time.Time     `json:"requested_at"`
+	Status        string        `json:"status"`
+	Users         []UserID      `json:"users"`
+	Justification string        `json:"justification"`
+	ExpiresAt     time.Time     `json:"expires_at"`
+	ExpiryWarned  bool          `json:"expiry_warned"`
+	Outcomes      []UserOutcome `json:"outcomes"`
+	Decision      *DecisionView `json:"decision,omitempty"`
+	Shares        []Share       `json:"shares"`
+}
+
+// UserOutcome is what became of one user of a request.
+type UserOutcome struct {
+	UserID  UserID `json:"user_id"`
+	Outcome string `json:"outcome"`
+}
+
+// Per-user outcomes.
+const (
+	OutcomePending         = "pending"
+	OutcomeApproved        = "approved"
+	OutcomeAlreadyLicensed = "already_licensed"
+	OutcomeRejected        = "rejected"
+	OutcomeExpired         = "expired"
+)
+
+// DecisionView is how a request was decided.
+type DecisionView struct {
+	DecidedBy        string    `json:"decided_by"`
+	DecidedAt        time.Time `json:"decided_at"`
+	ProductID        string    `json:"product_id,omitempty"`
+	GroupID          string    `json:"group_id,omitempty"`
+	DisabledServices []string  `json:"disabled_services"`
+	Message          string    `json:"message"`
 }
 
 // View is the request as commands answer it.
 func (r *Request) View() RequestView {
 	v := RequestView{RequestID: r.ID, ProductID: r.ProductID, Requester: r.Requester, Users: slices.Clone(r.Users),
 		Justification: r.Justification, Status: r.Status, RequestedAt: r.SubmittedAt, ExpiresAt: r.ExpiresAt,
-		Decision: r.Decision, Shares: []events.ShareRecipient{}}
+		ExpiryWarned: r.Warned, Outcomes: []UserOutcome{}, Shares: slices.Clone(r.Shares)}
 	if v.Users == nil {
 		v.Users = []UserID{}
 	}
-	for _, s := range r.Shares {
-		v.Shares = append(v.Shares, s.ShareRecipient)
+	if v.Shares == nil {
+		v.Shares = []Share{}
+	}
+	for _, u := range r.Users {
+		out := OutcomePending
+		switch d := r.Decision; {
+		case r.Status == StatusExpired:
+			out = OutcomeExpired
+		case d == nil:
+		case slices.Contains(d.AlreadyLicensed, string(u)):
+			out = OutcomeAlreadyLicensed
+		case slices.Contains(d.Approved, string(u)):
+			out = OutcomeApproved
+		case slices.Contains(d.Rejected, string(u)):
+			out = OutcomeRejected
+		}
+		v.Outcomes = append(v.Outcomes, UserOutcome{UserID: u, Outcome: out})
+	}
+	if d := r.Decision; d != nil {
+		v.Decision = &DecisionView{DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, ProductID: d.ProductID, GroupID: d.GroupID,
+			DisabledServices: nonNil(d.DisabledServices), Message: d.Message}
 	}
 	return v
 }

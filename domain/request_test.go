@@ -185,7 +185,10 @@ func TestDecideRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Status != domain.StatusPartiallyApproved || !slices.Equal(v.Decision.AlreadyLicensed, []string{"u4"}) || v.Decision.Message != "welcome" {
+	wantOutcomes := []domain.UserOutcome{{UserID: "u1", Outcome: "approved"}, {UserID: "u2", Outcome: "rejected"},
+		{UserID: "u3", Outcome: "rejected"}, {UserID: "u4", Outcome: "already_licensed"}}
+	if v.Status != domain.StatusPartiallyApproved || !slices.Equal(v.Outcomes, wantOutcomes) || v.Decision.Message != "welcome" ||
+		v.Decision.DecidedBy != "ada" || v.Decision.ProductID != "e3" {
 		t.Fatalf("decided: got %+v %+v", v, v.Decision)
 	}
 	if got, want := w.types(before), []string{"LicenseAssigned", "RequestApproved"}; !slices.Equal(got, want) {

@@ -178,7 +178,8 @@ func TestRequestPartialApproval(t *testing.T) {
 		"approve": []string{"u1", "u2"}, "reject": []string{"u3"}, "product_id": "e3", "disabled_services": []string{"chat"}, "message": "Enjoy E3",
 	}).want(t, 200, "")
 	pos := r.header.Get("Seatflow-Position")
-	if r.body["status"] != "partially_approved" {
+	if r.body["status"] != "partially_approved" || r.body["product_name"] != "Office 365 E5" ||
+		fmt.Sprint(r.body["outcomes"]) != "[map[outcome:approved user_id:u1] map[outcome:approved user_id:u2] map[outcome:rejected user_id:u3]]" {
 		t.Fatalf("decision: %s", r.raw)
 	}
 	for _, u := range []string{"u1", "u2"} {

@@ -148,6 +148,15 @@ type RequestState struct {
 	Position uint64 `json:"position"`
 }
 
+// requestState is a command's answer: the request with its product's name
+// and the command's position.
+func (s *Server) requestState(tenant string, v domain.RequestView, position uint64) RequestState {
+	if p, ok := s.cfg.Products.Product(tenant, string(v.ProductID)); ok {
+		v.ProductName = p.Name
+	}
+	return RequestState{RequestView: v, Position: position}
+}
+
 type submitBody struct {
 	ProductID     *string  `json:"product_id"`
 	Users         []string `json:"users"`
@@ -202,7 +211,7 @@ func (s *Server) submitRequest(w http.ResponseWriter, r *http.Request, c auth.Cl
 		return err
 	}
 	w.Header().Set("Location", "/v1/requests/"+url.PathEscape(id))
-	return writePositioned(w, http.StatusCreated, res.Position, RequestState{RequestView: v, Position: res.Position})
+	return writePositioned(w, http.StatusCreated, res.Position, s.requestState(c.Tenant, v, res.Position))
 }
 
 // GET /v1/requests
@@ -296,7 +305,7 @@ func (s *Server) decideRequest(w http.ResponseWriter, r *http.Request, c auth.Cl
 	if err != nil {
 		return err
 	}
-	return writePositioned(w, http.StatusOK, res.Position, RequestState{RequestView: v, Position: res.Position})
+	return writePositioned(w, http.StatusOK, res.Position, s.requestState(c.Tenant, v, res.Position))
 }
 
 type shareBody struct {
@@ -341,7 +350,7 @@ func (s *Server) shareRequest(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err != nil {
 		return err
 	}
-	return writePositioned(w, http.StatusOK, res.Position, RequestState{RequestView: v, Position: res.Position})
+	return writePositioned(w, http.StatusOK, res.Position, s.requestState(c.Tenant, v, res.Position))
 }
 
 type answerBody struct {

@@ -146,9 +146,15 @@ func requestApproved(l Lookup, env events.Envelope) ([]Draft, error) {
 		how = "You were added to the licensed group " + e.GroupID + "."
 	}
 	var out []Draft
-	for _, u := range append(append([]string{}, e.Approved...), e.AlreadyLicensed...) {
+	users := append([]string{}, e.Approved...)
+	for _, u := range e.AlreadyLicensed {
+		if !contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	for _, u := range users {
 		text := "Your license request was approved. " + how + "\n"
-		if contains(e.AlreadyLicensed, u) && !contains(e.Approved, u) {
+		if contains(e.AlreadyLicensed, u) && e.GroupID == "" {
 			text = "Your license request was approved; you already held " + product + ".\n"
 		}
 		out = append(out, Draft{UserID: u, Kind: KindRequestApproved, Subject: "License request approved: " + product,
