@@ -356,3 +356,30 @@ func TestExpiry(t *testing.T) {
 	_, _, err := w.svc.DecideRequest(ctx, "contoso", "r1", w.meta("late"), domain.Decide{Approve: []domain.UserID{"u1"}})
 	w.wantErr(err, domain.ErrAlreadyDecided)
 }
+
+// TestRivalServicesDecideOnce: two services (two processes) on one store
+// decide the same request with stale caches; only the store's concurrency
+// check stands between them.
+func TestRivalServicesDecideOnce(t *testing.T) {
+	w := newReqWorld(t)
+	w.setup()
+	w.submit("r1", "u2")
+	other, err := domain.NewService(w.store, domain.Config{Now: func() time.Time { return now },
+		NewID: func() string { return fmt.Sprintf("other-%d", time.Now().UnixNano()) }, Backoff: time.Microsecond, MaxBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Warm the other service's cache before the first decision lands.
+	if _, _, err := other.RequestState(ctx, "contoso", "r1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.svc.DecideRequest(ctx, "contoso", "r1", w.meta("d1"), domain.Decide{Approve: []domain.UserID{"u1", "u2"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.count()
+	_, _, err = other.DecideRequest(ctx, "contoso", "r1", events.Meta{CommandID: "d2"}, domain.Decide{Reject: []domain.UserID{"u1", "u2"}})
+	w.wantErr(err, domain.ErrAlreadyDecided)
+	if w.count() != before {
+		t.Fatal("the stale decision was stored")
+	}
+}

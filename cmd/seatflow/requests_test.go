@@ -489,3 +489,70 @@ func TestRequestRejections(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// TestRequestRivalDecisionsAcrossInstances: two seatflow instances on a
+// 3-node cluster; two admins decide the same request at the same moment,
+// one through each instance. Only the concurrency check on the request's
+// subject can stop the second: exactly one wins, the loser gets 409 and
+// the licenses match the winner.
+func TestRequestRivalDecisionsAcrossInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("3-node cluster")
+	}
+	c := natstest.RunCluster(t, 3)
+	args := []string{"--nats-url", c.URLs(), "--replicas", "3"}
+	a, _ := startServe(t, t.TempDir(), args...)
+	b, _ := startServe(t, t.TempDir(), args...)
+	admin := token(t, "contoso", "ada", "global-admin")
+	for _, s := range []*service{a, b} {
+		waitFor(t, 60*time.Second, "readyz", func() bool { return s.do(t, "GET", "/readyz", "", nil).status == 200 })
+	}
+	for _, u := range []string{"u1", "u2"} {
+		a.do(t, "PUT", "/v1/users/"+u, admin, map[string]any{"email": u + "@example.com", "display_name": u}).want(t, 200, "")
+	}
+	a.do(t, "POST", "/v1/products", admin, map[string]any{"product_id": "e5", "name": "E5", "services": []string{}, "licenses": 50, "self_service": "blocked"}).want(t, 201, "")
+	a.do(t, "POST", "/v1/products", admin, map[string]any{"product_id": "e3", "name": "E3", "services": []string{}, "licenses": 50, "self_service": "blocked"}).want(t, 201, "")
+	for round := range 5 {
+		r := a.do(t, "POST", "/v1/requests", token(t, "contoso", "u1", "user"), map[string]any{"product_id": "e5", "users": []string{"u2"}}).want(t, 201, "")
+		id := r.body["request_id"].(string)
+		var wg sync.WaitGroup
+		res := make([]response, 2)
+		for i, s := range []*service{a, b} {
+			wg.Go(func() {
+				// Each approves from a different product, so the loser's
+				// licenses would show if it slipped through.
+				res[i] = s.do(t, "POST", "/v1/requests/"+id+"/decision", admin,
+					map[string]any{"approve": []string{"u1", "u2"}, "product_id": []string{"e5", "e3"}[i]})
+			})
+		}
+		wg.Wait()
+		winner := -1
+		for i, x := range res {
+			switch x.status {
+			case 200:
+				if winner >= 0 {
+					t.Fatalf("round %d: both decisions won", round)
+				}
+				winner = i
+			case 409:
+				if x.body["code"] != "already_decided" {
+					t.Fatalf("round %d: loser: %s", round, x.raw)
+				}
+			default:
+				t.Fatalf("round %d: %d %s", round, x.status, x.raw)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: nobody won", round)
+		}
+		pos := res[winner].header.Get("Seatflow-Position")
+		want := []string{"e5", "e3"}[winner]
+		for _, u := range []string{"u1", "u2"} {
+			lic := a.do(t, "GET", "/v1/users/"+u+"/licenses?after="+pos, admin, nil).want(t, 200, "").list
+			if len(lic) != 1 || lic[0].(map[string]any)["product_id"] != want {
+				t.Fatalf("round %d: %s licenses %v, want one of %s", round, u, lic, want)
+			}
+			a.do(t, "DELETE", "/v1/products/"+want+"/assignments/"+u, admin, nil).want(t, 200, "")
+		}
+	}
+}
