@@ -556,3 +556,29 @@ func TestRequestRivalDecisionsAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoRequests: --demo lists a pending and an approved request, the
+// same after loading again.
+func TestDemoRequests(t *testing.T) {
+	dir := t.TempDir()
+	admin := token(t, "demo", "alice", "global-admin")
+	var lists []string
+	for range 2 {
+		svc, stop := startServe(t, dir, "--demo")
+		waitFor(t, 30*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
+		var raw string
+		waitFor(t, 10*time.Second, "two demo requests", func() bool {
+			r := svc.do(t, "GET", "/v1/requests", admin, nil).want(t, 200, "")
+			raw = r.raw
+			return len(r.list) == 2
+		})
+		if !strings.Contains(raw, `"status":"pending"`) || !strings.Contains(raw, `"status":"approved"`) {
+			t.Fatalf("demo requests: %s", raw)
+		}
+		lists = append(lists, raw)
+		stop()
+	}
+	if lists[0] != lists[1] {
+		t.Fatalf("demo requests changed on reload:\n%s\n%s", lists[0], lists[1])
+	}
+}

@@ -205,6 +205,10 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 			stopRunner()
 			return fmt.Errorf("demo data: %w", err)
 		}
+		if err := loadRequestDemo(ctx, svc); err != nil {
+			stopRunner()
+			return fmt.Errorf("demo data: %w", err)
+		}
 	}
 
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

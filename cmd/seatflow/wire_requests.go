@@ -163,3 +163,40 @@ func (q *requests) start(ctx context.Context, progress notify.Progress, httpAddr
 	}
 	return func() { cancel(); wg.Wait() }, nil
 }
+
+// loadRequestDemo adds the demo tenant's directory and license requests:
+// admin alice, users bob, carol and dave, a pending request from bob for
+// E5 and an approved one from dave for E3. Every command has a fixed ID,
+// so loading twice changes nothing. It runs after loadDemo (the products).
+func loadRequestDemo(ctx context.Context, svc *domain.Service) error {
+	meta := func(id string) events.Meta { return events.Meta{Actor: "seatflow-demo", CommandID: id} }
+	users := []struct {
+		id, name string
+		roles    []string
+	}{
+		{"alice", "Alice Admin", []string{domain.RoleGlobalAdmin}},
+		{"bob", "Bob Builder", nil}, {"carol", "Carol Chen", nil}, {"dave", "Dave Diaz", nil},
+	}
+	for _, u := range users {
+		if _, _, err := svc.RegisterUser(ctx, demoTenant, domain.UserID(u.id), meta("demo-user-"+u.id),
+			domain.RegisterUser{Email: u.id + "@demo.example.com", DisplayName: u.name, Roles: u.roles}); err != nil {
+			return fmt.Errorf("demo user %s: %w", u.id, err)
+		}
+	}
+	_, _, err := svc.SubmitRequest(ctx, demoTenant, "demo-request-1", meta("demo-request-1"), domain.SubmitRequest{
+		ProductID: "e5", Requester: "bob", Users: []domain.UserID{"carol"}, Justification: "Teams webinars for the launch"})
+	if err != nil && !errors.Is(err, domain.ErrAlreadyExists) {
+		return fmt.Errorf("demo request 1: %w", err)
+	}
+	_, _, err = svc.SubmitRequest(ctx, demoTenant, "demo-request-2", meta("demo-request-2"), domain.SubmitRequest{
+		ProductID: "e3", Requester: "dave", Justification: "New hire"})
+	if err != nil && !errors.Is(err, domain.ErrAlreadyExists) {
+		return fmt.Errorf("demo request 2: %w", err)
+	}
+	_, _, err = svc.DecideRequest(ctx, demoTenant, "demo-request-2", meta("demo-decide-2"), domain.Decide{
+		Approve: []domain.UserID{"dave"}, DisabledServices: []string{"sharepoint"}, Message: "Welcome aboard"})
+	if err != nil && !errors.Is(err, domain.ErrAlreadyDecided) {
+		return fmt.Errorf("demo decision 2: %w", err)
+	}
+	return nil
+}
