@@ -324,6 +324,11 @@ func (s *Server) shareRequest(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err := decode(w, r, &b); err != nil {
 		return err
 	}
+	// Recipients resolve through the directory read model: ?after= lets a
+	// caller that just registered them wait for it.
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
 	if len(b.Recipients) == 0 || len(b.Recipients) > domain.MaxShareRecipients {
 		return invalidField("recipients", fmt.Sprintf("must name 1 to %d email addresses", domain.MaxShareRecipients))
 	}

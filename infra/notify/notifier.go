@@ -222,7 +222,7 @@ func (n *Notifier) handle(msg *message.Message) error {
 	}
 	out, skipped := Address(n.cfg.Lookup, env, drafts)
 	if len(skipped) > 0 {
-		n.log.Warn("recipients without a directory address", "event", env.ID, "type", env.Type, "users", skipped)
+		n.log.Debug("recipients without a directory address", "event", env.ID, "type", env.Type, "users", skipped)
 	}
 	for _, nt := range out {
 		if err := n.publish(msg.Context(), env.Tenant, nt); err != nil {

@@ -86,6 +86,11 @@ func (rs Rules) Merge(more Rules) Rules {
 	return out
 }
 
+// DefaultRules are every rule serve runs. The rules of other files (such
+// as the auto-claim pool alerts) are merged in here:
+// RequestRules().Merge(PoolRules()).
+func DefaultRules() Rules { return RequestRules() }
+
 // RequestRules are the notifications of license requests and claims.
 func RequestRules() Rules {
 	return Rules{
