@@ -108,15 +108,15 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 	if err := s.refresh(ctx, tenant, events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}); err != nil {
 		return ClaimOutcome{}, Result{}, err
 	}
-	pagg, products, err := s.policyProducts(ctx, tenant, pid)
+	pagg, products, listed, err := s.policyProducts(ctx, tenant, pid)
 	if err != nil {
 		return ClaimOutcome{}, Result{}, err
 	}
-	aggs := append([]events.Aggregate{orgAgg, pagg}, productAggs(products)...)
+	aggs := append([]events.Aggregate{orgAgg, pagg}, listedAggs(listed)...)
 	var out ClaimOutcome
 	res, err = s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
 		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
-		if o.AppPolicies[in.App] != pid || !productsEqual(p.Products, products) {
+		if o.AppPolicies[in.App] != pid || !productsEqual(p.Products, products) || !slices.Equal(p.Listed, listed) {
 			return errStale
 		}
 		if !o.AutoClaim || !p.Enabled {
@@ -155,20 +155,25 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 	return out, res, nil
 }
 
-// policyProducts reads a policy's aggregate and its current product list.
-func (s *Service) policyProducts(ctx context.Context, tenant TenantID, pid PolicyID) (events.Aggregate, []events.PolicyProduct, error) {
+// policyProducts reads a policy's aggregate, its current product list and
+// every product it ever listed.
+func (s *Service) policyProducts(ctx context.Context, tenant TenantID, pid PolicyID) (events.Aggregate, []events.PolicyProduct, []ProductID, error) {
 	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}
-	var products []events.PolicyProduct
+	var (
+		products []events.PolicyProduct
+		listed   []ProductID
+	)
 	_, err := s.read(ctx, tenant, []events.Aggregate{pagg}, func(tx *Tx) {
-		products = slices.Clone(tx.State(pagg).(*Policy).Products)
+		p := tx.State(pagg).(*Policy)
+		products, listed = slices.Clone(p.Products), slices.Clone(p.Listed)
 	})
-	return pagg, products, err
+	return pagg, products, listed, err
 }
 
-func productAggs(ps []events.PolicyProduct) []events.Aggregate {
-	out := make([]events.Aggregate, len(ps))
-	for i, pp := range ps {
-		out[i] = events.Aggregate{Kind: events.KindProduct, ID: pp.ProductID}
+func listedAggs(ids []ProductID) []events.Aggregate {
+	out := make([]events.Aggregate, len(ids))
+	for i, id := range ids {
+		out[i] = events.Aggregate{Kind: events.KindProduct, ID: string(id)}
 	}
 	return out
 }
@@ -177,10 +182,10 @@ func claimedNow(evs []events.Envelope) bool {
 	return slices.ContainsFunc(evs, func(e events.Envelope) bool { return e.Type == events.TypeLicenseClaimed })
 }
 
-// heldProduct returns the first product of p that u holds.
+// heldProduct returns the first product p ever listed that u holds.
 func heldProduct(tx *Tx, p *Policy, u UserID) (ProductID, bool) {
-	for _, pp := range p.Products {
-		prod := tx.State(events.Aggregate{Kind: events.KindProduct, ID: pp.ProductID}).(*Product)
+	for _, id := range p.Listed {
+		prod := tx.State(events.Aggregate{Kind: events.KindProduct, ID: string(id)}).(*Product)
 		if _, ok := prod.Holders[u]; ok {
 			return prod.ID, true
 		}
@@ -256,6 +261,7 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 	var (
 		head     QueuedUser
 		products []events.PolicyProduct
+		listed   []ProductID
 	)
 	// The grant writes the policy (checked) but only reads the org switch.
 	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
@@ -266,16 +272,16 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		if len(p.Queue) > 0 {
 			head = p.Queue[0]
 		}
-		products = slices.Clone(p.Products)
+		products, listed = slices.Clone(p.Products), slices.Clone(p.Listed)
 	})
 	if err != nil || head.UserID == "" {
 		return false, err
 	}
 	meta := events.Meta{Actor: "auto-claim", CommandID: GrantCommandID(pid, head.SigninID), CausationID: head.SigninID}
-	aggs := append([]events.Aggregate{orgAgg, pagg}, productAggs(products)...)
+	aggs := append([]events.Aggregate{orgAgg, pagg}, listedAggs(listed)...)
 	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
 		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
-		if len(p.Queue) == 0 || p.Queue[0].UserID != head.UserID || !productsEqual(p.Products, products) {
+		if len(p.Queue) == 0 || p.Queue[0].UserID != head.UserID || !productsEqual(p.Products, products) || !slices.Equal(p.Listed, listed) {
 			return errStale
 		}
 		if !o.AutoClaim || !p.Enabled {

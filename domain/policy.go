@@ -28,6 +28,10 @@ type Policy struct {
 	Enabled  bool
 	// Queue holds the users waiting for a seat, in arrival order.
 	Queue []QueuedUser
+	// Listed holds every product the policy ever listed, current or
+	// removed: a user holding any of them got it under the policy (or
+	// otherwise) and does not claim again.
+	Listed []ProductID
 }
 
 // QueuedUser is one user waiting for a seat under a policy.
@@ -50,18 +54,28 @@ func EvolvePolicy(p *Policy, env events.Envelope) {
 	switch e := env.Data.(type) {
 	case events.PolicyCreated:
 		p.ID, p.Name, p.App, p.Products, p.Enabled = PolicyID(e.PolicyID), e.Name, e.App, e.Products, e.Enabled
+		p.list(e.Products)
 	case events.PolicyRenamed:
 		p.Name = e.Name
 	case events.PolicyStatusChanged:
 		p.Enabled = e.Enabled
 	case events.PolicyProductsChanged:
 		p.Products = e.Products
+		p.list(e.Products)
 	case events.UserQueued:
 		p.Queue = append(p.Queue, QueuedUser{UserID: UserID(e.UserID), SigninID: e.SigninID, SignedInAt: e.SignedInAt})
 	case events.QueuedUserGranted:
 		p.dequeue(UserID(e.UserID))
 	case events.QueuedUserDropped:
 		p.dequeue(UserID(e.UserID))
+	}
+}
+
+func (p *Policy) list(ps []events.PolicyProduct) {
+	for _, pp := range ps {
+		if !slices.Contains(p.Listed, ProductID(pp.ProductID)) {
+			p.Listed = append(p.Listed, ProductID(pp.ProductID))
+		}
 	}
 }
 
