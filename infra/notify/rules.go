@@ -86,10 +86,9 @@ func (rs Rules) Merge(more Rules) Rules {
 	return out
 }
 
-// DefaultRules are every rule serve runs. The rules of other files (such
-// as the auto-claim pool alerts) are merged in here:
-// RequestRules().Merge(PoolRules()).
-func DefaultRules() Rules { return RequestRules() }
+// DefaultRules are every rule serve runs: the request rules of this file
+// and the auto-claim alerts of autoclaim.go.
+func DefaultRules() Rules { return RequestRules().Merge(AutoClaimRules()) }
 
 // RequestRules are the notifications of license requests and claims.
 func RequestRules() Rules {
