@@ -15,7 +15,10 @@
 // a message that can never succeed (malformed or truncated JSON, missing or
 // invalid fields, an unknown tenant, a body over 1 MiB) is copied to
 // sf.dlq.signin.<tenant> with the reason in the Seatflow-Error header and
-// acknowledged, so it never blocks or slows the others.
+// acknowledged, so it never blocks or slows the others. So is a message
+// that makes the handler panic (internal_error) and one whose seemingly
+// transient failures outlast Config.MaxDeliveries (retries_exhausted): a
+// bug must not hold up every sign-in behind it.
 //
 // The Granter is the other half of auto-claim: a read model fed by the
 // projection runner that notices seats appearing (licenses purchased or

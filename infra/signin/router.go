@@ -26,6 +26,8 @@ const (
 	DefaultRetries  = 5
 	DefaultRetryMin = 20 * time.Millisecond
 	DefaultRetryMax = time.Second
+
+	DefaultMaxDeliveries = 30
 )
 
 // Config configures a Router.
@@ -46,6 +48,12 @@ type Config struct {
 	Retries            int
 	RetryMin, RetryMax time.Duration
 	Redelay            time.Duration
+	// MaxDeliveries is how many deliveries a message failing for reasons
+	// that look transient gets before it is dead-lettered as
+	// retries_exhausted, so that a message hitting a bug cannot hold up the
+	// others for ever (0: no limit). Default 30: with the defaults, a
+	// few minutes of failures.
+	MaxDeliveries int
 	// Logger receives the router's logs (watermill's per-message logs at
 	// Debug). Default: discard.
 	Logger *slog.Logger
@@ -73,6 +81,9 @@ func (c *Config) setDefaults() {
 	if c.Redelay == 0 {
 		c.Redelay = DefaultRedelay
 	}
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = DefaultMaxDeliveries
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -87,7 +98,7 @@ func (c Config) Validate() error {
 	if c.Handler == nil {
 		errs = append(errs, errors.New("signin: Config.Handler is required"))
 	}
-	if c.Retries < 0 || c.AckWait < 0 || c.Redelay < 0 {
+	if c.Retries < 0 || c.AckWait < 0 || c.Redelay < 0 || c.MaxDeliveries < 0 {
 		errs = append(errs, errors.New("signin: Config durations and retries must not be negative"))
 	}
 	return errors.Join(errs...)
@@ -190,9 +201,17 @@ func (r *Router) Running() chan struct{} { return r.router.Running() }
 
 // handle processes one sign-in message. A rejection is dead-lettered and
 // acknowledged; any other error is returned for the retry middleware.
-func (r *Router) handle(msg *message.Message) error {
+func (r *Router) handle(msg *message.Message) (err error) {
 	subject := msg.Metadata.Get(metaSubject)
 	tenant := strings.TrimPrefix(subject, SubjectPrefix)
+	defer func() {
+		// A message that makes the handler panic would do so on every
+		// delivery and hold up all the others behind it.
+		if v := recover(); v != nil {
+			r.log.Error("sign-in handler panicked", "subject", subject, "seq", msg.Metadata.Get(metaSeq), "panic", v)
+			err = r.deadLetter(msg, tenant, reject(ReasonInternal, "the handler failed: %v", v))
+		}
+	}()
 	p, err := Parse(msg.Payload)
 	if err == nil {
 		var out any
@@ -204,8 +223,12 @@ func (r *Router) handle(msg *message.Message) error {
 	}
 	var rej *RejectedError
 	if !errors.As(err, &rej) {
-		r.log.Warn("sign-in failed; retrying", "subject", subject, "seq", msg.Metadata.Get(metaSeq), "err", err)
-		return err
+		n, _ := strconv.Atoi(msg.Metadata.Get(metaDelivered))
+		if r.cfg.MaxDeliveries < 1 || n < r.cfg.MaxDeliveries {
+			r.log.Warn("sign-in failed; retrying", "subject", subject, "seq", msg.Metadata.Get(metaSeq), "delivery", n, "err", err)
+			return err
+		}
+		rej = reject(ReasonRetriesExhausted, "failed on %d deliveries, last: %v", n, err)
 	}
 	return r.deadLetter(msg, tenant, rej)
 }
@@ -231,8 +254,9 @@ func (r *Router) deadLetter(msg *message.Message, tenant string, rej *RejectedEr
 
 // Metadata keys the unmarshaler sets.
 const (
-	metaSubject = "subject"
-	metaSeq     = "stream_seq"
+	metaSubject   = "subject"
+	metaSeq       = "stream_seq"
+	metaDelivered = "delivered"
 )
 
 // tolerantUnmarshaler never fails: watermill-nats crashes on an unmarshal
@@ -240,9 +264,9 @@ const (
 type tolerantUnmarshaler struct{}
 
 func (tolerantUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
-	var seq uint64
+	var seq, delivered uint64
 	if md, err := m.Metadata(); err == nil {
-		seq = md.Sequence.Stream
+		seq, delivered = md.Sequence.Stream, md.NumDelivered
 	}
 	id := m.Headers().Get(jetstream.MsgIDHeader)
 	if id == "" {
@@ -251,5 +275,6 @@ func (tolerantUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) 
 	wm := message.NewMessage(id, m.Data())
 	wm.Metadata.Set(metaSubject, m.Subject())
 	wm.Metadata.Set(metaSeq, strconv.FormatUint(seq, 10))
+	wm.Metadata.Set(metaDelivered, strconv.FormatUint(delivered, 10))
 	return wm, nil
 }

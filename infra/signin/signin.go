@@ -41,6 +41,11 @@ const (
 	ReasonMissingField  = "missing_field"
 	ReasonInvalidField  = "invalid_field"
 	ReasonUnknownTenant = "unknown_tenant"
+	// ReasonRetriesExhausted: failures that looked transient went on for
+	// Config.MaxDeliveries deliveries.
+	ReasonRetriesExhausted = "retries_exhausted"
+	// ReasonInternal: the handler failed unexpectedly (a bug).
+	ReasonInternal = "internal_error"
 )
 
 // RejectedError is a sign-in that can never succeed. Reason is one of the

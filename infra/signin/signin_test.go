@@ -61,11 +61,19 @@ type fakeCommands struct {
 	claims []domain.SignIn
 	users  []string
 	failN  int
+	// panicFor and failFor name users whose claims panic or always fail.
+	panicFor, failFor domain.UserID
 }
 
 func (f *fakeCommands) Claim(_ context.Context, tenant domain.TenantID, in domain.SignIn, _ domain.ClaimOptions) (domain.ClaimOutcome, domain.Result, error) {
+	if in.UserID == f.panicFor {
+		panic("boom")
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if in.UserID == f.failFor {
+		return domain.ClaimOutcome{}, domain.Result{}, errors.New("nats: no responders")
+	}
 	if f.failN > 0 {
 		f.failN--
 		return domain.ClaimOutcome{}, domain.Result{}, errors.New("nats: timeout")
@@ -216,5 +224,47 @@ func TestRouterOversized(t *testing.T) {
 	}
 	if got := m.Header.Get(signin.HeaderError); !strings.HasPrefix(got, signin.ReasonTooLarge+": ") || len(m.Data) < 2<<20 {
 		t.Fatalf("dead letter: reason %q, %d bytes", got, len(m.Data))
+	}
+}
+
+// TestRouterNeverHeldUp: a message that panics the handler, and one that
+// keeps failing, are dead-lettered; the ones behind them are claimed.
+func TestRouterNeverHeldUp(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cmds := &fakeCommands{panicFor: "bomb", failFor: "stuck"}
+	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{}),
+		Retries: 1, RetryMin: time.Millisecond, RetryMax: time.Millisecond, Redelay: 10 * time.Millisecond, MaxDeliveries: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	publish(t, js, "sf.signin.contoso", "b", valid("b1", "bomb"))
+	publish(t, js, "sf.signin.contoso", "s", valid("s1", "stuck"))
+	publish(t, js, "sf.signin.contoso", "ok", valid("ok1", "u1"))
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got := strings.Join(cmds.claimed(), ","); got != "ok1" {
+			return fmt.Errorf("claims: got %q, want ok1", got)
+		}
+		return nil
+	})
+	s, _ := js.Stream(context.Background(), natsjs.StreamDLQ)
+	var reasons []string
+	for seq := uint64(1); seq <= 2; seq++ {
+		m, err := s.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reason, _, _ := strings.Cut(m.Header.Get(signin.HeaderError), ":")
+		reasons = append(reasons, reason)
+	}
+	if strings.Join(reasons, ",") != signin.ReasonInternal+","+signin.ReasonRetriesExhausted {
+		t.Fatalf("dead letters: %v", reasons)
 	}
 }
