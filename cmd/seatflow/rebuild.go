@@ -6,17 +6,19 @@ import (
 	"io"
 	"time"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/projector"
-	"github.com/seatflow/seatflow/projections"
 )
 
-// rebuildCmd replays every projection from the start of the stream and
-// reports what it did.
+// rebuildCmd replays every read model serve keeps from the start of the
+// stream, saves the result as the checkpoint the next start resumes from,
+// and reports what it did.
 func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var cfg Config
 	f := newFlags("rebuild", stderr, getenv)
-	f.storeFlags(&cfg)
+	serveFlags(f, &cfg) // the same flags as serve, so the read models are configured alike
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -34,8 +36,18 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	defer c.close()
-	models := []projections.Projection{projections.NewLicenseCounts(), projections.NewUserLicenses()}
-	runner, err := projector.New(projector.Config{JS: c.js, Registry: events.Default(), Logger: log, Projections: models})
+	reg := events.Default()
+	svc, err := domain.NewService(natsjs.NewStore(c.js, reg), domain.Config{Now: time.Now, NewID: newID})
+	if err != nil {
+		return err
+	}
+	_, _, _, _, models := readModels(c, svc, cfg, log)
+	cps, err := checkpoints(ctx, c, cfg, models, log)
+	if err != nil {
+		return err
+	}
+	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log, Projections: models,
+		Checkpoints: cps, Rebuild: true})
 	if err != nil {
 		return err
 	}
@@ -49,15 +61,17 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	elapsed := time.Since(start)
 	cancel()
-	if err := <-done; err != nil {
+	if err := <-done; err != nil { // Run saves the checkpoint as it stops
 		return err
 	}
 	applied, skipped := runner.Stats()
-	rate := float64(applied) / elapsed.Seconds()
 	for _, m := range models {
 		fmt.Fprintf(stdout, "rebuilt %s\n", m.Name())
 	}
 	fmt.Fprintf(stdout, "replayed %d events (%d skipped) up to position %d in %s: %.0f events/s\n",
-		applied, skipped, runner.Position(), elapsed.Round(time.Millisecond), rate)
+		applied, skipped, runner.Position(), elapsed.Round(time.Millisecond), float64(applied)/elapsed.Seconds())
+	if cps != nil {
+		fmt.Fprintf(stdout, "saved the checkpoint at position %d\n", runner.Position())
+	}
 	return nil
 }

@@ -142,10 +142,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
-	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
-	rq := wireRequests(c, svc, counts, cfg.Requests, log)
-	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
+	counts, licenses, ac, rq, models := readModels(c, svc, cfg, log)
 	cps, err := checkpoints(ctx, c, cfg, models, log)
 	if err != nil {
 		return err
@@ -237,6 +234,16 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// readModels builds every read model serve feeds, in the order the runner
+// feeds them; rebuild replays the same list.
+func readModels(c *conn, svc *domain.Service, cfg Config, log *slog.Logger) (*projections.LicenseCounts, *projections.UserLicenses, *autoClaim, *requests, []projections.Projection) {
+	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
+	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
+	rq := wireRequests(c, svc, counts, cfg.Requests, log)
+	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
+	return counts, licenses, ac, rq, models
 }
 
 // checkpoints opens the checkpoint store when every read model can be

@@ -32,6 +32,9 @@ type Config struct {
 	// or versions differ from the configured ones is discarded and the read
 	// models are rebuilt from the start of the stream.
 	Checkpoints Checkpoints
+	// Rebuild ignores the saved checkpoint: the read models are built from
+	// the start of the stream, and checkpoints are then saved as usual.
+	Rebuild bool
 	// CheckpointEvery is how many applied events trigger a checkpoint.
 	// Default 50,000. A checkpoint is also saved when Run stops, and once
 	// the read models first catch up.
@@ -209,6 +212,10 @@ func (r *Runner) handle(msg jetstream.Msg) {
 // them; otherwise they start empty and are rebuilt from the stream.
 func (r *Runner) resume(ctx context.Context) error {
 	if r.cfg.Checkpoints == nil || r.Position() > 0 {
+		return nil
+	}
+	if r.cfg.Rebuild {
+		r.log.Info("projections: rebuilding from the start of the stream")
 		return nil
 	}
 	cp, found, err := r.cfg.Checkpoints.Load(ctx)
