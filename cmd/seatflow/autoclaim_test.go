@@ -573,3 +573,26 @@ func TestAutoClaimSurvivesRestart(t *testing.T) {
 		t.Fatalf("durable consumer: %+v %v", info, err)
 	}
 }
+
+// TestAutoClaimDemo: --demo gives the demo tenant one enabled policy and
+// turns auto-claim on, idempotently; a sign-in to its app claims E3.
+func TestAutoClaimDemo(t *testing.T) {
+	dir := t.TempDir()
+	svc, stop := startServe(t, dir, "--demo")
+	stop()
+	svc, _ = startServe(t, dir, "--demo")
+	admin := token(t, "demo", "ada", "global-admin")
+	waitFor(t, 30*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
+	list := svc.do(t, "GET", "/v1/policies", admin, nil).want(t, 200, "").list
+	if len(list) != 1 || list[0].(map[string]any)["name"] != "Teams users" || list[0].(map[string]any)["enabled"] != true {
+		t.Fatalf("demo policies: %v", list)
+	}
+	if r := svc.do(t, "GET", "/v1/settings/auto-claim", admin, nil).want(t, 200, ""); r.body["enabled"] != true {
+		t.Fatalf("demo switch: %s", r.raw)
+	}
+	r := svc.do(t, "POST", "/v1/signins", token(t, "demo", "idp", "ingest"), map[string]any{"id": "demo-s1", "user_id": "zoe", "app": "teams",
+		"at": time.Now().UTC().Format(time.RFC3339)}).want(t, 200, "")
+	if r.body["status"] != "claimed" || r.body["product_id"] != "e3" {
+		t.Fatalf("demo sign-in: %s", r.raw)
+	}
+}

@@ -35,6 +35,9 @@ func loadDemo(ctx context.Context, svc *domain.Service, log *slog.Logger) error 
 			return fmt.Errorf("%s: %w", s.id, err)
 		}
 	}
+	if err := loadAutoClaimDemo(ctx, svc); err != nil {
+		return err
+	}
 	log.Info("demo tenant loaded", "tenant", demoTenant)
 	return nil
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/signin"
@@ -106,4 +108,21 @@ func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
 		return nil, fmt.Errorf("sign-in router did not start within 30s")
 	}
 	return func() { cancel(); wg.Wait() }, nil
+}
+
+// loadAutoClaimDemo gives the demo tenant an enabled auto-claim policy for
+// app "teams" (E3 first, E5 as backup, SharePoint off in E3) and turns the
+// org switch on. Fixed policy and command IDs make it idempotent. It needs
+// the demo products, so it runs after loadDemo's product steps.
+func loadAutoClaimDemo(ctx context.Context, svc *domain.Service) error {
+	meta := func(id string) events.Meta { return events.Meta{Actor: "seatflow-demo", CommandID: id} }
+	_, _, err := svc.Policy(ctx, demoTenant, "demo-teams", meta("demo-policy-teams"), domain.CreatePolicy{Name: "Teams users", App: "teams",
+		Products: []events.PolicyProduct{{ProductID: "e3", DisabledServices: []string{"sharepoint"}}, {ProductID: "e5", DisabledServices: []string{}}}})
+	if err != nil && !errors.Is(err, domain.ErrAlreadyExists) {
+		return fmt.Errorf("demo policy: %w", err)
+	}
+	if _, _, err := svc.SetAutoClaim(ctx, demoTenant, meta("demo-auto-claim-on"), true); err != nil {
+		return fmt.Errorf("demo auto-claim switch: %w", err)
+	}
+	return nil
 }
