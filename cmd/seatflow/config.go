@@ -1,9 +1,12 @@
 package main
 
 import (
+	"os"
+
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nats-io/nats.go"
 	"io"
 	"net"
 	"strings"
@@ -13,7 +16,8 @@ import (
 // configError is bad configuration: reported on one line, exit code 2.
 type configError struct{ err error }
 
-func (e *configError) Error() string { return e.err.Error() }
+// Error is one line, however many problems it joins.
+func (e *configError) Error() string { return strings.ReplaceAll(e.err.Error(), "\n", "; ") }
 func (e *configError) Unwrap() error { return e.err }
 
 // Config is everything `serve` (and the commands sharing its flags) reads
@@ -23,6 +27,7 @@ type Config struct {
 	HTTP        string
 	NATSListen  string
 	NATSURL     string
+	NATS        natsAuth
 	TokenSecret string
 	Demo        bool
 	Sync        string
@@ -116,6 +121,13 @@ func (f *flags) storeFlags(c *Config) {
 	f.string(&c.NATSURL, "nats-url", "", "use this NATS server or cluster instead of the embedded one (comma-separated URLs)")
 	f.string(&c.NATSListen, "nats-listen", "127.0.0.1:4222", "embedded NATS server listen address (port 0: any free port)")
 	f.int(&c.Replicas, "replicas", 1, "stream replicas (3 on a cluster)")
+	f.string(&c.NATS.Creds, "nats-creds", "", "with --nats-url: a NATS credentials file (JWT and nkey seed)")
+	f.string(&c.NATS.User, "nats-user", "", "with --nats-url: user name")
+	f.string(&c.NATS.Password, "nats-password", "", "with --nats-url: password")
+	f.string(&c.NATS.Token, "nats-token", "", "with --nats-url: authentication token")
+	f.string(&c.NATS.CA, "nats-tls-ca", "", "with --nats-url: CA certificate file to verify the servers (enables TLS)")
+	f.string(&c.NATS.Cert, "nats-tls-cert", "", "with --nats-url: client certificate file for mutual TLS")
+	f.string(&c.NATS.Key, "nats-tls-key", "", "with --nats-url: client key file for mutual TLS")
 	f.string(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
 
@@ -146,6 +158,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--nats-listen %q: %v", c.NATSListen, err))
 		}
 	}
+	errs = append(errs, c.NATS.validate(c.NATSURL != "")...)
 	if c.Replicas < 1 || c.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("--replicas %d: must be 1 to 5", c.Replicas))
 	}
@@ -188,4 +201,65 @@ func (c Config) syncPolicy() (always bool, interval time.Duration, err error) {
 		return false, 0, fmt.Errorf("--sync %q: want 'always', 'default' or a positive duration", c.Sync)
 	}
 	return false, d, nil
+}
+
+// natsAuth is how seatflow authenticates to an external NATS (--nats-url).
+type natsAuth struct {
+	Creds, User, Password, Token string
+	CA, Cert, Key                string
+}
+
+func (a natsAuth) set() bool { return a != natsAuth{} }
+
+func (a natsAuth) validate(external bool) []error {
+	var errs []error
+	if a.set() && !external {
+		errs = append(errs, errors.New("--nats-creds, --nats-user, --nats-token and --nats-tls-* need --nats-url (the embedded server listens on loopback without them)"))
+	}
+	for flag, file := range map[string]string{"--nats-creds": a.Creds, "--nats-tls-ca": a.CA, "--nats-tls-cert": a.Cert, "--nats-tls-key": a.Key} {
+		if file == "" {
+			continue
+		}
+		if _, err := os.Stat(file); err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %v", flag, file, err))
+		}
+	}
+	if (a.Cert == "") != (a.Key == "") {
+		errs = append(errs, errors.New("--nats-tls-cert and --nats-tls-key go together"))
+	}
+	if a.Password != "" && a.User == "" {
+		errs = append(errs, errors.New("--nats-password needs --nats-user"))
+	}
+	n := 0
+	for _, v := range []string{a.Creds, a.User, a.Token} {
+		if v != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		errs = append(errs, errors.New("use one of --nats-creds, --nats-user or --nats-token"))
+	}
+	return errs
+}
+
+// options turns the settings into NATS connection options, used by every
+// connection the service opens.
+func (a natsAuth) options() []nats.Option {
+	var o []nats.Option
+	if a.Creds != "" {
+		o = append(o, nats.UserCredentials(a.Creds))
+	}
+	if a.User != "" {
+		o = append(o, nats.UserInfo(a.User, a.Password))
+	}
+	if a.Token != "" {
+		o = append(o, nats.Token(a.Token))
+	}
+	if a.CA != "" {
+		o = append(o, nats.RootCAs(a.CA))
+	}
+	if a.Cert != "" {
+		o = append(o, nats.ClientCert(a.Cert, a.Key))
+	}
+	return o
 }

@@ -274,6 +274,7 @@ func TestBadConfig(t *testing.T) {
 		{"short secret", []string{"serve", "--token-secret", "short"}, nil, "--token-secret"},
 		{"replicas without cluster", []string{"serve", "--replicas", "3"}, nil, "--replicas"},
 		{"stray argument", []string{"serve", "extra"}, nil, "unexpected argument"},
+		{"several problems, one line", []string{"serve", "--http", "nope", "--sync", "sometimes", "--replicas", "9"}, nil, "--sync"},
 		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
 		{"token without tenant", []string{"token", "--user", "u", "--role", "user", "--token-secret", testSecret}, nil, "--tenant is required"},
 		{"token unknown role", []string{"token", "--tenant", "t", "--user", "u", "--role", "wizard", "--token-secret", testSecret}, nil, "wizard"},

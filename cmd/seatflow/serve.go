@@ -59,10 +59,12 @@ func newID() string { return ulid.Make().String() }
 // conn is an open connection to NATS, with the embedded server when there
 // is one.
 type conn struct {
-	srv *server.Server
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	url string
+	// opts are the connection options every connection to NATS uses.
+	opts []nats.Option
+	srv  *server.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	url  string
 }
 
 // open starts the embedded server (unless --nats-url names one), connects,
@@ -71,7 +73,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*conn, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	c := &conn{url: cfg.NATSURL}
+	c := &conn{url: cfg.NATSURL, opts: cfg.NATS.options()}
 	if c.url == "" {
 		always, interval, _ := cfg.syncPolicy()
 		srv, err := natsjs.StartServer(natsjs.ServerConfig{
@@ -87,13 +89,13 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*conn, error) {
 		}
 		c.srv, c.url = srv, srv.ClientURL()
 	}
-	nc, err := nats.Connect(c.url, nats.Name("seatflow"), nats.MaxReconnects(-1),
+	nc, err := nats.Connect(c.url, append([]nats.Option{nats.Name("seatflow"), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("NATS disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) }))
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) })}, c.opts...)...)
 	if err != nil {
 		c.close()
 		return nil, fmt.Errorf("connect to NATS at %s: %w", c.url, err)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/httpapi"
@@ -51,6 +53,7 @@ type autoClaim struct {
 	granter  *signin.Granter
 	handler  *signin.Handler
 	url      string
+	opts     []nats.Option
 	log      *slog.Logger
 }
 
@@ -65,6 +68,7 @@ func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog
 		granter:  signin.NewGranter(svc, opts, log),
 		handler:  signin.NewHandler(svc, signin.NewStreamTenants(c.js, natsjs.StreamEvents), opts),
 		url:      c.url,
+		opts:     c.opts,
 		log:      log,
 	}
 }
@@ -83,7 +87,7 @@ func (a *autoClaim) http() *httpapi.AutoClaimConfig {
 // start runs the sign-in router and the granter until the returned stop is
 // called; stop waits for both (the router finishes the message in hand).
 func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
-	r, err := signin.New(ctx, signin.Config{URL: a.url, Handler: a.handler, Logger: a.log})
+	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Handler: a.handler, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

@@ -120,7 +120,7 @@ func (q *requests) start(ctx context.Context, progress notify.Progress, httpAddr
 		base = "http://" + httpAddr
 	}
 	n, err := notify.NewNotifier(ctx, notify.NotifierConfig{
-		URL: q.c.url, Registry: events.Default(), Rules: notify.DefaultRules(), Progress: progress, Logger: q.log,
+		URL: q.c.url, Options: q.c.opts, Registry: events.Default(), Rules: notify.DefaultRules(), Progress: progress, Logger: q.log,
 		Lookup: notify.ReadModels{Directory: q.directory, Products: q.counts, Requests: q.list, Link: notify.LinkBase(base, q.links)},
 	})
 	if err != nil {

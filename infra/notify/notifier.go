@@ -39,6 +39,9 @@ type NotifierConfig struct {
 	// URL is the NATS server or cluster. The notifier opens its own
 	// connection, because watermill's router closes it. Required.
 	URL string
+	// Options are extra connection options (credentials, TLS), the same
+	// the service\'s own connection uses.
+	Options []nats.Option
 	// Registry decodes events. Required.
 	Registry *events.Registry
 	// Rules map events to notifications. Required.
@@ -112,7 +115,7 @@ func NewNotifier(ctx context.Context, cfg NotifierConfig) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(cfg.URL, nats.Name("seatflow-notifier"), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(cfg.URL, append([]nats.Option{nats.Name("seatflow-notifier"), nats.MaxReconnects(-1)}, cfg.Options...)...)
 	if err != nil {
 		return nil, fmt.Errorf("notify: connect to %s: %w", cfg.URL, err)
 	}

@@ -35,6 +35,9 @@ type Config struct {
 	// URL is the NATS server or cluster (comma-separated URLs). The router
 	// opens its own connection: watermill closes it on Close. Required.
 	URL string
+	// Options are extra connection options (credentials, TLS), the same
+	// the service\'s own connection uses.
+	Options []nats.Option
 	// Handler processes sign-ins. Required.
 	Handler *Handler
 	// Stream and Durable name the sign-in stream and the durable consumer.
@@ -121,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("component", "signin")
-	nc, err := nats.Connect(cfg.URL, nats.Name("seatflow-signins"), nats.MaxReconnects(-1))
+	nc, err := nats.Connect(cfg.URL, append([]nats.Option{nats.Name("seatflow-signins"), nats.MaxReconnects(-1)}, cfg.Options...)...)
 	if err != nil {
 		return nil, fmt.Errorf("signin: connect to %s: %w", cfg.URL, err)
 	}
