@@ -224,3 +224,22 @@ func (c *Claims) Restore(b []byte) error {
 	c.tenants = tenants
 	return nil
 }
+
+// ClaimCounts is how many licenses were ever claimed under each policy, by
+// tenant and policy, for metrics.
+func (c *Claims) ClaimCounts() map[string]map[string]int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string]map[string]int, len(c.tenants))
+	for t, ct := range c.tenants {
+		counts := make(map[string]int, len(ct.Policies))
+		for id := range ct.Policies {
+			counts[id] = 0
+		}
+		for _, cl := range ct.Claims {
+			counts[cl.Policy]++
+		}
+		out[t] = counts
+	}
+	return out
+}

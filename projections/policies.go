@@ -201,3 +201,17 @@ func (pl *PolicyList) Restore(b []byte) error {
 	pl.tenants = tenants
 	return nil
 }
+
+// Tenants lists the tenants that have policies, sorted.
+func (pl *PolicyList) Tenants() []string {
+	pl.mu.RLock()
+	defer pl.mu.RUnlock()
+	out := make([]string, 0, len(pl.tenants))
+	for t, pt := range pl.tenants {
+		if len(pt.Policies) > 0 {
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

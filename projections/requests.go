@@ -317,3 +317,20 @@ func (rq *Requests) Pending(now time.Time, warnBefore time.Duration) []PendingRe
 	sort.Slice(out, func(i, j int) bool { return out[i].ExpiresAt.Before(out[j].ExpiresAt) })
 	return out
 }
+
+// PendingCounts is how many requests each tenant has pending, for metrics.
+func (rq *Requests) PendingCounts() map[string]int {
+	rq.mu.RLock()
+	defer rq.mu.RUnlock()
+	out := make(map[string]int, len(rq.tenants))
+	for t, rt := range rq.tenants {
+		n := 0
+		for _, r := range rt.Requests {
+			if r.Status == RequestPending {
+				n++
+			}
+		}
+		out[t] = n
+	}
+	return out
+}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/seatflow/seatflow/infra/auth"
 )
 
@@ -256,6 +258,34 @@ func TestServeRestartKeepsState(t *testing.T) {
 	svc, _ = startServe(t, dir, "--demo")
 	waitFor(t, 10*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
 	after := svc.do(t, "GET", "/v1/products", admin, nil).want(t, 200, "").raw
+	metrics := svc.do(t, "GET", "/metrics", "", nil).raw
+	for _, line := range []string{
+		`seatflow_requests_pending{tenant="demo"} 1`,
+		`seatflow_policy_claims{policy="demo-teams",tenant="demo"} 0`,
+		`seatflow_policy_queued{policy="demo-teams",tenant="demo"} 0`,
+	} {
+		if !strings.Contains(metrics, line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
+	}
+	// A sign-in over NATS flows through the watermill router, whose metrics
+	// show up, and its claim is counted under the policy.
+	nc, err := nats.Connect(svc.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg := nats.NewMsg("sf.signin.demo")
+	msg.Header.Set("Nats-Msg-Id", "metrics-signin-1")
+	msg.Data = []byte(`{"id":"metrics-signin-1","user_id":"mia","app":"teams","at":"2026-11-23T10:00:00Z"}`)
+	if err := nc.PublishMsg(msg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the sign-in's claim in /metrics", func() bool {
+		m := svc.do(t, "GET", "/metrics", "", nil).raw
+		return strings.Contains(m, `seatflow_policy_claims{policy="demo-teams",tenant="demo"} 1`+"\n") &&
+			strings.Contains(m, "seatflow_signin_handler_execution_time_seconds_count")
+	})
 	if before != after || !strings.Contains(after, "Office 365 E5") {
 		t.Fatalf("state changed across restart:\nbefore %s\nafter  %s", before, after)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/projector"
 )
@@ -41,7 +42,7 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	_, _, _, _, models := readModels(c, svc, cfg, log)
+	_, _, _, _, models := readModels(c, svc, cfg, metrics.New(), log)
 	cps, err := checkpoints(ctx, c, cfg, models, log)
 	if err != nil {
 		return err

@@ -144,7 +144,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	counts, licenses, ac, rq, models := readModels(c, svc, cfg, log)
+	counts, licenses, ac, rq, models := readModels(c, svc, cfg, m, log)
 	cps, err := checkpoints(ctx, c, cfg, models, log)
 	if err != nil {
 		return err
@@ -154,6 +154,8 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	m.WatchLicenses(counts)
+	m.WatchAutoClaim(ac.policies, ac.claims)
+	m.WatchRequests(rq.list)
 	m.WatchProjections(c.js, natsjs.StreamEvents, runner)
 	m.WatchNATS(c.nc)
 	secret := []byte(cfg.TokenSecret)
@@ -240,10 +242,11 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // readModels builds every read model serve feeds, in the order the runner
 // feeds them; rebuild replays the same list.
-func readModels(c *conn, svc *domain.Service, cfg Config, log *slog.Logger) (*projections.LicenseCounts, *projections.UserLicenses, *autoClaim, *requests, []projections.Projection) {
+func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, log *slog.Logger) (*projections.LicenseCounts, *projections.UserLicenses, *autoClaim, *requests, []projections.Projection) {
 	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
 	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
 	rq := wireRequests(c, svc, counts, cfg.Requests, log)
+	ac.metrics, rq.metrics = m.Registry(), m.Registry()
 	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
 	return counts, licenses, ac, rq, models
 }

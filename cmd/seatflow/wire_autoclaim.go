@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
@@ -54,6 +55,7 @@ type autoClaim struct {
 	handler  *signin.Handler
 	url      string
 	opts     []nats.Option
+	metrics  prometheus.Registerer // watermill's router metrics; nil: none
 	log      *slog.Logger
 }
 
@@ -87,7 +89,7 @@ func (a *autoClaim) http() *httpapi.AutoClaimConfig {
 // start runs the sign-in router and the granter until the returned stop is
 // called; stop waits for both (the router finishes the message in hand).
 func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
-	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Handler: a.handler, Logger: a.log})
+	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Metrics: a.metrics, Handler: a.handler, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/expiry"
@@ -87,6 +89,7 @@ type requests struct {
 	directory *projections.Directory
 	list      *projections.Requests
 	links     *sharelink.Signer
+	metrics   prometheus.Registerer // watermill's router metrics; nil: none
 	log       *slog.Logger
 }
 
@@ -120,7 +123,7 @@ func (q *requests) start(ctx context.Context, progress notify.Progress, httpAddr
 		base = "http://" + httpAddr
 	}
 	n, err := notify.NewNotifier(ctx, notify.NotifierConfig{
-		URL: q.c.url, Options: q.c.opts, Registry: events.Default(), Rules: notify.DefaultRules(), Progress: progress, Logger: q.log,
+		URL: q.c.url, Options: q.c.opts, Metrics: q.metrics, Registry: events.Default(), Rules: notify.DefaultRules(), Progress: progress, Logger: q.log,
 		Lookup: notify.ReadModels{Directory: q.directory, Products: q.counts, Requests: q.list, Link: notify.LinkBase(base, q.links)},
 	})
 	if err != nil {

@@ -220,3 +220,36 @@ func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// WatchAutoClaim exports, per tenant and policy, the licenses ever claimed
+// (a counter: claims stay counted when a license is later taken back), the
+// users waiting in the queue and the seats available across the policy's
+// products.
+func (m *Metrics) WatchAutoClaim(pl *projections.PolicyList, cl *projections.Claims) {
+	claims := prometheus.NewDesc("seatflow_policy_claims", "Licenses claimed under an auto-claim policy, ever.", []string{"tenant", "policy"}, nil)
+	queued := prometheus.NewDesc("seatflow_policy_queued", "Users waiting for a seat under an auto-claim policy.", []string{"tenant", "policy"}, nil)
+	avail := prometheus.NewDesc("seatflow_policy_available", "Seats available across an auto-claim policy's products.", []string{"tenant", "policy"}, nil)
+	m.reg.MustRegister(collectorFunc{desc: claims, also: []*prometheus.Desc{queued, avail}, collect: func(ch chan<- prometheus.Metric) {
+		for t, byPolicy := range cl.ClaimCounts() {
+			for p, n := range byPolicy {
+				ch <- prometheus.MustNewConstMetric(claims, prometheus.CounterValue, float64(n), t, p)
+			}
+		}
+		for _, t := range pl.Tenants() {
+			for _, p := range pl.Policies(t) {
+				ch <- prometheus.MustNewConstMetric(queued, prometheus.GaugeValue, float64(len(p.Queue)), t, p.PolicyID)
+				ch <- prometheus.MustNewConstMetric(avail, prometheus.GaugeValue, float64(p.Available), t, p.PolicyID)
+			}
+		}
+	}})
+}
+
+// WatchRequests exports the pending license requests per tenant.
+func (m *Metrics) WatchRequests(rq *projections.Requests) {
+	m.GaugeFunc("seatflow_requests_pending", "License requests waiting for a decision.", []string{"tenant"},
+		func(emit func(float64, ...string)) {
+			for t, n := range rq.PendingCounts() {
+				emit(float64(n), t)
+			}
+		})
+}

@@ -11,10 +11,12 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
+	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatflow/seatflow/events"
 )
@@ -42,6 +44,8 @@ type NotifierConfig struct {
 	// Options are extra connection options (credentials, TLS), the same
 	// the service\'s own connection uses.
 	Options []nats.Option
+	// Metrics, if set, receives watermill\'s router metrics.
+	Metrics prometheus.Registerer
 	// Registry decodes events. Required.
 	Registry *events.Registry
 	// Rules map events to notifications. Required.
@@ -165,6 +169,9 @@ func (n *Notifier) setup(ctx context.Context) error {
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
 	if err != nil {
 		return fmt.Errorf("notify: router: %w", err)
+	}
+	if n.cfg.Metrics != nil {
+		wmetrics.NewPrometheusMetricsBuilder(n.cfg.Metrics, "seatflow", "notify").AddPrometheusRouterMetrics(router)
 	}
 	router.AddMiddleware(middleware.Recoverer, middleware.Retry{
 		MaxRetries: 3, InitialInterval: 20 * time.Millisecond, MaxInterval: time.Second,

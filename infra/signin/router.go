@@ -11,10 +11,12 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
+	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults of Config.
@@ -38,6 +40,8 @@ type Config struct {
 	// Options are extra connection options (credentials, TLS), the same
 	// the service\'s own connection uses.
 	Options []nats.Option
+	// Metrics, if set, receives watermill\'s router metrics.
+	Metrics prometheus.Registerer
 	// Handler processes sign-ins. Required.
 	Handler *Handler
 	// Stream and Durable name the sign-in stream and the durable consumer.
@@ -177,6 +181,9 @@ func (r *Router) setup(ctx context.Context) error {
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
 	if err != nil {
 		return fmt.Errorf("signin: router: %w", err)
+	}
+	if r.cfg.Metrics != nil {
+		wmetrics.NewPrometheusMetricsBuilder(r.cfg.Metrics, "seatflow", "signin").AddPrometheusRouterMetrics(router)
 	}
 	router.AddMiddleware(middleware.Recoverer, middleware.Retry{
 		MaxRetries: r.cfg.Retries, InitialInterval: r.cfg.RetryMin, MaxInterval: r.cfg.RetryMax,
