@@ -105,6 +105,9 @@ func TestNATSConfigsFormOneCluster(t *testing.T) {
 		if !o.JetStream {
 			t.Errorf("%s: JetStream is off", conf)
 		}
+		if o.MaxPayload < 2<<20 {
+			t.Errorf("%s: max_payload %d: an oversized sign-in would be refused at publish instead of dead-lettered", conf, o.MaxPayload)
+		}
 		if o.Cluster.Name != "seatflow" {
 			t.Errorf("%s: cluster name %q, want seatflow", conf, o.Cluster.Name)
 		}

@@ -83,6 +83,12 @@ func splitListen(listen string) (string, int, error) {
 	return host, port, nil
 }
 
+// MaxPayload is the largest message the embedded server (and the cluster
+// configs in infra/deploy) accept: 8 MiB, well above the 1 MiB Seatflow
+// accepts as a sign-in, so an oversized sign-in reaches the router and is
+// dead-lettered with a reason instead of being refused at publish.
+const MaxPayload = 8 << 20
+
 // StartServer starts an embedded nats-server with JetStream storing under
 // cfg.StoreDir and waits until it accepts connections. Its logs go to
 // cfg.Logger. The caller shuts it down with Shutdown (and WaitForShutdown).
@@ -98,6 +104,7 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		port = server.RANDOM_PORT // for nats-server, 0 means its default port
 	}
 	opts := &server.Options{
+		MaxPayload:   MaxPayload,
 		ServerName:   cfg.ServerName,
 		Host:         host,
 		Port:         port,

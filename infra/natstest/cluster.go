@@ -3,6 +3,7 @@ package natstest
 import (
 	"errors"
 	"fmt"
+	"github.com/seatflow/seatflow/infra/natsjs"
 	"net"
 	"net/url"
 	"strings"
@@ -62,6 +63,7 @@ func startCluster(t testing.TB, n, attempt int) (*Cluster, error) {
 	c := &Cluster{t: t, name: fmt.Sprintf("SEATFLOW-TEST-%d", attempt), down: map[*server.Server]bool{}}
 	for i := range n {
 		opts := &server.Options{
+			MaxPayload: natsjs.MaxPayload,
 			ServerName: fmt.Sprintf("S-%d", i+1),
 			Host:       "127.0.0.1",
 			Port:       server.RANDOM_PORT,

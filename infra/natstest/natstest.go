@@ -23,6 +23,7 @@ const Account = server.DEFAULT_GLOBAL_ACCOUNT
 func RunJetStream(t testing.TB) *server.Server {
 	t.Helper()
 	opts := &server.Options{
+		MaxPayload: natsjs.MaxPayload,
 		ServerName: "natstest",
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
