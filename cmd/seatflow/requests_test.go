@@ -29,6 +29,7 @@ type rqWorld struct {
 	admin string
 	lia   string
 	reads *acWorld // for its stream readers
+	last  string   // position of the last request submitted, for ?after=
 }
 
 func newRQWorld(t *testing.T) *rqWorld {
@@ -78,6 +79,7 @@ func (w *rqWorld) submit(t *testing.T, user, product string, users ...string) st
 	if id == "" || r.header.Get("Seatflow-Position") == "" {
 		t.Fatalf("no request_id or position: %s", r.raw)
 	}
+	w.last = r.header.Get("Seatflow-Position")
 	return id
 }
 
@@ -295,14 +297,14 @@ func TestRequestOwnProcess(t *testing.T) {
 	if g.body["mode"] != "own" {
 		t.Fatalf("setting: %s", g.raw)
 	}
-	list := w.svc.do(t, "GET", "/v1/requests?status=pending", w.admin, nil).want(t, 200, "").list
+	list := w.svc.do(t, "GET", "/v1/requests?status=pending&after="+w.last, w.admin, nil).want(t, 200, "").list
 	if len(list) != 1 || list[0].(map[string]any)["request_id"] != old {
 		t.Fatalf("existing requests while own process: %v", list)
 	}
 	// It can still be decided.
 	w.svc.do(t, "PUT", "/v1/settings/request-process", w.admin, map[string]any{"mode": "builtin"}).want(t, 200, "")
 	id := w.submit(t, "u2", "e5")
-	list = w.svc.do(t, "GET", "/v1/requests", w.admin, nil).want(t, 200, "").list
+	list = w.svc.do(t, "GET", "/v1/requests?after="+w.last, w.admin, nil).want(t, 200, "").list
 	if len(list) != 2 || list[0].(map[string]any)["request_id"] != id {
 		t.Fatalf("list after switching back (newest first): %v", list)
 	}
