@@ -321,34 +321,46 @@ func readSubject(t *testing.T, ctx context.Context, js jetstream.JetStream, reg 
 		want = info.State.Subjects[subj]
 		return nil
 	})
+	// Right after a leader change the first requests may find no
+	// responders: read the whole subject again until one read succeeds.
+	var out []events.Envelope
+	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		var err error
+		out, err = readAll(ctx, js, reg, subj, want)
+		return err
+	})
+	return out
+}
+
+func readAll(ctx context.Context, js jetstream.JetStream, reg *events.Registry, subj string, want uint64) ([]events.Envelope, error) {
 	cons, err := js.OrderedConsumer(ctx, natsjs.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
 	if err != nil {
-		t.Fatalf("ordered consumer: %v", err)
+		return nil, fmt.Errorf("ordered consumer: %w", err)
 	}
 	var out []events.Envelope
 	for uint64(len(out)) < want {
 		batch, err := cons.Fetch(int(want)-len(out), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			t.Fatalf("fetch: %v", err)
+			return nil, fmt.Errorf("fetch: %w", err)
 		}
 		for msg := range batch.Messages() {
 			md, err := msg.Metadata()
 			if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
 			env, err := reg.Decode(msg.Data())
 			if err != nil {
-				t.Fatalf("sequence %d: %v", md.Sequence.Stream, err)
+				return nil, fmt.Errorf("sequence %d: %w", md.Sequence.Stream, err)
 			}
 			env.Position = md.Sequence.Stream
 			out = append(out, env)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			t.Fatalf("fetch: %v", err)
+			return nil, fmt.Errorf("fetch: %w", err)
 		}
 		if ctx.Err() != nil {
-			t.Fatalf("read %s: got %d of %d events: %v", subj, len(out), want, ctx.Err())
+			return nil, fmt.Errorf("read %s: got %d of %d events: %w", subj, len(out), want, ctx.Err())
 		}
 	}
-	return out
+	return out, nil
 }
