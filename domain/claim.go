@@ -34,6 +34,10 @@ const (
 	// ClaimQueued: every product was full; the user waits in the policy's
 	// queue.
 	ClaimQueued = "queued"
+	// ClaimAlreadyClaimed: the user claimed under the policy before and
+	// no longer holds that license (an admin took it back): a user claims
+	// at most once under a policy.
+	ClaimAlreadyClaimed = "already_claimed"
 )
 
 // ClaimOutcome says what a sign-in did.
@@ -122,7 +126,7 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 		if !o.AutoClaim || !p.Enabled {
 			return nil
 		}
-		if _, held := heldProduct(tx, p, in.UserID); held || p.Queued(in.UserID) {
+		if _, held := heldProduct(tx, p, in.UserID); held || p.Queued(in.UserID) || claimedBefore(tx, p, pid, in.UserID) {
 			return nil
 		}
 		if len(p.Queue) == 0 {
@@ -140,6 +144,8 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 			out.Status, out.ProductID = ClaimAlreadyLicensed, prod
 		case p.Queued(in.UserID):
 			out.Status = ClaimQueued
+		case claimedBefore(tx, p, pid, in.UserID) && !ownClaimStands(tx, meta.CommandID):
+			out.Status = ClaimAlreadyClaimed
 		case o.AutoClaim && p.Enabled:
 			// Only a replayed sign-in whose license has since been
 			// taken back ends here.
@@ -191,6 +197,24 @@ func heldProduct(tx *Tx, p *Policy, u UserID) (ProductID, bool) {
 		}
 	}
 	return "", false
+}
+
+// claimedBefore reports whether u ever claimed under policy pid from any
+// product the policy ever listed.
+func claimedBefore(tx *Tx, p *Policy, pid PolicyID, u UserID) bool {
+	for _, id := range p.Listed {
+		if tx.State(events.Aggregate{Kind: events.KindProduct, ID: string(id)}).(*Product).ClaimedUnder(pid, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownClaimStands reports whether this sign-in's own claim already stands:
+// then its answer is "claimed", not "already claimed".
+func ownClaimStands(tx *Tx, commandID string) bool {
+	_, done := tx.replayed(commandID)
+	return done
 }
 
 // claimFirstFree claims for u from the first product of p with a free seat,

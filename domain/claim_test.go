@@ -258,3 +258,19 @@ func TestRegisterSignInUserKeepsRoles(t *testing.T) {
 		t.Fatalf("bad email: %v", err)
 	}
 }
+
+// TestClaimAtMostOncePerPolicy: invariant 3. A user whose claimed license
+// is taken back does not claim again on a later sign-in, while a replay of
+// the sign-in that did claim still answers "claimed".
+func TestClaimAtMostOncePerPolicy(t *testing.T) {
+	w := newClaimWorld(t, 2, 1, true)
+	w.expect("s1", "u1", domain.ClaimClaimed, "P", events.TypeLicenseClaimed, events.TypePoolLow)
+	if _, _, err := w.svc.Product(ctx, "contoso", "P", w.meta(), domain.UnassignLicense{UserID: "u1"}); err != nil {
+		t.Fatal(err)
+	}
+	w.expect("s2", "u1", domain.ClaimAlreadyClaimed, "")
+	w.expect("s1", "u1", domain.ClaimClaimed, "")
+	// Another user still claims the freed seat (a new crossing of the
+	// low-seat threshold, so a new PoolLow).
+	w.expect("s3", "u2", domain.ClaimClaimed, "P", events.TypeLicenseClaimed, events.TypePoolLow)
+}

@@ -21,7 +21,14 @@ type Product struct {
 	SelfService string
 	// Holders maps each user holding a license to how they got it.
 	Holders map[UserID]Holding
+	// Claimants records, per policy, every user who ever claimed a license
+	// of this product under it, held or not: a user claims at most once
+	// under a policy (invariant 3), even after the license is taken back.
+	Claimants map[PolicyID]map[UserID]bool
 }
+
+// ClaimedUnder reports whether u ever claimed this product under policy.
+func (p *Product) ClaimedUnder(policy PolicyID, u UserID) bool { return p.Claimants[policy][u] }
 
 // Holding is one user's license of a product.
 type Holding struct {
@@ -208,6 +215,13 @@ func EvolveProduct(p *Product, env events.Envelope) {
 	case events.LicenseClaimed:
 		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices,
 			Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, PolicyID: PolicyID(e.PolicyID), AssignedAt: e.ClaimedAt})
+		if p.Claimants == nil {
+			p.Claimants = map[PolicyID]map[UserID]bool{}
+		}
+		if p.Claimants[PolicyID(e.PolicyID)] == nil {
+			p.Claimants[PolicyID(e.PolicyID)] = map[UserID]bool{}
+		}
+		p.Claimants[PolicyID(e.PolicyID)][UserID(e.UserID)] = true
 	case events.LicenseUnassigned:
 		delete(p.Holders, UserID(e.UserID))
 	}
