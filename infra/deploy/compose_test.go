@@ -136,6 +136,12 @@ func TestNATSConfigsFormOneCluster(t *testing.T) {
 				t.Errorf("%s: SEATFLOW_NATS_URL %q does not name %s", name, url, n)
 			}
 		}
+		if got := deref(s.Environment["SEATFLOW_PUBLIC_URL"]); !strings.HasPrefix(got, "http://localhost:808") {
+			t.Errorf("%s: SEATFLOW_PUBLIC_URL %q: share links would not reach the instance", name, got)
+		}
+		if got := deref(s.Environment["SEATFLOW_SMTP_ADDR"]); got != "mailpit:1025" {
+			t.Errorf("%s: SEATFLOW_SMTP_ADDR %q, want the mail catcher", name, got)
+		}
 		if got := deref(s.Environment["SEATFLOW_REPLICAS"]); got != "3" {
 			t.Errorf("%s: replicas %q, want 3", name, got)
 		}
