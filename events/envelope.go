@@ -184,3 +184,18 @@ func Encode(e Envelope) ([]byte, error) {
 	}
 	return json.Marshal(e)
 }
+
+// CheckAggregate reports why tenant and agg cannot name an aggregate's
+// subject, or nil when they can.
+func CheckAggregate(tenant string, agg Aggregate) error {
+	if !ValidTenant(tenant) {
+		return fmt.Errorf("tenant %q is not valid", tenant)
+	}
+	if !agg.Kind.Valid() {
+		return fmt.Errorf("aggregate kind %q is not valid", agg.Kind)
+	}
+	if !ValidID(agg.ID) {
+		return fmt.Errorf("aggregate id %q is not valid", agg.ID)
+	}
+	return nil
+}

@@ -2,7 +2,6 @@ package memstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -37,7 +36,7 @@ func (s *Store) Load(ctx context.Context, tenant string, agg events.Aggregate, a
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := checkAggregate(tenant, agg); err != nil {
+	if err := events.CheckAggregate(tenant, agg); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	subj := events.Subject(tenant, agg)
@@ -67,44 +66,21 @@ func (s *Store) Append(ctx context.Context, writes ...domain.Write) ([]uint64, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if len(writes) == 0 {
-		return nil, errors.New("append: no writes")
+	enc, err := domain.EncodeWrites(s.reg, writes)
+	if err != nil {
+		return nil, err
 	}
 	type pending struct {
 		subj     string
 		expected uint64
 		data     [][]byte
 	}
-	ps := make([]pending, 0, len(writes))
-	seen := make(map[string]bool, len(writes))
-	for i, w := range writes {
-		if len(w.Events) == 0 {
-			return nil, fmt.Errorf("append: write %d has no events", i)
+	var ps []pending
+	for _, e := range enc {
+		if e.First {
+			ps = append(ps, pending{subj: e.Subject, expected: e.Expected})
 		}
-		first := w.Events[0]
-		if err := checkAggregate(first.Tenant, first.Aggregate); err != nil {
-			return nil, fmt.Errorf("append: write %d: %w", i, err)
-		}
-		subj := events.Subject(first.Tenant, first.Aggregate)
-		if seen[subj] {
-			return nil, fmt.Errorf("append: %s appears in more than one write", subj)
-		}
-		seen[subj] = true
-		p := pending{subj: subj, expected: w.Expected}
-		for j, e := range w.Events {
-			if e.Tenant != first.Tenant || e.Aggregate != first.Aggregate {
-				return nil, fmt.Errorf("append %s: event %d belongs to %s", subj, j, events.Subject(e.Tenant, e.Aggregate))
-			}
-			data, err := events.Encode(e)
-			if err != nil {
-				return nil, fmt.Errorf("append %s: event %d: %w", subj, j, err)
-			}
-			if _, err := s.reg.Decode(data); err != nil {
-				return nil, fmt.Errorf("append %s: event %d does not decode: %w", subj, j, err)
-			}
-			p.data = append(p.data, data)
-		}
-		ps = append(ps, p)
+		ps[len(ps)-1].data = append(ps[len(ps)-1].data, e.Data)
 	}
 
 	s.mu.Lock()
@@ -128,17 +104,4 @@ func (s *Store) Append(ctx context.Context, writes ...domain.Write) ([]uint64, e
 		}
 	}
 	return positions, nil
-}
-
-func checkAggregate(tenant string, agg events.Aggregate) error {
-	if !events.ValidTenant(tenant) {
-		return fmt.Errorf("tenant %q is not valid", tenant)
-	}
-	if !agg.Kind.Valid() {
-		return fmt.Errorf("aggregate kind %q is not valid", agg.Kind)
-	}
-	if !events.ValidID(agg.ID) {
-		return fmt.Errorf("aggregate id %q is not valid", agg.ID)
-	}
-	return nil
 }

@@ -114,7 +114,7 @@ func (s *Store) Load(ctx context.Context, tenant string, agg events.Aggregate, a
 }
 
 func (s *Store) load(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
-	if err := checkAggregate(tenant, agg); err != nil {
+	if err := events.CheckAggregate(tenant, agg); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	subj := events.Subject(tenant, agg)
@@ -307,37 +307,13 @@ type outgoing struct {
 // decoded again with the registry, so nothing is stored that Load could
 // not read back.
 func (s *Store) prepare(writes []domain.Write) ([]outgoing, error) {
-	if len(writes) == 0 {
-		return nil, errors.New("append: no writes")
+	enc, err := domain.EncodeWrites(s.reg, writes)
+	if err != nil {
+		return nil, err
 	}
-	var out []outgoing
-	seen := make(map[string]bool, len(writes))
-	for i, w := range writes {
-		if len(w.Events) == 0 {
-			return nil, fmt.Errorf("append: write %d has no events", i)
-		}
-		first := w.Events[0]
-		if err := checkAggregate(first.Tenant, first.Aggregate); err != nil {
-			return nil, fmt.Errorf("append: write %d: %w", i, err)
-		}
-		subj := events.Subject(first.Tenant, first.Aggregate)
-		if seen[subj] {
-			return nil, fmt.Errorf("append: %s appears in more than one write", subj)
-		}
-		seen[subj] = true
-		for j, e := range w.Events {
-			if e.Tenant != first.Tenant || e.Aggregate != first.Aggregate {
-				return nil, fmt.Errorf("append %s: event %d belongs to %s", subj, j, events.Subject(e.Tenant, e.Aggregate))
-			}
-			data, err := events.Encode(e)
-			if err != nil {
-				return nil, fmt.Errorf("append %s: event %d: %w", subj, j, err)
-			}
-			if _, err := s.reg.Decode(data); err != nil {
-				return nil, fmt.Errorf("append %s: event %d does not decode: %w", subj, j, err)
-			}
-			out = append(out, outgoing{subj: subj, id: e.ID, data: data, expected: w.Expected, check: j == 0})
-		}
+	out := make([]outgoing, len(enc))
+	for i, e := range enc {
+		out[i] = outgoing{subj: e.Subject, id: e.ID, data: e.Data, expected: e.Expected, check: e.First}
 	}
 	if len(out) > MaxAppendEvents {
 		return nil, fmt.Errorf("append: %d events, at most %d fit in one append", len(out), MaxAppendEvents)
@@ -503,19 +479,6 @@ func appendError(what string, err error) error {
 		return fmt.Errorf("append %s: %w: %w", what, domain.ErrConcurrency, err)
 	}
 	return fmt.Errorf("append %s: %w", what, err)
-}
-
-func checkAggregate(tenant string, agg events.Aggregate) error {
-	if !events.ValidTenant(tenant) {
-		return fmt.Errorf("tenant %q is not valid", tenant)
-	}
-	if !agg.Kind.Valid() {
-		return fmt.Errorf("aggregate kind %q is not valid", agg.Kind)
-	}
-	if !events.ValidID(agg.ID) {
-		return fmt.Errorf("aggregate id %q is not valid", agg.ID)
-	}
-	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
