@@ -1,8 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -208,21 +206,12 @@ func (*Claims) Version() int { return 1 }
 
 // Snapshot returns the claims read model's state as JSON.
 func (c *Claims) Snapshot() ([]byte, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return json.Marshal(c.tenants)
+	return snapshotJSON(&c.mu, c.tenants)
 }
 
 // Restore replaces the claims read model's state with a snapshot.
 func (c *Claims) Restore(b []byte) error {
-	tenants := map[string]*claimsTenant{}
-	if err := json.Unmarshal(b, &tenants); err != nil {
-		return fmt.Errorf("restore %s: %w", NameClaims, err)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.tenants = tenants
-	return nil
+	return restoreJSON(NameClaims, &c.mu, b, &c.tenants)
 }
 
 // ClaimCounts is how many licenses were ever claimed under each policy, by

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
@@ -57,21 +56,12 @@ func (*Directory) Version() int { return 1 }
 
 // Snapshot implements Snapshotter.
 func (d *Directory) Snapshot() ([]byte, error) {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return json.Marshal(d.tenants)
+	return snapshotJSON(&d.mu, d.tenants)
 }
 
 // Restore implements Snapshotter.
 func (d *Directory) Restore(b []byte) error {
-	ts := map[string]*directoryTenant{}
-	if err := json.Unmarshal(b, &ts); err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.tenants = ts
-	d.mu.Unlock()
-	return nil
+	return restoreJSON(NameDirectory, &d.mu, b, &d.tenants)
 }
 
 func (d *Directory) tenant(t string) *directoryTenant {

@@ -1,8 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -88,21 +86,12 @@ func (*LicenseCounts) Version() int { return 1 }
 
 // Snapshot implements Snapshotter.
 func (lc *LicenseCounts) Snapshot() ([]byte, error) {
-	lc.mu.RLock()
-	defer lc.mu.RUnlock()
-	return json.Marshal(lc.tenants)
+	return snapshotJSON(&lc.mu, lc.tenants)
 }
 
 // Restore implements Snapshotter.
 func (lc *LicenseCounts) Restore(b []byte) error {
-	tenants := map[string]map[string]*ProductCount{}
-	if err := json.Unmarshal(b, &tenants); err != nil {
-		return fmt.Errorf("restore %s: %w", NameLicenseCounts, err)
-	}
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	lc.tenants = tenants
-	return nil
+	return restoreJSON(NameLicenseCounts, &lc.mu, b, &lc.tenants)
 }
 
 // Products lists a tenant's products by name, then id.
@@ -214,21 +203,12 @@ func (*UserLicenses) Version() int { return 1 }
 
 // Snapshot implements Snapshotter.
 func (ul *UserLicenses) Snapshot() ([]byte, error) {
-	ul.mu.RLock()
-	defer ul.mu.RUnlock()
-	return json.Marshal(ul.tenants)
+	return snapshotJSON(&ul.mu, ul.tenants)
 }
 
 // Restore implements Snapshotter.
 func (ul *UserLicenses) Restore(b []byte) error {
-	tenants := map[string]map[string]map[string]UserLicense{}
-	if err := json.Unmarshal(b, &tenants); err != nil {
-		return fmt.Errorf("restore %s: %w", NameUserLicenses, err)
-	}
-	ul.mu.Lock()
-	defer ul.mu.Unlock()
-	ul.tenants = tenants
-	return nil
+	return restoreJSON(NameUserLicenses, &ul.mu, b, &ul.tenants)
 }
 
 // Licenses lists the licenses a user holds, by product id.

@@ -1,8 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
-	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -185,21 +183,12 @@ func (*PolicyList) Version() int { return 1 }
 
 // Snapshot returns the policy list's state as JSON.
 func (pl *PolicyList) Snapshot() ([]byte, error) {
-	pl.mu.RLock()
-	defer pl.mu.RUnlock()
-	return json.Marshal(pl.tenants)
+	return snapshotJSON(&pl.mu, pl.tenants)
 }
 
 // Restore replaces the policy list's state with a snapshot.
 func (pl *PolicyList) Restore(b []byte) error {
-	tenants := map[string]*policyTenant{}
-	if err := json.Unmarshal(b, &tenants); err != nil {
-		return fmt.Errorf("restore %s: %w", NamePolicyList, err)
-	}
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	pl.tenants = tenants
-	return nil
+	return restoreJSON(NamePolicyList, &pl.mu, b, &pl.tenants)
 }
 
 // Tenants lists the tenants that have policies, sorted.

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"slices"
 	"sort"
 	"sync"
@@ -112,21 +111,12 @@ func (*Requests) Version() int { return 1 }
 
 // Snapshot implements Snapshotter.
 func (rq *Requests) Snapshot() ([]byte, error) {
-	rq.mu.RLock()
-	defer rq.mu.RUnlock()
-	return json.Marshal(rq.tenants)
+	return snapshotJSON(&rq.mu, rq.tenants)
 }
 
 // Restore implements Snapshotter.
 func (rq *Requests) Restore(b []byte) error {
-	ts := map[string]*requestsTenant{}
-	if err := json.Unmarshal(b, &ts); err != nil {
-		return err
-	}
-	rq.mu.Lock()
-	rq.tenants = ts
-	rq.mu.Unlock()
-	return nil
+	return restoreJSON(NameRequests, &rq.mu, b, &rq.tenants)
 }
 
 func (rq *Requests) tenant(t string) *requestsTenant {
