@@ -1,6 +1,3 @@
-// Command seatflow runs Seatflow: `serve` starts the embedded NATS server,
-// the projections and the HTTP API; `token` prints a bearer token; `rebuild`
-// replays every projection; see usage for the rest.
 package main
 
 import (
