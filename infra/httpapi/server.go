@@ -63,6 +63,7 @@ func (s *Server) routes() {
 	}, s.userLicenses)
 	s.autoClaimRoutes()
 	s.requestRoutes()
+	s.dashboardRoutes()
 }
 
 // access says who may call a route: holders of any of roles, or, when self
