@@ -116,6 +116,12 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 	if err != nil {
 		return ClaimOutcome{}, Result{}, err
 	}
+	// The products are read, but a queued sign-in writes only the policy:
+	// catch them up after the policy, so that a grant the policy shows
+	// (written with its product claim in one batch) is seen as held.
+	if err := s.refreshAll(ctx, tenant, listedAggs(listed)); err != nil {
+		return ClaimOutcome{}, Result{}, err
+	}
 	aggs := append([]events.Aggregate{orgAgg, pagg}, listedAggs(listed)...)
 	var out ClaimOutcome
 	res, err = s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
@@ -287,8 +293,10 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		products []events.PolicyProduct
 		listed   []ProductID
 	)
-	// The grant writes the policy (checked) but only reads the org switch.
-	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
+	// The grant writes the policy (checked) but only reads the org switch
+	// and the products it does not claim from: catch them up first, the
+	// policy before its products.
+	if err := s.refreshAll(ctx, tenant, []events.Aggregate{orgAgg, pagg}); err != nil {
 		return false, err
 	}
 	_, err := s.read(ctx, tenant, []events.Aggregate{pagg}, func(tx *Tx) {
@@ -299,6 +307,9 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		products, listed = slices.Clone(p.Products), slices.Clone(p.Listed)
 	})
 	if err != nil || head.UserID == "" {
+		return false, err
+	}
+	if err := s.refreshAll(ctx, tenant, listedAggs(listed)); err != nil {
 		return false, err
 	}
 	meta := events.Meta{Actor: "auto-claim", CommandID: GrantCommandID(pid, head.SigninID), CausationID: head.SigninID}
@@ -359,6 +370,16 @@ func (s *Service) RegisterSignInUser(ctx context.Context, tenant TenantID, id Us
 // refresh catches a cached aggregate up with the store (one read of what
 // was appended after the cached position; usually nothing). An aggregate
 // not in the cache is loaded in full by the next transaction anyway.
+// refreshAll catches up each cached aggregate, in order.
+func (s *Service) refreshAll(ctx context.Context, tenant TenantID, aggs []events.Aggregate) error {
+	for _, agg := range aggs {
+		if err := s.refresh(ctx, tenant, agg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Service) refresh(ctx context.Context, tenant TenantID, agg events.Aggregate) error {
 	if err := checkTenant(tenant); err != nil {
 		return err
