@@ -185,9 +185,8 @@ func TestServeEndToEnd(t *testing.T) {
 	if r.header.Get("Seatflow-Position") == "" {
 		t.Fatalf("no Seatflow-Position header: %v", r.header)
 	}
-	pos := r.header.Get("Seatflow-Position")
 	r = svc.do(t, "POST", "/v1/products/e5/assignments", admin, map[string]any{"user_id": "u1", "disabled_services": []string{"chat"}}).want(t, 201, "")
-	pos = r.header.Get("Seatflow-Position")
+	pos := r.header.Get("Seatflow-Position")
 	list := svc.do(t, "GET", "/v1/products?after="+pos, admin, nil).want(t, 200, "").list
 	if len(list) != 1 {
 		t.Fatalf("products: got %v", list)

@@ -209,13 +209,6 @@ func newEnv(t testing.TB, opts ...option) *env {
 	return &env{t: t, srv: srv, store: st, progress: prog, tokens: tokens, svc: svc, logs: logs}
 }
 
-// as returns e reporting to t: a fuzz target must not report to its F.
-func (e *env) as(t testing.TB) *env {
-	c := *e
-	c.t = t
-	return &c
-}
-
 // token signs a token for sub in tenant acme with roles.
 func (e *env) token(sub string, roles ...string) string {
 	return e.tokenIn(tenant, sub, roles...)
