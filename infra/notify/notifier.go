@@ -9,16 +9,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
-	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/wmrouter"
 )
 
 // Defaults of NotifierConfig.
@@ -137,47 +134,17 @@ func (n *Notifier) setup(ctx context.Context) error {
 		return fmt.Errorf("notify: jetstream: %w", err)
 	}
 	n.js = js
-	// Durable, created here: watermill's consumers are ephemeral. One
-	// message in flight, so a nack does not reorder.
-	cons, err := js.CreateOrUpdateConsumer(ctx, n.cfg.Stream, jetstream.ConsumerConfig{
-		Durable:       n.cfg.Durable,
-		Description:   "Seatflow notifier: events to e-mail notifications",
-		FilterSubject: events.SubjectPrefix + ".>",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       n.cfg.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+	router, err := wmrouter.New(ctx, wmrouter.Config{
+		Conn: n.nc, Stream: n.cfg.Stream, Durable: n.cfg.Durable,
+		Description: "Seatflow notifier: events to e-mail notifications", Filter: events.SubjectPrefix + ".>",
+		AckWait: n.cfg.AckWait, Redelay: n.cfg.Redelay,
+		Retries: 3, RetryMin: 20 * time.Millisecond, RetryMax: time.Second,
+		Unmarshaler: tolerantUnmarshaler{}, Name: "notify", Handler: n.handle,
+		Metrics: n.cfg.Metrics, Logger: n.log,
 	})
 	if err != nil {
-		return fmt.Errorf("notify: durable consumer %s on %s: %w", n.cfg.Durable, n.cfg.Stream, err)
+		return err
 	}
-	wlog := watermill.NewSlogLoggerWithLevelMapping(n.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
-	sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
-		Conn:           n.nc,
-		Logger:         wlog,
-		AckWaitTimeout: n.cfg.AckWait,
-		NakDelay:       wmjs.NewStaticDelay(n.cfg.Redelay),
-		Unmarshaler:    tolerantUnmarshaler{},
-		ResourceInitializer: func(context.Context, jetstream.JetStream, string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
-			return cons, nil, nil // never deleted: it is durable
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("notify: subscriber: %w", err)
-	}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
-	if err != nil {
-		return fmt.Errorf("notify: router: %w", err)
-	}
-	if n.cfg.Metrics != nil {
-		wmetrics.NewPrometheusMetricsBuilder(n.cfg.Metrics, "seatflow", "notify").AddPrometheusRouterMetrics(router)
-	}
-	router.AddMiddleware(middleware.Recoverer, middleware.Retry{
-		MaxRetries: 3, InitialInterval: 20 * time.Millisecond, MaxInterval: time.Second,
-		Multiplier: 2, RandomizationFactor: 0.5, Logger: wlog,
-	}.Middleware)
-	router.AddConsumerHandler("notifications", events.SubjectPrefix+".>", sub, n.handle)
 	n.router = router
 	return nil
 }

@@ -9,14 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
-	wmetrics "github.com/ThreeDotsLabs/watermill/components/metrics"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seatflow/seatflow/infra/wmrouter"
 )
 
 // Defaults of Config.
@@ -146,50 +144,17 @@ func (r *Router) setup(ctx context.Context) error {
 		return fmt.Errorf("signin: jetstream: %w", err)
 	}
 	r.js = js
-	// The durable consumer is created here, explicitly: watermill's own
-	// consumers are ephemeral. One message in flight keeps a redelivered
-	// message ahead of the ones after it.
-	cons, err := js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, jetstream.ConsumerConfig{
-		Durable:       r.cfg.Durable,
-		Description:   "Seatflow sign-in ingestion (auto-claim)",
-		FilterSubject: SubjectPrefix + ">",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       r.cfg.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+	router, err := wmrouter.New(ctx, wmrouter.Config{
+		Conn: r.nc, Stream: r.cfg.Stream, Durable: r.cfg.Durable,
+		Description: "Seatflow sign-in ingestion (auto-claim)", Filter: SubjectPrefix + ">",
+		AckWait: r.cfg.AckWait, Redelay: r.cfg.Redelay,
+		Retries: r.cfg.Retries, RetryMin: r.cfg.RetryMin, RetryMax: r.cfg.RetryMax,
+		Unmarshaler: tolerantUnmarshaler{}, Name: "signin", Handler: r.handle,
+		Metrics: r.cfg.Metrics, Logger: r.log,
 	})
 	if err != nil {
-		return fmt.Errorf("signin: durable consumer %s on %s: %w", r.cfg.Durable, r.cfg.Stream, err)
+		return err
 	}
-	wlog := watermill.NewSlogLoggerWithLevelMapping(r.log, map[slog.Level]slog.Level{
-		slog.LevelInfo: slog.LevelDebug, // one line per message otherwise
-	})
-	sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{
-		Conn:           r.nc,
-		Logger:         wlog,
-		AckWaitTimeout: r.cfg.AckWait,
-		NakDelay:       wmjs.NewStaticDelay(r.cfg.Redelay),
-		Unmarshaler:    tolerantUnmarshaler{},
-		ResourceInitializer: func(context.Context, jetstream.JetStream, string) (jetstream.Consumer, func(context.Context, watermill.LoggerAdapter), error) {
-			return cons, nil, nil // never deleted: it is durable
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("signin: subscriber: %w", err)
-	}
-	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
-	if err != nil {
-		return fmt.Errorf("signin: router: %w", err)
-	}
-	if r.cfg.Metrics != nil {
-		wmetrics.NewPrometheusMetricsBuilder(r.cfg.Metrics, "seatflow", "signin").AddPrometheusRouterMetrics(router)
-	}
-	router.AddMiddleware(middleware.Recoverer, middleware.Retry{
-		MaxRetries: r.cfg.Retries, InitialInterval: r.cfg.RetryMin, MaxInterval: r.cfg.RetryMax,
-		Multiplier: 2, RandomizationFactor: 0.5, Logger: wlog,
-	}.Middleware)
-	router.AddConsumerHandler("signins", SubjectPrefix+">", sub, r.handle)
 	r.router = router
 	return nil
 }
