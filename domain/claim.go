@@ -116,12 +116,6 @@ func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, met
 	if err != nil {
 		return ClaimOutcome{}, Result{}, err
 	}
-	// The products are read, but a queued sign-in writes only the policy:
-	// catch them up after the policy, so that a grant the policy shows
-	// (written with its product claim in one batch) is seen as held.
-	if err := s.refreshAll(ctx, tenant, listedAggs(listed)); err != nil {
-		return ClaimOutcome{}, Result{}, err
-	}
 	aggs := append([]events.Aggregate{orgAgg, pagg}, listedAggs(listed)...)
 	var out ClaimOutcome
 	res, err = s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
@@ -293,9 +287,10 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		products []events.PolicyProduct
 		listed   []ProductID
 	)
-	// The grant writes the policy (checked) but only reads the org switch
-	// and the products it does not claim from: catch them up first, the
-	// policy before its products.
+	// Catch up the org and the policy before reading the queue's head;
+	// Transact then catches up every aggregate it reads, products after
+	// the policy, so a grant the policy shows (written with its product
+	// claim in one batch) is seen as held.
 	if err := s.refreshAll(ctx, tenant, []events.Aggregate{orgAgg, pagg}); err != nil {
 		return false, err
 	}
@@ -307,9 +302,6 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		products, listed = slices.Clone(p.Products), slices.Clone(p.Listed)
 	})
 	if err != nil || head.UserID == "" {
-		return false, err
-	}
-	if err := s.refreshAll(ctx, tenant, listedAggs(listed)); err != nil {
 		return false, err
 	}
 	meta := events.Meta{Actor: "auto-claim", CommandID: GrantCommandID(pid, head.SigninID), CausationID: head.SigninID}

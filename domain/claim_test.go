@@ -274,3 +274,24 @@ func TestClaimAtMostOncePerPolicy(t *testing.T) {
 	// low-seat threshold, so a new PoolLow).
 	w.expect("s3", "u2", domain.ClaimClaimed, "P", events.TypeLicenseClaimed, events.TypePoolLow)
 }
+
+// TestClaimAfterAnotherInstancesGrant: this service caches both products
+// as full; another instance buys a seat of B and grants it to the queued
+// u2. When u2 signs in here again, the decision must see that u2 now holds
+// B (the queue append writes only the policy, so no check would catch a
+// stale product) and change nothing.
+func TestClaimAfterAnotherInstancesGrant(t *testing.T) {
+	w := newClaimWorld(t, 1, 1, true)
+	w.signIn("s0", "u0") // takes P
+	w.signIn("s1", "u1") // takes B
+	w.expect("s2", "u2", domain.ClaimQueued, "", events.TypeUserQueued)
+
+	other := newService(t, w.store)
+	if _, _, err := other.Product(ctx, "contoso", "B", w.meta(), domain.PurchaseLicenses{Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := other.GrantNext(ctx, "contoso", "p1", domain.ClaimOptions{LowSeats: 1}); err != nil || !moved {
+		t.Fatalf("grant on the other instance: moved %v, err %v", moved, err)
+	}
+	w.expect("s3", "u2", domain.ClaimAlreadyLicensed, "B")
+}

@@ -383,3 +383,31 @@ func TestRivalServicesDecideOnce(t *testing.T) {
 		t.Fatal("the stale decision was stored")
 	}
 }
+
+// TestSubmitAfterAnotherInstanceSwitchesProcess: a submission reads the org
+// but writes only the request. Another instance (a second service on the
+// same store) switching to the organisation's own process must still stop
+// it, however stale this service's cached org is.
+func TestSubmitAfterAnotherInstanceSwitchesProcess(t *testing.T) {
+	w := newReqWorld(t)
+	w.setup()
+	w.submit("r1") // this service now caches the org (built-in) and e5
+	other, err := domain.NewService(w.store, domain.Config{Now: time.Now, NewID: func() string { return "other" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.SetRequestProcess(ctx, "contoso", w.meta("own"),
+		domain.RequestProcess{Mode: events.ProcessOwn, Message: "Ask IT", Link: "https://it.example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.count()
+	_, _, err = w.svc.SubmitRequest(ctx, "contoso", "r2", w.meta("submit-r2"),
+		domain.SubmitRequest{ProductID: "e5", Requester: "u1", Justification: "project"})
+	var own *domain.OwnProcessError
+	if !errors.As(err, &own) {
+		t.Fatalf("submission on a stale cache: got %v, want *OwnProcessError", err)
+	}
+	if got := w.count(); got != before {
+		t.Fatalf("%d events stored", got-before)
+	}
+}

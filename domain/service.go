@@ -224,10 +224,11 @@ func (tx *Tx) Emit(agg events.Aggregate, ds ...events.Data) {
 // Transact runs one command over one or more aggregates of a tenant: it
 // loads them (from cache, caught up as needed), calls decide, and appends
 // every emitted event in one all-or-nothing append with each aggregate's
-// last position as its concurrency check. On a conflict it catches up and
-// decides again, with jittered back-off, at most MaxAttempts times. A
-// rejection is confirmed against freshly loaded state before it is
-// returned. If events carrying meta.CommandID already stand on any of the
+// last position as its concurrency check. A command over several
+// aggregates first catches them all up, because those it only reads carry
+// no check. On a conflict it catches up and decides again, with jittered
+// back-off, at most MaxAttempts times. A rejection is confirmed against
+// freshly loaded state before it is returned. If events carrying meta.CommandID already stand on any of the
 // aggregates, the command is not applied again: Result.Replayed is set.
 // view, if not nil, is called with the final states while they are locked.
 func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Meta, aggs []events.Aggregate,
@@ -273,14 +274,18 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 		}
 		return nil
 	}
-	fresh := false
+	// A command over one aggregate may decide on its cached state: the
+	// append's check refuses it if that state was stale. A command over
+	// several may read aggregates it does not write, which no check
+	// protects, so all of them are caught up before the first decision
+	// (in kind order: org, then policy, then product).
+	fresh := len(aggs) > 1
 	for _, agg := range aggs {
-		if !tx.entries[agg].loaded {
-			if err := refresh(); err != nil {
-				return Result{}, err
-			}
-			fresh = true
-			break
+		fresh = fresh || !tx.entries[agg].loaded
+	}
+	if fresh {
+		if err := refresh(); err != nil {
+			return Result{}, err
 		}
 	}
 	for attempt := 1; ; attempt++ {
