@@ -24,6 +24,10 @@ commands:
   serve     run the embedded NATS server (or use --nats-url), projections, HTTP API
   token     print a signed bearer token: --tenant T --user U --role R [--ttl D]
   rebuild   replay every projection from the start of the stream and report
+  creds     print NATS credentials: --tenant T --role publisher|reader [--name N] [--ttl D]
+            creds revoke --tenant T --name N: revoke them on the running servers
+            creds service: the service's own credentials (for --nats-creds on a cluster)
+            creds server-config: the operator-mode include for a cluster's nats-server configs
   help      show this text
 
 Run 'seatflow <command> -h' for a command's flags. Every flag is also read
@@ -49,6 +53,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = tokenCmd(args[1:], stdout, stderr, getenv)
 	case "rebuild":
 		err = rebuildCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "creds":
+		err = credsCmd(args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

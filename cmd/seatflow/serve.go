@@ -23,6 +23,7 @@ import (
 	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/metrics"
+	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/projector"
 	"github.com/seatflow/seatflow/projections"
@@ -75,19 +76,37 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*conn, error) {
 	}
 	c := &conn{url: cfg.NATSURL, opts: cfg.NATS.options()}
 	if c.url == "" {
+		// The embedded server trusts only the identity in the data dir: the
+		// service connects as its own user, upstream and downstream systems
+		// with `seatflow creds` files.
+		id, err := natsauth.LoadOrCreate(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("NATS identity: %w", err)
+		}
+		revoked, err := natsauth.OpenRegistry(cfg.DataDir).Revocations()
+		if err != nil {
+			return nil, fmt.Errorf("NATS credentials: %w", err)
+		}
+		svc, err := id.ServiceOption()
+		if err != nil {
+			return nil, fmt.Errorf("NATS identity: %w", err)
+		}
 		always, interval, _ := cfg.syncPolicy()
 		srv, err := natsjs.StartServer(natsjs.ServerConfig{
 			StoreDir:     filepath.Join(cfg.DataDir, "jetstream"),
+			AccountsDir:  filepath.Join(cfg.DataDir, "accounts"),
 			Listen:       cfg.NATSListen,
 			ServerName:   "seatflow",
 			SyncAlways:   always,
 			SyncInterval: interval,
 			Logger:       log.With("component", "nats-server"),
+			Identity:     id,
+			Revocations:  revoked,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
 		}
-		c.srv, c.url = srv, srv.ClientURL()
+		c.srv, c.url, c.opts = srv, srv.ClientURL(), append(c.opts, svc)
 	}
 	nc, err := nats.Connect(c.url, append([]nats.Option{nats.Name("seatflow"), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -98,7 +117,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*conn, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("NATS reconnected", "url", nc.ConnectedUrl()) })}, c.opts...)...)
 	if err != nil {
 		c.close()
-		return nil, fmt.Errorf("connect to NATS at %s: %w", c.url, err)
+		return nil, fmt.Errorf("connect to NATS at %s: %w", redactURL(c.url), err)
 	}
 	c.nc = nc
 	if c.js, err = jetstream.New(nc); err != nil {
@@ -215,7 +234,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- hs.Serve(ln) }()
-	log.Info("serving", "http", ln.Addr().String(), "nats", c.url, "data_dir", cfg.DataDir)
+	log.Info("serving", "http", ln.Addr().String(), "nats", redactURL(c.url), "data_dir", cfg.DataDir)
 
 	select {
 	case <-ctx.Done():

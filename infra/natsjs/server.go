@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/seatflow/seatflow/infra/natsauth"
 )
 
 // ServerConfig configures the embedded nats-server that `seatflow serve`
@@ -36,6 +39,15 @@ type ServerConfig struct {
 	// ReadyTimeout bounds how long StartServer waits for the server to
 	// accept connections. Default 10s.
 	ReadyTimeout time.Duration
+	// Identity is the NATS trust chain the server runs under: only users it
+	// issued may connect (no anonymous client). Required.
+	Identity *natsauth.Identity
+	// Revocations are revoked users (from the credential registry), merged
+	// with those already in the account resolver.
+	Revocations map[string]time.Time
+	// AccountsDir is where the account resolver keeps account JWTs.
+	// Default: "accounts" beside StoreDir.
+	AccountsDir string
 }
 
 func (c *ServerConfig) setDefaults() {
@@ -51,6 +63,9 @@ func (c *ServerConfig) setDefaults() {
 	if c.ReadyTimeout == 0 {
 		c.ReadyTimeout = 10 * time.Second
 	}
+	if c.AccountsDir == "" && c.StoreDir != "" {
+		c.AccountsDir = filepath.Join(filepath.Dir(filepath.Clean(c.StoreDir)), "accounts")
+	}
 }
 
 // Validate reports every missing or invalid setting.
@@ -64,6 +79,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.SyncInterval < 0 {
 		errs = append(errs, errors.New("natsjs: ServerConfig.SyncInterval must not be negative"))
+	}
+	if c.Identity == nil {
+		errs = append(errs, errors.New("natsjs: ServerConfig.Identity is required: the server accepts no anonymous client"))
 	}
 	if c.ReadyTimeout < 0 {
 		errs = append(errs, errors.New("natsjs: ServerConfig.ReadyTimeout must not be negative"))
@@ -113,6 +131,9 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		SyncAlways:   cfg.SyncAlways,
 		SyncInterval: cfg.SyncInterval,
 		NoSigs:       true,
+	}
+	if err := cfg.Identity.ConfigureServer(opts, cfg.AccountsDir, cfg.Revocations); err != nil {
+		return nil, fmt.Errorf("nats server: %w", err)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

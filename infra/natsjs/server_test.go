@@ -20,7 +20,8 @@ func TestServerConfigValidate(t *testing.T) {
 		cfg     natsjs.ServerConfig
 		wantErr []string
 	}{
-		{"valid", natsjs.ServerConfig{StoreDir: "/tmp/x", Listen: "127.0.0.1:0"}, nil},
+		{"valid", natsjs.ServerConfig{StoreDir: "/tmp/x", Listen: "127.0.0.1:0", Identity: natstest.Identity()}, nil},
+		{"anonymous", natsjs.ServerConfig{StoreDir: "/tmp/x", Listen: "127.0.0.1:0"}, []string{"Identity is required", "no anonymous client"}},
 		{"no store dir", natsjs.ServerConfig{Listen: "127.0.0.1:4222"}, []string{"StoreDir is required"}},
 		{"listen without port", natsjs.ServerConfig{StoreDir: "d", Listen: "localhost"}, []string{"Listen", "not host:port"}},
 		{"port out of range", natsjs.ServerConfig{StoreDir: "d", Listen: ":70000"}, []string{"port must be a number"}},
@@ -71,6 +72,7 @@ func TestStartServer(t *testing.T) {
 		StoreDir: t.TempDir(),
 		Listen:   "127.0.0.1:0",
 		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+		Identity: natstest.Identity(),
 	})
 	if err != nil {
 		t.Fatalf("start: %v", err)
@@ -95,7 +97,7 @@ func TestStartServerPortInUse(t *testing.T) {
 	}
 	defer l.Close()
 	start := time.Now()
-	s, err := natsjs.StartServer(natsjs.ServerConfig{StoreDir: t.TempDir(), Listen: l.Addr().String()})
+	s, err := natsjs.StartServer(natsjs.ServerConfig{StoreDir: t.TempDir(), Listen: l.Addr().String(), Identity: natstest.Identity()})
 	if err == nil {
 		s.Shutdown()
 		t.Fatal("start on a port in use: got no error")
@@ -121,7 +123,7 @@ func TestStartServerJetStreamFails(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := natsjs.StartServer(natsjs.ServerConfig{StoreDir: file, Listen: "127.0.0.1:0"})
+	s, err := natsjs.StartServer(natsjs.ServerConfig{StoreDir: file, Listen: "127.0.0.1:0", Identity: natstest.Identity(), AccountsDir: t.TempDir()})
 	if err == nil {
 		s.Shutdown()
 		t.Fatal("start with a file as store dir: got no error")

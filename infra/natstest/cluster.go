@@ -79,6 +79,10 @@ func startCluster(t testing.TB, n, attempt int) (*Cluster, error) {
 			// of routes is how JetStream learns the cluster's size.
 			Routes: routes,
 		}
+		if err := identity.ConfigureServer(opts, t.TempDir(), nil); err != nil {
+			c.shutdownAll()
+			return nil, err
+		}
 		s, err := newServer(opts)
 		if err != nil {
 			c.shutdownAll()

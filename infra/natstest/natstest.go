@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,16 +12,40 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
 )
 
-// Account is the account clients use when none is configured; pass it to
-// the Cluster methods that take an account.
-const Account = server.DEFAULT_GLOBAL_ACCOUNT
+// identity is the NATS trust chain of every server this package starts:
+// one per test binary, so that a test can connect to any of its servers
+// with ServiceCreds, as seatflow serve does with its own.
+var identity = func() *natsauth.Identity {
+	id, err := natsauth.Generate()
+	if err != nil {
+		panic(fmt.Sprintf("natstest: generate NATS identity: %v", err))
+	}
+	return id
+}()
+
+// Identity is the trust chain of the servers this package starts. Issue
+// tenant credentials with it; never change it.
+func Identity() *natsauth.Identity { return identity }
+
+// Account is the account every stream lives in (SEATFLOW); pass it to the
+// Cluster methods that take an account.
+var Account = identity.AccountPublicKey()
 
 // RunJetStream starts a single JetStream server on a random loopback port,
-// storing under t.TempDir(), and shuts it down when the test ends.
+// storing under t.TempDir(), in operator mode under Identity (no anonymous
+// client), and shuts it down when the test ends.
 func RunJetStream(t testing.TB) *server.Server {
+	t.Helper()
+	return RunJetStreamWith(t, Identity())
+}
+
+// RunJetStreamWith is RunJetStream under another identity, e.g. one with
+// small JetStream limits.
+func RunJetStreamWith(t testing.TB, id *natsauth.Identity) *server.Server {
 	t.Helper()
 	opts := &server.Options{
 		MaxPayload: natsjs.MaxPayload,
@@ -31,7 +56,25 @@ func RunJetStream(t testing.TB) *server.Server {
 		StoreDir:   t.TempDir(),
 		NoSigs:     true,
 	}
+	if err := id.ConfigureServer(opts, t.TempDir(), nil); err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
 	return start(t, opts)
+}
+
+// ServiceCreds is the service user's credentials file under Identity,
+// written to a temporary file, for `seatflow serve --nats-creds`.
+func ServiceCreds(t testing.TB) string {
+	t.Helper()
+	b, err := identity.ServiceCreds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "service.creds")
+	if err := natsauth.WriteCreds(path, b); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func start(t testing.TB, opts *server.Options) *server.Server {
@@ -72,18 +115,39 @@ func shutdown(s *server.Server) {
 	s.WaitForShutdown()
 }
 
-// Connect connects to url (one URL or several, comma-separated) with
-// unlimited fast reconnects, so a client rides through a server going down,
-// and closes the connection when the test ends.
+// Connect connects to url (one URL or several, comma-separated) as the
+// service user of Identity, with unlimited fast reconnects, so a client
+// rides through a server going down, and closes the connection when the
+// test ends.
 func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url,
+	opt, err := identity.ServiceOption()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ConnectWith(t, url, opt)
+}
+
+// Options are the connection options of Identity's service user, for
+// components that open their own connections (Config.Options).
+func Options() []nats.Option {
+	opt, err := identity.ServiceOption()
+	if err != nil {
+		panic(fmt.Sprintf("natstest: service credentials: %v", err))
+	}
+	return []nats.Option{opt}
+}
+
+// ConnectWith is Connect with other credentials (or other options).
+func ConnectWith(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, append([]nats.Option{
 		nats.Name(t.Name()),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(50*time.Millisecond),
+		nats.ReconnectWait(50 * time.Millisecond),
 		nats.ReconnectJitter(50*time.Millisecond, 50*time.Millisecond),
-		nats.Timeout(2*time.Second),
-	)
+		nats.Timeout(2 * time.Second),
+	}, opts...)...)
 	if err != nil {
 		t.Fatalf("connect to %s: %v", url, err)
 	}

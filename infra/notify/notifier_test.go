@@ -45,7 +45,7 @@ func TestNotifiersNeverPublishTwice(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 2)
 	for i := range 2 {
-		n, err := notify.NewNotifier(ctx, notify.NotifierConfig{URL: s.ClientURL(), Registry: events.Default(),
+		n, err := notify.NewNotifier(ctx, notify.NotifierConfig{URL: s.ClientURL(), Options: natstest.Options(), Registry: events.Default(),
 			Rules: notify.RequestRules(), Lookup: l, Durable: fmt.Sprintf("notifier-%d", i)})
 		if err != nil {
 			t.Fatal(err)

@@ -128,7 +128,7 @@ func TestRouter(t *testing.T) {
 	cmds := &fakeCommands{failN: 2}
 	h := signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{})
 	start := func() func() {
-		r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Handler: h, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+		r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Options: natstest.Options(), Handler: h, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +187,11 @@ func TestRouter(t *testing.T) {
 // TestRouterOversized: on a server that lets 2 MB through, a 2 MB sign-in is
 // dead-lettered as too large and the next one is claimed.
 func TestRouterOversized(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: 4 << 20, NoLog: true})
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), MaxPayload: 4 << 20, NoLog: true}
+	if err := natstest.Identity().ConfigureServer(opts, t.TempDir(), nil); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +205,7 @@ func TestRouterOversized(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmds := &fakeCommands{}
-	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{})})
+	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Options: natstest.Options(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +240,7 @@ func TestRouterNeverHeldUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmds := &fakeCommands{panicFor: "bomb", failFor: "stuck"}
-	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{}),
+	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Options: natstest.Options(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{}),
 		Retries: 1, RetryMin: time.Millisecond, RetryMax: time.Millisecond, Redelay: 10 * time.Millisecond, MaxDeliveries: 3})
 	if err != nil {
 		t.Fatal(err)

@@ -41,7 +41,7 @@ func TestDurableConsumerOutlivesTheRouter(t *testing.T) {
 	var got atomic.Int64
 	var failedOnce atomic.Bool
 	run := func() (stop func()) {
-		nc, err := nats.Connect(srv.ClientURL()) // the router's own: it closes it
+		nc, err := nats.Connect(srv.ClientURL(), natstest.Options()...) // the router's own: it closes it
 		if err != nil {
 			t.Fatal(err)
 		}
