@@ -32,7 +32,13 @@ type acWorld struct {
 
 func newACWorld(t *testing.T, pSeats, bSeats int, serveArgs ...string) *acWorld {
 	t.Helper()
-	svc, _ := startServe(t, t.TempDir(), serveArgs...)
+	return newACWorldIn(t, t.TempDir(), pSeats, bSeats, serveArgs...)
+}
+
+// newACWorldIn is newACWorld with serve's data dir chosen by the caller.
+func newACWorldIn(t *testing.T, dataDir string, pSeats, bSeats int, serveArgs ...string) *acWorld {
+	t.Helper()
+	svc, _ := startServe(t, dataDir, serveArgs...)
 	w := &acWorld{svc: svc, admin: token(t, "contoso", "gina", "global-admin"), ingest: token(t, "contoso", "idp", "ingest")}
 	waitFor(t, 30*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
 	for id, seats := range map[string]int{"P": pSeats, "B": bSeats} {
@@ -46,7 +52,7 @@ func newACWorld(t *testing.T, pSeats, bSeats int, serveArgs ...string) *acWorld 
 		t.Fatalf("no policy_id in %s", r.raw)
 	}
 	svc.do(t, "PUT", "/v1/settings/auto-claim", w.admin, map[string]any{"enabled": true}).want(t, 200, "")
-	w.nc, w.js = natstest.Connect(t, svc.natsURL)
+	w.nc, w.js = svc.connect(t)
 	return w
 }
 
@@ -537,7 +543,7 @@ func TestAutoClaimSurvivesRestart(t *testing.T) {
 	r := svc.do(t, "POST", "/v1/policies", w.admin, map[string]any{"name": "Teams", "app": "teams", "products": []map[string]any{{"product_id": "P"}}}).want(t, 201, "")
 	w.policy = r.body["policy_id"].(string)
 	svc.do(t, "PUT", "/v1/settings/auto-claim", w.admin, map[string]any{"enabled": true}).want(t, 200, "")
-	w.nc, w.js = natstest.Connect(t, svc.natsURL)
+	w.nc, w.js = svc.connect(t)
 	at := time.Now().UTC()
 	w.signIn(t, "s1", "u1", at)
 	w.signIn(t, "s2", "u2", at)
@@ -550,7 +556,7 @@ func TestAutoClaimSurvivesRestart(t *testing.T) {
 	svc, _ = startServe(t, dir)
 	w.svc = svc
 	waitFor(t, 30*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
-	w.nc, w.js = natstest.Connect(t, svc.natsURL)
+	w.nc, w.js = svc.connect(t)
 	if q := w.policyView(t).Queue; !slices.Equal(q, []string{"u2"}) {
 		t.Fatalf("queue after restart: %v", q)
 	}
@@ -595,4 +601,29 @@ func TestAutoClaimDemo(t *testing.T) {
 	if r.body["status"] != "claimed" || r.body["product_id"] != "e3" {
 		t.Fatalf("demo sign-in: %s", r.raw)
 	}
+}
+
+// TestAutoClaimFullDeadLetterStream: with the dead-letter stream far smaller
+// than the poison sent, every poison sign-in is still put aside (the oldest
+// dead letters make room) and every valid sign-in is claimed.
+func TestAutoClaimFullDeadLetterStream(t *testing.T) {
+	w := newACWorld(t, 20, 0, "--dlq-max-bytes", "8KiB")
+	at := time.Now().UTC()
+	pad := strings.Repeat("x", 1000)
+	for i := range 40 {
+		w.publish(t, "contoso", fmt.Sprintf("poison-%d", i), []byte(`{"id":"p`+fmt.Sprint(i)+`","app":"teams","pad":"`+pad+`"}`))
+		if i%4 == 0 {
+			w.signIn(t, fmt.Sprintf("ok%d", i), fmt.Sprintf("v%d", i), at)
+		}
+	}
+	waitFor(t, 30*time.Second, "10 claims", func() bool { return len(w.claims(t, "")) == 10 })
+	_, js := w.svc.connect(t)
+	waitFor(t, 30*time.Second, "40 dead letters written", func() bool {
+		s, err := js.Stream(context.Background(), "SEATFLOW_DLQ")
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(context.Background())
+		return err == nil && info.State.LastSeq == 40 && info.State.Bytes <= 8<<10
+	})
 }

@@ -1,16 +1,20 @@
 package main
 
 import (
-	"os"
-
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/nats-io/nats.go"
 	"io"
+	"math"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/seatflow/seatflow/infra/natsjs"
 )
 
 // configError is bad configuration: reported on one line, exit code 2.
@@ -36,6 +40,8 @@ type Config struct {
 	ShutdownTTL time.Duration
 	AutoClaim   autoClaimFlags
 	Requests    requestFlags
+	// Streams bounds the sign-in, notification and dead-letter streams.
+	Streams natsjs.Limits
 }
 
 // flags binds the shared flags to fs. Each flag's default comes from the
@@ -98,6 +104,57 @@ func (f *flags) duration(p *time.Duration, name string, def time.Duration, help 
 	f.fs.DurationVar(p, name, def, help+" (env "+envName(name)+")")
 }
 
+// size binds a byte size: a whole number of bytes, or with a KiB, MiB or
+// GiB suffix.
+func (f *flags) size(p *int64, name string, def int64, help string) {
+	if v := f.getenv(envName(name)); v != "" {
+		n, err := parseSize(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q: %v", envName(name), v, err))
+		}
+		def = n
+	}
+	*p = def
+	f.fs.Func(name, fmt.Sprintf("%s (default %s, env %s)", help, formatSize(def), envName(name)), func(v string) error {
+		n, err := parseSize(v)
+		if err != nil {
+			return err
+		}
+		*p = n
+		return nil
+	})
+}
+
+func parseSize(v string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSuffix(v, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n <= 0 || n > math.MaxInt64/mult {
+		return 0, errors.New("want a positive size such as 1073741824, 512MiB or 1GiB")
+	}
+	return n * mult, nil
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
 // parse parses args; a parse error has already been printed with usage.
 func (f *flags) parse(args []string) error {
 	if err := f.fs.Parse(args); err != nil {
@@ -129,6 +186,9 @@ func (f *flags) storeFlags(c *Config) {
 	f.string(&c.NATS.Cert, "nats-tls-cert", "", "with --nats-url: client certificate file for mutual TLS")
 	f.string(&c.NATS.Key, "nats-tls-key", "", "with --nats-url: client key file for mutual TLS")
 	f.string(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.size(&c.Streams.SigninsMaxBytes, "signins-max-bytes", natsjs.DefaultLimits.SigninsMaxBytes, "most bytes of unprocessed sign-ins kept; beyond, publishers are refused")
+	f.size(&c.Streams.NotifyMaxBytes, "notify-max-bytes", natsjs.DefaultLimits.NotifyMaxBytes, "most bytes of unsent notifications kept; beyond, the notifier waits")
+	f.size(&c.Streams.DLQMaxBytes, "dlq-max-bytes", natsjs.DefaultLimits.DLQMaxBytes, "most bytes of dead letters kept; beyond, the oldest are dropped")
 }
 
 func serveFlags(f *flags, c *Config) {

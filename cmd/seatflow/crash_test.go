@@ -44,7 +44,7 @@ func startProcess(t *testing.T, bin, dataDir string) (*service, *exec.Cmd) {
 		m = servingRE.FindStringSubmatch(logs.String())
 		return m != nil
 	})
-	return &service{base: "http://" + m[1], natsURL: m[2], logs: logs}, cmd
+	return &service{base: "http://" + m[1], natsURL: m[2], logs: logs, natsOpts: []nats.Option{serviceOption(t, dataDir)}}, cmd
 }
 
 // TestSIGKILLLosesNoAcknowledgedAssignment kills serve with SIGKILL while
@@ -107,7 +107,7 @@ func TestSIGKILLLosesNoAcknowledgedAssignment(t *testing.T) {
 	}
 	// The projection's count equals the events in the stream: nothing lost
 	// from the read side, nothing applied twice.
-	nc, err := nats.Connect(svc.natsURL)
+	nc, err := nats.Connect(svc.natsURL, svc.natsOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

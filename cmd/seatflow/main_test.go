@@ -8,14 +8,18 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/natsauth"
+	"github.com/seatflow/seatflow/infra/natstest"
 )
 
 const testSecret = "0123456789abcdef0123456789abcdef-test"
@@ -56,6 +60,30 @@ var servingRE = regexp.MustCompile(`"msg":"serving","http":"([^"]+)","nats":"([^
 type service struct {
 	base, natsURL string
 	logs          *syncBuffer
+	// natsOpts are the service user's connection options: from the data
+	// dir's identity on the embedded server, natstest's on a test cluster.
+	natsOpts []nats.Option
+}
+
+// connect connects to the service's NATS as the service user.
+func (s *service) connect(t *testing.T) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	return natstest.ConnectWith(t, s.natsURL, s.natsOpts...)
+}
+
+// serviceOption is the service user's connection option from the identity
+// serve generated into dataDir.
+func serviceOption(t *testing.T, dataDir string) nats.Option {
+	t.Helper()
+	id, err := natsauth.Load(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, err := id.ServiceOption()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opt
 }
 
 // startServe runs Main("serve") in-process on free ports and returns once it
@@ -66,6 +94,11 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*service, func()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
 		"--token-secret", testSecret}, extra...)
+	external := slices.Contains(extra, "--nats-url")
+	if external && !slices.Contains(extra, "--nats-creds") && !slices.Contains(extra, "--nats-user") {
+		// A test cluster trusts natstest's identity only.
+		args = append(args, "--nats-creds", natstest.ServiceCreds(t))
+	}
 	done := make(chan int, 1)
 	go func() { done <- Main(ctx, args, io.Discard, logs, func(string) string { return "" }) }()
 	var m []string
@@ -78,7 +111,10 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*service, func()
 		m = servingRE.FindStringSubmatch(logs.String())
 		return m != nil
 	})
-	s := &service{base: "http://" + m[1], natsURL: m[2], logs: logs}
+	s := &service{base: "http://" + m[1], natsURL: m[2], logs: logs, natsOpts: natstest.Options()}
+	if !external {
+		s.natsOpts = []nats.Option{serviceOption(t, dataDir)}
+	}
 	stopped := false
 	stop := func() {
 		if stopped {
@@ -269,7 +305,7 @@ func TestServeRestartKeepsState(t *testing.T) {
 	}
 	// A sign-in over NATS flows through the watermill router, whose metrics
 	// show up, and its claim is counted under the policy.
-	nc, err := nats.Connect(svc.natsURL)
+	nc, err := nats.Connect(svc.natsURL, svc.natsOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func (w *rqWorld) start(t *testing.T) {
 	t.Helper()
 	w.svc, w.stop = startServe(t, w.dir, "--expiry-interval", "20ms")
 	waitFor(t, 30*time.Second, "readyz", func() bool { return w.svc.do(t, "GET", "/readyz", "", nil).status == 200 })
-	_, js := natstest.Connect(t, w.svc.natsURL)
+	_, js := w.svc.connect(t)
 	w.reads = &acWorld{js: js}
 }
 

@@ -124,7 +124,7 @@ func open(ctx context.Context, cfg Config, log *slog.Logger) (*conn, error) {
 		c.close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := natsjs.EnsureStreams(ctx, c.js, cfg.Replicas); err != nil {
+	if err := natsjs.EnsureStreamsWith(ctx, c.js, cfg.Replicas, cfg.Streams); err != nil {
 		c.close()
 		return nil, fmt.Errorf("create streams: %w", err)
 	}
@@ -159,7 +159,8 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 	reg := events.Default()
 	m := metrics.New()
-	svc, err := domain.NewService(m.Store(natsjs.NewStore(c.js, reg)), domain.Config{Now: serviceNow, NewID: newID})
+	store := natsjs.NewStore(c.js, reg)
+	svc, err := domain.NewService(m.Store(store), domain.Config{Now: serviceNow, NewID: newID})
 	if err != nil {
 		return err
 	}
@@ -194,7 +195,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: m.Handler(), Observe: m.ObserveHTTP, Requests: rqHTTP,
+		Metrics: m.Handler(), Observe: m.ObserveHTTP, Requests: rqHTTP, Health: store.Health,
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -378,6 +379,29 @@ func TestHealthAndReadiness(t *testing.T) {
 	e.progress.ready.Store(false)
 	e.do("GET", "/readyz", "", "").problem(t, 503, "unavailable")
 	e.do("GET", "/healthz", "", "").mustStatus(t, 200)
+}
+
+// TestReadinessFollowsStoreHealth: an event store refusing writes (e.g. for
+// lack of storage) makes the service unready, with the reason, and ready
+// again once it recovers.
+func TestReadinessFollowsStoreHealth(t *testing.T) {
+	var healthErr atomic.Pointer[error]
+	e := newEnv(t, func(c *httpapi.Config, _ *domain.Config) {
+		c.Health = func() error {
+			if p := healthErr.Load(); p != nil {
+				return *p
+			}
+			return nil
+		}
+	})
+	e.do("GET", "/readyz", "", "").mustStatus(t, 200)
+	full := errors.New("the event store is out of storage: an append was refused 3s ago")
+	healthErr.Store(&full)
+	if p := e.do("GET", "/readyz", "", "").problem(t, 503, "unavailable"); !strings.Contains(p.Detail, "out of storage") {
+		t.Errorf("readyz: got %q, want the reason", p.Detail)
+	}
+	healthErr.Store(nil)
+	e.do("GET", "/readyz", "", "").mustStatus(t, 200)
 }
 
 // panicky is a Commands whose every command panics.

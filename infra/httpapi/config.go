@@ -63,6 +63,9 @@ type Config struct {
 	Licenses LicenseQueries
 	// Progress gates reads on ?after= and /readyz. Required.
 	Progress Progress
+	// Health, if set, also gates /readyz: a non-nil error (e.g. the event
+	// store refusing writes for lack of storage) makes the service unready.
+	Health func() error
 	// Tokens verifies bearer tokens. Required.
 	Tokens *auth.Issuer
 	// Logger gets 5xx errors, recovered panics, and (at Debug) one line per

@@ -185,6 +185,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fail(CodeUnavailable, "the read models are catching up with the event stream"))
 		return
 	}
+	if s.cfg.Health != nil {
+		if err := s.cfg.Health(); err != nil {
+			s.writeError(w, r, fail(CodeUnavailable, err.Error()))
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 

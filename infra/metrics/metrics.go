@@ -152,9 +152,13 @@ func (m *Metrics) WatchProjections(js jetstream.JetStream, stream string, p Prog
 	events := prometheus.NewDesc("seatflow_projection_lag_events", "Events in the stream not yet applied to the read models.", nil, nil)
 	seconds := prometheus.NewDesc("seatflow_projection_lag_seconds", "Age of the oldest event not yet applied to the read models (0 when caught up).", nil, nil)
 	position := prometheus.NewDesc("seatflow_projection_position", "Stream sequence applied to the read models.", nil, nil)
-	m.reg.MustRegister(collectorFunc{desc: events, also: []*prometheus.Desc{seconds, position}, collect: func(ch chan<- prometheus.Metric) {
+	rejected := prometheus.NewDesc("seatflow_events_rejected_total", "Events never applied because their subject disagrees with their envelope.", nil, nil)
+	m.reg.MustRegister(collectorFunc{desc: events, also: []*prometheus.Desc{seconds, position, rejected}, collect: func(ch chan<- prometheus.Metric) {
 		pos := p.Position()
 		ch <- prometheus.MustNewConstMetric(position, prometheus.GaugeValue, float64(pos))
+		if r, ok := p.(interface{ Rejected() uint64 }); ok {
+			ch <- prometheus.MustNewConstMetric(rejected, prometheus.CounterValue, float64(r.Rejected()))
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		s, err := js.Stream(ctx, stream)

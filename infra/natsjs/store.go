@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"strings"
 	"time"
 
@@ -42,6 +43,13 @@ const (
 	// errCodeBatchIncomplete (10176): the server did not see the whole
 	// batch (e.g. a leader change mid-batch); nothing was stored.
 	errCodeBatchIncomplete jetstream.ErrorCode = 10176
+	// errCodeInsufficientResources (10023), errCodeStorageExceeded (10047),
+	// errCodeMemoryExceeded (10028) and errCodeAccountResources (10002): no
+	// room to store the append (disk full, or the account's limit reached).
+	errCodeAccountResources      jetstream.ErrorCode = 10002
+	errCodeInsufficientResources jetstream.ErrorCode = 10023
+	errCodeStorageExceeded       jetstream.ErrorCode = 10047
+	errCodeMemoryExceeded        jetstream.ErrorCode = 10028
 )
 
 // MaxAppendEvents is the most events one Append can store: the server's
@@ -68,6 +76,7 @@ type Store struct {
 	reg     *events.Registry
 	prefix  string // JetStream API prefix, with trailing dot
 	timeout time.Duration
+	fullAt  atomic.Int64 // unix nanos of the last append refused for storage; 0: none since a success
 }
 
 var _ domain.Store = (*Store)(nil)
@@ -330,6 +339,12 @@ func (s *Store) prepare(writes []domain.Write) ([]outgoing, error) {
 // wraps domain.ErrUnavailable; the outcome of such an append is unknown.
 func (s *Store) Append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
 	pos, err := s.append(ctx, writes...)
+	switch {
+	case err == nil:
+		s.fullAt.Store(0)
+	case errors.Is(err, ErrStorageFull):
+		s.fullAt.Store(time.Now().UnixNano())
+	}
 	return pos, unavailable(err)
 }
 
@@ -474,11 +489,35 @@ func batchLabel(msgs []outgoing) string {
 // server refused a concurrency check.
 func appendError(what string, err error) error {
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) &&
-		(apiErr.ErrorCode == errCodeWrongLastSeq || apiErr.ErrorCode == errCodeWrongLastSeqConstant) {
-		return fmt.Errorf("append %s: %w: %w", what, domain.ErrConcurrency, err)
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case errCodeWrongLastSeq, errCodeWrongLastSeqConstant:
+			return fmt.Errorf("append %s: %w: %w", what, domain.ErrConcurrency, err)
+		case errCodeInsufficientResources, errCodeStorageExceeded, errCodeMemoryExceeded, errCodeAccountResources:
+			return fmt.Errorf("append %s: %w: %w: %w", what, domain.ErrUnavailable, ErrStorageFull, err)
+		}
 	}
 	return fmt.Errorf("append %s: %w", what, err)
+}
+
+// ErrStorageFull means JetStream refused an append for lack of storage
+// (disk full, or the account's limit reached). Nothing was stored.
+var ErrStorageFull = errors.New("the event store is out of storage")
+
+// StorageFullFor is how long after a refused append for lack of storage the
+// store reports itself unhealthy (Health), so load balancers steer away
+// while an operator frees space; the next successful append clears it.
+const StorageFullFor = 30 * time.Second
+
+// Health reports why the store cannot take writes now: an append was
+// refused for lack of storage within StorageFullFor and none succeeded
+// since. It returns nil when healthy.
+func (s *Store) Health() error {
+	at := s.fullAt.Load()
+	if at == 0 || time.Since(time.Unix(0, at)) > StorageFullFor {
+		return nil
+	}
+	return fmt.Errorf("%w: an append was refused %s ago", ErrStorageFull, time.Since(time.Unix(0, at)).Round(time.Second))
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

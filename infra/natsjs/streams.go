@@ -52,12 +52,51 @@ const (
 	DLQMaxAge     = 30 * 24 * time.Hour
 )
 
+// Limits bounds the streams beside the event store, so none of them can
+// fill the disk the event store needs. Zero fields take the defaults.
+type Limits struct {
+	// SigninsMaxBytes bounds unprocessed sign-ins. When full, new sign-ins
+	// are refused to their publisher (which retries), never dropped
+	// silently. Default 1 GiB.
+	SigninsMaxBytes int64
+	// NotifyMaxBytes bounds unsent notifications. When full, the notifier
+	// waits and retries; event appends never depend on it. Default 1 GiB.
+	NotifyMaxBytes int64
+	// DLQMaxBytes bounds dead letters. When full, the oldest are dropped:
+	// a dead letter can always be written, so a poison sign-in never holds
+	// up claims. Default 256 MiB.
+	DLQMaxBytes int64
+}
+
+// DefaultLimits are the stream limits serve uses unless configured.
+var DefaultLimits = Limits{SigninsMaxBytes: 1 << 30, NotifyMaxBytes: 1 << 30, DLQMaxBytes: 256 << 20}
+
+func (l Limits) withDefaults() Limits {
+	if l.SigninsMaxBytes == 0 {
+		l.SigninsMaxBytes = DefaultLimits.SigninsMaxBytes
+	}
+	if l.NotifyMaxBytes == 0 {
+		l.NotifyMaxBytes = DefaultLimits.NotifyMaxBytes
+	}
+	if l.DLQMaxBytes == 0 {
+		l.DLQMaxBytes = DefaultLimits.DLQMaxBytes
+	}
+	return l
+}
+
 // StreamConfigs returns the configuration of every Seatflow stream with the
-// given number of replicas. The event stream keeps everything forever
-// (no limits; were one ever set, DiscardNew refuses new writes rather than
-// dropping old events), allows direct gets for fast reads from any replica
-// and atomic batch publish for multi-event appends.
+// given number of replicas and the default limits.
 func StreamConfigs(replicas int) []jetstream.StreamConfig {
+	return StreamConfigsWith(replicas, Limits{})
+}
+
+// StreamConfigsWith returns the configuration of every Seatflow stream. The
+// event stream keeps everything forever (no limits; were one ever set,
+// DiscardNew refuses new writes rather than dropping old events), allows
+// direct gets for fast reads from any replica and atomic batch publish for
+// multi-event appends. The other streams are bounded by l.
+func StreamConfigsWith(replicas int, l Limits) []jetstream.StreamConfig {
+	l = l.withDefaults()
 	return []jetstream.StreamConfig{
 		{
 			Name:               StreamEvents,
@@ -87,6 +126,8 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
 			MaxAge:      SigninsMaxAge,
+			MaxBytes:    l.SigninsMaxBytes,
+			Discard:     jetstream.DiscardNew,
 			Duplicates:  SigninsDedupWindow,
 		},
 		{
@@ -97,6 +138,8 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
 			MaxAge:      NotifyMaxAge,
+			MaxBytes:    l.NotifyMaxBytes,
+			Discard:     jetstream.DiscardNew,
 			Duplicates:  NotifyDedupWindow,
 		},
 		{
@@ -107,6 +150,8 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 			Storage:     jetstream.FileStorage,
 			Replicas:    replicas,
 			MaxAge:      DLQMaxAge,
+			MaxBytes:    l.DLQMaxBytes,
+			Discard:     jetstream.DiscardOld,
 		},
 	}
 }
@@ -115,11 +160,16 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 // configuration if it exists. It is idempotent and safe to run at every
 // start-up, from several instances at once.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	return EnsureStreamsWith(ctx, js, replicas, Limits{})
+}
+
+// EnsureStreamsWith is EnsureStreams with the given limits.
+func EnsureStreamsWith(ctx context.Context, js jetstream.JetStream, replicas int, l Limits) error {
 	if replicas < 1 {
 		return fmt.Errorf("ensure streams: replicas must be at least 1, got %d", replicas)
 	}
 	var errs []error
-	for _, cfg := range StreamConfigs(replicas) {
+	for _, cfg := range StreamConfigsWith(replicas, l) {
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			errs = append(errs, fmt.Errorf("ensure stream %s: %w", cfg.Name, err))
 		}

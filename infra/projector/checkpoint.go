@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -13,6 +14,10 @@ import (
 type Checkpoint struct {
 	// Position is the last stream sequence the states include.
 	Position uint64 `json:"position"`
+	// StreamCreated identifies the stream the checkpoint was taken from: a
+	// stream deleted and created again restarts at sequence 1 and must not
+	// be resumed at an old position.
+	StreamCreated time.Time `json:"stream_created"`
 	// Models maps each read model's name to its version and snapshot.
 	Models map[string]ModelState `json:"models"`
 }

@@ -212,3 +212,41 @@ func TestCheckpointsNeedSnapshotters(t *testing.T) {
 		t.Fatal("a read model that cannot be snapshot was accepted with checkpoints on")
 	}
 }
+
+// TestRecreatedStreamRebuilds: after the event stream is deleted and created
+// again (it restarts at sequence 1), a checkpoint of the old stream is not
+// resumed, even one whose position the new stream has passed.
+func TestRecreatedStreamRebuilds(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := projector.OpenObjectStore(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, 0, 2000)
+	runUntilCaughtUp(t, js, cps, 2000, models()...)
+	if err := js.DeleteStream(ctx, natsjs.StreamEvents); err != nil {
+		t.Fatal(err)
+	}
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, 5000, 3000) // past the old checkpoint's position
+	ms := models()
+	r := runUntilCaughtUp(t, js, cps, 3000, ms...)
+	if applied, _ := r.Stats(); applied != 3000 || r.Resumed() != 0 {
+		t.Fatalf("recreated stream: resumed %d applied %d, want 0 and 3000", r.Resumed(), applied)
+	}
+	counts := ms[0].(*projections.LicenseCounts)
+	if _, ok := counts.Product("contoso", "p0"); ok {
+		t.Error("product p0 of the deleted stream survived the rebuild")
+	}
+	if _, ok := counts.Product("contoso", "p5"); !ok {
+		t.Error("product p5 of the new stream is missing")
+	}
+}

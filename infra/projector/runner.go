@@ -89,6 +89,9 @@ type Runner struct {
 	applied  uint64
 	skipped  uint64
 	resumed  uint64 // position restored from a checkpoint at start
+	rejected uint64 // events whose subject disagrees with their envelope
+
+	streamCreated time.Time // identity of the stream being read
 
 	sinceSave int // events applied since the last checkpoint
 	saved     uint64
@@ -122,7 +125,8 @@ func (r *Runner) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("projector: stream %s info: %w", r.cfg.Stream, err)
 	}
-	if err := r.resume(ctx); err != nil {
+	r.streamCreated = info.Created
+	if err := r.resume(ctx, info); err != nil {
 		return err
 	}
 	defer r.checkpoint(context.Background(), "stop")
@@ -192,6 +196,18 @@ func (r *Runner) handle(msg jetstream.Msg) {
 		r.advance(seq, false)
 		return
 	}
+	if tenant, agg, err := events.ParseSubject(msg.Subject()); err != nil || tenant != env.Tenant || agg != env.Aggregate {
+		// Only the service writes sf.evt.>, and it writes each event on its
+		// aggregate's subject; anything else is never applied, whoever
+		// managed to put it there.
+		r.log.Warn("projections: skipping an event whose subject disagrees with its envelope",
+			"seq", seq, "subject", msg.Subject(), "envelope_subject", env.Subject(), "event_id", env.ID)
+		r.mu.Lock()
+		r.rejected++
+		r.mu.Unlock()
+		r.advance(seq, false)
+		return
+	}
 	env.Position = seq
 	for _, p := range r.cfg.Projections {
 		p.Apply(env)
@@ -210,7 +226,7 @@ func (r *Runner) handle(msg jetstream.Msg) {
 
 // resume restores the read models from the saved checkpoint if it matches
 // them; otherwise they start empty and are rebuilt from the stream.
-func (r *Runner) resume(ctx context.Context) error {
+func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error {
 	if r.cfg.Checkpoints == nil || r.Position() > 0 {
 		return nil
 	}
@@ -226,6 +242,16 @@ func (r *Runner) resume(ctx context.Context) error {
 	}
 	if !found {
 		r.log.Info("projections: no checkpoint; building from the start")
+		return nil
+	}
+	if !cp.StreamCreated.Equal(stream.Created) {
+		r.log.Warn("projections: the checkpoint was taken from another stream (deleted and created again?); rebuilding from the start",
+			"checkpoint_stream_created", cp.StreamCreated, "stream_created", stream.Created)
+		return nil
+	}
+	if cp.Position > stream.State.LastSeq {
+		r.log.Warn("projections: the checkpoint is past the stream's head; rebuilding from the start",
+			"checkpoint_position", cp.Position, "head", stream.State.LastSeq)
 		return nil
 	}
 	for _, p := range r.cfg.Projections {
@@ -260,7 +286,7 @@ func (r *Runner) checkpoint(ctx context.Context, why string) {
 	if pos == 0 || pos == r.saved {
 		return
 	}
-	cp := Checkpoint{Position: pos, Models: map[string]ModelState{}}
+	cp := Checkpoint{Position: pos, StreamCreated: r.streamCreated, Models: map[string]ModelState{}}
 	for _, p := range r.cfg.Projections {
 		sp := p.(projections.Snapshotter)
 		b, err := sp.Snapshot()
@@ -314,7 +340,16 @@ func (r *Runner) Position() uint64 {
 	return r.position
 }
 
-// Stats reports how many events were applied and skipped (undecodable).
+// Rejected reports how many events were skipped because their subject
+// disagrees with their envelope's tenant or aggregate.
+func (r *Runner) Rejected() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rejected
+}
+
+// Stats reports how many events were applied and skipped (undecodable, or
+// rejected).
 func (r *Runner) Stats() (applied, skipped uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

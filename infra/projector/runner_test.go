@@ -160,3 +160,45 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("a runner without a stream, registry or read models was created")
 	}
 }
+
+// TestRunnerNeverAppliesAMisfiledEvent: an event stored under a subject that
+// disagrees with its envelope's tenant or aggregate (here acme's product
+// published on evil's subject) is skipped and counted, never applied.
+func TestRunnerNeverAppliesAMisfiledEvent(t *testing.T) {
+	e := setup(t)
+	ctx := waitCtx(t)
+	forged := events.New("forged-1", "acme", events.Aggregate{Kind: events.KindProduct, ID: "zzz"}, time.Now(), events.Meta{CommandID: "c-forged"},
+		events.ProductAdded{ProductID: "zzz", Name: "Forged", Services: []string{}, Licenses: 5, SelfService: "blocked"})
+	b, err := events.Encode(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, subj := range []string{"sf.evt.evil.product.zzz", "sf.evt.acme.product.other", "sf.evt.acme.policy.zzz"} {
+		if _, err := e.js.Publish(ctx, subj, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, res, err := e.svc.Product(ctx, "acme", "e3", events.Meta{}, domain.AddProduct{Name: "E3", Licenses: 1, SelfService: "allowed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := projections.NewLicenseCounts()
+	r := start(t, e.js, lc)
+	if err := r.WaitFor(ctx, res.Position); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"zzz", "other"} {
+		if _, ok := lc.Product("acme", p); ok {
+			t.Errorf("product %s of acme: applied from a misfiled event", p)
+		}
+	}
+	if _, ok := lc.Product("evil", "zzz"); ok {
+		t.Error("product zzz of evil: applied from acme's envelope")
+	}
+	if _, ok := lc.Product("acme", "e3"); !ok {
+		t.Error("the event after the misfiled ones was not applied")
+	}
+	if got := r.Rejected(); got != 3 {
+		t.Errorf("rejected: got %d, want 3", got)
+	}
+}
