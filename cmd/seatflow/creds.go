@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,18 +18,15 @@ import (
 // credsCmd prints NATS credentials for a tenant's upstream publisher or
 // downstream reader, signed with the identity in the data dir; `creds
 // revoke` revokes every credential issued under a name on the running
-// servers; `creds service` and `creds server-config` give a deployment on
-// its own NATS cluster the service's credentials and the servers' operator
-// configuration.
+// servers; `creds cluster` writes what a deployment on its own NATS cluster
+// needs (the servers' operator configuration, the service's credentials).
 func credsCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "revoke":
 			return credsRevokeCmd(args[1:], stdout, stderr, getenv)
-		case "service":
-			return credsServiceCmd(args[1:], stdout, stderr, getenv)
-		case "server-config":
-			return credsServerConfigCmd(args[1:], stdout, stderr, getenv)
+		case "cluster":
+			return credsClusterCmd(args[1:], stdout, stderr, getenv)
 		}
 	}
 	var (
@@ -160,36 +159,24 @@ func credsRevokeCmd(args []string, stdout, stderr io.Writer, getenv func(string)
 	return err
 }
 
-// credsServiceCmd prints the service's own credentials, for instances that
-// run on a NATS cluster (--nats-creds).
-func credsServiceCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var dataDir string
-	f := newFlags("creds service", stderr, getenv)
-	f.string(&dataDir, "data-dir", "./data", "data directory holding the NATS identity")
+// credsClusterCmd writes what a deployment on its own NATS cluster needs,
+// from the identity in the data dir: auth.conf, the include that puts every
+// nats-server in operator mode (operator, system account, full resolver
+// preloaded with both accounts and the revocations so far), and
+// service.creds, the service's own credentials for --nats-creds (0600).
+func credsClusterCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	var dataDir, out, resolverDir string
+	owner := -1
+	f := newFlags("creds cluster", stderr, getenv)
+	f.fs.IntVar(&owner, "owner", -1, "user id to own service.creds (e.g. the uid serve runs as, when this runs as root)")
+	f.string(&dataDir, "data-dir", "./data", "data directory holding the NATS identity (created when missing)")
+	f.fs.StringVar(&out, "out", "", "directory to write auth.conf and service.creds into (required)")
+	f.fs.StringVar(&resolverDir, "resolver-dir", "/data/accounts", "where each nats-server's account resolver stores account JWTs")
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	id, err := natsauth.LoadOrCreate(dataDir)
-	if err != nil {
-		return fmt.Errorf("NATS identity: %w", err)
-	}
-	b, err := id.ServiceCreds()
-	if err != nil {
-		return err
-	}
-	_, err = stdout.Write(b)
-	return err
-}
-
-// credsServerConfigCmd prints the nats-server configuration include that
-// puts every server of a cluster in operator mode under the identity.
-func credsServerConfigCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var dataDir, resolverDir string
-	f := newFlags("creds server-config", stderr, getenv)
-	f.string(&dataDir, "data-dir", "./data", "data directory holding the NATS identity")
-	f.fs.StringVar(&resolverDir, "resolver-dir", "/data/accounts", "where each server's account resolver stores account JWTs")
-	if err := f.parse(args); err != nil {
-		return err
+	if out == "" {
+		return &configError{errors.New("--out is required")}
 	}
 	id, err := natsauth.LoadOrCreate(dataDir)
 	if err != nil {
@@ -199,11 +186,31 @@ func credsServerConfigCmd(args []string, stdout, stderr io.Writer, getenv func(s
 	if err != nil {
 		return err
 	}
-	b, err := id.ServerConfigFile(resolverDir, revoked)
+	conf, err := id.ServerConfigFile(resolverDir, revoked)
 	if err != nil {
 		return err
 	}
-	_, err = stdout.Write(b)
+	svc, err := id.ServiceCreds()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	// auth.conf holds only public JWTs and keys: servers running as any
+	// user read it.
+	if err := os.WriteFile(filepath.Join(out, "auth.conf"), conf, 0o644); err != nil {
+		return fmt.Errorf("write auth.conf: %w", err)
+	}
+	if err := natsauth.WriteCreds(filepath.Join(out, "service.creds"), svc); err != nil {
+		return err
+	}
+	if owner >= 0 {
+		if err := os.Chown(filepath.Join(out, "service.creds"), owner, -1); err != nil {
+			return fmt.Errorf("--owner %d: %w", owner, err)
+		}
+	}
+	_, err = fmt.Fprintf(stdout, "wrote %s and %s for operator %s\n", filepath.Join(out, "auth.conf"), filepath.Join(out, "service.creds"), id.OperatorPublicKey())
 	return err
 }
 

@@ -202,35 +202,35 @@ func TestCredsRejectsBadInput(t *testing.T) {
 	}
 }
 
-// TestServerConfigParses: `creds server-config` is a nats-server config
+// TestCredsClusterConfigParses: `creds cluster` writes a nats-server config
 // include that nats-server's own parser accepts, in operator mode with a
-// full resolver, trusting the data dir's operator.
-func TestServerConfigParses(t *testing.T) {
-	dataDir := t.TempDir()
-	out, errOut, code := creds(t, "server-config", "--data-dir", dataDir, "--resolver-dir", filepath.Join(t.TempDir(), "accounts"))
+// full resolver trusting the data dir's operator, and the service's creds.
+func TestCredsClusterConfigParses(t *testing.T) {
+	dataDir, dir := t.TempDir(), t.TempDir()
+	_, errOut, code := creds(t, "cluster", "--data-dir", dataDir, "--out", filepath.Join(dir, "auth"), "--resolver-dir", filepath.Join(t.TempDir(), "accounts"))
 	if code != 0 {
-		t.Fatalf("server-config: exit %d: %s", code, errOut)
+		t.Fatalf("creds cluster: exit %d: %s", code, errOut)
 	}
 	id, err := natsauth.Load(dataDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "auth.conf"), []byte(out), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	conf := filepath.Join(dir, "nats.conf")
-	if err := os.WriteFile(conf, []byte("port: 4222\njetstream: {store_dir: \"/data\"}\ninclude ./auth.conf\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("port: 4222\njetstream: {store_dir: \"/data\"}\ninclude ./auth/auth.conf\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	opts, err := server.ProcessConfigFile(conf)
 	if err != nil {
-		t.Fatalf("nats-server config: %v\n%s", err, out)
+		t.Fatalf("nats-server config: %v", err)
 	}
 	if len(opts.TrustedOperators) != 1 || opts.TrustedOperators[0].Subject != id.OperatorPublicKey() {
 		t.Errorf("trusted operators: got %v, want %s", opts.TrustedOperators, id.OperatorPublicKey())
 	}
 	if opts.SystemAccount != id.SystemAccountPublicKey() {
 		t.Errorf("system account: got %s, want %s", opts.SystemAccount, id.SystemAccountPublicKey())
+	}
+	fi, err := os.Stat(filepath.Join(dir, "auth", "service.creds"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("service.creds: %v, mode %v; want 0600", err, fi)
 	}
 }

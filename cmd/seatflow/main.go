@@ -26,8 +26,7 @@ commands:
   rebuild   replay every projection from the start of the stream and report
   creds     print NATS credentials: --tenant T --role publisher|reader [--name N] [--ttl D]
             creds revoke --tenant T --name N: revoke them on the running servers
-            creds service: the service's own credentials (for --nats-creds on a cluster)
-            creds server-config: the operator-mode include for a cluster's nats-server configs
+            creds cluster --out DIR: auth.conf for a cluster's nats-servers, service.creds for serve
   help      show this text
 
 Run 'seatflow <command> -h' for a command's flags. Every flag is also read

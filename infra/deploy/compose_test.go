@@ -12,6 +12,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/seatflow/seatflow/infra/natsauth"
 )
 
 const root = "../.."
@@ -98,9 +100,18 @@ func TestNATSConfigsFormOneCluster(t *testing.T) {
 		if conf == "" {
 			t.Fatalf("%s mounts no /etc/nats/nats.conf", svc)
 		}
-		o, err := server.ProcessConfigFile(conf)
+		if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Source == "nats-auth" && v.Target == "/etc/nats/auth" }) {
+			t.Fatalf("%s does not mount the nats-auth volume at /etc/nats/auth", svc)
+		}
+		o, err := server.ProcessConfigFile(withAuth(t, conf))
 		if err != nil {
 			t.Fatalf("%s: %v", conf, err)
+		}
+		if len(o.TrustedOperators) != 1 || o.SystemAccount == "" || o.AccountResolver == nil {
+			t.Errorf("%s: not in operator mode (operators %d, system account %q): anonymous clients would be let in", conf, len(o.TrustedOperators), o.SystemAccount)
+		}
+		if o.NoAuthUser != "" {
+			t.Errorf("%s: no_auth_user %q lets clients in without credentials", conf, o.NoAuthUser)
 		}
 		if !o.JetStream {
 			t.Errorf("%s: JetStream is off", conf)
@@ -127,9 +138,23 @@ func TestNATSConfigsFormOneCluster(t *testing.T) {
 			t.Errorf("%s: routes to %v, want every NATS service %v", conf, hosts, natsServices)
 		}
 	}
-	// Every seatflow instance reaches all three nodes at 3 replicas.
+	// Every seatflow instance reaches all three nodes at 3 replicas, with
+	// the service credentials seatflow-init writes.
+	initSvc, err := p.GetService("seatflow-init")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(initSvc.Command, "cluster") || !slices.Contains(initSvc.Command, "/auth") {
+		t.Errorf("seatflow-init: command %v, want `creds cluster --out /auth`", initSvc.Command)
+	}
 	for _, name := range []string{"seatflow-1", "seatflow-2"} {
 		s, _ := p.GetService(name)
+		if got := deref(s.Environment["SEATFLOW_NATS_CREDS"]); got != "/auth/service.creds" {
+			t.Errorf("%s: SEATFLOW_NATS_CREDS %q, want /auth/service.creds", name, got)
+		}
+		if d, ok := s.DependsOn["seatflow-init"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
+			t.Errorf("%s: does not wait for seatflow-init to complete", name)
+		}
 		url := deref(s.Environment["SEATFLOW_NATS_URL"])
 		for _, n := range natsServices {
 			if !strings.Contains(url, "nats://"+n+":4222") {
@@ -198,4 +223,35 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// withAuth copies a node's config beside an auth/auth.conf generated the way
+// seatflow-init does (`seatflow creds cluster`), so nats-server's parser
+// follows the include as the container would.
+func withAuth(t *testing.T, conf string) string {
+	t.Helper()
+	id, err := natsauth.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := id.ServerConfigFile("/data/accounts", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "auth"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "auth", "auth.conf"), auth, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, filepath.Base(conf))
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
