@@ -28,13 +28,23 @@ const docHeader = "# Seatflow events and subjects\n\n" +
 	"## Subjects\n\n" +
 	"| subject | stream | direction | payload |\n" +
 	"|---|---|---|---|\n" +
-	"| `sf.evt.<tenant>.<kind>.<id>` | `SEATFLOW_EVENTS` | Seatflow appends, anyone may read | one event envelope; one subject per aggregate, kinds `org`, `product`, `request`, `policy`, `user`, `group` |\n" +
+	"| `sf.evt.<tenant>.<kind>.<id>` | `SEATFLOW_EVENTS` | Seatflow appends; the tenant's readers read | one event envelope; one subject per aggregate, kinds `org`, `product`, `request`, `policy`, `user`, `group` |\n" +
 	"| `sf.signin.<tenant>` | `SEATFLOW_SIGNINS` | upstream publishes | `{id, user_id, app, at, email?, display_name?}`; set `Nats-Msg-Id` to `id` |\n" +
 	"| `sf.dlq.signin.<tenant>` | `SEATFLOW_DLQ` | Seatflow publishes | the rejected sign-in, unchanged, with header `Seatflow-Error` giving the reason |\n" +
 	"| `sf.notify.<tenant>.email` | `SEATFLOW_NOTIFY` | Seatflow publishes | `{id, kind, to: [emails], subject, text, refs: {request_id?, policy_id?, product_id?}, event_id}`; `Nats-Msg-Id` is `<event id>:<kind>:<recipient>` |\n\n" +
 	"Tenants are 1-63 lower-case letters, digits and `-`; ids are 1-128 letters, digits, `_`, `-` or `@`.\n" +
 	"Each append carries `Nats-Msg-Id` (the event id) and `Nats-Expected-Last-Subject-Sequence` (the\n" +
 	"aggregate's last stream sequence, 0 for a new aggregate).\n\n" +
+	"## Who may do what\n\n" +
+	"No client connects without credentials (NATS decentralized JWT auth; `seatflow creds`). Only the service\n" +
+	"writes `sf.evt.>`, `sf.notify.>` and `sf.dlq.>` and administers streams and consumers. Tenant clients use\n" +
+	"the inbox prefix `_INBOX_<tenant>`; the service's `_INBOX.>` is closed to them.\n\n" +
+	"| role | may | everything else |\n|---|---|---|\n" +
+	"| `publisher` of T | publish `sf.signin.T`; receive its publish acks on `_INBOX_T.>` | refused |\n" +
+	"| `reader` of T, credential name N | subscribe `sf.evt.T.>`, `sf.notify.T.>`, `sf.dlq.signin.T`, `_INBOX_T.>`; " +
+	"create consumers on `SEATFLOW_EVENTS`, `SEATFLOW_NOTIFY`, `SEATFLOW_DLQ` filtered to exactly those subjects " +
+	"(ordered push consumers, or the durable `T-N`, which it alone may pull from, inspect, ack and delete); " +
+	"direct-get the last event of its own subjects; stream info | refused |\n\n" +
 	"## Envelope\n\n" +
 	"Every message on `sf.evt.>` is one JSON envelope:\n\n" +
 	"| field | meaning |\n|---|---|\n" +

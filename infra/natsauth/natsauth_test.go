@@ -318,6 +318,34 @@ func testGuards(t *testing.T, b *bus) {
 		if _, err := b.js.Stream(ctx(t), natsjs.StreamEvents); err != nil {
 			t.Errorf("event stream: %v", err)
 		}
+
+		// A push consumer is delivered by the server, not published by the
+		// reader: one aimed at the API, another tenant's sign-ins or
+		// notifications must not turn a's events into writes there.
+		signinsB, notifyB := b.count(t, natsjs.StreamSignins, "sf.signin.b"), b.count(t, natsjs.StreamNotify, "sf.notify.b.>")
+		for i, deliver := range []string{"$JS.API.STREAM.DELETE." + natsjs.StreamEvents, "sf.signin.b", "sf.notify.b.email", "sf.evt.b.user.u1"} {
+			name := fmt.Sprintf("push%d", i)
+			resp, err := r.nc.Request("$JS.API.CONSUMER.CREATE."+natsjs.StreamEvents+"."+name+".sf.evt.a.>",
+				[]byte(`{"stream_name":"`+natsjs.StreamEvents+`","config":{"name":"`+name+`","filter_subject":"sf.evt.a.>","deliver_subject":"`+deliver+`","ack_policy":"none"}}`), 5*time.Second)
+			if err != nil {
+				t.Fatalf("push consumer to %s: %v", deliver, err)
+			}
+			t.Logf("push consumer delivering to %s: %.120s", deliver, resp.Data)
+		}
+		b.publish(t, "sf.evt.a.user.u3", `{"after":"push"}`)
+		time.Sleep(500 * time.Millisecond) // deliveries, were there any, take microseconds
+		if _, err := b.js.Stream(ctx(t), natsjs.StreamEvents); err != nil {
+			t.Errorf("event stream after a push consumer aimed at its delete API: %v", err)
+		}
+		if got := b.count(t, natsjs.StreamSignins, "sf.signin.b"); got != signinsB {
+			t.Errorf("sign-ins of b: got %d, want %d (none from a's push consumer)", got, signinsB)
+		}
+		if got := b.count(t, natsjs.StreamNotify, "sf.notify.b.>"); got != notifyB {
+			t.Errorf("notifications of b: got %d, want %d (none from a's push consumer)", got, notifyB)
+		}
+		if got := b.count(t, natsjs.StreamEvents, "sf.evt.b.>"); got != 1 {
+			t.Errorf("events of b: got %d, want 1 (none from a's push consumer)", got)
+		}
 	})
 
 	t.Run("revoked credential refused within seconds", func(t *testing.T) {
