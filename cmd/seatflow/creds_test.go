@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -48,10 +49,18 @@ func TestCredsEndToEnd(t *testing.T) {
 	w := newACWorldIn(t, dataDir, 3, 2)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(w.svc.natsURL, "nats://"))
 
-	if nc, err := nats.Connect(w.svc.natsURL, nats.NoReconnect()); err == nil {
+	if nc, err := nats.Connect(w.svc.natsURL, nats.Name("intruder"), nats.NoReconnect()); err == nil {
 		nc.Close()
 		t.Fatal("anonymous client: connected, want refused")
 	}
+	waitFor(t, 10*time.Second, "a log line for the refused connection", func() bool {
+		for _, line := range strings.Split(w.svc.logs.String(), "\n") {
+			if strings.Contains(line, `"component":"nats-server"`) && strings.Contains(line, "authentication error") && strings.Contains(line, `"level":"ERROR"`) {
+				return true
+			}
+		}
+		return false
+	})
 
 	pub, errOut, code := creds(t, "--data-dir", dataDir, "--tenant", "contoso", "--role", "publisher", "--name", "sso")
 	if code != 0 {
@@ -233,4 +242,50 @@ func TestCredsClusterConfigParses(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("service.creds: %v, mode %v; want 0600", err, fi)
 	}
+}
+
+// TestRecreatedEventStreamRebuildsOnRestart: the event stream deleted and
+// created again restarts at sequence 1; the next start rebuilds the read
+// models instead of resuming a checkpoint of the old stream, so what is
+// written to the new stream is visible (before, new products answered 404).
+func TestRecreatedEventStreamRebuildsOnRestart(t *testing.T) {
+	dataDir := t.TempDir()
+	admin := token(t, "contoso", "lena", "license-admin")
+	svc, stop := startServe(t, dataDir)
+	for i := range 5 {
+		svc.do(t, "POST", "/v1/products", admin, map[string]any{"product_id": fmt.Sprintf("old%d", i), "name": "Old",
+			"services": []string{"mail"}, "licenses": 1, "self_service": "blocked"}).want(t, 201, "")
+	}
+	stop()
+
+	// Someone with the service's identity deletes the event stream.
+	id, err := natsauth.Load(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := natsjs.StartServer(natsjs.ServerConfig{StoreDir: filepath.Join(dataDir, "jetstream"), AccountsDir: filepath.Join(dataDir, "accounts"),
+		Listen: "127.0.0.1:0", Identity: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _ := id.ServiceOption()
+	nc, err := nats.Connect(srv.ClientURL(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	if err := js.DeleteStream(context.Background(), natsjs.StreamEvents); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	srv.Shutdown()
+	srv.WaitForShutdown()
+
+	svc, _ = startServe(t, dataDir)
+	waitFor(t, 30*time.Second, "the rebuild notice", func() bool { return strings.Contains(svc.logs.String(), "taken from another stream") })
+	r := svc.do(t, "POST", "/v1/products", admin, map[string]any{"product_id": "new", "name": "New",
+		"services": []string{"mail"}, "licenses": 1, "self_service": "blocked"}).want(t, 201, "")
+	pos := r.header.Get("Seatflow-Position")
+	svc.do(t, "GET", "/v1/products/new?after="+pos, admin, nil).want(t, 200, "")
+	svc.do(t, "GET", "/v1/products/old0?after="+pos, admin, nil).want(t, 404, "not_found")
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
@@ -165,7 +166,23 @@ func TestConfigValidate(t *testing.T) {
 // disagrees with its envelope's tenant or aggregate (here acme's product
 // published on evil's subject) is skipped and counted, never applied.
 func TestRunnerNeverAppliesAMisfiledEvent(t *testing.T) {
-	e := setup(t)
+	t.Run("single server", func(t *testing.T) { testMisfiled(t, setup(t)) })
+	t.Run("3-node cluster", func(t *testing.T) {
+		c := natstest.RunCluster(t, 3)
+		_, js := natstest.Connect(t, c.URLs())
+		if err := natsjs.EnsureStreams(waitCtx(t), js, 3); err != nil {
+			t.Fatal(err)
+		}
+		c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
+		svc, err := domain.NewService(natsjs.NewStore(js, events.Default()), domain.Config{Now: time.Now, NewID: func() string { return ulid.Make().String() }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testMisfiled(t, env{js: js, svc: svc})
+	})
+}
+
+func testMisfiled(t *testing.T, e env) {
 	ctx := waitCtx(t)
 	forged := events.New("forged-1", "acme", events.Aggregate{Kind: events.KindProduct, ID: "zzz"}, time.Now(), events.Meta{CommandID: "c-forged"},
 		events.ProductAdded{ProductID: "zzz", Name: "Forged", Services: []string{}, Licenses: 5, SelfService: "blocked"})
