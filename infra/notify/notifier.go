@@ -153,14 +153,7 @@ func (n *Notifier) setup(ctx context.Context) error {
 func (n *Notifier) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { close(n.stopped) })
 	defer stop()
-	err := n.router.Run(ctx)
-	if cerr := n.router.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	if !n.nc.IsClosed() {
-		n.nc.Close()
-	}
-	return err
+	return wmrouter.Run(ctx, n.router, n.nc)
 }
 
 // Running is closed once the router consumes.

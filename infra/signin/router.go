@@ -161,14 +161,7 @@ func (r *Router) setup(ctx context.Context) error {
 
 // Run consumes until ctx ends, then closes the router (and its connection).
 func (r *Router) Run(ctx context.Context) error {
-	err := r.router.Run(ctx)
-	if cerr := r.router.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	if !r.nc.IsClosed() {
-		r.nc.Close()
-	}
-	return err
+	return wmrouter.Run(ctx, r.router, r.nc)
 }
 
 // Running is closed once the router consumes.

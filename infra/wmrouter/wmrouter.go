@@ -93,3 +93,43 @@ func New(ctx context.Context, cfg Config) (*message.Router, error) {
 	router.AddConsumerHandler(cfg.Name, cfg.Filter, sub, cfg.Handler)
 	return router, nil
 }
+
+// DrainTimeout bounds how long Run waits for in-flight messages when it
+// stops.
+const DrainTimeout = 20 * time.Second
+
+// Run runs router, which consumes through nc, until ctx ends, then stops it
+// in the one order that is safe with watermill-nats: the connection is
+// drained first, while the router still reads, so every in-flight message
+// is handled and acknowledged and no NATS callback is left running; only
+// then is the router closed. Closing it first lets the library close its
+// output channel while a NATS callback is still sending on it (a data race,
+// and a possible "send on closed channel" panic, at every stop).
+func Run(ctx context.Context, router *message.Router, nc *nats.Conn) error {
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- router.Run(runCtx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err == nil {
+		select {
+		case <-closed:
+		case <-time.After(DrainTimeout):
+		}
+	}
+	cancel()
+	err := <-done
+	if cerr := router.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if !nc.IsClosed() {
+		nc.Close()
+	}
+	return err
+}
