@@ -1,0 +1,241 @@
+package main
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seatflow/seatflow/infra/sharelink"
+)
+
+// emailedLinkRE finds the share page's address in a request.shared email.
+var emailedLinkRE = regexp.MustCompile(`http://\S+/shared/\S+`)
+
+// TestConsoleRequests drives the request document end to end in headless
+// Chromium: a user asks for three people; an admin approves two from
+// another product with one service off and a message, and rejects one; the
+// emails say so; the admin shares another request, the decision maker opens
+// the emailed link, answers, and the admin sees the answer; the
+// organisation's own request process on and off, as a user sees it.
+func TestConsoleRequests(t *testing.T) {
+	w := newRQWorld(t)
+	browser := startBrowser(t)
+
+	// A user asks for themself and two colleagues, found by typing.
+	user := newPage(t, browser, w.svc.base)
+	user.signIn(token(t, "contoso", "u1", "user"))
+	user.waitVisible(withText("h1", "Request a license"))
+	user.choose(labelled("Select a product"), "Office 365 E5")
+	user.pickFirst("Colleagues who also need it (optional)", "u2", "User u2")
+	user.pickFirst("Colleagues who also need it (optional)", "u3@exa", "User u3")
+	user.typeInto(labelled("Justification"), "Webinars for the launch")
+	user.shot("console-user-request")
+	user.click(button("Submit"))
+	user.waitVisible(withText("div", "Request sent."))
+	id := user.eval(`document.querySelector(".notice.ok[data-request-id]").dataset.requestId`)
+	var listed []any
+	waitFor(t, 5*time.Second, "the request in the list", func() bool {
+		listed = w.svc.do(t, "GET", "/v1/requests", token(t, "contoso", "u1", "user"), nil).want(t, 200, "").list
+		return len(listed) > 0
+	})
+	if len(listed) != 1 {
+		t.Fatalf("the user's requests: %v, want the one submitted", listed)
+	}
+	d := w.svc.do(t, "GET", "/v1/requests/"+id, w.admin, nil).want(t, 200, "").body
+	if got := d["users"]; !slices.Equal(toStrings(got), []string{"u1", "u2", "u3"}) || d["justification"] != "Webinars for the launch" || d["product_id"] != "e5" {
+		t.Fatalf("the submitted request: %v", d)
+	}
+
+	// An admin approves u1 and u2 from E3 with chat off and rejects u3.
+	admin := newPage(t, browser, w.svc.base)
+	admin.signIn(w.admin)
+	admin.waitVisible(withText("h1", "Requests"))
+	row := "//tr[@data-request-id=" + xq(id) + "]"
+	admin.waitVisible(row)
+	if got := admin.text(row); !strings.Contains(got, "Office 365 E5 u1 3") || !strings.Contains(got, "Pending") {
+		t.Errorf("the request's row reads %q", got)
+	}
+	admin.shot("console-requests")
+	admin.click(row + "//button")
+	admin.waitVisible(within(pane, "//ul[@aria-label='Approve for the following people']/li[@data-user-id='u3']"))
+	if got := admin.text(within(pane, "//dd[@data-field='justification']")); got != "Webinars for the launch" {
+		t.Errorf("justification in the pane: %q", got)
+	}
+	admin.click(button("Reject u3"))
+	admin.waitVisible(within(pane, "//ul[@aria-label='Reject for the following people']/li[@data-user-id='u3']"))
+	admin.choose(labelled("Select a product"), "Office 365 E3")
+	admin.waitVisible(within(pane, "//fieldset[legend='Turn apps and services on or off']//label[normalize-space()='chat']"))
+	if n := admin.count(pane + "//fieldset[legend='Turn apps and services on or off']//input[@type='checkbox']"); n != 2 {
+		t.Errorf("E3 shows %d service check boxes, want 2 (mail, chat)", n)
+	}
+	admin.click(within(pane, "//label[normalize-space()='chat']"))
+	// No group has licenses: the group option is greyed out and says why.
+	group := labelled("Assign license by adding the approved individuals to the following security group")
+	if admin.count(group+"[@disabled]") != 1 || !strings.Contains(admin.text(within(pane, "//div[contains(@class,'group-option')]")), "No security group has licenses assigned") {
+		t.Errorf("the group option is not greyed out with its reason")
+	}
+	admin.typeInto(labelled("Message (optional)"), "Welcome to E3")
+	admin.shot("console-request-details")
+	admin.click(within(pane, button("Submit")))
+	admin.waitVisible(within(pane, "//dd[@data-field='message' and normalize-space()='Welcome to E3']"))
+	if got := admin.text(within(pane, "//ul[contains(@class,'people')]")); got != "u1 approved u2 approved u3 rejected" {
+		t.Errorf("outcomes in the pane: %q", got)
+	}
+	admin.waitVisible(within(pane, "//span[@data-status='partially_approved']"))
+
+	// One approval and one denial email per user, with the message.
+	ns := w.waitNotes(t, id, map[string]int{"request.submitted ada@example.com": 1, "request.submitted lia@example.com": 1,
+		"request.approved u1@example.com": 1, "request.approved u2@example.com": 1, "request.denied u3@example.com": 1})
+	for _, n := range ns {
+		if n.Refs["request_id"] == id && (n.Kind == "request.approved" || n.Kind == "request.denied") && !strings.Contains(n.Text, "Welcome to E3") {
+			t.Errorf("%s to %v lacks the admin's message: %q", n.Kind, n.To, n.Text)
+		}
+	}
+	for _, u := range []string{"u1", "u2"} {
+		l := w.svc.do(t, "GET", "/v1/users/"+u+"/licenses", w.admin, nil).want(t, 200, "").list
+		if len(l) != 1 || l[0].(map[string]any)["product_id"] != "e3" || !slices.Equal(toStrings(l[0].(map[string]any)["disabled_services"]), []string{"chat"}) {
+			t.Errorf("%s's licenses: %v, want E3 with chat off", u, l)
+		}
+	}
+
+	// The user sees the decision and the license with its origin.
+	user.nav("My requests")
+	mine := "//tr[@data-request-id=" + xq(id) + "]"
+	if got := user.text(mine); !strings.Contains(got, "Partially approved") || !strings.Contains(got, "Welcome to E3") {
+		t.Errorf("the user's request reads %q", got)
+	}
+	user.nav("My licenses")
+	if got := user.text("//tr[@data-product-id='e3']"); !strings.Contains(got, "Office 365 E3") || !strings.Contains(got, "chat") ||
+		!strings.Contains(got, "Approved request "+id) {
+		t.Errorf("the user's license reads %q", got)
+	}
+	user.shot("console-user-licenses")
+
+	// The admin shares another request; an address outside the directory
+	// is refused.
+	other := w.submit(t, "u2", "e5")
+	w.svc.do(t, "GET", "/v1/requests/"+other+"?after="+w.last, w.admin, nil).want(t, 200, "")
+	admin.click(button("Pending requests"))
+	orow := "//tr[@data-request-id=" + xq(other) + "]"
+	admin.click(orow + "//button")
+	admin.waitVisible(within(pane, "//dd[@data-field='requester' and normalize-space()='u2']"))
+	admin.click(within(pane, button("Share request")))
+	admin.typeInto(labelled("Recipients"), "nobody@example.com\r")
+	admin.waitVisible(withText("p", "“nobody@example.com” is not a user in your organisation's directory."))
+	admin.replaceText(labelled("Recipients"), "")
+	admin.pickFirst("Recipients", "boss", "User boss")
+	admin.typeInto(labelled("Subject (optional)"), "Your view on E5?")
+	admin.typeInto(labelledIn("//form[@aria-label='Share request']", "Message (optional)"), "Please advise by Friday")
+	admin.shot("console-share")
+	admin.click(within(pane, button("Share")))
+	admin.waitVisible(within(pane, "//ul[contains(@class,'shares')]/li[@data-email='boss@example.com']"))
+
+	// The decision maker opens the emailed link and answers.
+	var link string
+	for _, n := range w.waitNotes(t, other, map[string]int{"request.submitted ada@example.com": 1, "request.submitted lia@example.com": 1,
+		"request.shared boss@example.com": 1}) {
+		if n.Kind == "request.shared" && n.Refs["request_id"] == other {
+			link = emailedLinkRE.FindString(n.Text)
+			if n.Subject != "Your view on E5?" {
+				t.Errorf("share email subject %q", n.Subject)
+			}
+		}
+	}
+	if !strings.HasPrefix(link, w.svc.base+"/shared/") {
+		t.Fatalf("the emailed link %q does not open this service's /shared/ page", link)
+	}
+	boss := newPage(t, browser, w.svc.base)
+	boss.open(strings.TrimPrefix(link, w.svc.base))
+	boss.waitVisible(`//body[@data-state='ready']`)
+	for field, want := range map[string]string{"product": "Office 365 E5", "requester": "User u2", "users": "User u2",
+		"justification": "new project", "shared-by": "User ada", "message": "Please advise by Friday"} {
+		if got := boss.text("//dd[@data-field=" + xq(field) + "]"); got != want {
+			t.Errorf("shared page %s: got %q, want %q", field, got, want)
+		}
+	}
+	if got := boss.text("//h1"); got != "Your view on E5?" {
+		t.Errorf("shared page heading %q", got)
+	}
+	boss.click("//label[normalize-space()='Approve']")
+	boss.typeInto(labelled("Comment (optional)"), "Worth it for the launch")
+	boss.shot("shared-request")
+	boss.click(button("Submit"))
+	boss.waitVisible(withText("div", "Thank you."))
+	// A second visit says it was answered; a forged or expired link says so.
+	boss.open(strings.TrimPrefix(link, w.svc.base))
+	boss.waitVisible(withText("div", "You already answered this request."))
+	if got := boss.text("//div[@data-field='answer']"); !strings.Contains(got, "approving") || !strings.Contains(got, "Worth it for the launch") {
+		t.Errorf("second visit reads %q", got)
+	}
+	boss.open(strings.TrimPrefix(link[:len(link)-4]+"abcd", w.svc.base))
+	boss.waitVisible("//h1[normalize-space()='This link is not valid']")
+	signer, err := sharelink.New([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimPrefix(link, w.svc.base+"/shared/")
+	tok, _ = url.PathUnescape(tok)
+	c, err := signer.Verify(tok, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ExpiresAt = time.Now().Add(-time.Hour)
+	expired, err := signer.Sign(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boss.open("/shared/" + url.PathEscape(expired))
+	boss.waitVisible("//h1[normalize-space()='This link has expired']")
+
+	// The admin sees the answer on the request.
+	admin.click(orow + "//button")
+	answer := within(pane, "//ul[contains(@class,'shares')]/li[@data-email='boss@example.com' and @data-answered='true']")
+	admin.waitVisible(answer)
+	if got := admin.text(answer); !strings.Contains(got, "Recommends approval") || !strings.Contains(got, "Worth it for the launch") {
+		t.Errorf("the answer on the request reads %q", got)
+	}
+	admin.shot("console-shared-answer")
+
+	// Own request process on: users see its message and link, not the form.
+	admin.click(button("Connect your request process"))
+	admin.click("//label[normalize-space()='Use my own license request process']")
+	admin.typeInto(labelled("Message to users"), "Ask the IT desk at extension 4242")
+	admin.typeInto(labelled("Link to your request process documentation"), "https://it.example.com/licenses")
+	admin.click(within(pane, button("Save")))
+	banner := withText("div", "You're using your own license request process")
+	admin.waitVisible(banner)
+	admin.shot("console-own-process")
+	user.nav("Request a license")
+	user.waitVisible(withText("h2", "Your organisation handles license requests in its own process"))
+	if got := user.text("//p[@data-field='message']"); got != "Ask the IT desk at extension 4242" {
+		t.Errorf("own process message %q", got)
+	}
+	if got := user.eval(`document.querySelector("a[data-field=link]").href`); got != "https://it.example.com/licenses" {
+		t.Errorf("own process link %q", got)
+	}
+	if user.count(labelled("Justification")) != 0 {
+		t.Errorf("the request form is shown while the organisation uses its own process")
+	}
+	user.shot("console-user-own-process")
+
+	// And off again: the form is back.
+	admin.click("//label[normalize-space()='Use my own license request process']")
+	admin.click(within(pane, button("Save")))
+	admin.waitVisible(within(pane, withText("p", "Users can request licenses here again.")))
+	admin.waitGone(banner)
+	user.nav("My requests")
+	user.nav("Request a license")
+	user.waitVisible(labelled("Justification"))
+}
+
+func toStrings(v any) []string {
+	xs, _ := v.([]any)
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i], _ = x.(string)
+	}
+	return out
+}
