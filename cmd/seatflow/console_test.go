@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
 
 	"github.com/seatflow/seatflow/infra/sharelink"
 )
@@ -238,4 +245,165 @@ func toStrings(v any) []string {
 		out[i], _ = x.(string)
 	}
 	return out
+}
+
+// TestConsoleAutoClaim drives the auto-claim document end to end: turn the
+// setting on, add a policy with a primary and a backup product through the
+// wizard, reorder, rename, edit its products and services, turn it off and
+// on, a sign-in claims, the report for each period names the user, and the
+// CSV downloads.
+func TestConsoleAutoClaim(t *testing.T) {
+	w := newRQWorld(t)
+	browser := startBrowser(t)
+	admin := newPage(t, browser, w.svc.base)
+	admin.signIn(w.admin)
+	admin.nav("Auto-claim policy")
+
+	setting := func(want string) string { return "//span[@data-field='setting' and normalize-space()=" + xq(want) + "]" }
+	admin.waitVisible(setting("Off"))
+	admin.click(button("Turn on setting"))
+	admin.waitVisible(setting("On"))
+	if s := w.svc.do(t, "GET", "/v1/settings/auto-claim", w.admin, nil).want(t, 200, "").body; s["enabled"] != true {
+		t.Fatalf("auto-claim setting after Turn on setting: %v", s)
+	}
+
+	// The wizard: name; app, primary and backup; apps per product; review.
+	admin.click(button("Add a policy"))
+	admin.typeInto(labelled("Policy name"), "Teams users")
+	admin.click(within(pane, button("Next")))
+	admin.typeInto(labelled("App"), "teams")
+	admin.choose(labelled("Product"), "Office 365 E3")
+	admin.click(button("Add a backup product to this policy"))
+	admin.choose(labelled("Backup product 1"), "Office 365 E5")
+	admin.shot("console-add-policy")
+	admin.click(within(pane, button("Next")))
+	admin.click("//fieldset[legend='Office 365 E5']//label[normalize-space()='chat']")
+	admin.click(within(pane, button("Next")))
+	if got := admin.text(within(pane, "//dl")); !strings.Contains(got, "Teams users") || !strings.Contains(got, "teams") ||
+		!strings.Contains(got, "Office 365 E3 (primary) Office 365 E5 (backup) · off: chat") {
+		t.Errorf("the review reads %q", got)
+	}
+	admin.click(button("Create policy"))
+	admin.waitVisible(within(pane, "//h2[normalize-space()='Teams users']"))
+	pols := w.svc.do(t, "GET", "/v1/policies", w.admin, nil).want(t, 200, "").list
+	if len(pols) != 1 {
+		t.Fatalf("policies after Create policy: %v", pols)
+	}
+	id := pols[0].(map[string]any)["policy_id"].(string)
+	policy := func() (name string, products []string, enabled bool) {
+		p := w.svc.do(t, "GET", "/v1/policies/"+id, w.admin, nil).want(t, 200, "").body
+		for _, pp := range p["products"].([]any) {
+			pp := pp.(map[string]any)
+			products = append(products, pp["product_id"].(string)+":"+strings.Join(toStrings(pp["disabled_services"]), ","))
+		}
+		return p["name"].(string), products, p["enabled"] == true
+	}
+	if name, products, on := policy(); name != "Teams users" || !slices.Equal(products, []string{"e3:", "e5:chat"}) || !on {
+		t.Fatalf("created policy: %s %v on=%v", name, products, on)
+	}
+	row := "//tr[@data-policy-id=" + xq(id) + "]"
+	if got := admin.text(row); !strings.Contains(got, "Teams users teams Office 365 E3 + 1 backup 12 On") {
+		t.Errorf("the policy's row reads %q", got)
+	}
+
+	// Reorder, add and remove a product, services for one product, rename.
+	item := func(n int, product string) string {
+		return pane + "//ol[contains(@class,'policy-products')]/li[" + strconv.Itoa(n) + "][@data-product-id=" + xq(product) + "]"
+	}
+	admin.click(within(item(2, "e5"), button("Move up")))
+	admin.waitVisible(item(1, "e5"))
+	admin.choose(labelledIn(pane, "Product to add"), "Visio")
+	admin.click(within(pane, button("Add a backup product to this policy")))
+	admin.waitVisible(item(3, "visio"))
+	admin.click(within(item(3, "visio"), button("Remove a product")))
+	admin.waitGone(item(3, "visio"))
+	admin.choose(labelled("Apply to"), "Office 365 E3")
+	admin.click("//form[@aria-label='Apps and services']//label[normalize-space()='mail']")
+	admin.click(button("Save apps and services"))
+	admin.waitVisible(within(item(2, "e3"), withText("span", "off: mail")))
+	admin.replaceText(labelled("Policy name"), "Teams everyone")
+	admin.click(button("Rename"))
+	admin.waitVisible(within(pane, "//h2[normalize-space()='Teams everyone']"))
+	// Off and on again, the policy and the setting.
+	admin.click(button("Turn off policy"))
+	admin.waitVisible(within(pane, "//span[@data-field='status' and normalize-space()='Off']"))
+	admin.waitVisible(row + "//td[@data-field='status' and normalize-space()='Off']")
+	if _, _, on := policy(); on {
+		t.Errorf("the policy is still on after Turn off policy")
+	}
+	admin.click(button("Turn on policy"))
+	admin.waitVisible(within(pane, "//span[@data-field='status' and normalize-space()='On']"))
+	admin.click(button("Turn off setting"))
+	admin.waitVisible(setting("Off"))
+	admin.click(button("Turn on setting"))
+	admin.waitVisible(setting("On"))
+	if name, products, on := policy(); name != "Teams everyone" || !slices.Equal(products, []string{"e5:chat", "e3:mail"}) || !on {
+		t.Fatalf("edited policy: %s %v on=%v, want Teams everyone [e5:chat e3:mail] on", name, products, on)
+	}
+	admin.shot("console-policy")
+
+	// A sign-in claims from the new primary.
+	r := w.svc.do(t, "POST", "/v1/signins", token(t, "contoso", "idp", "ingest"), map[string]any{
+		"id": "console-signin-1", "user_id": "u1", "app": "teams", "at": time.Now().UTC().Format(time.RFC3339)}).want(t, 200, "")
+	if r.body["status"] != "claimed" || r.body["product_id"] != "e5" {
+		t.Fatalf("sign-in: %s", r.raw)
+	}
+	w.svc.do(t, "GET", "/v1/reports/claims?after="+num(r.body["position"]), w.admin, nil).want(t, 200, "")
+
+	// The report: 90 days by default, then each period, with the user.
+	admin.click(button("View report"))
+	report := func(days int) {
+		t.Helper()
+		sec := "//section[contains(@class,'report') and @data-days=" + xq(strconv.Itoa(days)) + "]"
+		art := sec + "//article[@data-policy-id=" + xq(id) + "]"
+		admin.waitVisible(art)
+		if got := admin.text(art + "//span[@data-field='total']"); got != "1 license claimed" {
+			t.Errorf("report %dd total %q", days, got)
+		}
+		if got := admin.text(art + "//tr[@data-product-id='e5']"); got != "Office 365 E5 1" {
+			t.Errorf("report %dd by product %q", days, got)
+		}
+		if n := admin.count(art + "//li[@data-date=" + xq(time.Now().UTC().Format(time.DateOnly)) + "]"); n != 1 {
+			t.Errorf("report %dd has no bar for today", days)
+		}
+		if got := admin.text(art + "//tr[@data-user-id='u1']"); !strings.Contains(got, "u1 u1@example.com Office 365 E5") {
+			t.Errorf("report %dd claimed users %q", days, got)
+		}
+	}
+	report(90)
+	admin.shot("console-report")
+	for _, d := range []int{1, 7, 30} {
+		label := "Past " + strconv.Itoa(d) + " days"
+		if d == 1 {
+			label = "Past 1 day"
+		}
+		admin.click("//label[normalize-space()=" + xq(label) + "]")
+		report(d)
+	}
+
+	// The CSV of the period shown.
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(admin.ctx, stepTimeout)
+	_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+	cancel()
+	if err != nil {
+		t.Fatalf("allow downloads: %v", err)
+	}
+	admin.click(button("Download CSV"))
+	admin.waitVisible(withText("p", "Downloaded claims-30d.csv."))
+	var csv []byte
+	waitFor(t, 10*time.Second, "the downloaded CSV", func() bool {
+		csv, err = os.ReadFile(filepath.Join(dir, "claims-30d.csv"))
+		return err == nil && len(csv) > 0
+	})
+	if want := "policy_id,name,app,date,product_id,count\n" + id + ",Teams everyone,teams," + time.Now().UTC().Format(time.DateOnly) + ",e5,1\n"; string(csv) != want {
+		t.Errorf("downloaded CSV:\n%s\nwant:\n%s", csv, want)
+	}
+}
+
+// num prints a JSON number as an integer.
+func num(v any) string {
+	f, _ := v.(float64)
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }

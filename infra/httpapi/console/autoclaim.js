@@ -14,7 +14,7 @@ export async function autoClaimView(root) {
   const paneSlot = el("div", { class: "pane-slot" });
   const reportSlot = el("div", { class: "report-slot" });
   const addButton = el("button", { type: "button", onclick: () => openWizard() }, "Add a policy");
-  const reportButton = el("button", { type: "button", class: "secondary", onclick: () => openReport(90) }, "View report");
+  const reportButton = el("button", { type: "button", class: "secondary", onclick: () => { closePane(); openReport(90); } }, "View report");
 
   root.append(
     el("div", { class: "view-head" }, el("h1", {}, "Auto-claim policy"),
@@ -263,7 +263,7 @@ export async function autoClaimView(root) {
     });
 
     const others = products.filter((x) => !current.some((c) => c.product_id === x.product_id));
-    const addSel = el("select", { "aria-label": "Product to add" }, others.map((x) => el("option", { value: x.product_id }, x.name + " (" + x.available + " available)")));
+    const addSel = el("select", {}, others.map((x) => el("option", { value: x.product_id }, x.name + " (" + x.available + " available)")));
     const add = el("button", { type: "button", class: "secondary", disabled: current.length >= MAX_PRODUCTS || !others.length },
       "Add a backup product to this policy");
     add.addEventListener("click", () => putProducts(current.concat([{ product_id: addSel.value, disabled_services: [] }]), name(addSel.value) + " added"));
@@ -278,7 +278,7 @@ export async function autoClaimView(root) {
       el("section", { class: "block", "aria-label": "Products" }, el("h3", {}, "Products, in claim order"),
         el("ol", { class: "policy-products" }, items),
         p.products.length === 1 ? el("p", { class: "hint" }, "A policy needs at least one product, so its last product cannot be removed.") : null,
-        current.length < MAX_PRODUCTS && others.length ? el("div", { class: "inline-form" }, addSel, add)
+        current.length < MAX_PRODUCTS && others.length ? el("div", { class: "inline-form" }, field("Product to add", addSel), add)
           : el("p", { class: "hint" }, current.length >= MAX_PRODUCTS ? "A policy has at most one primary and four backup products." : "Every product is already in this policy.")),
       servicesEditor(current, putProducts),
       p.queue && p.queue.length ? el("p", { class: "muted" }, p.queue.length + " people are waiting for a license.") : null,
@@ -306,7 +306,8 @@ export async function autoClaimView(root) {
     scope.addEventListener("change", draw);
     draw();
     const save = el("button", { type: "submit", class: "secondary" }, "Save apps and services");
-    const f = el("form", { class: "block", "aria-label": "Apps and services" }, el("h3", {}, "Apps and services"), field("Apply to", scope), slotEl,
+    const f = el("form", { class: "block", "aria-label": "Apps and services" }, el("h3", {}, "Apps and services"),
+      field("Apply to", scope, "With All products, what you turn on or off here applies to every product of the policy that has the app or service."), slotEl,
       el("div", { class: "buttons" }, save));
     f.addEventListener("submit", (ev) => {
       ev.preventDefault();
