@@ -14,6 +14,7 @@ import (
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/seatflow/seatflow/infra/sharelink"
 )
@@ -406,4 +407,161 @@ func TestConsoleAutoClaim(t *testing.T) {
 func num(v any) string {
 	f, _ := v.(float64)
 	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// TestConsoleRoles: the pages are static and strict (CSP, no inline script,
+// text only); a license admin manages licenses and requests but sees no
+// auto-claim editing; a plain user sees only their own pages; both read
+// well on a phone.
+func TestConsoleRoles(t *testing.T) {
+	w := newRQWorld(t)
+	// A product whose name is markup must reach the page as text.
+	w.svc.do(t, "POST", "/v1/products", w.admin, map[string]any{"product_id": "evil", "name": `<img src=x id=xss onerror=alert(1)>Evil & Co`,
+		"services": []string{"x"}, "licenses": 1, "self_service": "blocked"}).want(t, 201, "")
+
+	t.Run("assets", func(t *testing.T) {
+		for _, path := range []string{"/console", "/console/app.js", "/console/api.js", "/console/ui.js", "/console/picker.js",
+			"/console/requests.js", "/console/licenses.js", "/console/autoclaim.js", "/console/user.js", "/console/shared.js",
+			"/console/style.css", "/console/icon.svg", "/shared/any-token"} {
+			res := w.svc.do(t, "GET", path, "", nil).want(t, 200, "")
+			csp := res.header.Get("Content-Security-Policy")
+			if !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe") {
+				t.Errorf("%s: Content-Security-Policy %q, want only this origin and nothing unsafe", path, csp)
+			}
+			if res.header.Get("Referrer-Policy") != "no-referrer" {
+				t.Errorf("%s: Referrer-Policy %q; a share link's token must not leak", path, res.header.Get("Referrer-Policy"))
+			}
+			if regexp.MustCompile(`https?://[a-z0-9]`).MatchString(res.raw) && !strings.HasSuffix(path, ".svg") {
+				t.Errorf("%s refers to another origin; the console loads nothing from elsewhere", path)
+			}
+			switch {
+			case strings.HasSuffix(path, ".js"):
+				for _, sink := range []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"} {
+					if strings.Contains(res.raw, sink) {
+						t.Errorf("%s uses %s; API data goes into the page as text only", path, sink)
+					}
+				}
+			case !strings.Contains(path, "."):
+				for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(res.raw, -1) {
+					if !strings.Contains(tag, "src=") {
+						t.Errorf("%s has an inline script %s", path, tag)
+					}
+				}
+				if strings.Contains(res.raw, "style=") || strings.Contains(res.raw, "<style") || regexp.MustCompile(` on[a-z]+=`).MatchString(res.raw) {
+					t.Errorf("%s has inline style or event handlers, which the CSP forbids", path)
+				}
+			}
+		}
+		w.svc.do(t, "GET", "/console/nope.js", "", nil).want(t, 404, "not_found")
+	})
+
+	browser := startBrowser(t)
+	navItems := func(p *page) string {
+		return p.eval(`[...document.querySelectorAll("nav a")].map((a) => a.textContent).join(", ")`)
+	}
+	forbidden := "//div[contains(@class,'notice') and contains(@class,'forbidden')]"
+
+	t.Run("license admin", func(t *testing.T) {
+		lia := newPage(t, browser, w.svc.base)
+		lia.signIn(w.lia)
+		if got := navItems(lia); got != "Requests, Licenses" {
+			t.Errorf("a license admin's navigation: %q, want Requests, Licenses", got)
+		}
+		lia.open("/console#/autoclaim")
+		lia.ready()
+		if got := lia.text(forbidden); !strings.Contains(got, "Auto-claim policies can be managed by a Global admin only.") {
+			t.Errorf("a license admin on the auto-claim page sees %q", got)
+		}
+		if n := lia.count(button("Turn on setting") + "|" + button("Add a policy")); n != 0 {
+			t.Errorf("a license admin sees %d auto-claim controls", n)
+		}
+
+		lia.nav("Licenses")
+		if got := lia.text("//tr[@data-product-id='evil']/td[@data-field='name']"); got != "<img src=x id=xss onerror=alert(1)>Evil & Co" {
+			t.Errorf("the markup product's name shows as %q", got)
+		}
+		if lia.count("//img[@id='xss']") != 0 {
+			t.Errorf("a product name was parsed as HTML")
+		}
+		e3 := "//tr[@data-product-id='e3']"
+		if got := lia.text(e3); got != "Office 365 E3 2 0 2 Blocked" {
+			t.Errorf("E3 row %q", got)
+		}
+		lia.click(e3 + "//button")
+		lia.waitVisible(within(pane, "//h2[normalize-space()='Office 365 E3']"))
+		if got := lia.eval(`document.activeElement.tagName + " " + document.activeElement.textContent`); got != "H2 Office 365 E3" {
+			t.Errorf("focus after opening the product is on %q, want its heading", got)
+		}
+		// Buy, assign with a service off, refuse to remove below assigned,
+		// unassign, allow self-service.
+		lia.replaceText(labelled("Licenses to buy"), "3")
+		lia.click(button("Buy licenses"))
+		lia.waitVisible(within(pane, "//dd[@data-field='purchased' and normalize-space()='5']"))
+		lia.pickFirst("Users", "u1", "User u1")
+		lia.click(within(pane, "//label[normalize-space()='chat']"))
+		lia.click(button("Assign"))
+		holder := within(pane, "//tr[@data-user-id='u1']")
+		lia.waitVisible(holder)
+		if got := lia.text(holder); !strings.Contains(got, "u1 chat Assigned by an admin") {
+			t.Errorf("the holder row reads %q", got)
+		}
+		lia.replaceText(labelled("Licenses to remove"), "5")
+		lia.click(button("Remove licenses"))
+		refusal := within(pane, "//div[@role='alert' and @data-code='below_assigned']")
+		lia.waitVisible(refusal)
+		if got := lia.text(refusal); !strings.Contains(got, "assigned") {
+			t.Errorf("the refusal reads %q", got)
+		}
+		lia.shot("console-licenses")
+		lia.click(button("Unassign u1"))
+		lia.waitGone(holder)
+		lia.choose(labelled("Self-service purchase"), "Allowed")
+		lia.click(button("Save setting"))
+		lia.waitVisible(e3 + "/td[@data-field='self_service' and normalize-space()='Allowed']")
+		if l := w.svc.do(t, "GET", "/v1/users/u1/licenses", w.admin, nil).want(t, 200, "").list; len(l) != 0 {
+			t.Errorf("u1 still holds %v after Unassign", l)
+		}
+		p := w.svc.do(t, "GET", "/v1/products/e3", w.admin, nil).want(t, 200, "").body
+		if p["purchased"] != 5.0 || p["assigned"] != 0.0 || p["self_service"] != "allowed" {
+			t.Errorf("E3 after the license admin's changes: %v", p)
+		}
+		// Escape closes the pane.
+		lia.do("press Escape", chromedp.SendKeys(within(pane, "//h2"), kb.Escape))
+		lia.waitGone(pane)
+
+		lia.nav("Requests")
+		lia.waitVisible(withText("h1", "Requests"))
+		lia.waitVisible(button("Connect your request process"))
+	})
+
+	t.Run("user", func(t *testing.T) {
+		u := newPage(t, browser, w.svc.base)
+		u.signIn(token(t, "contoso", "u2", "user"))
+		if got := navItems(u); got != "Request a license, My requests, My licenses" {
+			t.Errorf("a user's navigation: %q", got)
+		}
+		for _, view := range []string{"requests", "licenses", "autoclaim"} {
+			u.open("/console#/" + view)
+			u.ready()
+			u.waitVisible(forbidden)
+			if n := u.count("//table"); n != 0 {
+				t.Errorf("a user on #/%s sees %d tables", view, n)
+			}
+		}
+		u.nav("Request a license")
+		// Only products a user cannot buy themselves are offered.
+		if got := u.eval(`[...document.querySelector("select").options].map((o) => o.textContent).join(", ")`); !strings.HasPrefix(got, "<img src=x id=xss onerror=alert(1)>Evil & Co, ") ||
+			!strings.Contains(got, "Office 365 E5") || strings.Contains(got, "Visio") {
+			t.Errorf("a user may request %q, want the blocked products (the markup name as text) and not Visio", got)
+		}
+
+		// On a phone nothing needs scrolling sideways.
+		u.do("phone viewport", chromedp.EmulateViewport(390, 844))
+		u.ready()
+		if got := u.eval(`String(document.documentElement.scrollWidth)`); got != "390" {
+			t.Errorf("on a 390px phone the page is %spx wide", got)
+		}
+		u.shot("console-phone")
+		u.do("desktop viewport", chromedp.EmulateReset())
+	})
 }
