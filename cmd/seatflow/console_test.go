@@ -372,6 +372,8 @@ func TestConsoleAutoClaim(t *testing.T) {
 		}
 	}
 	report(90)
+	// The list was read again: E5 gave one of its 10, E3 has 2.
+	admin.waitVisible(row + "//td[@data-field='available' and normalize-space()='11']")
 	admin.shot("console-report")
 	for _, d := range []int{1, 7, 30} {
 		label := "Past " + strconv.Itoa(d) + " days"

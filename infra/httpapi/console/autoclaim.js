@@ -14,7 +14,7 @@ export async function autoClaimView(root) {
   const paneSlot = el("div", { class: "pane-slot" });
   const reportSlot = el("div", { class: "report-slot" });
   const addButton = el("button", { type: "button", onclick: () => openWizard() }, "Add a policy");
-  const reportButton = el("button", { type: "button", class: "secondary", onclick: () => { closePane(); openReport(90); } }, "View report");
+  const reportButton = el("button", { type: "button", class: "secondary", onclick: () => { closePane(); loadList(); openReport(90); } }, "View report");
 
   root.append(
     el("div", { class: "view-head" }, el("h1", {}, "Auto-claim policy"),
