@@ -260,7 +260,9 @@ func TestConsoleAutoClaim(t *testing.T) {
 	admin.signIn(w.admin)
 	admin.nav("Auto-claim policy")
 
-	setting := func(want string) string { return "//span[@data-field='setting' and normalize-space()=" + xq(want) + "]" }
+	setting := func(want string) string {
+		return "//span[@data-field='setting' and normalize-space()=" + xq(want) + "]"
+	}
 	admin.waitVisible(setting("Off"))
 	admin.click(button("Turn on setting"))
 	admin.waitVisible(setting("On"))
