@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,6 +101,19 @@ func TestConsoleRequests(t *testing.T) {
 	for _, n := range ns {
 		if n.Refs["request_id"] == id && (n.Kind == "request.approved" || n.Kind == "request.denied") && !strings.Contains(n.Text, "Welcome to E3") {
 			t.Errorf("%s to %v lacks the admin's message: %q", n.Kind, n.To, n.Text)
+		}
+	}
+	// Both writes carried the console's Idempotency-Key as command id.
+	for _, m := range w.reads.streamData(t, "SEATFLOW_EVENTS", "sf.evt.contoso.request."+id, "") {
+		var e struct {
+			Type      string `json:"type"`
+			CommandID string `json:"command_id"`
+		}
+		if err := json.Unmarshal(m.Data, &e); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(e.CommandID, "console-") {
+			t.Errorf("%s has command id %q, not the console's Idempotency-Key", e.Type, e.CommandID)
 		}
 	}
 	for _, u := range []string{"u1", "u2"} {
