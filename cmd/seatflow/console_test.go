@@ -64,7 +64,7 @@ func TestConsoleRequests(t *testing.T) {
 	admin.waitVisible(withText("h1", "Requests"))
 	row := "//tr[@data-request-id=" + xq(id) + "]"
 	admin.waitVisible(row)
-	if got := admin.text(row); !strings.Contains(got, "Office 365 E5 u1 3") || !strings.Contains(got, "Pending") {
+	if got := admin.text(row); !strings.Contains(got, "Office 365 E5 User u1 3") || !strings.Contains(got, "Pending") {
 		t.Errorf("the request's row reads %q", got)
 	}
 	admin.shot("console-requests")
@@ -73,7 +73,7 @@ func TestConsoleRequests(t *testing.T) {
 	if got := admin.text(within(pane, "//dd[@data-field='justification']")); got != "Webinars for the launch" {
 		t.Errorf("justification in the pane: %q", got)
 	}
-	admin.click(button("Reject u3"))
+	admin.click(button("Reject User u3"))
 	admin.waitVisible(within(pane, "//ul[@aria-label='Reject for the following people']/li[@data-user-id='u3']"))
 	admin.choose(labelled("Select a product"), "Office 365 E3")
 	admin.waitVisible(within(pane, "//fieldset[legend='Turn apps and services on or off']//label[normalize-space()='chat']"))
@@ -90,7 +90,7 @@ func TestConsoleRequests(t *testing.T) {
 	admin.shot("console-request-details")
 	admin.click(within(pane, button("Submit")))
 	admin.waitVisible(within(pane, "//dd[@data-field='message' and normalize-space()='Welcome to E3']"))
-	if got := admin.text(within(pane, "//ul[contains(@class,'people')]")); got != "u1 approved u2 approved u3 rejected" {
+	if got := admin.text(within(pane, "//ul[contains(@class,'people')]")); got != "User u1 u1@example.com approved User u2 u2@example.com approved User u3 u3@example.com rejected" {
 		t.Errorf("outcomes in the pane: %q", got)
 	}
 	admin.waitVisible(within(pane, "//span[@data-status='partially_approved']"))
@@ -143,7 +143,7 @@ func TestConsoleRequests(t *testing.T) {
 	admin.click(button("Pending requests"))
 	orow := "//tr[@data-request-id=" + xq(other) + "]"
 	admin.click(orow + "//button")
-	admin.waitVisible(within(pane, "//dd[@data-field='requester' and normalize-space()='u2']"))
+	admin.waitVisible(within(pane, "//dd[@data-field='requester' and normalize-space()='User u2 u2@example.com']"))
 	admin.click(within(pane, button("Share request")))
 	admin.typeInto(labelled("Recipients"), "nobody@example.com\r")
 	admin.waitVisible(withText("p", "“nobody@example.com” is not a user in your organisation's directory."))
@@ -383,7 +383,7 @@ func TestConsoleAutoClaim(t *testing.T) {
 		if n := admin.count(art + "//li[@data-date=" + xq(time.Now().UTC().Format(time.DateOnly)) + "]"); n != 1 {
 			t.Errorf("report %dd has no bar for today", days)
 		}
-		if got := admin.text(art + "//tr[@data-user-id='u1']"); !strings.Contains(got, "u1 u1@example.com Office 365 E5") {
+		if got := admin.text(art + "//tr[@data-user-id='u1']"); !strings.Contains(got, "User u1 u1@example.com Office 365 E5") {
 			t.Errorf("report %dd claimed users %q", days, got)
 		}
 	}
@@ -520,7 +520,7 @@ func TestConsoleRoles(t *testing.T) {
 		lia.click(button("Assign"))
 		holder := within(pane, "//tr[@data-user-id='u1']")
 		lia.waitVisible(holder)
-		if got := lia.text(holder); !strings.Contains(got, "u1 chat Assigned by an admin") {
+		if got := lia.text(holder); !strings.Contains(got, "User u1 u1@example.com chat Assigned by an admin") {
 			t.Errorf("the holder row reads %q", got)
 		}
 		lia.replaceText(labelled("Licenses to remove"), "5")
@@ -531,7 +531,7 @@ func TestConsoleRoles(t *testing.T) {
 			t.Errorf("the refusal reads %q", got)
 		}
 		lia.shot("console-licenses")
-		lia.click(button("Unassign u1"))
+		lia.click(button("Unassign User u1"))
 		lia.waitGone(holder)
 		lia.choose(labelled("Self-service purchase"), "Allowed")
 		lia.click(button("Save setting"))

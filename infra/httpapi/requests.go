@@ -493,17 +493,43 @@ type DirectoryEntry struct {
 // MaxDirectoryResults bounds GET /v1/directory's answer.
 const MaxDirectoryResults = 20
 
-// GET /v1/directory?q=: the people picker. Any user may look colleagues up
-// by name or email, as they name them in a request.
+// MaxDirectoryIDs bounds the ids one GET /v1/directory?id= names.
+const MaxDirectoryIDs = 100
+
+// GET /v1/directory?q= is the people picker: any user may look colleagues
+// up by name or email, as they name them in a request. ?id=a&id=b names
+// users by id, for pages that show names rather than ids; unknown ids are
+// left out.
 func (s *Server) searchDirectory(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	q := r.URL.Query()
-	if len(q["q"]) > 1 || len(q.Get("q")) > 256 {
+	ids := q["id"]
+	switch {
+	case len(q["q"]) > 1 || len(q.Get("q")) > 256:
 		return invalidField("q", "must be given at most once, up to 256 characters")
+	case len(ids) > 0 && q.Has("q"):
+		return invalidField("id", "give q or id, not both")
+	case len(ids) > MaxDirectoryIDs:
+		return invalidField("id", fmt.Sprintf("at most %d ids at once", MaxDirectoryIDs))
+	}
+	for _, id := range ids {
+		if !events.ValidID(id) {
+			return invalidField("id", fmt.Sprintf("%q: %s", id, idRule))
+		}
 	}
 	if err := s.waitAfter(r); err != nil {
 		return err
 	}
-	us := s.cfg.Requests.Directory.Search(c.Tenant, q.Get("q"), MaxDirectoryResults)
+	dir := s.cfg.Requests.Directory
+	var us []projections.DirectoryUser
+	if len(ids) > 0 {
+		for _, id := range ids {
+			if u, ok := dir.User(c.Tenant, id); ok {
+				us = append(us, u)
+			}
+		}
+	} else {
+		us = dir.Search(c.Tenant, q.Get("q"), MaxDirectoryResults)
+	}
 	out := make([]DirectoryEntry, len(us))
 	for i, u := range us {
 		out[i] = DirectoryEntry{UserID: u.UserID, Email: u.Email, DisplayName: u.DisplayName}

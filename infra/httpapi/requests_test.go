@@ -136,7 +136,13 @@ func TestConsoleReads(t *testing.T) {
 	if len(found) != 0 {
 		t.Fatalf("directory q=nobody: %+v", found)
 	}
+	e.do("GET", "/v1/directory?id=carl&id=nobody&id=ann", ann, "").mustStatus(t, 200).decode(t, &found)
+	if len(found) != 2 || found[0].UserID != "carl" || found[0].DisplayName != "Carl Annson" || found[1].UserID != "ann" {
+		t.Fatalf("directory by id: %+v", found)
+	}
 	e.do("GET", "/v1/directory?q=a&q=b", ann, "").problem(t, 400, httpapi.CodeValidationFailed)
+	e.do("GET", "/v1/directory?q=a&id=ann", ann, "").problem(t, 400, httpapi.CodeValidationFailed)
+	e.do("GET", "/v1/directory?id=%2Fbad", ann, "").problem(t, 400, httpapi.CodeValidationFailed)
 	e.do("GET", "/v1/directory", "", "").problem(t, 401, httpapi.CodeUnauthorized)
 	e.do("GET", "/v1/directory", e.token("edge", auth.RoleIngest), "").problem(t, 403, httpapi.CodeForbidden)
 

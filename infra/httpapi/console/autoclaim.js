@@ -1,6 +1,7 @@
 // Auto-claim policy (Global admin): the organisation switch, the policies,
 // the "Add a policy" wizard, a policy's details pane and the report.
 import { download, get, write } from "./api.js";
+import { nameOf, resolve } from "./names.js";
 import { announce, busy, el, field, fmtDate, fmtTime, notice, panel, servicesFieldset, slot, table, uid } from "./ui.js";
 
 const MAX_PRODUCTS = 5;
@@ -343,6 +344,7 @@ export async function autoClaimView(root) {
     }));
     const rep = await get("/v1/reports/claims?days=" + days);
     const claims = await Promise.all(rep.policies.map((p) => get("/v1/policies/" + encodeURIComponent(p.policy_id) + "/claims?days=" + days)));
+    await resolve(claims.flat().map((c) => c.user_id));
     const section = el("section", { class: "card report", "aria-labelledby": "report-title", data: { days: rep.days } },
       el("div", { class: "view-head" }, el("h2", { id: "report-title", tabindex: "-1" }, "Auto-claim report"),
         el("div", { class: "actions" }, csv,
@@ -377,7 +379,7 @@ export async function autoClaimView(root) {
           })) : notice("empty", "No claims in this period."))),
       el("h4", {}, "Users who claimed a license"),
       table("Users who claimed a license", ["User", "Email", "Product", "Claimed"], claimed.map((c) =>
-        el("tr", { data: { userId: c.user_id } }, el("td", {}, c.user_id), el("td", {}, c.email || ""), el("td", {}, name(c.product_id)),
+        el("tr", { data: { userId: c.user_id } }, el("td", { title: c.user_id }, nameOf(c.user_id)), el("td", {}, c.email || ""), el("td", {}, name(c.product_id)),
           el("td", { class: "time" }, fmtTime(c.claimed_at)))), "No one claimed a license in this period."));
   }
 

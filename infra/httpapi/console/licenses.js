@@ -2,6 +2,7 @@
 // buying and removing licenses, the self-service purchase setting, and
 // assigning or unassigning users.
 import { get, roles, write } from "./api.js";
+import { nameOf, person, resolve } from "./names.js";
 import { picker } from "./picker.js";
 import { announce, busy, el, field, fmtDate, notice, panel, servicesFieldset, slot, table } from "./ui.js";
 
@@ -66,6 +67,7 @@ export async function licensesView(root) {
     root.querySelectorAll("tr[data-product-id]").forEach((tr) => tr.classList.toggle("selected", tr.dataset.productId === id));
     const path = "/v1/products/" + encodeURIComponent(id);
     const [p, holders] = await Promise.all([get(path), get(path + "/assignments")]);
+    await resolve(holders.map((h) => h.user_id));
     const parts = [el("dl", { class: "facts" },
       el("dt", {}, "Purchased"), el("dd", { data: { field: "purchased" } }, p.purchased),
       el("dt", {}, "Assigned"), el("dd", { data: { field: "assigned" } }, p.assigned),
@@ -174,19 +176,19 @@ export async function licensesView(root) {
   function holdersSection(p, holders) {
     const out = slot();
     const rows = holders.map((h) => {
-      const un = el("button", { type: "button", class: "secondary small", "aria-label": "Unassign " + h.user_id }, "Unassign");
+      const un = el("button", { type: "button", class: "secondary small", "aria-label": "Unassign " + nameOf(h.user_id) }, "Unassign");
       un.addEventListener("click", () => busy(un, async () => {
         out.clear();
         try {
           await write("DELETE", "/v1/products/" + encodeURIComponent(p.product_id) + "/assignments/" + encodeURIComponent(h.user_id));
-          announce("License of " + h.user_id + " unassigned");
+          announce("License of " + nameOf(h.user_id) + " unassigned");
           await refresh(p.product_id);
         } catch (e) {
           out.error(e);
         }
       }));
       return el("tr", { data: { userId: h.user_id } },
-        el("td", {}, h.user_id),
+        el("td", {}, person(h.user_id)),
         el("td", { data: { field: "off" } }, h.disabled_services.length ? h.disabled_services.join(", ") : "None"),
         el("td", { data: { field: "origin" } }, originText(h.source)),
         el("td", { class: "time" }, fmtDate(h.assigned_at)),

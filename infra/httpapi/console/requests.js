@@ -2,6 +2,7 @@
 // approve or reject each person, share a request and connect the
 // organisation's own request process.
 import { get, write } from "./api.js";
+import { nameOf, person, resolve } from "./names.js";
 import { picker } from "./picker.js";
 import {
   announce, busy, el, field, fmtDate, fmtTime, notice, panel, servicesFieldset, slot, statusPill, table, uid,
@@ -47,11 +48,12 @@ export async function requestsView(root) {
     listSlot.setAttribute("aria-busy", "true");
     try {
       const list = await get("/v1/requests?status=" + status);
+      await resolve(list.map((r) => r.requester));
       const rows = list.map((r) => el("tr", { data: { requestId: r.request_id }, class: r.request_id === openID ? "selected" : null },
         el("td", {}, el("button", { type: "button", class: "link", onclick: () => openRequest(r.request_id),
-          "aria-label": "Open the request for " + (r.product_name || r.product_id) + " from " + r.requester + " (" + r.request_id + ")" },
+          "aria-label": "Open the request for " + (r.product_name || r.product_id) + " from " + nameOf(r.requester) + " (" + r.request_id + ")" },
         r.product_name || r.product_id)),
-        el("td", { data: { field: "requester" } }, r.requester),
+        el("td", { data: { field: "requester" } }, nameOf(r.requester)),
         el("td", { data: { field: "users" } }, String(r.users.length)),
         el("td", { class: "time" }, fmtDate(r.requested_at)),
         el("td", { data: { field: "status" } }, statusPill(r.status))));
@@ -75,9 +77,10 @@ export async function requestsView(root) {
     root.querySelectorAll("tr[data-request-id]").forEach((tr) => tr.classList.toggle("selected", tr.dataset.requestId === id));
     const [d, groups] = await Promise.all([get("/v1/requests/" + encodeURIComponent(id)), get("/v1/groups")]);
     products = await get("/v1/products");
+    await resolve([d.requester, ...d.users, ...(d.shares || []).map((sh) => sh.shared_by), d.decision ? d.decision.decided_by : ""]);
     const p = panel((d.product_name || d.product_id) + " request", closePane,
       el("dl", { class: "facts" },
-        el("dt", {}, "Requested by"), el("dd", { data: { field: "requester" } }, d.requester),
+        el("dt", {}, "Requested by"), el("dd", { data: { field: "requester" } }, person(d.requester)),
         el("dt", {}, "Date"), el("dd", {}, fmtTime(d.requested_at)),
         el("dt", {}, "Status"), el("dd", {}, statusPill(d.status)),
         el("dt", {}, "Justification"), el("dd", { data: { field: "justification" } }, d.justification || "None given"),
@@ -92,12 +95,12 @@ export async function requestsView(root) {
   function decisionSummary(d) {
     const dec = d.decision;
     const outcomes = el("ul", { class: "people" }, (d.outcomes || []).map((o) =>
-      el("li", { data: { userId: o.user_id, outcome: o.outcome } }, o.user_id, " ", el("span", { class: "pill outcome-" + o.outcome }, o.outcome.replace(/_/g, " ")))));
+      el("li", { data: { userId: o.user_id, outcome: o.outcome } }, person(o.user_id), " ", el("span", { class: "pill outcome-" + o.outcome }, o.outcome.replace(/_/g, " ")))));
     return el("section", { class: "block", "aria-label": "Decision" },
       el("h3", {}, "Decision"),
       outcomes,
       dec ? el("dl", { class: "facts" },
-        el("dt", {}, "Decided by"), el("dd", {}, dec.decided_by + ", " + fmtTime(dec.decided_at)),
+        el("dt", {}, "Decided by"), el("dd", {}, nameOf(dec.decided_by) + ", " + fmtTime(dec.decided_at)),
         dec.product_id ? [el("dt", {}, "Product"), el("dd", {}, productName(dec.product_id))] : null,
         dec.group_id ? [el("dt", {}, "Security group"), el("dd", {}, dec.group_id)] : null,
         dec.disabled_services && dec.disabled_services.length ? [el("dt", {}, "Apps and services off"), el("dd", {}, dec.disabled_services.join(", "))] : null,
@@ -117,13 +120,13 @@ export async function requestsView(root) {
     const out = slot();
 
     function renderPeople() {
-      approveList.replaceChildren(...approve.map((u) => el("li", { data: { userId: u } }, el("span", {}, u),
-        el("button", { type: "button", class: "icon", "aria-label": "Reject " + u, title: "Reject " + u,
-          onclick: () => { approve.splice(approve.indexOf(u), 1); reject.push(u); renderPeople(); announce(u + " moved to rejected"); } }, "✕"))));
+      approveList.replaceChildren(...approve.map((u) => el("li", { data: { userId: u } }, person(u),
+        el("button", { type: "button", class: "icon", "aria-label": "Reject " + nameOf(u), title: "Reject " + nameOf(u),
+          onclick: () => { approve.splice(approve.indexOf(u), 1); reject.push(u); renderPeople(); announce(nameOf(u) + " moved to rejected"); } }, "✕"))));
       if (!approve.length) approveList.replaceChildren(el("li", { class: "muted" }, "No one. Submitting rejects the whole request."));
-      rejectList.replaceChildren(...reject.map((u) => el("li", { data: { userId: u } }, el("span", {}, u),
-        el("button", { type: "button", class: "secondary small", "aria-label": "Approve " + u,
-          onclick: () => { reject.splice(reject.indexOf(u), 1); approve.push(u); renderPeople(); announce(u + " moved to approved"); } }, "Approve instead"))));
+      rejectList.replaceChildren(...reject.map((u) => el("li", { data: { userId: u } }, person(u),
+        el("button", { type: "button", class: "secondary small", "aria-label": "Approve " + nameOf(u),
+          onclick: () => { reject.splice(reject.indexOf(u), 1); approve.push(u); renderPeople(); announce(nameOf(u) + " moved to approved"); } }, "Approve instead"))));
       if (!reject.length) rejectList.replaceChildren(el("li", { class: "muted" }, "No one."));
     }
     renderPeople();
@@ -200,7 +203,7 @@ export async function requestsView(root) {
         ? [" ", el("span", { class: "pill " + (s.recommendation === "approve" ? "status-approved" : "status-denied") },
           s.recommendation === "approve" ? "Recommends approval" : "Recommends denial"),
         s.comment ? el("q", {}, s.comment) : null,
-        el("span", { class: "muted" }, " " + fmtTime(s.answered_at))]
+        el("span", { class: "muted" }, " " + fmtTime(s.answered_at) + ", shared by " + nameOf(s.shared_by))]
         : el("span", { class: "muted" }, " No answer yet (link valid until " + fmtDate(s.expires_at) + ")"))));
     const formSlot = el("div");
     const toggle = el("button", { type: "button", class: "secondary", "aria-expanded": "false",

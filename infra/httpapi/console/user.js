@@ -1,5 +1,6 @@
 // A plain user's pages: request a license, their requests, their licenses.
 import { claims, get, write } from "./api.js";
+import { nameOf, resolve } from "./names.js";
 import { picker } from "./picker.js";
 import { originText } from "./licenses.js";
 import { announce, busy, el, field, fmtDate, notice, slot, statusPill, table } from "./ui.js";
@@ -65,10 +66,11 @@ export async function myRequestsView(root) {
   root.append(el("div", { class: "view-head" }, el("h1", {}, "My requests")));
   const list = await get("/v1/requests");
   const details = await Promise.all(list.map((r) => get("/v1/requests/" + encodeURIComponent(r.request_id))));
+  await resolve(details.flatMap((d) => d.users));
   const rows = details.map((d) => el("tr", { data: { requestId: d.request_id } },
     el("td", {}, d.product_name || d.product_id),
     el("td", { class: "time" }, fmtDate(d.requested_at)),
-    el("td", {}, d.users.join(", ")),
+    el("td", {}, d.users.map(nameOf).join(", ")),
     el("td", { data: { field: "status" } }, statusPill(d.status)),
     el("td", { data: { field: "message" } }, d.decision && d.decision.message ? d.decision.message : el("span", { class: "muted" }, "—"))));
   root.append(table("My requests", ["Product", "Requested", "For", "Status", "Message from your admin"], rows,
