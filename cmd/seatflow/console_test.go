@@ -439,7 +439,7 @@ func TestConsoleRoles(t *testing.T) {
 
 	t.Run("assets", func(t *testing.T) {
 		for _, path := range []string{"/console", "/console/app.js", "/console/api.js", "/console/ui.js", "/console/picker.js",
-			"/console/requests.js", "/console/licenses.js", "/console/autoclaim.js", "/console/user.js", "/console/shared.js",
+			"/console/requests.js", "/console/licenses.js", "/console/autoclaim.js", "/console/user.js", "/console/shared.js", "/console/names.js",
 			"/console/style.css", "/console/icon.svg", "/shared/any-token"} {
 			res := w.svc.do(t, "GET", path, "", nil).want(t, 200, "")
 			csp := res.header.Get("Content-Security-Policy")
@@ -547,9 +547,28 @@ func TestConsoleRoles(t *testing.T) {
 		lia.do("press Escape", chromedp.SendKeys(within(pane, "//h2"), kb.Escape))
 		lia.waitGone(pane)
 
+		// A license admin fulfils a request through a licensed group.
+		w.svc.do(t, "PUT", "/v1/groups/sales", w.admin, map[string]any{"name": "Sales", "members": []string{},
+			"products": []map[string]any{{"product_id": "e5", "disabled_services": []string{"teams"}}}}).want(t, 200, "")
+		id := w.submit(t, "u3", "e5")
+		w.svc.do(t, "GET", "/v1/groups?after="+w.last, w.admin, nil).want(t, 200, "")
 		lia.nav("Requests")
-		lia.waitVisible(withText("h1", "Requests"))
-		lia.waitVisible(button("Connect your request process"))
+		lia.click("//tr[@data-request-id=" + xq(id) + "]//button")
+		group := labelled("Assign license by adding the approved individuals to the following security group")
+		lia.click(group)
+		lia.choose(labelledIn(pane, "Security group"), "Sales")
+		if lia.count(labelled("Select a product")+"[@disabled]") != 1 {
+			t.Errorf("the product stays selectable while a group fulfils the request")
+		}
+		lia.click(within(pane, button("Submit")))
+		lia.waitVisible(within(pane, "//span[@data-status='approved']"))
+		if got := lia.text("(" + pane + "//dl)[2]"); !strings.Contains(got, "Security group sales") {
+			t.Errorf("the decision reads %q", got)
+		}
+		l := w.svc.do(t, "GET", "/v1/users/u3/licenses", w.admin, nil).want(t, 200, "").list
+		if len(l) != 1 || l[0].(map[string]any)["source"].(map[string]any)["kind"] != "group" {
+			t.Errorf("u3's licenses after group fulfilment: %v", l)
+		}
 	})
 
 	t.Run("user", func(t *testing.T) {

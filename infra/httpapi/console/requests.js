@@ -143,7 +143,7 @@ export async function requestsView(root) {
 
     const licensed = groups.filter((g) => g.products && g.products.length);
     const groupBox = el("input", { type: "checkbox", id: uid("group"), disabled: !licensed.length });
-    const groupSelect = el("select", { disabled: true, hidden: !licensed.length, "aria-label": "Security group" }, licensed.map((g) =>
+    const groupSelect = el("select", { disabled: true }, licensed.map((g) =>
       el("option", { value: g.group_id }, g.name + " (" + g.products.map((gp) => productName(gp.product_id)).join(", ") + ")")));
     const groupReason = licensed.length ? null
       : el("p", { class: "hint", id: groupBox.id + "-why" }, "No security group has licenses assigned to it, so you can't fulfil requests through a group. Assign a product to a group first.");
@@ -163,7 +163,7 @@ export async function requestsView(root) {
       servicesSlot,
       el("div", { class: "group-option" + (licensed.length ? "" : " unavailable") },
         el("div", { class: "check" }, groupBox, el("label", { for: groupBox.id }, "Assign license by adding the approved individuals to the following security group")),
-        groupSelect, groupReason),
+        licensed.length ? field("Security group", groupSelect) : null, groupReason),
       field("Message (optional)", message, "Sent to each person with the decision."),
       el("div", { class: "buttons" }, submit), out);
     form.addEventListener("submit", (ev) => {
