@@ -571,6 +571,20 @@ func TestConsoleRoles(t *testing.T) {
 		}
 	})
 
+	t.Run("bad token", func(t *testing.T) {
+		p := newPage(t, browser, w.svc.base)
+		p.open("/console")
+		p.typeInto(labelled("Bearer token"), token(t, "contoso", "ada", "global-admin")+"x")
+		p.click(button("Sign in"))
+		p.waitVisible("//body[@data-state='login']")
+		if got := p.text("//p[@id='login-message']"); !strings.Contains(got, "did not accept this token") {
+			t.Errorf("a refused token brings %q", got)
+		}
+		if n := p.count("//nav[not(@hidden)]"); n != 0 {
+			t.Errorf("the navigation shows after a refused token")
+		}
+	})
+
 	t.Run("user", func(t *testing.T) {
 		u := newPage(t, browser, w.svc.base)
 		u.signIn(token(t, "contoso", "u2", "user"))

@@ -87,6 +87,8 @@ function showWho() {
 }
 
 function askForToken(message) {
+  // A view still loading must not take the page back from the sign-in.
+  renderSeq++;
   setToken(null);
   $("view").hidden = true;
   $("view").replaceChildren();
