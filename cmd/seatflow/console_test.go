@@ -398,6 +398,10 @@ func TestConsoleAutoClaim(t *testing.T) {
 		}
 		admin.click("//label[normalize-space()=" + xq(label) + "]")
 		report(d)
+		// The focus stays on the period chosen, for keyboard users.
+		if got := admin.eval(`document.activeElement.type + " " + document.activeElement.value`); got != "radio "+strconv.Itoa(d) {
+			t.Errorf("after choosing %s the focus is on %q", label, got)
+		}
 	}
 
 	// The CSV of the period shown.

@@ -323,12 +323,14 @@ export async function autoClaimView(root) {
     return f;
   }
 
-  async function openReport(days) {
+  // openReport shows the report for days; fromRadio keeps the focus on the
+  // period just chosen, else it moves to the report's heading.
+  async function openReport(days, fromRadio) {
     const periodName = uid("period");
     const radios = el("div", { class: "periods", role: "radiogroup", "aria-label": "Period" }, PERIODS.map((d) => {
       const id = uid("days");
       const r = el("input", { type: "radio", name: periodName, id, value: String(d), checked: d === days });
-      r.addEventListener("change", () => { if (r.checked) openReport(d); });
+      r.addEventListener("change", () => { if (r.checked) openReport(d, true); });
       return el("span", { class: "radio" }, r, el("label", { for: id }, d === 1 ? "Past 1 day" : "Past " + d + " days"));
     }));
     const out = slot();
@@ -354,9 +356,8 @@ export async function autoClaimView(root) {
       out,
       rep.policies.length ? rep.policies.map((p, i) => policyReport(p, claims[i])) : notice("empty", "No policies, so nothing to report."));
     reportSlot.replaceChildren(section);
-    const checked = radios.querySelector("input:checked");
-    if (document.activeElement === document.body || !reportSlot.contains(document.activeElement)) section.querySelector("h2").focus();
-    else if (checked) checked.focus();
+    if (fromRadio) radios.querySelector("input:checked").focus();
+    else section.querySelector("h2").focus();
   }
 
   function policyReport(p, claimed) {

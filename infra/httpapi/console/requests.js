@@ -220,7 +220,7 @@ export async function requestsView(root) {
   }
 
   function shareForm(d) {
-    const who = picker({ label: "Recipients", hint: "People in your organisation's directory. Each gets an email with a link to answer.", max: 10 });
+    const who = picker({ label: "Recipients", hint: "People in your organisation's directory. Each gets an email with a link to answer.", max: 20 });
     const subject = el("input", { type: "text", maxlength: "200" });
     const message = el("textarea", { rows: "3", maxlength: "2000" });
     const send = el("button", { type: "submit" }, "Share");
