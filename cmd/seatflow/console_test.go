@@ -524,7 +524,7 @@ func TestConsoleRoles(t *testing.T) {
 		lia.click(button("Assign"))
 		holder := within(pane, "//tr[@data-user-id='u1']")
 		lia.waitVisible(holder)
-		if got := lia.text(holder); !strings.Contains(got, "User u1 u1@example.com chat Assigned by an admin") {
+		if got := lia.text(holder); !strings.Contains(got, "User u1 u1@example.com chat Assigned by an admin since "+time.Now().UTC().Format("2 Jan 2006")) {
 			t.Errorf("the holder row reads %q", got)
 		}
 		lia.replaceText(labelled("Licenses to remove"), "5")

@@ -190,12 +190,11 @@ export async function licensesView(root) {
       return el("tr", { data: { userId: h.user_id } },
         el("td", {}, person(h.user_id)),
         el("td", { data: { field: "off" } }, h.disabled_services.length ? h.disabled_services.join(", ") : "None"),
-        el("td", { data: { field: "origin" } }, originText(h.source)),
-        el("td", { class: "time" }, fmtDate(h.assigned_at)),
+        el("td", { data: { field: "origin" } }, originText(h.source), el("span", { class: "muted block-line" }, "since " + fmtDate(h.assigned_at))),
         el("td", {}, un));
     });
     return el("section", { class: "block", "aria-label": "Licensed users" }, el("h3", {}, "Licensed users"), out,
-      table("Licensed users", ["User", "Apps and services off", "Origin", "Since", ""], rows, "No one holds a license of this product."));
+      table("Licensed users", ["User", "Apps off", "Origin", { label: "Actions", hidden: true }], rows, "No one holds a license of this product."));
   }
 
   try {

@@ -28,10 +28,13 @@ export function uid(prefix) {
   return (prefix || "id") + "-" + idSeq;
 }
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+// fmtDate writes a day as "30 Nov 2026" (UTC, as the reports count days).
 export function fmtDate(s) {
   const d = new Date(s);
   if (Number.isNaN(d.getTime())) return String(s);
-  return d.toLocaleDateString("en-GB", { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+  return d.getUTCDate() + " " + MONTHS[d.getUTCMonth()] + " " + d.getUTCFullYear();
 }
 
 export function fmtTime(s) {
@@ -104,7 +107,7 @@ export function table(caption, headers, rows, empty) {
     el("table", {},
       el("caption", { class: "visually-hidden" }, caption),
       el("thead", {}, el("tr", {}, headers.map((h) =>
-        el("th", { class: h.num ? "num" : null, scope: "col" }, h.label || h)))),
+        el("th", { class: h.num ? "num" : null, scope: "col" }, h.hidden ? el("span", { class: "visually-hidden" }, h.label) : h.label || h)))),
       el("tbody", {}, rows)));
 }
 
