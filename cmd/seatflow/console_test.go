@@ -611,6 +611,7 @@ func TestConsoleRoles(t *testing.T) {
 		}
 
 		// On a phone nothing needs scrolling sideways.
+		u.choose(labelled("Select a product"), "Office 365 E5")
 		u.do("phone viewport", chromedp.EmulateViewport(390, 844))
 		u.ready()
 		if got := u.eval(`String(document.documentElement.scrollWidth)`); got != "390" {
