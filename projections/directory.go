@@ -180,3 +180,59 @@ func (d *Directory) Group(tenant, id string) (DirectoryGroup, bool) {
 	g.Members, g.Products = slices.Clone(g.Members), slices.Clone(g.Products)
 	return g, true
 }
+
+// Search lists up to limit users of tenant whose id, email or display name
+// contains q (any case), ordered by display name then id. An empty q
+// matches every user.
+func (d *Directory) Search(tenant, q string, limit int) []DirectoryUser {
+	q = strings.ToLower(strings.TrimSpace(q))
+	d.mu.RLock()
+	var out []DirectoryUser
+	if dt := d.tenants[tenant]; dt != nil {
+		for _, u := range dt.Users {
+			if q == "" || strings.Contains(strings.ToLower(u.UserID), q) || strings.Contains(strings.ToLower(u.Email), q) ||
+				strings.Contains(strings.ToLower(u.DisplayName), q) {
+				out = append(out, u.view())
+			}
+		}
+	}
+	d.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool {
+		a, b := strings.ToLower(out[i].DisplayName), strings.ToLower(out[j].DisplayName)
+		if a != b {
+			return a < b
+		}
+		return out[i].UserID < out[j].UserID
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// Groups lists the tenant's security groups by name, then id.
+func (d *Directory) Groups(tenant string) []DirectoryGroup {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := []DirectoryGroup{}
+	if dt := d.tenants[tenant]; dt != nil {
+		for _, g := range dt.Groups {
+			v := *g
+			v.Members, v.Products = slices.Clone(g.Members), slices.Clone(g.Products)
+			if v.Members == nil {
+				v.Members = []string{}
+			}
+			if v.Products == nil {
+				v.Products = []events.PolicyProduct{}
+			}
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].GroupID < out[j].GroupID
+	})
+	return out
+}

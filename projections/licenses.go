@@ -227,3 +227,29 @@ func (ul *UserLicenses) Licenses(tenant, user string) []UserLicense {
 	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
 	return out
 }
+
+// ProductHolder is one user holding a license of a product.
+type ProductHolder struct {
+	UserID string `json:"user_id"`
+	UserLicense
+}
+
+// Holders lists the users holding a license of product, by user id.
+func (ul *UserLicenses) Holders(tenant, product string) []ProductHolder {
+	ul.mu.RLock()
+	defer ul.mu.RUnlock()
+	out := []ProductHolder{}
+	for user, held := range ul.tenants[tenant] {
+		l, ok := held[product]
+		if !ok {
+			continue
+		}
+		l.DisabledServices = slices.Clone(l.DisabledServices)
+		if l.DisabledServices == nil {
+			l.DisabledServices = []string{}
+		}
+		out = append(out, ProductHolder{UserID: user, UserLicense: l})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}

@@ -67,6 +67,8 @@ type RequestShare struct {
 	UserID         string     `json:"user_id"`
 	SharedAt       time.Time  `json:"shared_at"`
 	SharedBy       string     `json:"shared_by"`
+	Subject        string     `json:"subject,omitempty"`
+	Message        string     `json:"message,omitempty"`
 	ExpiresAt      time.Time  `json:"expires_at"`
 	Answered       bool       `json:"answered"`
 	Recommendation string     `json:"recommendation,omitempty"`
@@ -106,8 +108,8 @@ func NewRequests() *Requests { return &Requests{tenants: map[string]*requestsTen
 // Name implements Projection.
 func (*Requests) Name() string { return NameRequests }
 
-// Version implements Snapshotter.
-func (*Requests) Version() int { return 1 }
+// Version implements Snapshotter. 2: shares keep their subject and message.
+func (*Requests) Version() int { return 2 }
 
 // Snapshot implements Snapshotter.
 func (rq *Requests) Snapshot() ([]byte, error) {
@@ -188,7 +190,7 @@ func (rq *Requests) Apply(env events.Envelope) {
 	case events.RequestShared:
 		for _, rc := range e.Recipients {
 			r.Shares = append(r.Shares, RequestShare{ShareID: rc.ShareID, Email: rc.Email, UserID: rc.UserID,
-				SharedAt: env.OccurredAt, SharedBy: env.Actor, ExpiresAt: e.ExpiresAt})
+				SharedAt: env.OccurredAt, SharedBy: env.Actor, Subject: e.Subject, Message: e.Message, ExpiresAt: e.ExpiresAt})
 		}
 	case events.ShareAnswered:
 		for i := range r.Shares {

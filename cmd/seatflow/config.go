@@ -193,7 +193,7 @@ func (f *flags) storeFlags(c *Config) {
 
 func serveFlags(f *flags, c *Config) {
 	f.storeFlags(c)
-	f.string(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen address for the API and dashboard")
+	f.string(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen address for the API and console")
 	f.string(&c.TokenSecret, "token-secret", "", "secret for signing bearer tokens (default: generated once into the data dir)")
 	f.bool(&c.Demo, "demo", false, "load the demo tenant 'demo' (idempotent)")
 	f.string(&c.Sync, "sync", "default", "embedded JetStream fsync: 'always', 'default' (every 2m) or an interval such as 10s")

@@ -311,7 +311,9 @@ func TestRequestOwnProcess(t *testing.T) {
 	w.svc.do(t, "POST", "/v1/requests", token(t, "contoso", "u2", "user"), map[string]any{"product_id": "visio"}).want(t, 409, "self_service_allowed")
 }
 
-var linkRE = regexp.MustCompile(`/v1/shared/(\S+)`)
+// linkRE takes the token out of an emailed share link, which opens the
+// /shared/{token} page.
+var linkRE = regexp.MustCompile(`/shared/(\S+)`)
 
 // TestRequestGroupShareExpiry: group fulfilment, share and answer, expiry.
 func TestRequestGroupShareExpiry(t *testing.T) {

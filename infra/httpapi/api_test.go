@@ -354,7 +354,13 @@ func TestBodyTooLarge(t *testing.T) {
 func TestRoutingProblems(t *testing.T) {
 	e := newEnv(t)
 	e.do("GET", "/v1/nothing", e.admin(), "").problem(t, 404, "not_found")
-	e.do("GET", "/", "", "").problem(t, 404, "not_found")
+	e.do("GET", "/nothing", "", "").problem(t, 404, "not_found")
+	// The root and the former dashboard lead to the console.
+	for _, path := range []string{"/", "/dashboard"} {
+		if r := e.do("GET", path, "", "").mustStatus(t, 302); r.header.Get("Location") != "/console" {
+			t.Errorf("GET %s: Location %q, want /console", path, r.header.Get("Location"))
+		}
+	}
 	res := e.do("PATCH", "/v1/products", e.admin(), "")
 	res.problem(t, 405, "method_not_allowed")
 	if allow := res.header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {

@@ -40,6 +40,8 @@ var _ ProductQueries = (*projections.LicenseCounts)(nil)
 type LicenseQueries interface {
 	// Licenses lists the licenses a user holds.
 	Licenses(tenant, user string) []projections.UserLicense
+	// Holders lists the users holding a license of product.
+	Holders(tenant, product string) []projections.ProductHolder
 }
 
 var _ LicenseQueries = (*projections.UserLicenses)(nil)

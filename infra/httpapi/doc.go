@@ -13,7 +13,10 @@
 //   - commands answer with the aggregate's new state and its stream position
 //     (body "position" and header Seatflow-Position); every GET accepts
 //     ?after=<position> and waits for the read models to reach it;
-//   - a panic in a handler becomes a 500 problem, never a crashed process.
+//   - a panic in a handler becomes a 500 problem, never a crashed process;
+//   - the web pages (/console, /shared/{token}) are static files embedded in
+//     the binary, served with a strict Content-Security-Policy; they hold no
+//     data and call the same API as any client, so they add no access path.
 //
 // The package declares the interfaces it consumes (Commands, ProductQueries,
 // LicenseQueries, Progress); *domain.Service, the projections and the

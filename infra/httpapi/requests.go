@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,11 @@ var _ RequestQueries = (*projections.Requests)(nil)
 
 // DirectoryQueries answers from the directory read model.
 type DirectoryQueries interface {
+	User(tenant, id string) (projections.DirectoryUser, bool)
 	UserByEmail(tenant, email string) (projections.DirectoryUser, bool)
+	// Search lists up to limit users whose id, email or name contains q.
+	Search(tenant, q string, limit int) []projections.DirectoryUser
+	Groups(tenant string) []projections.DirectoryGroup
 }
 
 var _ DirectoryQueries = (*projections.Directory)(nil)
@@ -99,7 +104,7 @@ type RequestsConfig struct {
 	Commands  RequestCommands
 	Requests  RequestQueries
 	Directory DirectoryQueries
-	// Links verifies the tokens of POST /v1/shared/{token}.
+	// Links verifies the tokens of GET and POST /v1/shared/{token}.
 	Links *sharelink.Signer
 	// PendingFor is how long a request stays pending before it expires.
 	// Default domain.DefaultPendingFor.
@@ -132,6 +137,9 @@ func (s *Server) requestRoutes() {
 	}
 	s.handle("PUT /v1/users/{id}", userAdmins, s.putUser)
 	s.handle("PUT /v1/groups/{id}", userAdmins, s.putGroup)
+	s.handle("GET /v1/groups", anyAdmin, s.listGroups)
+	s.handle("GET /v1/directory", anyUser, s.searchDirectory)
+	s.handle("GET /v1/catalog", anyUser, s.catalog)
 	s.handle("GET /v1/settings/request-process", anyAdmin, s.getRequestProcess)
 	s.handle("PUT /v1/settings/request-process", anyAdmin, s.putRequestProcess)
 	s.handle("POST /v1/requests", anyUser, s.submitRequest)
@@ -139,6 +147,7 @@ func (s *Server) requestRoutes() {
 	s.handle("GET /v1/requests/{id}", anyUser, s.getRequest)
 	s.handle("POST /v1/requests/{id}/decision", anyAdmin, s.decideRequest)
 	s.handle("POST /v1/requests/{id}/share", anyAdmin, s.shareRequest)
+	s.route("GET /v1/shared/{token}", http.HandlerFunc(s.sharedRequest))
 	s.route("POST /v1/shared/{token}", http.HandlerFunc(s.answerShare))
 }
 
@@ -400,6 +409,171 @@ func (s *Server) doAnswerShare(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writePositioned(w, http.StatusOK, res.Position, ShareAnswer{RequestID: claims.RequestID, ShareID: claims.ShareID,
 		Recommendation: sh.Recommendation, Comment: sh.Comment, Position: res.Position})
+}
+
+// Person names a directory user to someone who cannot look them up.
+type Person struct {
+	UserID      string `json:"user_id"`
+	DisplayName string `json:"display_name"`
+}
+
+// SharedRequest is what GET /v1/shared/{token} answers: the request as its
+// shared recipient needs it to recommend, and their share.
+type SharedRequest struct {
+	RequestID      string     `json:"request_id"`
+	ProductID      string     `json:"product_id"`
+	ProductName    string     `json:"product_name"`
+	Requester      Person     `json:"requester"`
+	Users          []Person   `json:"users"`
+	Justification  string     `json:"justification"`
+	Status         string     `json:"status"`
+	RequestedAt    time.Time  `json:"requested_at"`
+	SharedBy       Person     `json:"shared_by"`
+	Subject        string     `json:"subject"`
+	Message        string     `json:"message"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	Answered       bool       `json:"answered"`
+	Recommendation string     `json:"recommendation,omitempty"`
+	Comment        string     `json:"comment,omitempty"`
+	AnsweredAt     *time.Time `json:"answered_at,omitempty"`
+}
+
+// GET /v1/shared/{token}: read-only; the link is the credential.
+func (s *Server) sharedRequest(w http.ResponseWriter, r *http.Request) {
+	if err := s.doSharedRequest(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) doSharedRequest(w http.ResponseWriter, r *http.Request) error {
+	rc := s.cfg.Requests
+	claims, err := rc.Links.Verify(r.PathValue("token"), rc.Now())
+	if err != nil {
+		return err
+	}
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
+	d, ok := rc.Requests.Details(claims.Tenant, claims.RequestID)
+	if !ok {
+		return &domain.NotFoundError{Kind: "request", ID: claims.RequestID}
+	}
+	i := slices.IndexFunc(d.Shares, func(sh projections.RequestShare) bool { return sh.ShareID == claims.ShareID })
+	if i < 0 {
+		return &domain.NotFoundError{Kind: "share", ID: claims.ShareID}
+	}
+	sh := d.Shares[i]
+	person := func(id string) Person {
+		p := Person{UserID: id, DisplayName: id}
+		if u, ok := rc.Directory.User(claims.Tenant, id); ok && u.DisplayName != "" {
+			p.DisplayName = u.DisplayName
+		}
+		return p
+	}
+	out := SharedRequest{RequestID: d.RequestID, ProductID: d.ProductID, ProductName: d.ProductName, Requester: person(d.Requester),
+		Users: make([]Person, len(d.Users)), Justification: d.Justification, Status: d.Status, RequestedAt: d.RequestedAt,
+		SharedBy: person(sh.SharedBy), Subject: sh.Subject, Message: sh.Message, ExpiresAt: sh.ExpiresAt,
+		Answered: sh.Answered, Recommendation: sh.Recommendation, Comment: sh.Comment, AnsweredAt: sh.AnsweredAt}
+	for i, u := range d.Users {
+		out.Users[i] = person(u)
+	}
+	if out.ProductName == "" {
+		out.ProductName = out.ProductID
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// DirectoryEntry is one user as GET /v1/directory lists them.
+type DirectoryEntry struct {
+	UserID      string `json:"user_id"`
+	Email       string `json:"email"`
+	DisplayName string `json:"display_name"`
+}
+
+// MaxDirectoryResults bounds GET /v1/directory's answer.
+const MaxDirectoryResults = 20
+
+// MaxDirectoryIDs bounds the ids one GET /v1/directory?id= names.
+const MaxDirectoryIDs = 100
+
+// GET /v1/directory?q= is the people picker: any user may look colleagues
+// up by name or email, as they name them in a request. ?id=a&id=b names
+// users by id, for pages that show names rather than ids; unknown ids are
+// left out.
+func (s *Server) searchDirectory(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	q := r.URL.Query()
+	ids := q["id"]
+	switch {
+	case len(q["q"]) > 1 || len(q.Get("q")) > 256:
+		return invalidField("q", "must be given at most once, up to 256 characters")
+	case len(ids) > 0 && q.Has("q"):
+		return invalidField("id", "give q or id, not both")
+	case len(ids) > MaxDirectoryIDs:
+		return invalidField("id", fmt.Sprintf("at most %d ids at once", MaxDirectoryIDs))
+	}
+	for _, id := range ids {
+		if !events.ValidID(id) {
+			return invalidField("id", fmt.Sprintf("%q: %s", id, idRule))
+		}
+	}
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
+	dir := s.cfg.Requests.Directory
+	var us []projections.DirectoryUser
+	if len(ids) > 0 {
+		for _, id := range ids {
+			if u, ok := dir.User(c.Tenant, id); ok {
+				us = append(us, u)
+			}
+		}
+	} else {
+		us = dir.Search(c.Tenant, q.Get("q"), MaxDirectoryResults)
+	}
+	out := make([]DirectoryEntry, len(us))
+	for i, u := range us {
+		out[i] = DirectoryEntry{UserID: u.UserID, Email: u.Email, DisplayName: u.DisplayName}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// GET /v1/groups
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.cfg.Requests.Directory.Groups(c.Tenant))
+}
+
+// Catalog is what GET /v1/catalog answers: what a user needs to ask for a
+// license.
+type Catalog struct {
+	RequestProcess domain.RequestProcess `json:"request_process"`
+	Products       []CatalogProduct      `json:"products"`
+}
+
+// CatalogProduct is a product as a user sees it: no counts.
+type CatalogProduct struct {
+	ProductID   string   `json:"product_id"`
+	Name        string   `json:"name"`
+	Services    []string `json:"services"`
+	SelfService string   `json:"self_service"`
+}
+
+// GET /v1/catalog
+func (s *Server) catalog(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
+	p, _, err := s.cfg.Requests.Commands.RequestProcessSetting(r.Context(), domain.TenantID(c.Tenant))
+	if err != nil {
+		return err
+	}
+	out := Catalog{RequestProcess: p, Products: []CatalogProduct{}}
+	for _, pc := range s.cfg.Products.Products(c.Tenant) {
+		out.Products = append(out.Products, CatalogProduct{ProductID: pc.ProductID, Name: pc.Name, Services: pc.Services, SelfService: pc.SelfService})
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // ProcessState is what the request-process setting routes answer.

@@ -55,6 +55,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/products/{id}/licenses", licenseAdmins, s.changeLicenses)
 	s.handle("PUT /v1/products/{id}/self-service", licenseAdmins, s.setSelfService)
 	s.handle("POST /v1/products/{id}/assignments", assigners, s.assign)
+	s.handle("GET /v1/products/{id}/assignments", anyAdmin, s.productHolders)
 	s.handle("DELETE /v1/products/{id}/assignments/{user}", assigners, s.unassign)
 	s.handle("GET /v1/users/{id}/licenses", access{
 		roles: auth.AdminRoles,
@@ -63,7 +64,7 @@ func (s *Server) routes() {
 	}, s.userLicenses)
 	s.autoClaimRoutes()
 	s.requestRoutes()
-	s.dashboardRoutes()
+	s.consoleRoutes()
 }
 
 // access says who may call a route: holders of any of roles, or, when self
@@ -106,9 +107,10 @@ func (s *Server) handle(pattern string, a access, h handlerFunc) {
 	}))
 }
 
-// route registers h under pattern and remembers the pattern for Routes.
+// route registers h under pattern and remembers the pattern for Routes,
+// written as OpenAPI writes paths ("GET /{$}" is "GET /").
 func (s *Server) route(pattern string, h http.Handler) {
-	s.patterns = append(s.patterns, pattern)
+	s.patterns = append(s.patterns, strings.TrimSuffix(pattern, "{$}"))
 	s.mux.Handle(pattern, h)
 }
 

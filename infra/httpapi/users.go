@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/projections"
 )
@@ -21,4 +22,19 @@ func (s *Server) userLicenses(w http.ResponseWriter, r *http.Request, c auth.Cla
 		ls = []projections.UserLicense{}
 	}
 	return writeJSON(w, http.StatusOK, ls)
+}
+
+// GET /v1/products/{id}/assignments
+func (s *Server) productHolders(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	id, err := pathID(r, "id", "id")
+	if err != nil {
+		return err
+	}
+	if err := s.waitAfter(r); err != nil {
+		return err
+	}
+	if _, ok := s.cfg.Products.Product(c.Tenant, id); !ok {
+		return &domain.NotFoundError{Kind: "product", ID: id}
+	}
+	return writeJSON(w, http.StatusOK, s.cfg.Licenses.Holders(c.Tenant, id))
 }

@@ -219,7 +219,7 @@ func requestShared(l Lookup, env events.Envelope) ([]Draft, error) {
 		if e.Message != "" {
 			text += "\n" + e.Message + "\n"
 		}
-		text += fmt.Sprintf("\nGive your recommendation until %s by posting {\"recommendation\": \"approve\" or \"deny\", \"comment\": \"...\"} to:\n%s\n",
+		text += fmt.Sprintf("\nOpen this link to recommend approving or denying the request (no account needed; valid until %s):\n%s\n",
 			e.ExpiresAt.UTC().Format(time.RFC3339), link)
 		out = append(out, Draft{UserID: rc.UserID, Email: rc.Email, Kind: KindRequestShared, Subject: subject, Text: text,
 			Refs: Refs{RequestID: e.RequestID, ProductID: r.ProductID}})
@@ -300,7 +300,9 @@ func Address(l Lookup, env events.Envelope, drafts []Draft) (out []Notification,
 	return out, skipped
 }
 
-// LinkBase builds share links as <base>/v1/shared/<token>.
+// LinkBase builds share links as <base>/shared/<token>: the page where the
+// recipient reads the request and answers it (through POST
+// /v1/shared/<token>).
 func LinkBase(base string, signer *sharelink.Signer) func(sharelink.Claims) (string, error) {
 	base = strings.TrimRight(base, "/")
 	return func(c sharelink.Claims) (string, error) {
@@ -308,6 +310,6 @@ func LinkBase(base string, signer *sharelink.Signer) func(sharelink.Claims) (str
 		if err != nil {
 			return "", err
 		}
-		return base + "/v1/shared/" + url.PathEscape(tok), nil
+		return base + "/shared/" + url.PathEscape(tok), nil
 	}
 }

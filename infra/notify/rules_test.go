@@ -86,7 +86,7 @@ func TestRules(t *testing.T) {
 	}
 	ns = render(t, l, ev("e8", events.KindRequest, "r1", "ada", events.RequestShared{RequestID: "r1", Subject: "Opinion?",
 		Recipients: []events.ShareRecipient{{Email: "lia@x.com", UserID: "lia", ShareID: "sh1"}}, ExpiresAt: t0.AddDate(0, 0, 7)}))
-	if len(ns) != 1 || ns[0].Kind != "request.shared" || !strings.Contains(ns[0].Text, "https://sf.example.com/v1/shared/") || ns[0].Subject != "Opinion?" {
+	if len(ns) != 1 || ns[0].Kind != "request.shared" || !strings.Contains(ns[0].Text, "https://sf.example.com/shared/") || strings.Contains(ns[0].Text, "/v1/") || ns[0].Subject != "Opinion?" {
 		t.Fatalf("shared: %+v", ns)
 	}
 	again := render(t, l, ev("e8", events.KindRequest, "r1", "ada", events.RequestShared{RequestID: "r1", Subject: "Opinion?",
