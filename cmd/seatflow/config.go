@@ -42,6 +42,8 @@ type Config struct {
 	Requests    requestFlags
 	// Streams bounds the sign-in, notification and dead-letter streams.
 	Streams natsjs.Limits
+	// HTTPServer bounds what one HTTP client may cost.
+	HTTPServer httpFlags
 }
 
 // flags binds the shared flags to fs. Each flag's default comes from the
@@ -200,6 +202,7 @@ func serveFlags(f *flags, c *Config) {
 	f.duration(&c.ShutdownTTL, "shutdown-timeout", 20*time.Second, "how long a stop may take to drain in-flight work")
 	bindAutoClaimFlags(f, &c.AutoClaim)
 	bindRequestFlags(f, &c.Requests)
+	bindHTTPFlags(f, &c.HTTPServer)
 }
 
 // Validate reports every invalid setting.
@@ -241,6 +244,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Requests.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.HTTPServer.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

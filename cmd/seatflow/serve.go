@@ -232,9 +232,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 	}
 
-	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs, limited := cfg.HTTPServer.server(api, ln, log)
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- hs.Serve(ln) }()
+	go func() { httpDone <- hs.Serve(limited) }()
 	log.Info("serving", "http", ln.Addr().String(), "nats", redactURL(c.url), "data_dir", cfg.DataDir)
 
 	select {
