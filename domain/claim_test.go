@@ -295,3 +295,29 @@ func TestClaimAfterAnotherInstancesGrant(t *testing.T) {
 	}
 	w.expect("s3", "u2", domain.ClaimAlreadyLicensed, "B")
 }
+
+// TestReplayedMultiAggregateCommandAnswersItsLastPosition: a command that
+// wrote to two aggregates (a policy and the org's app binding), repeated,
+// answers the position of its last event every time, whichever aggregate
+// the lookup meets first.
+func TestReplayedMultiAggregateCommandAnswersItsLastPosition(t *testing.T) {
+	w := newClaimWorld(t, 1, 1, true)
+	meta := events.Meta{Actor: "ada", CommandID: "create-mail"}
+	cmd := domain.CreatePolicy{Name: "Mail", App: "mail", Products: []events.PolicyProduct{pp("P")}}
+	_, first, err := w.svc.Policy(ctx, "contoso", "p2", meta, cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Events) < 2 {
+		t.Fatalf("create wrote %d events, want the policy and the org's binding", len(first.Events))
+	}
+	for range 20 {
+		_, again, err := newService(t, w.store).Policy(ctx, "contoso", "p2", meta, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Position != first.Position {
+			t.Fatalf("replay: position %d, want %d", again.Position, first.Position)
+		}
+	}
+}

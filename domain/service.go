@@ -357,13 +357,19 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 	}
 }
 
+// replayed reports whether the command's events already stand, and the
+// position of the last of them among the aggregates the transaction holds
+// (a command over several aggregates wrote to each: the answer must not
+// depend on which one is looked at first).
 func (tx *Tx) replayed(commandID string) (uint64, bool) {
+	var last uint64
+	found := false
 	for _, e := range tx.entries {
 		if pos, ok := e.commands[commandID]; ok {
-			return pos, true
+			last, found = max(last, pos), true
 		}
 	}
-	return 0, false
+	return last, found
 }
 
 func (tx *Tx) maxPos() uint64 {
