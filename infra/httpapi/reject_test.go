@@ -113,19 +113,21 @@ func endpoints() []endpoint {
 // malformed bodies: each is answered 400 invalid_json wherever a body is
 // read.
 var malformed = map[string]string{
-	"not json":        `product please`,
-	"truncated":       `{"product_id":"p9","name":`,
-	"empty":           ``,
-	"whitespace":      "  \n ",
-	"array":           `[{"add":1}]`,
-	"string":          `"add"`,
-	"number":          `7`,
-	"null":            `null`,
-	"trailing object": `{"add":1}{"add":2}`,
-	"trailing junk":   `{"add":1} x`,
-	"bad escape":      `{"add\q":1}`,
-	"single quotes":   `{'add':1}`,
-	"control char":    "{\"a\x01\":1}",
+	"not json":         `product please`,
+	"truncated":        `{"product_id":"p9","name":`,
+	"empty":            ``,
+	"whitespace":       "  \n ",
+	"array":            `[{"add":1}]`,
+	"string":           `"add"`,
+	"number":           `7`,
+	"null":             `null`,
+	"trailing object":  `{"add":1}{"add":2}`,
+	"trailing junk":    `{"add":1} x`,
+	"bad escape":       `{"add\q":1}`,
+	"single quotes":    `{'add':1}`,
+	"control char":     "{\"a\x01\":1}",
+	"duplicate key":    `{"add":5,"add":1}`,
+	"nested duplicate": `{"x":{"a":[{"b":1,"b":2}]}}`,
 }
 
 // wrongTypes replace the valid body's fields with values of the wrong JSON

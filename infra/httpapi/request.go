@@ -132,6 +132,9 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fail(CodeInvalidJSON, "the request body is empty; it must be a JSON object")
 	}
+	if err := noDuplicateKeys(body); err != nil {
+		return err
+	}
 	var keys map[string]json.RawMessage
 	if err := strictUnmarshal(body, &keys); err != nil {
 		return err
@@ -146,6 +149,60 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		}
 	}
 	return strictUnmarshal(body, dst)
+}
+
+// noDuplicateKeys refuses a body in which an object, at any depth, names
+// a key twice: encoding/json would silently keep the last, so two readers
+// of the same request could disagree on what it asked for.
+func noDuplicateKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string token in this object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fail(CodeInvalidJSON, describeJSONError(err))
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true // the value ends; a key comes next
+				}
+				stack = append(stack, &frame{object: t == '{', keys: map[string]bool{}, key: t == '{'})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if top != nil && top.object && top.key {
+				if top.keys[t] {
+					return fail(CodeInvalidJSON, fmt.Sprintf("duplicate key %q", t))
+				}
+				top.keys[t] = true
+				top.key = false
+				continue
+			}
+			if top != nil && top.object {
+				top.key = true
+			}
+		default:
+			if top != nil && top.object {
+				top.key = true
+			}
+		}
+	}
 }
 
 // strictUnmarshal decodes exactly one JSON value, rejecting unknown fields
