@@ -177,7 +177,8 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	m.WatchAutoClaim(ac.policies, ac.claims)
 	m.WatchRequests(rq.list)
 	m.WatchProjections(c.js, natsjs.StreamEvents, runner)
-	m.WatchNATS(c.nc)
+	probe := &natsjs.Probe{NC: c.nc, JS: c.js}
+	m.WatchNATS(c.nc, probe.Check)
 	secret := []byte(cfg.TokenSecret)
 	if len(secret) == 0 {
 		if secret, err = auth.LoadOrCreateSecret(cfg.DataDir); err != nil {
@@ -195,7 +196,12 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: m.Handler(), Observe: m.ObserveHTTP, Requests: rqHTTP, Health: store.Health,
+		Metrics: m.Handler(), Observe: m.ObserveHTTP, Requests: rqHTTP, Health: func() error {
+			if err := probe.Check(context.Background()); err != nil {
+				return err
+			}
+			return store.Health()
+		},
 	})
 	if err != nil {
 		return err

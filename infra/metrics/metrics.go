@@ -185,12 +185,16 @@ func (m *Metrics) WatchProjections(js jetstream.JetStream, stream string, p Prog
 }
 
 // WatchNATS exports the state of the service's NATS connection.
-func (m *Metrics) WatchNATS(nc *nats.Conn) {
-	desc := prometheus.NewDesc("seatflow_nats_connected", "1 when the NATS connection is up, 0 otherwise.", nil, nil)
+//
+// probe, if not nil, decides "up" beyond the connection's own state: a
+// connection to a frozen server still says connected until its pings time
+// out.
+func (m *Metrics) WatchNATS(nc *nats.Conn, probe func(context.Context) error) {
+	desc := prometheus.NewDesc("seatflow_nats_connected", "1 when the NATS connection is up and the event stream answers, 0 otherwise.", nil, nil)
 	reconnects := prometheus.NewDesc("seatflow_nats_reconnects_total", "Times the NATS connection was re-established.", nil, nil)
 	m.reg.MustRegister(collectorFunc{desc: desc, also: []*prometheus.Desc{reconnects}, collect: func(ch chan<- prometheus.Metric) {
 		up := 0.0
-		if nc.IsConnected() {
+		if nc.IsConnected() && (probe == nil || probe(context.Background()) == nil) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, up)

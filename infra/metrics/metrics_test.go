@@ -90,7 +90,7 @@ func TestMetricsFromARealStream(t *testing.T) {
 	}
 	m.WatchLicenses(lc)
 	m.WatchProjections(js, natsjs.StreamEvents, r)
-	m.WatchNATS(nc)
+	m.WatchNATS(nc, nil)
 
 	// Before the runner starts, the read models trail by every event.
 	out := scrape(t, m)
