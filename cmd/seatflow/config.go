@@ -44,6 +44,10 @@ type Config struct {
 	Streams natsjs.Limits
 	// HTTPServer bounds what one HTTP client may cost.
 	HTTPServer httpFlags
+	// MetricsListen, when set, serves /metrics there instead of on --http.
+	MetricsListen string
+	// MetricsTenantLabels labels metrics by tenant, product and policy.
+	MetricsTenantLabels bool
 }
 
 // flags binds the shared flags to fs. Each flag's default comes from the
@@ -203,6 +207,8 @@ func serveFlags(f *flags, c *Config) {
 	bindAutoClaimFlags(f, &c.AutoClaim)
 	bindRequestFlags(f, &c.Requests)
 	bindHTTPFlags(f, &c.HTTPServer)
+	f.string(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of on --http")
+	f.bool(&c.MetricsTenantLabels, "metrics-tenant-labels", true, "label metrics by tenant, product and policy (off: sums, a fixed number of series)")
 }
 
 // Validate reports every invalid setting.
@@ -248,6 +254,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.HTTPServer.validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen %q: %v", c.MetricsListen, err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return &configError{err}

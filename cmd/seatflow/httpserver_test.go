@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +108,37 @@ func TestHTTPLimitsValidated(t *testing.T) {
 			t.Errorf("serve %v: exit %d, stderr %q; want 2 and one line", args, code, stderr.String())
 		}
 	}
+}
+
+// TestMetricsOnTheirOwnListenerWithoutTenantLabels: --metrics-listen moves
+// /metrics off the API's listener, and --metrics-tenant-labels=false keeps
+// the number of series fixed however many tenants and products there are.
+func TestMetricsOnTheirOwnListenerWithoutTenantLabels(t *testing.T) {
+	svc, _ := startServe(t, t.TempDir(), "--metrics-listen", "127.0.0.1:0", "--metrics-tenant-labels=false")
+	var addr string
+	waitFor(t, 10*time.Second, "the metrics listener", func() bool {
+		m := regexp.MustCompile(`"msg":"serving metrics","metrics":"([^"]+)"`).FindStringSubmatch(svc.logs.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
+	for _, tenant := range []string{"contoso", "fabrikam"} {
+		svc.do(t, "POST", "/v1/products", token(t, tenant, "lena", "license-admin"), map[string]any{"product_id": "e5", "name": "E5",
+			"services": []string{"mail"}, "licenses": 3, "self_service": "blocked"}).want(t, 201, "")
+	}
+	svc.do(t, "GET", "/metrics", "", nil).want(t, 404, "")
+	waitFor(t, 10*time.Second, "purchased licenses summed over tenants", func() bool {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		body := string(b)
+		if strings.Contains(body, `tenant="`) {
+			t.Fatalf("metrics carry a tenant label:\n%s", body)
+		}
+		return strings.Contains(body, `seatflow_licenses{state="purchased"} 6`)
+	})
 }

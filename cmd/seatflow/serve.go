@@ -158,7 +158,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	defer c.close()
 
 	reg := events.Default()
-	m := metrics.New()
+	m := metrics.NewWith(metrics.Options{NoTenantLabels: !cfg.MetricsTenantLabels})
 	store := natsjs.NewStore(c.js, reg)
 	svc, err := domain.NewService(m.Store(store), domain.Config{Now: serviceNow, NewID: newID})
 	if err != nil {
@@ -193,10 +193,16 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// /metrics is on the API's listener unless --metrics-listen gives it
+	// one of its own (e.g. an address only Prometheus reaches).
+	apiMetrics := m.Handler()
+	if cfg.MetricsListen != "" {
+		apiMetrics = nil
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: m.Handler(), Observe: m.ObserveHTTP, Requests: rqHTTP, Health: func() error {
+		Metrics: apiMetrics, Observe: m.ObserveHTTP, Requests: rqHTTP, Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
 			}
@@ -241,6 +247,20 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hs, limited := cfg.HTTPServer.server(api, ln, log)
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- hs.Serve(limited) }()
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = hs.Close()
+			stopRunner()
+			return &configError{fmt.Errorf("--metrics-listen %s: %w", cfg.MetricsListen, err)}
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		ms, mlimited := cfg.HTTPServer.server(mux, mln, log)
+		go func() { _ = ms.Serve(mlimited) }()
+		defer ms.Close()
+		log.Info("serving metrics", "metrics", mln.Addr().String())
+	}
 	log.Info("serving", "http", ln.Addr().String(), "nats", redactURL(c.url), "data_dir", cfg.DataDir)
 
 	select {

@@ -21,6 +21,7 @@ import (
 // Metrics owns one Prometheus registry and the metrics Seatflow counts
 // itself.
 type Metrics struct {
+	opts      Options
 	reg       *prometheus.Registry
 	appended  *prometheus.CounterVec
 	conflicts prometheus.Counter
@@ -28,9 +29,22 @@ type Metrics struct {
 	httpDur   *prometheus.HistogramVec
 }
 
-// New returns Metrics with the Go runtime and process collectors registered.
-func New() *Metrics {
+// Options tune what Metrics exports.
+type Options struct {
+	// NoTenantLabels drops the tenant, product and policy labels: every
+	// family is summed over them, so the number of series stays fixed
+	// however many tenants there are.
+	NoTenantLabels bool
+}
+
+// New returns Metrics with the Go runtime and process collectors
+// registered, and per-tenant labels.
+func New() *Metrics { return NewWith(Options{}) }
+
+// NewWith returns Metrics tuned by o.
+func NewWith(o Options) *Metrics {
 	m := &Metrics{
+		opts: o,
 		reg: prometheus.NewRegistry(),
 		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seatflow_events_appended_total",
@@ -130,6 +144,22 @@ func (s *countingStore) Append(ctx context.Context, writes ...domain.Write) ([]u
 // WatchLicenses exports purchased, assigned and available licenses per
 // tenant and product from the read model, at scrape time.
 func (m *Metrics) WatchLicenses(lc *projections.LicenseCounts) {
+	if m.opts.NoTenantLabels {
+		desc := prometheus.NewDesc("seatflow_licenses", "Licenses of all products of all tenants by state: purchased, assigned or available.",
+			[]string{"state"}, nil)
+		m.reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+			var purchased, assigned, available int
+			for _, t := range lc.Tenants() {
+				for _, p := range lc.Products(t) {
+					purchased, assigned, available = purchased+p.Purchased, assigned+p.Assigned, available+p.Available
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(purchased), "purchased")
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(assigned), "assigned")
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(available), "available")
+		}})
+		return
+	}
 	desc := prometheus.NewDesc("seatflow_licenses", "Licenses of a product by state: purchased, assigned or available.",
 		[]string{"tenant", "product", "state"}, nil)
 	m.reg.MustRegister(collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
@@ -234,6 +264,28 @@ func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 // users waiting in the queue and the seats available across the policy's
 // products.
 func (m *Metrics) WatchAutoClaim(pl *projections.PolicyList, cl *projections.Claims) {
+	if m.opts.NoTenantLabels {
+		claims := prometheus.NewDesc("seatflow_policy_claims", "Licenses claimed under auto-claim policies, ever.", nil, nil)
+		queued := prometheus.NewDesc("seatflow_policy_queued", "Users waiting for a seat under auto-claim policies.", nil, nil)
+		avail := prometheus.NewDesc("seatflow_policy_available", "Seats available across auto-claim policies' products.", nil, nil)
+		m.reg.MustRegister(collectorFunc{desc: claims, also: []*prometheus.Desc{queued, avail}, collect: func(ch chan<- prometheus.Metric) {
+			var nClaims, nQueued, nAvail int
+			for _, byPolicy := range cl.ClaimCounts() {
+				for _, n := range byPolicy {
+					nClaims += n
+				}
+			}
+			for _, t := range pl.Tenants() {
+				for _, p := range pl.Policies(t) {
+					nQueued, nAvail = nQueued+len(p.Queue), nAvail+p.Available
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(claims, prometheus.CounterValue, float64(nClaims))
+			ch <- prometheus.MustNewConstMetric(queued, prometheus.GaugeValue, float64(nQueued))
+			ch <- prometheus.MustNewConstMetric(avail, prometheus.GaugeValue, float64(nAvail))
+		}})
+		return
+	}
 	claims := prometheus.NewDesc("seatflow_policy_claims", "Licenses claimed under an auto-claim policy, ever.", []string{"tenant", "policy"}, nil)
 	queued := prometheus.NewDesc("seatflow_policy_queued", "Users waiting for a seat under an auto-claim policy.", []string{"tenant", "policy"}, nil)
 	avail := prometheus.NewDesc("seatflow_policy_available", "Seats available across an auto-claim policy's products.", []string{"tenant", "policy"}, nil)
@@ -254,6 +306,17 @@ func (m *Metrics) WatchAutoClaim(pl *projections.PolicyList, cl *projections.Cla
 
 // WatchRequests exports the pending license requests per tenant.
 func (m *Metrics) WatchRequests(rq *projections.Requests) {
+	if m.opts.NoTenantLabels {
+		m.GaugeFunc("seatflow_requests_pending", "License requests waiting for a decision, all tenants.", nil,
+			func(emit func(float64, ...string)) {
+				total := 0
+				for _, n := range rq.PendingCounts() {
+					total += n
+				}
+				emit(float64(total))
+			})
+		return
+	}
 	m.GaugeFunc("seatflow_requests_pending", "License requests waiting for a decision.", []string{"tenant"},
 		func(emit func(float64, ...string)) {
 			for t, n := range rq.PendingCounts() {
