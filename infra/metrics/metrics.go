@@ -45,7 +45,7 @@ func New() *Metrics { return NewWith(Options{}) }
 func NewWith(o Options) *Metrics {
 	m := &Metrics{
 		opts: o,
-		reg: prometheus.NewRegistry(),
+		reg:  prometheus.NewRegistry(),
 		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seatflow_events_appended_total",
 			Help: "Events appended to the event stream by this instance, by event type.",
