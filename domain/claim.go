@@ -340,23 +340,33 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 	return res.Replayed || len(res.Events) > 0, nil
 }
 
-// RegisterSignInUser registers the directory user a sign-in names, or
-// updates their email and display name when they changed, keeping their
-// roles. It causes no event when nothing changed.
+// RegisterSignInUser registers the directory user a sign-in names when the
+// directory does not know them yet. A sign-in never changes a user the
+// directory has: anyone allowed to send sign-ins could otherwise rewrite an
+// admin's email and receive their mail.
 func (s *Service) RegisterSignInUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, email, displayName string) (Result, error) {
 	if err := checkID("user_id", string(id)); err != nil {
 		return Result{}, err
 	}
 	agg := userAgg(id)
 	return s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
-		u := tx.State(agg).(*User)
-		evs, err := DecideUser(u, RegisterUser{Email: email, DisplayName: displayName, Roles: u.Roles})
+		evs, err := DecideSignInUser(tx.State(agg).(*User), email, displayName)
 		if err != nil {
 			return err
 		}
 		tx.Emit(agg, evs...)
 		return nil
 	}, nil)
+}
+
+// DecideSignInUser returns the events that register the user a sign-in
+// names: none when the directory has them already, whatever the sign-in
+// says their email or name is.
+func DecideSignInUser(u *User, email, displayName string) ([]events.Data, error) {
+	if u.Registered() {
+		return nil, nil
+	}
+	return DecideUser(u, RegisterUser{Email: email, DisplayName: displayName})
 }
 
 // refresh catches a cached aggregate up with the store (one read of what

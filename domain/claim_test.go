@@ -235,26 +235,26 @@ func TestClaimSeesOtherInstancesChanges(t *testing.T) {
 	w.expect("s2", "u2", domain.ClaimNoPolicy, "")
 }
 
-// TestRegisterSignInUserKeepsRoles: a sign-in updates the email and name
-// of a directory user but never their roles, and repeats change nothing.
-func TestRegisterSignInUserKeepsRoles(t *testing.T) {
+// TestRegisterSignInUserNeverChangesAKnownUser: a sign-in registers a
+// user the directory does not know, and changes nothing of one it knows,
+// whatever email or name it carries (an ingest client could otherwise
+// redirect an admin's mail).
+func TestRegisterSignInUserNeverChangesAKnownUser(t *testing.T) {
 	w := newClaimWorld(t, 1, 1, true)
 	if _, _, err := w.svc.RegisterUser(ctx, "contoso", "u1", w.meta(), domain.RegisterUser{Email: "u1@example.com", DisplayName: "U One",
-		Roles: []string{"global-admin"}}); err != nil {
+		Roles: []string{"global-admin"}, ByGlobalAdmin: true}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := w.svc.RegisterSignInUser(ctx, "contoso", "u1", events.Meta{CommandID: "s1"}, "U1@new.example.com", "U Uno")
-	if err != nil || len(res.Events) != 1 {
-		t.Fatalf("update: %v %+v", err, res)
+	res, err := w.svc.RegisterSignInUser(ctx, "contoso", "u1", events.Meta{CommandID: "s1"}, "attacker@evil.example", "Evil")
+	if err != nil || len(res.Events) != 0 {
+		t.Fatalf("sign-in of a known user: %v, %d events, want none", err, len(res.Events))
 	}
-	want := events.UserRegistered{UserID: "u1", Email: "u1@new.example.com", DisplayName: "U Uno", Roles: []string{"global-admin"}}
-	if got := res.Events[0].Data; !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %+v, want %+v", got, want)
+	res, err = w.svc.RegisterSignInUser(ctx, "contoso", "u2", events.Meta{CommandID: "s2"}, "U2@example.com", "U Two")
+	want := events.UserRegistered{UserID: "u2", Email: "u2@example.com", DisplayName: "U Two", Roles: []string{}}
+	if err != nil || len(res.Events) != 1 || !reflect.DeepEqual(res.Events[0].Data, want) {
+		t.Fatalf("sign-in of a new user: %v %+v, want %+v", err, res, want)
 	}
-	if res, err := w.svc.RegisterSignInUser(ctx, "contoso", "u1", events.Meta{CommandID: "s2"}, "u1@new.example.com", "U Uno"); err != nil || len(res.Events) != 0 {
-		t.Fatalf("unchanged: %v %+v", err, res)
-	}
-	if _, err := w.svc.RegisterSignInUser(ctx, "contoso", "u2", events.Meta{CommandID: "s3"}, "not an email", "x"); !matches(err, &domain.ValidationError{}) {
+	if _, err := w.svc.RegisterSignInUser(ctx, "contoso", "u3", events.Meta{CommandID: "s3"}, "not an email", "x"); !matches(err, &domain.ValidationError{}) {
 		t.Fatalf("bad email: %v", err)
 	}
 }

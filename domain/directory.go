@@ -67,6 +67,11 @@ type RegisterUser struct {
 	Email       string
 	DisplayName string
 	Roles       []string
+	// KeepRoles leaves the user's roles as they are (Roles is ignored).
+	KeepRoles bool
+	// ByGlobalAdmin says the issuer may grant and take away roles; without
+	// it, a command that would change them is refused.
+	ByGlobalAdmin bool
 }
 
 // DecideUser returns the events that register or update u; none when
@@ -79,6 +84,9 @@ func DecideUser(u *User, c RegisterUser) ([]events.Data, error) {
 	if c.DisplayName == "" || len(c.DisplayName) > MaxNameLen {
 		return nil, invalid("display_name", "must be 1 to %d bytes", MaxNameLen)
 	}
+	if c.KeepRoles {
+		c.Roles = u.Roles
+	}
 	for _, r := range c.Roles {
 		if !slices.Contains(DirectoryRoles, r) {
 			return nil, invalid("roles", "%q is not a directory role (roles: %s)", r, strings.Join(DirectoryRoles, ", "))
@@ -87,8 +95,11 @@ func DecideUser(u *User, c RegisterUser) ([]events.Data, error) {
 	if hasDuplicate(c.Roles) {
 		return nil, invalid("roles", "lists a role twice")
 	}
-	roles := nonNil(c.Roles)
+	roles := slices.Clone(nonNil(c.Roles))
 	slices.Sort(roles)
+	if !c.ByGlobalAdmin && !slices.Equal(roles, nonNil(u.Roles)) {
+		return nil, ErrRolesNeedGlobalAdmin
+	}
 	if u.Registered() && u.Email == email && u.DisplayName == c.DisplayName && slices.Equal(u.Roles, roles) {
 		return nil, nil
 	}

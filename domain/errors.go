@@ -29,6 +29,10 @@ var ErrAlreadyAssigned = errors.New("user already holds a license of this produc
 // assigned.
 var ErrBelowAssigned = errors.New("cannot remove licenses that are assigned")
 
+// ErrRolesNeedGlobalAdmin is returned when a command would grant or take
+// away a directory user's roles and its issuer is not a global admin.
+var ErrRolesNeedGlobalAdmin = errors.New("only a global admin may grant or take away directory roles")
+
 // NotFoundError says which thing does not exist.
 type NotFoundError struct {
 	Kind string

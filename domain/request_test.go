@@ -68,7 +68,7 @@ func (w *reqWorld) setup() {
 			roles = []string{domain.RoleLicenseAdmin}
 		}
 		if _, _, err := w.svc.RegisterUser(ctx, "contoso", domain.UserID(u), w.meta("reg-"+u),
-			domain.RegisterUser{Email: u + "@Example.com", DisplayName: "User " + u, Roles: roles}); err != nil {
+			domain.RegisterUser{Email: u + "@Example.com", DisplayName: "User " + u, Roles: roles, ByGlobalAdmin: true}); err != nil {
 			w.t.Fatal(err)
 		}
 	}

@@ -587,3 +587,45 @@ func TestDemoRequests(t *testing.T) {
 		t.Fatalf("demo requests changed on reload:\n%s\n%s", lists[0], lists[1])
 	}
 }
+
+// TestDirectoryRolesAndSignIns: a user admin edits a user's email and name
+// but cannot grant or take away roles; a sign-in naming a known user with
+// another email changes nothing, so the next request.submitted mail still
+// goes to the admin's own address.
+func TestDirectoryRolesAndSignIns(t *testing.T) {
+	w := newRQWorld(t)
+	uma := token(t, "contoso", "uma", "user-admin")
+	w.svc.do(t, "PUT", "/v1/users/u9", uma, map[string]any{"email": "u9@example.com", "display_name": "U9", "roles": []string{"global-admin"}}).want(t, 403, "forbidden")
+	w.svc.do(t, "PUT", "/v1/users/ada", uma, map[string]any{"email": "ada@example.com", "display_name": "Ada", "roles": []string{}}).want(t, 403, "forbidden")
+	r := w.svc.do(t, "PUT", "/v1/users/ada", uma, map[string]any{"email": "ada2@example.com", "display_name": "Ada L"}).want(t, 200, "")
+	if roles, _ := r.body["roles"].([]any); len(roles) != 1 || roles[0] != "global-admin" {
+		t.Fatalf("a user admin's edit without roles: %s, want the roles kept", r.raw)
+	}
+	w.svc.do(t, "PUT", "/v1/users/u9", w.admin, map[string]any{"email": "u9@example.com", "display_name": "U9", "roles": []string{"license-admin"}}).want(t, 200, "")
+
+	ingest := token(t, "contoso", "idp", "ingest")
+	w.svc.do(t, "POST", "/v1/signins", ingest, map[string]any{"id": "s-evil", "user_id": "ada", "app": "nothing", "at": time.Now().UTC(),
+		"email": "attacker@evil.example", "display_name": "Evil"}).want(t, 200, "")
+	id := w.submit(t, "u1", "e5")
+	var got map[string]int
+	waitFor(t, 20*time.Second, "request.submitted to ada", func() bool {
+		got = tally(w.notes(t), id)
+		return got["request.submitted ada2@example.com"] == 1
+	})
+	for k := range got {
+		if strings.Contains(k, "evil") {
+			t.Fatalf("notifications %v: one went to the address a sign-in claimed for ada", got)
+		}
+	}
+	var entry map[string]any
+	waitFor(t, 10*time.Second, "ada's directory entry", func() bool {
+		list := w.svc.do(t, "GET", "/v1/directory?id=ada", w.admin, nil).want(t, 200, "").list
+		if len(list) == 1 {
+			entry = list[0].(map[string]any)
+		}
+		return entry != nil
+	})
+	if entry["email"] != "ada2@example.com" {
+		t.Fatalf("ada after a sign-in with another email: %v, want ada2@example.com", entry)
+	}
+}

@@ -182,7 +182,7 @@ func loadRequestDemo(ctx context.Context, svc *domain.Service) error {
 	}
 	for _, u := range users {
 		if _, _, err := svc.RegisterUser(ctx, demoTenant, domain.UserID(u.id), meta("demo-user-"+u.id),
-			domain.RegisterUser{Email: u.id + "@demo.example.com", DisplayName: u.name, Roles: u.roles}); err != nil {
+			domain.RegisterUser{Email: u.id + "@demo.example.com", DisplayName: u.name, Roles: u.roles, ByGlobalAdmin: true}); err != nil {
 			return fmt.Errorf("demo user %s: %w", u.id, err)
 		}
 	}

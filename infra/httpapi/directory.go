@@ -3,6 +3,7 @@ package httpapi
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
@@ -10,9 +11,9 @@ import (
 )
 
 type userBody struct {
-	Email       *string  `json:"email"`
-	DisplayName *string  `json:"display_name"`
-	Roles       []string `json:"roles"`
+	Email       *string   `json:"email"`
+	DisplayName *string   `json:"display_name"`
+	Roles       *[]string `json:"roles"` // absent: keep the user's roles
 }
 
 // UserState is what PUT /v1/users/{id} answers.
@@ -42,7 +43,8 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, c auth.Claims) 
 		return err
 	}
 	u, res, err := s.cfg.Requests.Commands.RegisterUser(r.Context(), domain.TenantID(c.Tenant), domain.UserID(id), meta,
-		domain.RegisterUser{Email: *b.Email, DisplayName: *b.DisplayName, Roles: b.Roles})
+		domain.RegisterUser{Email: *b.Email, DisplayName: *b.DisplayName, Roles: rolesOf(b.Roles), KeepRoles: b.Roles == nil,
+			ByGlobalAdmin: slices.Contains(c.Roles, auth.RoleGlobalAdmin)})
 	if err != nil {
 		return err
 	}
@@ -100,4 +102,11 @@ func (s *Server) putGroup(w http.ResponseWriter, r *http.Request, c auth.Claims)
 		return err
 	}
 	return writePositioned(w, http.StatusOK, res.Position, GroupState{GroupView: g, Position: res.Position})
+}
+
+func rolesOf(p *[]string) []string {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

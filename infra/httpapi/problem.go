@@ -151,6 +151,8 @@ func problemFor(err error) (status int, code, detail string) {
 		code, detail = CodeAlreadyAssigned, err.Error()
 	case errors.Is(err, domain.ErrBelowAssigned):
 		code, detail = CodeBelowAssigned, err.Error()
+	case errors.Is(err, domain.ErrRolesNeedGlobalAdmin):
+		code, detail = CodeForbidden, err.Error()
 	case errors.Is(err, domain.ErrConcurrency):
 		code, detail = CodeConflict, "other requests kept changing the same resource; retry"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err),
