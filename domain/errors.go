@@ -29,6 +29,12 @@ var ErrAlreadyAssigned = errors.New("user already holds a license of this produc
 // assigned.
 var ErrBelowAssigned = errors.New("cannot remove licenses that are assigned")
 
+// ErrOutcomeUnknown wraps ErrUnavailable when an append was sent but its
+// acknowledgement never came: the events may or may not stand. Repeating
+// the command with the same command ID is safe: it either finds them and
+// answers as the first time, or appends them once.
+var ErrOutcomeUnknown = errors.New("the write may or may not have been stored")
+
 // ErrRolesNeedGlobalAdmin is returned when a command would grant or take
 // away a directory user's roles and its issuer is not a global admin.
 var ErrRolesNeedGlobalAdmin = errors.New("only a global admin may grant or take away directory roles")

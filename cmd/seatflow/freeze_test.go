@@ -3,7 +3,6 @@ package main
 import (
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,8 +15,8 @@ import (
 // SIGSTOPped) server looks like to its clients.
 type freezer struct {
 	ln     net.Listener
-	frozen atomic.Bool
-	wg     sync.WaitGroup
+	frozen atomic.Bool // nothing passes
+	mute   atomic.Bool // nothing comes back from the server
 }
 
 func newFreezer(t *testing.T, upstream string) *freezer {
@@ -27,7 +26,7 @@ func newFreezer(t *testing.T, upstream string) *freezer {
 		t.Fatal(err)
 	}
 	f := &freezer{ln: ln}
-	t.Cleanup(func() { ln.Close(); f.frozen.Store(false) })
+	t.Cleanup(func() { ln.Close(); f.frozen.Store(false); f.mute.Store(false) })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -39,20 +38,28 @@ func newFreezer(t *testing.T, upstream string) *freezer {
 				c.Close()
 				continue
 			}
-			go f.pipe(c, u)
-			go f.pipe(u, c)
+			go f.pipe(u, c, &f.frozen, &f.frozen)
+			go f.pipe(c, u, &f.frozen, &f.mute)
 		}
 	}()
 	return f
 }
 
-func (f *freezer) pipe(dst, src net.Conn) {
+func (f *freezer) pipe(dst, src net.Conn, gates ...*atomic.Bool) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 32<<10)
+	closed := func() bool {
+		for _, g := range gates {
+			if g.Load() {
+				return true
+			}
+		}
+		return false
+	}
 	for {
 		n, err := src.Read(buf)
-		for f.frozen.Load() {
+		for closed() {
 			time.Sleep(10 * time.Millisecond)
 		}
 		if n > 0 {
@@ -104,4 +111,38 @@ func TestReadyzFollowsAFrozenNATS(t *testing.T) {
 
 	f.frozen.Store(false)
 	waitFor(t, 30*time.Second, "readyz to recover", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
+}
+
+// TestOutcomeUnknownIsSafeToRetry: the server stores a purchase but its
+// acknowledgement never comes back. The answer is 503 outcome_unknown with
+// the command's id; retrying with that id as Idempotency-Key answers the
+// stored result and buys the licenses once, not twice.
+func TestOutcomeUnknownIsSafeToRetry(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	f := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
+	svc, _ := startServe(t, t.TempDir(), "--nats-url", f.url())
+	admin := token(t, "contoso", "lena", "license-admin")
+	svc.do(t, "POST", "/v1/products", admin, map[string]any{"product_id": "e5", "name": "E5", "services": []string{"mail"},
+		"licenses": 5, "self_service": "blocked"}).want(t, 201, "")
+
+	f.mute.Store(true)
+	r := svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"add": 1}).want(t, 503, "outcome_unknown")
+	id := r.header.Get("Seatflow-Command-Id")
+	if id == "" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("outcome unknown: headers %v, want Seatflow-Command-Id and Retry-After", r.header)
+	}
+	f.mute.Store(false)
+	var pos string
+	waitFor(t, 30*time.Second, "the retry to answer", func() bool {
+		r := svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"add": 1}, "Idempotency-Key", id)
+		pos = r.header.Get("Seatflow-Position")
+		if r.header.Get("Seatflow-Command-Id") != id {
+			t.Fatalf("retry: Seatflow-Command-Id %q, want %q", r.header.Get("Seatflow-Command-Id"), id)
+		}
+		return r.status == 200
+	})
+	p := svc.do(t, "GET", "/v1/products/e5?after="+pos, admin, nil).want(t, 200, "")
+	if p.body["purchased"] != float64(6) {
+		t.Fatalf("after the unknown outcome and its retry: %s, want 6 purchased (bought once)", p.raw)
+	}
 }

@@ -471,3 +471,35 @@ func readAll(t *testing.T, res *http.Response) []byte {
 	}
 	return b
 }
+
+// TestEveryCommandAnswerNamesItsCommandID: success or error, a command's
+// answer carries Seatflow-Command-Id: the Idempotency-Key when one was
+// sent, a new id otherwise, and that id is the events' command_id.
+func TestEveryCommandAnswerNamesItsCommandID(t *testing.T) {
+	e := newEnv(t)
+	ok := e.do("POST", "/v1/products", e.admin(), `{"product_id":"p1","name":"Office","services":[],"licenses":1,"self_service":"allowed"}`,
+		"Idempotency-Key", "create-p1").mustStatus(t, http.StatusCreated)
+	if got := ok.header.Get("Seatflow-Command-Id"); got != "create-p1" {
+		t.Errorf("success with a key: Seatflow-Command-Id %q, want create-p1", got)
+	}
+	gen := e.do("POST", "/v1/products/p1/licenses", e.admin(), `{"add":1}`).mustStatus(t, 200)
+	id := gen.header.Get("Seatflow-Command-Id")
+	if id == "" {
+		t.Fatal("success without a key: no Seatflow-Command-Id")
+	}
+	if last := e.store.lastEvent(); last.CommandID != id {
+		t.Errorf("the event's command_id is %q, the answer names %q", last.CommandID, id)
+	}
+	for _, r := range []response{
+		e.do("POST", "/v1/products/p1/licenses", e.admin(), `{"add":"x"}`),
+		e.do("POST", "/v1/products/p1/licenses", "", `{"add":1}`),
+		e.do("POST", "/v1/products/p1/licenses", e.admin(), `{"remove":5}`),
+	} {
+		if r.status < 400 || r.header.Get("Seatflow-Command-Id") == "" {
+			t.Errorf("error %d %s: no Seatflow-Command-Id", r.status, r.body)
+		}
+	}
+	if r := e.do("GET", "/v1/products", e.admin(), ""); r.header.Get("Seatflow-Command-Id") != "" {
+		t.Error("a query names a command id")
+	}
+}

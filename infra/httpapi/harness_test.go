@@ -93,6 +93,21 @@ func (s *store) Append(_ context.Context, writes ...domain.Write) ([]uint64, err
 	return positions, nil
 }
 
+// lastEvent is the event appended last.
+func (s *store) lastEvent() events.Envelope {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var last events.Envelope
+	for _, evs := range s.subjects {
+		for _, ev := range evs {
+			if ev.Position > last.Position {
+				last = ev
+			}
+		}
+	}
+	return last
+}
+
 func (s *store) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -27,7 +27,10 @@ const (
 	CodeBelowAssigned       = "below_assigned"
 	CodeConflict            = "conflict"
 	CodeUnavailable         = "unavailable"
-	CodeInternal            = "internal"
+	// CodeOutcomeUnknown: the write may or may not have been stored; retry
+	// with the answer's Seatflow-Command-Id as Idempotency-Key.
+	CodeOutcomeUnknown = "outcome_unknown"
+	CodeInternal       = "internal"
 )
 
 // ProblemTypePrefix prefixes a code to make a problem's "type" URI.
@@ -63,6 +66,7 @@ var codeInfo = map[string]struct {
 	CodeBelowAssigned:       {http.StatusConflict, "Licenses are assigned"},
 	CodeConflict:            {http.StatusConflict, "Concurrent change"},
 	CodeUnavailable:         {http.StatusServiceUnavailable, "Temporarily unavailable"},
+	CodeOutcomeUnknown:      {http.StatusServiceUnavailable, "Outcome unknown"},
 	CodeInternal:            {http.StatusInternalServerError, "Internal error"},
 	CodeSelfServiceAllowed:  {http.StatusConflict, "Self-service purchase is allowed"},
 	CodeOwnRequestProcess:   {http.StatusConflict, "The organisation uses its own request process"},
@@ -155,6 +159,9 @@ func problemFor(err error) (status int, code, detail string) {
 		code, detail = CodeForbidden, err.Error()
 	case errors.Is(err, domain.ErrConcurrency):
 		code, detail = CodeConflict, "other requests kept changing the same resource; retry"
+	case errors.Is(err, domain.ErrOutcomeUnknown):
+		code, detail = CodeOutcomeUnknown, "the event store did not confirm the write, which may or may not have been stored; "+
+			"retry with the Seatflow-Command-Id of this answer as Idempotency-Key: it is applied at most once"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), isTimeout(err),
 		errors.Is(err, domain.ErrUnavailable):
 		code, detail = CodeUnavailable, "the request timed out; retry"
@@ -185,7 +192,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if api := (*apiError)(nil); errors.As(err, &api) && api.allow != "" {
 			h.Set("Allow", api.allow)
 		}
-	case CodeConflict, CodeUnavailable:
+	case CodeConflict, CodeUnavailable, CodeOutcomeUnknown:
 		h.Set("Retry-After", "1")
 	}
 	if status >= 500 {

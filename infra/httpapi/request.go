@@ -21,8 +21,10 @@ import (
 const (
 	HeaderPosition       = "Seatflow-Position"
 	HeaderIdempotencyKey = "Idempotency-Key"
-	HeaderCorrelationID  = "X-Correlation-ID"
-	HeaderRequestID      = "X-Request-ID"
+	// HeaderCommandID names the command ID of every command answer.
+	HeaderCommandID     = "Seatflow-Command-Id"
+	HeaderCorrelationID = "X-Correlation-ID"
+	HeaderRequestID     = "X-Request-ID"
 )
 
 // MaxBodyBytes bounds a request body; larger ones are answered 413.
@@ -59,6 +61,9 @@ func (s *Server) meta(r *http.Request, c auth.Claims) (events.Meta, error) {
 	corr, err := optionalKey(r, HeaderCorrelationID)
 	if err != nil {
 		return events.Meta{}, err
+	}
+	if id, ok := r.Context().Value(commandIDKey{}).(string); ok {
+		key = id // the one the answer names (Seatflow-Command-Id)
 	}
 	if key == "" {
 		key = s.cfg.NewID()

@@ -94,6 +94,16 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c auth.Claims) err
 // rule.
 func (s *Server) handle(pattern string, a access, h handlerFunc) {
 	s.route(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// Every command answer, success or error, names its command
+			// ID, so a client that got no clear answer can retry safely.
+			id, err := optionalKey(r, HeaderIdempotencyKey)
+			if err != nil || id == "" {
+				id = s.cfg.NewID()
+			}
+			w.Header().Set(HeaderCommandID, id)
+			r = r.WithContext(context.WithValue(r.Context(), commandIDKey{}, id))
+		}
 		c, err := s.authenticate(r)
 		if err == nil && !a.allows(c, r) {
 			err = fail(CodeForbidden, a.why)
@@ -216,6 +226,9 @@ func writePositioned(w http.ResponseWriter, status int, position uint64, v any) 
 }
 
 type requestIDKey struct{}
+
+// commandIDKey holds the command ID a command route gave its request.
+type commandIDKey struct{}
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)

@@ -344,8 +344,19 @@ func (s *Store) Append(ctx context.Context, writes ...domain.Write) ([]uint64, e
 		s.fullAt.Store(0)
 	case errors.Is(err, ErrStorageFull):
 		s.fullAt.Store(time.Now().UnixNano())
+	case sentUnanswered(err):
+		return nil, fmt.Errorf("%w: %w: %w", domain.ErrUnavailable, domain.ErrOutcomeUnknown, err)
 	}
 	return pos, unavailable(err)
+}
+
+// sentUnanswered reports whether an append failed after it may have reached
+// the server: it timed out waiting for the acknowledgement, or the
+// connection went while waiting. (No responders means nothing stored it.)
+func sentUnanswered(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrDisconnected) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, jetstream.ErrNoStreamResponse)
 }
 
 func (s *Store) append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
