@@ -146,3 +146,29 @@ func TestOutcomeUnknownIsSafeToRetry(t *testing.T) {
 		t.Fatalf("after the unknown outcome and its retry: %s, want 6 purchased (bought once)", p.raw)
 	}
 }
+
+// TestIdempotencyKeyReusedWithAnotherRequest: the same Idempotency-Key with
+// another body is 422 idempotency_key_reused and changes nothing; with the
+// same body it replays. Keys are per tenant.
+func TestIdempotencyKeyReusedWithAnotherRequest(t *testing.T) {
+	dataDir := t.TempDir()
+	svc, _ := startServe(t, dataDir)
+	admin := token(t, "contoso", "lena", "license-admin")
+	svc.do(t, "POST", "/v1/products", admin, map[string]any{"product_id": "e5", "name": "E5", "services": []string{"mail"},
+		"licenses": 5, "self_service": "blocked"}).want(t, 201, "")
+	first := svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"add": 5}, "Idempotency-Key", "k-1").want(t, 200, "")
+	svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"remove": 3}, "Idempotency-Key", "k-1").want(t, 422, "idempotency_key_reused")
+	svc.do(t, "POST", "/v1/products/e6/licenses", admin, map[string]any{"add": 5}, "Idempotency-Key", "k-1").want(t, 422, "idempotency_key_reused")
+	again := svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"add": 5}, "Idempotency-Key", "k-1").want(t, 200, "")
+	if again.header.Get("Seatflow-Position") != first.header.Get("Seatflow-Position") {
+		t.Fatalf("replay: position %s, want %s", again.header.Get("Seatflow-Position"), first.header.Get("Seatflow-Position"))
+	}
+	// Another tenant's key of the same name is its own.
+	other := token(t, "fabrikam", "lena", "license-admin")
+	svc.do(t, "POST", "/v1/products", other, map[string]any{"product_id": "e5", "name": "E5", "services": []string{"mail"},
+		"licenses": 5, "self_service": "blocked"}, "Idempotency-Key", "k-1").want(t, 201, "")
+	p := svc.do(t, "GET", "/v1/products/e5?after="+again.header.Get("Seatflow-Position"), admin, nil).want(t, 200, "")
+	if p.body["purchased"] != float64(10) {
+		t.Fatalf("after add 5, a refused remove 3 and a replay: %s, want 10 purchased", p.raw)
+	}
+}

@@ -195,6 +195,10 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	// /metrics is on the API's listener unless --metrics-listen gives it
 	// one of its own (e.g. an address only Prometheus reaches).
+	idem, err := natsjs.OpenIdempotencyKeys(ctx, c.js, cfg.Replicas)
+	if err != nil {
+		return err
+	}
 	apiMetrics := m.Handler()
 	if cfg.MetricsListen != "" {
 		apiMetrics = nil
@@ -202,7 +206,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: apiMetrics, Observe: m.ObserveHTTP, Requests: rqHTTP, Health: func() error {
+		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP, Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
 			}

@@ -46,6 +46,14 @@ type LicenseQueries interface {
 
 var _ LicenseQueries = (*projections.UserLicenses)(nil)
 
+// IdempotencyKeys remembers a fingerprint of the request each key was
+// first used with (natsjs.IdempotencyKeys).
+type IdempotencyKeys interface {
+	// Remember records fingerprint the first time tenant's key is used and
+	// reports whether it matches the one recorded before.
+	Remember(ctx context.Context, tenant, key, fingerprint string) (bool, error)
+}
+
 // Progress is how far the read models have applied the event stream.
 type Progress interface {
 	// WaitFor returns nil once the read models have applied position, or
@@ -65,6 +73,10 @@ type Config struct {
 	Licenses LicenseQueries
 	// Progress gates reads on ?after= and /readyz. Required.
 	Progress Progress
+	// Idempotency, if set, remembers which request each Idempotency-Key was
+	// first used with: the same key with another request is 422
+	// idempotency_key_reused.
+	Idempotency IdempotencyKeys
 	// Health, if set, also gates /readyz: a non-nil error (e.g. the event
 	// store refusing writes for lack of storage) makes the service unready.
 	Health func() error

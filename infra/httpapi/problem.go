@@ -30,7 +30,10 @@ const (
 	// CodeOutcomeUnknown: the write may or may not have been stored; retry
 	// with the answer's Seatflow-Command-Id as Idempotency-Key.
 	CodeOutcomeUnknown = "outcome_unknown"
-	CodeInternal       = "internal"
+	// CodeIdempotencyKeyReused: the Idempotency-Key was first used with a
+	// different request.
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	CodeInternal             = "internal"
 )
 
 // ProblemTypePrefix prefixes a code to make a problem's "type" URI.
@@ -53,28 +56,29 @@ var codeInfo = map[string]struct {
 	status int
 	title  string
 }{
-	CodeUnauthorized:        {http.StatusUnauthorized, "Authentication required"},
-	CodeForbidden:           {http.StatusForbidden, "Not allowed"},
-	CodeInvalidJSON:         {http.StatusBadRequest, "Malformed JSON body"},
-	CodeValidationFailed:    {http.StatusBadRequest, "Invalid value"},
-	CodeNotFound:            {http.StatusNotFound, "Not found"},
-	CodeMethodNotAllowed:    {http.StatusMethodNotAllowed, "Method not allowed"},
-	CodeBodyTooLarge:        {http.StatusRequestEntityTooLarge, "Request body too large"},
-	CodeNoLicensesAvailable: {http.StatusConflict, "No licenses available"},
-	CodeAlreadyExists:       {http.StatusConflict, "Already exists"},
-	CodeAlreadyAssigned:     {http.StatusConflict, "Already assigned"},
-	CodeBelowAssigned:       {http.StatusConflict, "Licenses are assigned"},
-	CodeConflict:            {http.StatusConflict, "Concurrent change"},
-	CodeUnavailable:         {http.StatusServiceUnavailable, "Temporarily unavailable"},
-	CodeOutcomeUnknown:      {http.StatusServiceUnavailable, "Outcome unknown"},
-	CodeInternal:            {http.StatusInternalServerError, "Internal error"},
-	CodeSelfServiceAllowed:  {http.StatusConflict, "Self-service purchase is allowed"},
-	CodeOwnRequestProcess:   {http.StatusConflict, "The organisation uses its own request process"},
-	CodeAlreadyDecided:      {http.StatusConflict, "Request already decided"},
-	CodeGroupNotLicensed:    {http.StatusConflict, "Group has no licenses"},
-	CodeShareAnswered:       {http.StatusConflict, "Share already answered"},
-	CodeInvalidShareLink:    {http.StatusUnauthorized, "Invalid share link"},
-	CodeShareLinkExpired:    {http.StatusUnauthorized, "Share link expired"},
+	CodeUnauthorized:         {http.StatusUnauthorized, "Authentication required"},
+	CodeForbidden:            {http.StatusForbidden, "Not allowed"},
+	CodeInvalidJSON:          {http.StatusBadRequest, "Malformed JSON body"},
+	CodeValidationFailed:     {http.StatusBadRequest, "Invalid value"},
+	CodeNotFound:             {http.StatusNotFound, "Not found"},
+	CodeMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed"},
+	CodeBodyTooLarge:         {http.StatusRequestEntityTooLarge, "Request body too large"},
+	CodeNoLicensesAvailable:  {http.StatusConflict, "No licenses available"},
+	CodeAlreadyExists:        {http.StatusConflict, "Already exists"},
+	CodeAlreadyAssigned:      {http.StatusConflict, "Already assigned"},
+	CodeBelowAssigned:        {http.StatusConflict, "Licenses are assigned"},
+	CodeConflict:             {http.StatusConflict, "Concurrent change"},
+	CodeUnavailable:          {http.StatusServiceUnavailable, "Temporarily unavailable"},
+	CodeOutcomeUnknown:       {http.StatusServiceUnavailable, "Outcome unknown"},
+	CodeIdempotencyKeyReused: {http.StatusUnprocessableEntity, "Idempotency-Key reused"},
+	CodeInternal:             {http.StatusInternalServerError, "Internal error"},
+	CodeSelfServiceAllowed:   {http.StatusConflict, "Self-service purchase is allowed"},
+	CodeOwnRequestProcess:    {http.StatusConflict, "The organisation uses its own request process"},
+	CodeAlreadyDecided:       {http.StatusConflict, "Request already decided"},
+	CodeGroupNotLicensed:     {http.StatusConflict, "Group has no licenses"},
+	CodeShareAnswered:        {http.StatusConflict, "Share already answered"},
+	CodeInvalidShareLink:     {http.StatusUnauthorized, "Invalid share link"},
+	CodeShareLinkExpired:     {http.StatusUnauthorized, "Share link expired"},
 }
 
 // apiError is an error raised by the HTTP layer itself, already classified.

@@ -3,6 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
 )
@@ -69,6 +72,40 @@ func (s *Server) meta(r *http.Request, c auth.Claims) (events.Meta, error) {
 		key = s.cfg.NewID()
 	}
 	return events.Meta{Actor: c.Subject, CommandID: key, CorrelationID: corr}, nil
+}
+
+// checkIdempotencyKey refuses a command whose Idempotency-Key was first used
+// with another request (method, path or body): repeating a key must mean
+// repeating the request, or a client bug would silently do nothing. The
+// body is read here, at most MaxBodyBytes, and handed on unchanged.
+func (s *Server) checkIdempotencyKey(w http.ResponseWriter, r *http.Request, c auth.Claims) (*http.Request, error) {
+	if s.cfg.Idempotency == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return r, nil
+	}
+	key, err := optionalKey(r, HeaderIdempotencyKey)
+	if err != nil || key == "" {
+		return r, nil // a malformed key is refused by the handler; none: nothing to check
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return r, fail(CodeBodyTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
+		}
+		return r, &apiError{code: CodeInvalidJSON, detail: "the request body could not be read", cause: err}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
+	h.Write(body)
+	same, err := s.cfg.Idempotency.Remember(r.Context(), c.Tenant, key, hex.EncodeToString(h.Sum(nil)))
+	if err != nil {
+		return r, fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
+	}
+	if !same {
+		return r, fail(CodeIdempotencyKeyReused, fmt.Sprintf("the Idempotency-Key %q was first used with a different request; use a new key for a new request", key))
+	}
+	return r, nil
 }
 
 // optionalKey returns header name's value, "" when absent, or a validation

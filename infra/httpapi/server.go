@@ -109,6 +109,9 @@ func (s *Server) handle(pattern string, a access, h handlerFunc) {
 			err = fail(CodeForbidden, a.why)
 		}
 		if err == nil {
+			r, err = s.checkIdempotencyKey(w, r, c)
+		}
+		if err == nil {
 			err = h(w, r, c)
 		}
 		if err != nil {
