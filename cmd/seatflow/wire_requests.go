@@ -33,6 +33,7 @@ type requestFlags struct {
 	SMTPUser     string
 	SMTPPassword string
 	SMTPTLS      string
+	SMTPMaxAge   time.Duration
 }
 
 // bindRequestFlags adds the license-request flags to serve's flag set.
@@ -48,6 +49,7 @@ func bindRequestFlags(f *flags, c *requestFlags) {
 	f.string(&c.SMTPUser, "smtp-username", "", "SMTP user name (PLAIN auth when set)")
 	f.string(&c.SMTPPassword, "smtp-password", "", "SMTP password")
 	f.string(&c.SMTPTLS, "smtp-tls", notify.TLSOpportunistic, "SMTP TLS: none, opportunistic, mandatory or implicit")
+	f.duration(&c.SMTPMaxAge, "smtp-max-age", notify.DefaultMaxAge, "notifications older than this when the sender reaches them are logged and counted, not mailed")
 }
 
 func (c requestFlags) validate() error {
@@ -137,7 +139,8 @@ func (q *requests) start(ctx context.Context, progress notify.Progress, httpAddr
 	var sender *notify.Sender
 	if q.flags.SMTPAddr != "" {
 		sender, err = notify.NewSender(notify.SenderConfig{JS: q.c.js, Addr: q.flags.SMTPAddr, From: q.flags.SMTPFrom,
-			Username: q.flags.SMTPUser, Password: q.flags.SMTPPassword, TLS: q.flags.SMTPTLS, Logger: q.log})
+			Username: q.flags.SMTPUser, Password: q.flags.SMTPPassword, TLS: q.flags.SMTPTLS, Logger: q.log,
+			MaxAge: q.flags.SMTPMaxAge, Metrics: q.metrics})
 		if err != nil {
 			return nil, &configError{err}
 		}

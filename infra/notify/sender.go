@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	mail "github.com/wneessen/go-mail"
 )
 
@@ -20,6 +21,8 @@ const (
 	DefaultNotifyStream = "SEATFLOW_NOTIFY"
 	DefaultSenderDur    = "seatflow-smtp"
 	DefaultMaxDeliver   = 20
+	// DefaultMaxAge is how old a notification may be and still be mailed.
+	DefaultMaxAge = 72 * time.Hour
 )
 
 // SMTP TLS modes.
@@ -51,6 +54,14 @@ type SenderConfig struct {
 	MaxDeliver int
 	// Timeout bounds one SMTP conversation. Default 30s.
 	Timeout time.Duration
+	// MaxAge is the oldest notification still mailed: older ones (e.g. the
+	// backlog of a sender turned on late) are logged, counted and dropped.
+	// Default 72h.
+	MaxAge time.Duration
+	// Now is the clock MaxAge is measured with. Default time.Now.
+	Now func() time.Time
+	// Metrics, if set, receives seatflow_notify_too_old_total.
+	Metrics prometheus.Registerer
 	// Logger receives the sender's logs. Default: discard.
 	Logger *slog.Logger
 }
@@ -74,6 +85,12 @@ func (c *SenderConfig) setDefaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
 	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -93,6 +110,9 @@ func (c SenderConfig) Validate() error {
 	if c.From == "" {
 		errs = append(errs, errors.New("--smtp-from is required with --smtp-addr"))
 	}
+	if c.MaxAge < 0 {
+		errs = append(errs, errors.New("--smtp-max-age must not be negative"))
+	}
 	switch c.TLS {
 	case TLSNone, TLSOpportunistic, TLSMandatory, TLSImplicit:
 	default:
@@ -103,10 +123,11 @@ func (c SenderConfig) Validate() error {
 
 // Sender delivers notifications from SEATFLOW_NOTIFY by SMTP.
 type Sender struct {
-	cfg  SenderConfig
-	log  *slog.Logger
-	host string
-	port int
+	cfg    SenderConfig
+	log    *slog.Logger
+	host   string
+	port   int
+	tooOld prometheus.Counter
 }
 
 // NewSender checks cfg and returns a Sender; Run starts it.
@@ -117,7 +138,14 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	host, port, _ := net.SplitHostPort(cfg.Addr)
 	p, _ := strconv.Atoi(port)
-	return &Sender{cfg: cfg, log: cfg.Logger.With("component", "smtp-sender"), host: host, port: p}, nil
+	tooOld := prometheus.NewCounter(prometheus.CounterOpts{Name: "seatflow_notify_too_old_total",
+		Help: "Notifications not mailed because they were older than --smtp-max-age when the sender reached them."})
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(tooOld); err != nil {
+			return nil, fmt.Errorf("notify: metrics: %w", err)
+		}
+	}
+	return &Sender{cfg: cfg, log: cfg.Logger.With("component", "smtp-sender"), host: host, port: p, tooOld: tooOld}, nil
 }
 
 // Run delivers until ctx ends. It returns an error only if it cannot start.
@@ -149,6 +177,15 @@ func (s *Sender) deliver(ctx context.Context, m jetstream.Msg) {
 	var n Notification
 	if err := json.Unmarshal(m.Data(), &n); err != nil || len(n.To) == 0 {
 		s.log.Error("dropping a notification that cannot be sent", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	if md, err := m.Metadata(); err == nil && s.cfg.Now().Sub(md.Timestamp) > s.cfg.MaxAge {
+		// Mail about a decision made days ago, sent all at once, misleads
+		// more than it informs: count it and say so instead.
+		s.tooOld.Inc()
+		s.log.Warn("not mailing a notification older than --smtp-max-age", "id", n.ID, "kind", n.Kind,
+			"stored_at", md.Timestamp, "max_age", s.cfg.MaxAge)
 		_ = m.Term()
 		return
 	}

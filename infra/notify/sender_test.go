@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
@@ -151,5 +154,69 @@ func TestSenderConfigValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %v does not mention %q", err, want)
 		}
+	}
+}
+
+// TestSenderSkipsNotificationsOlderThanMaxAge: a sender turned on after
+// notifications piled up does not mail the stale ones: it counts and logs
+// them, acknowledges them, and mails the fresh one.
+func TestSenderSkipsNotificationsOlderThanMaxAge(t *testing.T) {
+	ctx := context.Background()
+	s := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, s.ClientURL())
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	box := &mailbox{}
+	addr := startSMTP(t, box)
+	publish := func(id string) {
+		b, _ := json.Marshal(notify.Notification{ID: id, Kind: "request.approved", To: []string{"u1@example.com"}, Subject: id, Text: "x\n", EventID: id})
+		m := &nats.Msg{Subject: notify.Subject("contoso"), Data: b, Header: nats.Header{}}
+		m.Header.Set(jetstream.MsgIDHeader, id)
+		if _, err := js.PublishMsg(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"old-1", "old-2", "old-3"} {
+		publish(id)
+	}
+	var clock atomic.Int64 // offset from the real time
+	clock.Store(int64(100 * time.Hour))
+	reg := prometheus.NewRegistry()
+	snd, err := notify.NewSender(notify.SenderConfig{JS: js, Addr: addr, From: "seatflow@example.com", TLS: notify.TLSNone,
+		MaxAge: 72 * time.Hour, Now: func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }, Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- snd.Run(runCtx) }()
+	tooOld := func() float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "seatflow_notify_too_old_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return -1
+	}
+	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if got := tooOld(); got != 3 {
+			return fmt.Errorf("too old: %v, want 3", got)
+		}
+		return nil
+	})
+	clock.Store(0)
+	publish("fresh")
+	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if len(box.list()) != 1 {
+			return fmt.Errorf("mails: %d, want the fresh one", len(box.list()))
+		}
+		return nil
+	})
+	cancel()
+	<-done
+	if m := box.list()[0]; !strings.Contains(m.data, "Subject: fresh") {
+		t.Fatalf("mailed %q, want only the fresh notification", m.data)
 	}
 }
