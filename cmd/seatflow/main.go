@@ -24,6 +24,8 @@ commands:
   serve     run the embedded NATS server (or use --nats-url), projections, HTTP API
   token     print a signed bearer token: --tenant T --user U --role R [--ttl D]
   rebuild   replay every projection from the start of the stream and report
+  bench     benchmark the service against raw JetStream on the same server:
+            [--scenarios a,b,..] [--nats-url U]
   help      show this text
 
 Run 'seatflow <command> -h' for a command's flags. Every flag is also read
@@ -49,6 +51,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = tokenCmd(args[1:], stdout, stderr, getenv)
 	case "rebuild":
 		err = rebuildCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "bench":
+		err = benchCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -132,6 +132,18 @@ func (c *conn) close() {
 // success has been acknowledged by JetStream), projections stop, the NATS
 // connection drains and the embedded server shuts down.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	return serve(ctx, cfg, log, nil)
+}
+
+// serving is what an in-process caller (seatflow bench) learns once Serve
+// serves: the HTTP address and the projection runner.
+type serving struct {
+	HTTP   string
+	Runner *projector.Runner
+}
+
+// serve is Serve with a hook called once the HTTP server listens.
+func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving)) error {
 	c, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -216,6 +228,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- hs.Serve(ln) }()
 	log.Info("serving", "http", ln.Addr().String(), "nats", c.url, "data_dir", cfg.DataDir)
+	if ready != nil {
+		ready(serving{HTTP: ln.Addr().String(), Runner: runner})
+	}
 
 	select {
 	case <-ctx.Done():
