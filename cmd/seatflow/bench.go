@@ -538,7 +538,9 @@ func (b *benchRun) signinsDrained(ctx context.Context, idle time.Duration) error
 
 func userName(prefix string, i int) string { return fmt.Sprintf("%s%06d", prefix, i) }
 
-func tenantName(kind string, i int) string { return fmt.Sprintf("%s%s%03d", benchTenantPrefix, kind, i) }
+func tenantName(kind string, i int) string {
+	return fmt.Sprintf("%s%s%03d", benchTenantPrefix, kind, i)
+}
 
 // --- scenarios --------------------------------------------------------------
 
