@@ -129,7 +129,56 @@ type entry struct {
 	state    any
 	pos      uint64
 	loaded   bool
+	stale    bool // Observe dropped events: reload (guarded by Service.mu)
 	commands map[string]uint64 // command ID -> position of its last event
+	// pending holds events Observe saw for this aggregate, folded in by
+	// the next command that locks the entry (guarded by Service.mu).
+	pending []events.Envelope
+}
+
+// maxPending bounds the events Observe keeps for an entry no command
+// locks; beyond it the entry is reloaded when next used.
+const maxPending = 1024
+
+// Observe folds an event the process learnt of from the stream (the
+// projection runner feeds every event it applies) into the cached state of
+// its aggregate, when that aggregate is cached: the states a command reads
+// but does not write (which no concurrency check protects) are then kept
+// current without a read on the command's path. It never blocks on a
+// running command: the event is folded in by the next command that locks
+// the aggregate, and skipped if the cache already holds it.
+func (s *Service) Observe(env events.Envelope) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.cache[cacheKey{env.Tenant, env.Aggregate}]
+	if !ok {
+		return
+	}
+	if len(e.pending) >= maxPending {
+		e.pending = nil
+		e.stale = true
+		return
+	}
+	e.pending = append(e.pending, env)
+}
+
+// drain folds the events Observe saw into a locked entry.
+func (s *Service) drain(e *entry) {
+	s.mu.Lock()
+	pending, stale := e.pending, e.stale
+	e.pending, e.stale = nil, false
+	s.mu.Unlock()
+	if stale {
+		e.loaded = false
+	}
+	if !e.loaded {
+		return
+	}
+	for _, ev := range pending {
+		if ev.Position > e.pos {
+			e.apply(ev)
+		}
+	}
 }
 
 // NewService returns a Service on store.
@@ -263,6 +312,7 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 		e := s.entry(cacheKey{string(tenant), agg})
 		e.mu.Lock()
 		defer e.mu.Unlock()
+		s.drain(e)
 		tx.entries[agg] = e
 	}
 
