@@ -15,7 +15,7 @@ import (
 // policy p1 for app "teams" listing P (chat off) then B, each product's
 // seats and holders, and who waits.
 type claimGiven struct {
-	off, disabled bool
+	off, disabled  bool
 	pSeats, bSeats int
 	holdsP, holdsB []string
 	claimedB       []string // claimed B under p1 once, no longer hold it

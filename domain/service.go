@@ -129,7 +129,7 @@ type entry struct {
 	state    any
 	pos      uint64
 	loaded   bool
-	stale    bool // Observe dropped events: reload (guarded by Service.mu)
+	stale    bool              // Observe dropped events: reload (guarded by Service.mu)
 	commands map[string]uint64 // command ID -> position of its last event
 	// pending holds events Observe saw for this aggregate, folded in by
 	// the next command that locks the entry (guarded by Service.mu).
