@@ -16,7 +16,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/signin"
 )
 
 // acWorld is a running service with tenant contoso, products P and B, the
@@ -214,9 +216,9 @@ func testAutoClaimRace(t *testing.T, w *acWorld) {
 		}
 	}
 	// Arrival order: the order in which each queued user's first sign-in
-	// reached the sign-in stream.
+	// reached the sign-in stream (stored under the tenant's partition).
 	var arrival []string
-	for _, m := range w.streamData(t, "SEATFLOW_SIGNINS", "sf.signin.contoso", "") {
+	for _, m := range w.streamData(t, "SEATFLOW_SIGNINS", "sf.signin.contoso.*", "") {
 		var s signInMsg
 		_ = json.Unmarshal(m.Data, &s)
 		if !users[s.UserID] && !slices.Contains(arrival, s.UserID) {
@@ -564,13 +566,22 @@ func TestAutoClaimSurvivesRestart(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := w.js.Consumer(ctx, "SEATFLOW_SIGNINS", "seatflow-signins")
-	if err != nil {
-		t.Fatalf("durable consumer: %v", err)
+	// The tenant's partition consumer delivered each of the three
+	// sign-ins once: the restart went on where it stopped.
+	delivered := uint64(0)
+	for n := range natsjs.SigninPartitions {
+		cons, err := w.js.Consumer(ctx, natsjs.StreamSignins, signin.ConsumerName(signin.DefaultDurable, n))
+		if err != nil {
+			t.Fatalf("durable consumer %d: %v", n, err)
+		}
+		info, err := cons.Info(ctx)
+		if err != nil || info.Config.Durable != signin.ConsumerName(signin.DefaultDurable, n) {
+			t.Fatalf("durable consumer: %+v %v", info, err)
+		}
+		delivered += info.Delivered.Consumer
 	}
-	info, err := cons.Info(ctx)
-	if err != nil || info.Config.Durable != "seatflow-signins" || info.Delivered.Stream != 3 {
-		t.Fatalf("durable consumer: %+v %v", info, err)
+	if delivered != 3 {
+		t.Fatalf("sign-in deliveries: got %d, want 3", delivered)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/signin"
 )
 
 // soTenant is the tenant of the scale-out test; nothing else writes to the
@@ -917,23 +918,27 @@ func (w *soWorld) lastSeq() (uint64, error) {
 func (w *soWorld) signInsPending() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := w.js.Consumer(ctx, natsjs.StreamSignins, "seatflow-signins")
-	if err != nil {
-		return "sign-in consumer: " + err.Error()
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return "sign-in consumer: " + err.Error()
-	}
-	if info.NumPending > 0 || info.NumAckPending > 0 {
-		leader := ""
-		if info.Cluster != nil {
-			leader = info.Cluster.Leader
+	var busy []string
+	for n := range natsjs.SigninPartitions {
+		name := signin.ConsumerName(signin.DefaultDurable, n)
+		cons, err := w.js.Consumer(ctx, natsjs.StreamSignins, name)
+		if err != nil {
+			return "sign-in consumer " + name + ": " + err.Error()
 		}
-		return fmt.Sprintf("sign-in consumer: %d pending, %d awaiting ack, %d redelivered, %d pull requests waiting, delivered up to %d, acknowledged up to %d, leader %q, ack wait %s",
-			info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream, leader, info.Config.AckWait)
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return "sign-in consumer " + name + ": " + err.Error()
+		}
+		if info.NumPending > 0 || info.NumAckPending > 0 {
+			leader := ""
+			if info.Cluster != nil {
+				leader = info.Cluster.Leader
+			}
+			busy = append(busy, fmt.Sprintf("sign-in consumer %s: %d pending, %d awaiting ack, %d redelivered, %d pull requests waiting, delivered up to %d, acknowledged up to %d, leader %q, ack wait %s",
+				name, info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream, leader, info.Config.AckWait))
+		}
 	}
-	return ""
+	return strings.Join(busy, "; ")
 }
 
 // views reads every read model the test compares from both instances, at

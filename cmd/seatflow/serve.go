@@ -161,7 +161,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	if err != nil {
 		return err
 	}
-	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log, Projections: models, Checkpoints: cps})
+	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log, Projections: models, Checkpoints: cps,
+		Observe: svc.Observe})
 	if err != nil {
 		return err
 	}

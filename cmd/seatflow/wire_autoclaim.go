@@ -89,7 +89,8 @@ func (a *autoClaim) http() *httpapi.AutoClaimConfig {
 // start runs the sign-in router and the granter until the returned stop is
 // called; stop waits for both (the router finishes the message in hand).
 func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
-	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Metrics: a.metrics, Handler: a.handler, Logger: a.log})
+	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Metrics: a.metrics, Handler: a.handler, Logger: a.log,
+		Partitions: natsjs.SigninPartitions})
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,10 @@ type Config struct {
 	// Rebuild ignores the saved checkpoint: the read models are built from
 	// the start of the stream, and checkpoints are then saved as usual.
 	Rebuild bool
+	// Observe, if set, is told of every event applied, after the read
+	// models (the command side's cache uses it to keep the states it reads
+	// current). It is not checkpointed and must not block.
+	Observe func(events.Envelope)
 	// CheckpointEvery is how many applied events trigger a checkpoint.
 	// Default 50,000. A checkpoint is also saved when Run stops, and once
 	// the read models first catch up.
@@ -195,6 +199,9 @@ func (r *Runner) handle(msg jetstream.Msg) {
 	env.Position = seq
 	for _, p := range r.cfg.Projections {
 		p.Apply(env)
+	}
+	if r.cfg.Observe != nil {
+		r.cfg.Observe(env)
 	}
 	r.advance(seq, true)
 	r.sinceSave++
