@@ -73,7 +73,9 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 			for i := range envs {
 				envs[i].Position = positions[i]
 				b.entries[envs[i].Aggregate].apply(envs[i])
-				out[owners[i]].Position = positions[i]
+				for _, j := range owners[i] {
+					out[j].Position = positions[i]
+				}
 			}
 			return out, nil
 		}
@@ -197,9 +199,10 @@ func (b *claimBatch) maxPos() uint64 {
 
 // writes groups the batch's events by aggregate (each aggregate one write
 // whose first event carries its check), keeping each aggregate's events in
-// decision order. It returns the envelopes in append order and, for each,
-// the sign-in that caused it.
-func (b *claimBatch) writes(changes []BatchChange, in []SignIn, now time.Time) ([]Write, []events.Envelope, []int) {
+// decision order. The claims on one product become one LicensesClaimed
+// event, so that the common batch is one stored message. It returns the
+// envelopes in append order and, for each, the sign-ins that caused it.
+func (b *claimBatch) writes(changes []BatchChange, in []SignIn, now time.Time) ([]Write, []events.Envelope, [][]int) {
 	byAgg := map[events.Aggregate][]BatchChange{}
 	var aggs []events.Aggregate
 	for _, c := range changes {
@@ -212,19 +215,58 @@ func (b *claimBatch) writes(changes []BatchChange, in []SignIn, now time.Time) (
 	var (
 		writes []Write
 		envs   []events.Envelope
-		owners []int
+		owners [][]int
 	)
 	for _, agg := range aggs {
 		w := Write{Expected: b.entries[agg].pos}
-		for _, c := range byAgg[agg] {
-			s := in[c.SignIn]
-			meta := events.Meta{Actor: string(s.UserID), CommandID: s.ID, CorrelationID: s.ID}
-			env := events.New(b.s.cfg.NewID(), b.tenant, agg, now, meta, c.Data)
+		add := func(meta events.Meta, d events.Data, who []int) {
+			env := events.New(b.s.cfg.NewID(), b.tenant, agg, now, meta, d)
 			w.Events = append(w.Events, env)
 			envs = append(envs, env)
-			owners = append(owners, c.SignIn)
+			owners = append(owners, who)
+		}
+		cs := byAgg[agg]
+		var (
+			merged claimsDraft
+			rest   []BatchChange
+		)
+		for _, c := range cs {
+			if lc, ok := c.Data.(events.LicenseClaimed); ok {
+				merged.add(lc, c.SignIn)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		if len(merged.who) > 1 && !merged.mixed {
+			first := in[merged.who[0]].ID
+			add(events.Meta{Actor: "auto-claim", CommandID: "claims-" + first, CorrelationID: "claims-" + first, CausationID: first},
+				merged.event, merged.who)
+		} else {
+			rest = cs
+		}
+		for _, c := range rest {
+			s := in[c.SignIn]
+			add(events.Meta{Actor: string(s.UserID), CommandID: s.ID, CorrelationID: s.ID}, c.Data, []int{c.SignIn})
 		}
 		writes = append(writes, w)
 	}
 	return writes, envs, owners
+}
+
+// claimsDraft gathers claims on one product under one policy into one
+// event; mixed marks claims under different policies, which are not merged.
+type claimsDraft struct {
+	event events.LicensesClaimed
+	who   []int
+	mixed bool
+}
+
+func (d *claimsDraft) add(lc events.LicenseClaimed, signIn int) {
+	if len(d.who) > 0 && (d.event.PolicyID != lc.PolicyID || d.event.App != lc.App) {
+		d.mixed = true
+	}
+	d.event.ProductID, d.event.PolicyID, d.event.App = lc.ProductID, lc.PolicyID, lc.App
+	d.event.Claims = append(d.event.Claims, events.Claim{UserID: lc.UserID, DisabledServices: lc.DisabledServices,
+		SigninID: lc.SigninID, ClaimedAt: lc.ClaimedAt})
+	d.who = append(d.who, signIn)
 }

@@ -254,3 +254,30 @@ func TestClaimBatchObservesOtherWriters(t *testing.T) {
 		t.Errorf("the batches read the store %d times, want none", w.store.loads-loads)
 	}
 }
+
+// TestClaimBatchOneEventPerProduct: claims on one product decided together
+// are stored as one LicensesClaimed; each sign-in is still recognised when
+// delivered again, by this instance and by one that loads the product.
+func TestClaimBatchOneEventPerProduct(t *testing.T) {
+	w := newClaimWorld(t, 5, 5, true)
+	from := len(w.store.log)
+	if got := w.batch(w.svc, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/P", "claimed/P"}) {
+		t.Fatalf("got %v", got)
+	}
+	stored := w.store.log[from:]
+	if len(stored) != 1 || stored[0].Type != events.TypeLicensesClaimed || len(stored[0].Data.(events.LicensesClaimed).Claims) != 3 {
+		t.Fatalf("stored %+v, want one LicensesClaimed of 3", stored)
+	}
+	for _, svc := range []*domain.Service{w.svc, newService(t, w.store)} {
+		if got := w.batch(svc, "s2:u2", "s4:u1"); !reflect.DeepEqual(got, []string{"claimed/P", "already_licensed/P"}) {
+			t.Errorf("again: got %v, want claimed/P already_licensed/P", got)
+		}
+	}
+	if len(w.store.log) != from+1 {
+		t.Errorf("redelivered sign-ins appended %d events", len(w.store.log)-from-1)
+	}
+	p, _, err := w.svc.Product(ctx, "contoso", "P", w.meta(), domain.SetSelfService{SelfService: "blocked"})
+	if err != nil || p.Assigned != 3 {
+		t.Errorf("P: %+v %v, want 3 assigned", p, err)
+	}
+}

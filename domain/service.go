@@ -456,6 +456,12 @@ func (e *entry) apply(ev events.Envelope) {
 	e.kind.evolve(e.state, ev)
 	e.pos = ev.Position
 	e.commands[ev.CommandID] = ev.Position
+	if m, ok := ev.Data.(interface{ CommandIDs() []string }); ok {
+		// An event decided for several commands at once (group commit).
+		for _, id := range m.CommandIDs() {
+			e.commands[id] = ev.Position
+		}
+	}
 }
 
 func (s *Service) sleep(ctx context.Context, attempt int) error {

@@ -76,6 +76,8 @@ func (lc *LicenseCounts) Apply(env events.Envelope) {
 		p.SelfService = e.SelfService
 	case events.LicenseAssigned, events.LicenseClaimed:
 		p.Assigned++
+	case events.LicensesClaimed:
+		p.Assigned += len(e.Claims)
 	case events.LicenseUnassigned:
 		p.Assigned--
 	}
@@ -174,9 +176,11 @@ func (ul *UserLicenses) Apply(env events.Envelope) {
 	case events.LicenseAssigned:
 		ul.set(env.Tenant, e.UserID, UserLicense{ProductID: e.ProductID, DisabledServices: e.DisabledServices,
 			Source: e.Source, AssignedAt: env.OccurredAt})
-	case events.LicenseClaimed:
-		ul.set(env.Tenant, e.UserID, UserLicense{ProductID: e.ProductID, DisabledServices: e.DisabledServices,
-			Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, AssignedAt: e.ClaimedAt})
+	case events.LicenseClaimed, events.LicensesClaimed:
+		for _, c := range events.Claims(e) {
+			ul.set(env.Tenant, c.UserID, UserLicense{ProductID: c.ProductID, DisabledServices: c.DisabledServices,
+				Source: events.Source{Kind: events.SourcePolicy, Ref: c.PolicyID}, AssignedAt: c.ClaimedAt})
+		}
 	case events.LicenseUnassigned:
 		ul.mu.Lock()
 		delete(ul.tenants[env.Tenant][e.UserID], e.ProductID)

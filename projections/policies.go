@@ -100,6 +100,8 @@ func (pl *PolicyList) Apply(env events.Envelope) {
 			p.Purchased -= e.Count
 		case events.LicenseAssigned, events.LicenseClaimed:
 			p.Assigned++
+		case events.LicensesClaimed:
+			p.Assigned += len(e.Claims)
 		case events.LicenseUnassigned:
 			p.Assigned--
 		}

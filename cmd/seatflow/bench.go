@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,6 +66,7 @@ type benchConfig struct {
 	Subjects    int // subjects of the pipelined baseline
 	LatencyFor  time.Duration
 	LogLevel    string
+	CPUProfile  string
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -82,6 +84,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	f.int(&bc.Subjects, "subjects", 10_000, "subjects of the pipelined baseline")
 	f.duration(&bc.LatencyFor, "latency-for", 4*time.Second, "how long the latency scenario publishes at half the peak rate")
 	f.string(&bc.LogLevel, "log-level", "error", "log level of the service under test")
+	f.string(&bc.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -98,6 +101,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if bc.Users < 10 || bc.Tenants < 1 || bc.Clients < 1 || bc.Products < 1 || bc.Appends < 10 || bc.Subjects < 1 ||
 		bc.HTTPSignins < bc.Tenants || bc.Assignments < bc.Products || bc.Users < bc.Tenants {
 		return &configError{errors.New("bench sizes must be positive, with --users, --http-signins and --assignments at least --tenants (and --products)")}
+	}
+	if bc.CPUProfile != "" {
+		f, err := os.Create(bc.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	b := &benchRun{cfg: bc, on: selected, out: stdout, log: newLogger(stderr, bc.LogLevel)}
 	return b.run(ctx)
@@ -408,24 +422,36 @@ type claimWatch struct {
 	event chan struct{}
 }
 
-var claimedType = []byte(`"type":"` + events.TypeLicenseClaimed + `"`)
+var (
+	claimedType  = []byte(`"type":"` + events.TypeLicenseClaimed + `"`)
+	claimedTypes = []byte(`"type":"` + events.TypeLicensesClaimed + `"`)
+)
 
 func (b *benchRun) watchClaims(subject string) (*claimWatch, error) {
 	w := &claimWatch{seen: map[string]time.Time{}, event: make(chan struct{}, 1)}
 	sub, err := b.nc.Subscribe(subject, func(m *nats.Msg) {
-		if !bytes.Contains(m.Data, claimedType) {
+		if !bytes.Contains(m.Data, claimedType) && !bytes.Contains(m.Data, claimedTypes) {
 			return
 		}
 		now := time.Now()
 		var env struct {
 			Data struct {
 				SigninID string `json:"signin_id"`
+				Claims   []struct {
+					SigninID string `json:"signin_id"`
+				} `json:"claims"`
 			} `json:"data"`
 		}
 		_ = json.Unmarshal(m.Data, &env)
 		w.mu.Lock()
-		w.n++
-		w.seen[env.Data.SigninID] = now
+		if env.Data.SigninID != "" {
+			w.n++
+			w.seen[env.Data.SigninID] = now
+		}
+		for _, c := range env.Data.Claims {
+			w.n++
+			w.seen[c.SigninID] = now
+		}
 		w.mu.Unlock()
 		select {
 		case w.event <- struct{}{}:

@@ -86,14 +86,16 @@ func (c *Checker) Apply(env events.Envelope) {
 		}
 	case events.LicenseAssigned:
 		hold(e.ProductID, e.UserID)
-	case events.LicenseClaimed:
-		hold(e.ProductID, e.UserID)
-		k := [3]string{t, e.PolicyID, e.UserID}
-		if c.claimed[k] {
-			c.violate(env, "user %s claimed twice under policy %s (invariant 3)", e.UserID, e.PolicyID)
+	case events.LicenseClaimed, events.LicensesClaimed:
+		for _, e := range events.Claims(e) {
+			hold(e.ProductID, e.UserID)
+			k := [3]string{t, e.PolicyID, e.UserID}
+			if c.claimed[k] {
+				c.violate(env, "user %s claimed twice under policy %s (invariant 3)", e.UserID, e.PolicyID)
+			}
+			c.claimed[k] = true
+			c.fold.Claims[t]++
 		}
-		c.claimed[k] = true
-		c.fold.Claims[t]++
 	case events.LicenseUnassigned:
 		delete(c.product(t, e.ProductID).holders, e.UserID)
 	case events.UserQueued:

@@ -440,6 +440,7 @@ func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) {
 		r.claimTenant(ctx, t, byTenant[t])
 	}
 	r.met.batch(part, len(msgs), time.Since(start))
+	r.log.Debug("sign-in batch", "partition", part, "count", len(msgs), "tenants", len(tenants), "took", time.Since(start))
 }
 
 func tenantOf(subject string) string {
