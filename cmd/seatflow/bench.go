@@ -208,6 +208,9 @@ func (b *benchRun) run(ctx context.Context) error {
 		if !b.on[s.name] {
 			continue
 		}
+		if err := b.settle(ctx); err != nil {
+			return fmt.Errorf("before %s: %w", s.name, err)
+		}
 		if err := s.run(ctx); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -531,6 +534,47 @@ func (b *benchRun) publishSignins(ctx context.Context, tenantOf func(i int) stri
 	return flush()
 }
 
+// settle waits until the previous scenario's work is done everywhere:
+// every sign-in acknowledged, the read models and every durable consumer of
+// the event stream (the notifier) caught up; each scenario then starts on
+// a quiet service.
+func (b *benchRun) settle(ctx context.Context) error {
+	if err := b.signinsDrained(ctx, 60*time.Second); err != nil {
+		return err
+	}
+	s, err := b.js.Stream(ctx, natsjs.StreamEvents)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	defer cancel()
+	if err := b.runner.WaitFor(wctx, info.State.LastSeq); err != nil {
+		return fmt.Errorf("read models: %w", err)
+	}
+	for {
+		left := uint64(0)
+		names := s.ListConsumers(wctx)
+		for ci := range names.Info() {
+			left += ci.NumPending + uint64(ci.NumAckPending)
+		}
+		if err := names.Err(); err != nil {
+			return err
+		}
+		if left == 0 {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("event consumers: %d events pending", left)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // signinsDrained waits until every sign-in consumer has acknowledged
 // everything on the sign-in stream.
 func (b *benchRun) signinsDrained(ctx context.Context, idle time.Duration) error {
@@ -816,6 +860,12 @@ func (b *benchRun) latency(ctx context.Context) error {
 		lat[i] = w.seen["lat-"+strconv.Itoa(i)].Sub(sent[i])
 	}
 	w.mu.Unlock()
+	if os.Getenv("SEATFLOW_BENCH_DEBUG") != "" {
+		for from := 0; from < n; from += n / 10 {
+			to := min(from+n/10, n)
+			fmt.Fprintf(b.out, "  latency %d..%d: p50 %s p99 %s max %s\n", from, to, bench.Percentile(lat[from:to], 50), bench.Percentile(lat[from:to], 99), bench.Percentile(lat[from:to], 100))
+		}
+	}
 	r := bench.Result{Name: scLatency, What: fmt.Sprintf("sign-in -> LicenseClaimed at %.0f/s (half the peak)", rate),
 		Count: n, Elapsed: el, Unit: "claims", P50: bench.Percentile(lat, 50), P99: bench.Percentile(lat, 99),
 		Baseline: "raw-append-1 p99", Target: 10, Higher: false}

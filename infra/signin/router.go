@@ -203,7 +203,7 @@ func (r *Router) setup(ctx context.Context) error {
 			Description:    fmt.Sprintf("Seatflow sign-ins, partition %d of %d", n, r.cfg.Partitions),
 			FilterSubject:  PartitionFilter(n),
 			DeliverPolicy:  jetstream.DeliverAllPolicy,
-			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckPolicy:      jetstream.AckAllPolicy,
 			AckWait:        r.cfg.AckWait,
 			MaxAckPending:  4 * r.cfg.BatchSize,
 			MaxDeliver:     -1,
@@ -376,8 +376,16 @@ func (r *Router) loop(p *partition) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
+		// The batch in hand is finished unless it waits for long (an
+		// unavailable store): then it is left for the next owner.
 		<-p.quit
-		cancel()
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	batch := make([]jetstream.Msg, 0, r.cfg.BatchSize)
 	for {
@@ -413,6 +421,10 @@ type inbound struct {
 // sign-in once its events are stored.
 func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) {
 	start := time.Now()
+	var lag time.Duration
+	if md, err := msgs[0].Metadata(); err == nil {
+		lag = start.Sub(md.Timestamp)
+	}
 	var (
 		byTenant = map[string][]inbound{}
 		tenants  []string
@@ -436,11 +448,24 @@ func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) {
 		}
 		byTenant[in.tenant] = append(byTenant[in.tenant], in)
 	}
+	// Tenants are independent: their sign-ins are claimed in parallel,
+	// each tenant's in arrival order.
+	var wg sync.WaitGroup
 	for _, t := range tenants {
-		r.claimTenant(ctx, t, byTenant[t])
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.claimTenant(ctx, t, byTenant[t])
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() == nil {
+		// Every message of the batch is settled (claimed or dead-lettered):
+		// one acknowledgement covers them all (AckAll).
+		_ = msgs[len(msgs)-1].Ack()
 	}
 	r.met.batch(part, len(msgs), time.Since(start))
-	r.log.Debug("sign-in batch", "partition", part, "count", len(msgs), "tenants", len(tenants), "took", time.Since(start))
+	r.log.Debug("sign-in batch", "partition", part, "count", len(msgs), "tenants", len(tenants), "took", time.Since(start), "lag", lag)
 }
 
 func tenantOf(subject string) string {
@@ -527,9 +552,7 @@ func (r *Router) claim(ctx context.Context, tenant string, ins []inbound) (err e
 	for i, o := range outs {
 		if o.Err != nil {
 			r.fail(ctx, ins[i], o.Err)
-			continue
 		}
-		_ = ins[i].msg.Ack()
 	}
 	r.met.signins(len(ins))
 	return nil
@@ -544,9 +567,10 @@ func (r *Router) fail(ctx context.Context, in inbound, err error) {
 	r.deadLetter(ctx, in, rej)
 }
 
-// deadLetter copies the message to sf.dlq.signin.<tenant> with the reason
-// and acknowledges it. If the copy cannot be stored the message is left
-// for redelivery.
+// deadLetter copies the message to sf.dlq.signin.<tenant> with the reason;
+// the batch's acknowledgement then covers it. If the copy cannot be stored
+// it is tried again, the partition waiting, as the claims wait for an
+// unavailable store.
 func (r *Router) deadLetter(ctx context.Context, in inbound, rej *RejectedError) {
 	tenant := in.tenant
 	if tenant == "" {
@@ -558,13 +582,18 @@ func (r *Router) deadLetter(ctx context.Context, in inbound, rej *RejectedError)
 	dlq.Header.Set("Seatflow-Sequence", in.seq)
 	// A redelivered poison message is dead-lettered once.
 	dlq.Header.Set(jetstream.MsgIDHeader, "signin-"+in.seq)
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := r.js.PublishMsg(pctx, dlq); err != nil {
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := r.js.PublishMsg(pctx, dlq)
+		cancel()
+		if err == nil {
+			break
+		}
 		r.log.Error("dead-letter a sign-in", "subject", dlq.Subject, "seq", in.seq, "err", err)
-		return
+		if sleep(ctx, r.backoff(attempt, time.Second)) != nil {
+			return
+		}
 	}
-	_ = in.msg.Ack()
 	r.met.deadLetter()
 	r.log.Warn("sign-in dead-lettered", "tenant", tenant, "seq", in.seq, "reason", rej.Error())
 }
