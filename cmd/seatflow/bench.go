@@ -178,7 +178,7 @@ func (b *benchRun) run(ctx context.Context) error {
 		return fmt.Errorf("connect to %s: %w", b.url, err)
 	}
 	defer b.nc.Close()
-	if b.js, err = jetstream.New(b.nc); err != nil {
+	if b.js, err = jetstream.New(b.nc, jetstream.WithPublishAsyncMaxPending(1<<16)); err != nil {
 		return err
 	}
 	fmt.Fprintf(b.out, "seatflow bench: NATS %s, %d CPUs, GOMAXPROCS %d\n", b.url, runtime.NumCPU(), runtime.GOMAXPROCS(0))
@@ -503,7 +503,7 @@ func (w *claimWatch) stop() { _ = w.sub.Unsubscribe() }
 
 // publishSignins publishes sign-ins as fast as JetStream acknowledges them.
 func (b *benchRun) publishSignins(ctx context.Context, tenantOf func(i int) string, n int, user func(i int) string, idp string) error {
-	futs := make([]jetstream.PubAckFuture, 0, 4096)
+	futs := make([]jetstream.PubAckFuture, 0, 2048)
 	flush := func() error {
 		for _, f := range futs {
 			select {
