@@ -225,6 +225,9 @@ func (b *benchRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := b.settle(ctx); err != nil {
+		return fmt.Errorf("before %s: %w", scRebuild, err)
+	}
 	if b.on[scRebuild] {
 		if err := b.rebuild(ctx, fold); err != nil {
 			return fmt.Errorf("%s: %w", scRebuild, err)

@@ -1,7 +1,6 @@
 package signin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,16 +68,33 @@ func Parse(body []byte) (Payload, error) {
 	if len(body) > MaxPayload {
 		return Payload{}, reject(ReasonTooLarge, "%d bytes, at most %d", len(body), MaxPayload)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
+	// One pass: pointer fields tell which keys the message had.
+	var w struct {
+		ID          *string    `json:"id"`
+		UserID      *string    `json:"user_id"`
+		App         *string    `json:"app"`
+		At          *time.Time `json:"at"`
+		Email       *string    `json:"email"`
+		DisplayName *string    `json:"display_name"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
 		return Payload{}, reject(ReasonMalformedJSON, "%v", err)
 	}
-	var p Payload
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&p); err != nil {
-		return Payload{}, reject(ReasonMalformedJSON, "%v", err)
+	present := map[string]json.RawMessage{}
+	p := Payload{Email: w.Email, DisplayName: w.DisplayName}
+	if w.ID != nil {
+		p.ID, present["id"] = *w.ID, nil
 	}
-	return p, p.Validate(raw)
+	if w.UserID != nil {
+		p.UserID, present["user_id"] = *w.UserID, nil
+	}
+	if w.App != nil {
+		p.App, present["app"] = *w.App, nil
+	}
+	if w.At != nil {
+		p.At, present["at"] = *w.At, nil
+	}
+	return p, p.Validate(present)
 }
 
 // Validate checks the fields; present lists the keys the message had (nil:
