@@ -201,6 +201,13 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	runCtx, stopRunner := context.WithCancel(context.Background())
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- runner.Run(runCtx) }()
+	ac.fresh = func(ctx context.Context) error {
+		info, err := c.js.Stream(ctx, natsjs.StreamEvents)
+		if err != nil {
+			return err
+		}
+		return runner.WaitFor(ctx, info.CachedInfo().State.LastSeq)
+	}
 	stopAutoClaim, err := ac.start(ctx)
 	if err != nil {
 		stopRunner()

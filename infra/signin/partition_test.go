@@ -223,3 +223,36 @@ func TestPartitionsSharedAcrossInstances(t *testing.T) {
 		t.Errorf("the stopped instance claimed %d more", len(cb.claimed())-before)
 	}
 }
+
+// TestPartitionTakenOnlyWhenFresh: a router takes its partitions only once
+// the process's state has caught up (Fresh), so it never decides on less
+// than the previous owner wrote.
+func TestPartitionTakenOnlyWhenFresh(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	cmds := &fakeCommands{}
+	runRouter(t, srv.ClientURL(), cmds, signin.Config{Fresh: func(ctx context.Context) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}})
+	publish(t, js, "sf.signin.contoso", "s1", valid("s1", "u1"))
+	time.Sleep(300 * time.Millisecond) // nothing may happen meanwhile; no timing is asserted
+	if got := cmds.claimed(); len(got) != 0 {
+		t.Fatalf("claimed %v before the state was fresh", got)
+	}
+	close(release)
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if got := cmds.claimed(); !slices.Equal(got, []string{"s1"}) {
+			return fmt.Errorf("claims %v, want s1", got)
+		}
+		return nil
+	})
+}

@@ -77,6 +77,11 @@ type Config struct {
 	// MaxDeliveries dead-letters a message delivered this many times (an
 	// instance crashing on it) as retries_exhausted (0: no limit).
 	MaxDeliveries int
+	// Fresh, if set, is called before a partition is taken and returns once
+	// the state the process decides on includes every event stored so far
+	// (the projection runner has applied them), so a new owner decides on
+	// what the previous owner wrote. On an error it is asked again.
+	Fresh func(ctx context.Context) error
 	// Logger receives the router's logs. Default: discard.
 	Logger *slog.Logger
 }
@@ -333,46 +338,77 @@ func (r *Router) unpin(n int) {
 
 // partition is one partition this instance consumes.
 type partition struct {
-	n     int
-	cc    jetstream.ConsumeContext
-	msgs  chan jetstream.Msg
-	quit  chan struct{}
-	done  chan struct{}
-	close sync.Once
+	n    int
+	msgs chan jetstream.Msg
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
 }
 
 func (p *partition) stop() {
-	p.close.Do(func() {
-		p.cc.Stop()
-		close(p.quit)
-	})
+	p.once.Do(func() { close(p.quit) })
 	<-p.done
 }
 
+// start takes partition n: once the process's state is fresh it consumes
+// the partition's consumer and processes its batches until stopped.
 func (r *Router) start(ctx context.Context, n int) (*partition, error) {
 	cons, err := r.stream.Consumer(ctx, ConsumerName(r.cfg.Durable, n))
 	if err != nil {
 		return nil, err
 	}
 	p := &partition{n: n, msgs: make(chan jetstream.Msg, 4*r.cfg.BatchSize), quit: make(chan struct{}), done: make(chan struct{})}
-	p.cc, err = cons.Consume(func(m jetstream.Msg) {
-		select {
-		case p.msgs <- m:
-		case <-p.quit:
+	go func() {
+		defer close(p.done)
+		if r.cfg.Fresh != nil {
+			fctx, cancel := context.WithCancel(context.Background())
+			stop := context.AfterFunc(ctx, cancel)
+			go func() {
+				select {
+				case <-p.quit:
+					cancel()
+				case <-fctx.Done():
+				}
+			}()
+			for attempt := 1; ; attempt++ {
+				err := r.cfg.Fresh(fctx)
+				if err == nil {
+					break
+				}
+				if fctx.Err() != nil {
+					stop()
+					return
+				}
+				r.log.Warn("sign-in partition waits for fresh state", "partition", n, "err", err)
+				if sleep(fctx, r.backoff(attempt, time.Second)) != nil {
+					stop()
+					return
+				}
+			}
+			stop()
+			cancel()
 		}
-	}, jetstream.PullPriorityGroup(PriorityGroup), jetstream.PullMaxMessages(2*r.cfg.BatchSize),
-		jetstream.PullExpiry(max(r.cfg.PinnedTTL/2, time.Second)))
-	if err != nil {
-		return nil, err
-	}
-	go r.loop(p)
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			select {
+			case p.msgs <- m:
+			case <-p.quit:
+			}
+		}, jetstream.PullPriorityGroup(PriorityGroup), jetstream.PullMaxMessages(2*r.cfg.BatchSize),
+			jetstream.PullExpiry(max(r.cfg.PinnedTTL/2, time.Second)))
+		if err != nil {
+			r.log.Warn("sign-in partition not consumed", "partition", n, "err", err)
+			<-p.quit
+			return
+		}
+		defer cc.Stop()
+		r.loop(p)
+	}()
 	return p, nil
 }
 
 // loop takes whatever arrived since the last batch (at most BatchSize) and
 // processes it as one batch: the partition's group commit.
 func (r *Router) loop(p *partition) {
-	defer close(p.done)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
