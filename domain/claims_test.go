@@ -2,8 +2,10 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,5 +281,74 @@ func TestClaimBatchOneEventPerProduct(t *testing.T) {
 	p, _, err := w.svc.Product(ctx, "contoso", "P", w.meta(), domain.SetSelfService{SelfService: "blocked"})
 	if err != nil || p.Assigned != 3 {
 		t.Errorf("P: %+v %v, want 3 assigned", p, err)
+	}
+}
+
+// TestConcurrentAssignmentsGroupCommit: concurrent direct assignments of
+// one product each get their own answer (assigned, no seat left, already
+// assigned), never more than the seats, and a retried command is replayed.
+func TestConcurrentAssignmentsGroupCommit(t *testing.T) {
+	w := newClaimWorld(t, 1, 1, false)
+	if _, _, err := w.svc.Product(ctx, "contoso", "A", w.meta(), domain.AddProduct{Name: "A", Licenses: 30, SelfService: "blocked"}); err != nil {
+		t.Fatal(err)
+	}
+	from := len(w.store.log)
+	var (
+		mu    sync.Mutex
+		codes = map[string]int{}
+		wg    sync.WaitGroup
+	)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := domain.UserID(fmt.Sprintf("u%d", i%45)) // five users asked for twice
+			_, _, err := w.svc.Product(ctx, "contoso", "A", events.Meta{Actor: "ada", CommandID: fmt.Sprintf("as-%d", i)},
+				domain.AssignLicense{UserID: user, Source: events.Source{Kind: events.SourceManual}})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				codes["ok"]++
+			case errors.Is(err, domain.ErrNoLicensesAvailable):
+				codes["full"]++
+			case errors.Is(err, domain.ErrAlreadyAssigned):
+				codes["twice"]++
+			default:
+				t.Errorf("assignment %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if codes["ok"] != 30 || codes["full"]+codes["twice"] != 20 {
+		t.Fatalf("outcomes %v, want 30 assigned and 20 refused", codes)
+	}
+	holders := map[string]bool{}
+	for _, e := range w.store.log[from:] {
+		for _, a := range events.Assignments(e.Data) {
+			if holders[a.UserID] {
+				t.Fatalf("%s assigned twice", a.UserID)
+			}
+			holders[a.UserID] = true
+		}
+	}
+	if len(holders) != 30 {
+		t.Fatalf("%d stored assignments, want 30", len(holders))
+	}
+	// A retried command (same id) is answered from what stands.
+	n := len(w.store.log)
+	var anyOK string
+	for _, e := range w.store.log[from:] {
+		switch d := e.Data.(type) {
+		case events.LicensesAssigned:
+			anyOK = d.Assignments[0].CommandID
+		case events.LicenseAssigned:
+			anyOK = e.CommandID
+		}
+	}
+	_, res, err := w.svc.Product(ctx, "contoso", "A", events.Meta{Actor: "ada", CommandID: anyOK},
+		domain.AssignLicense{UserID: "someone", Source: events.Source{Kind: events.SourceManual}})
+	if err != nil || !res.Replayed || len(w.store.log) != n {
+		t.Fatalf("retried %s: %+v %v, want replayed and nothing stored", anyOK, res, err)
 	}
 }

@@ -212,6 +212,10 @@ func EvolveProduct(p *Product, env events.Envelope) {
 		p.SelfService = e.SelfService
 	case events.LicenseAssigned:
 		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices, Source: e.Source, AssignedAt: env.OccurredAt})
+	case events.LicensesAssigned:
+		for _, a := range e.Each() {
+			p.hold(UserID(a.UserID), Holding{DisabledServices: a.DisabledServices, Source: a.Source, AssignedAt: env.OccurredAt})
+		}
 	case events.LicenseClaimed:
 		p.claim(e)
 	case events.LicensesClaimed:

@@ -114,8 +114,9 @@ type Service struct {
 	store Store
 	cfg   Config
 
-	mu    sync.Mutex
-	cache map[cacheKey]*entry
+	mu     sync.Mutex
+	cache  map[cacheKey]*entry
+	groups map[cacheKey]*assignGroup // direct assignments per product (group commit)
 }
 
 type cacheKey struct {
@@ -219,6 +220,17 @@ func (s *Service) Product(ctx context.Context, tenant TenantID, id ProductID, me
 	if err := checkID("product_id", string(id)); err != nil {
 		return ProductSummary{}, Result{}, err
 	}
+	if err := checkTenant(tenant); err != nil {
+		return ProductSummary{}, Result{}, err
+	}
+	if c, ok := cmd.(AssignLicense); ok {
+		return s.assign(ctx, tenant, id, meta, c)
+	}
+	return s.transactProduct(ctx, tenant, id, meta, cmd)
+}
+
+// transactProduct runs one product command on its own.
+func (s *Service) transactProduct(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd ProductCommand) (ProductSummary, Result, error) {
 	var out ProductSummary
 	agg := events.Aggregate{Kind: events.KindProduct, ID: string(id)}
 	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {

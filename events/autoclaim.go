@@ -13,7 +13,57 @@ const (
 	TypePoolLow           = "PoolLow"
 	TypePolicyExhausted   = "PolicyExhausted"
 	TypeLicensesClaimed   = "LicensesClaimed"
+	TypeLicensesAssigned  = "LicensesAssigned"
 )
+
+// LicensesAssigned records, on the product aggregate, several licenses
+// assigned directly by concurrent commands decided together (group
+// commit): one stored message, one concurrency check. Each assignment
+// means exactly what a LicenseAssigned with the same fields means, and
+// carries the actor and command id of the command that asked for it.
+type LicensesAssigned struct {
+	ProductID   string       `json:"product_id"`
+	Assignments []Assignment `json:"assignments"`
+}
+
+// Assignment is one license within LicensesAssigned.
+type Assignment struct {
+	UserID           string   `json:"user_id"`
+	DisabledServices []string `json:"disabled_services"`
+	Source           Source   `json:"source"`
+	Actor            string   `json:"actor"`
+	CommandID        string   `json:"command_id"`
+}
+
+// Each returns the assignments as LicenseAssigned events, in order.
+func (e LicensesAssigned) Each() []LicenseAssigned {
+	out := make([]LicenseAssigned, len(e.Assignments))
+	for i, a := range e.Assignments {
+		out[i] = LicenseAssigned{ProductID: e.ProductID, UserID: a.UserID, DisabledServices: a.DisabledServices, Source: a.Source}
+	}
+	return out
+}
+
+// CommandIDs are the command ids of the assignments.
+func (e LicensesAssigned) CommandIDs() []string {
+	out := make([]string, len(e.Assignments))
+	for i, a := range e.Assignments {
+		out[i] = a.CommandID
+	}
+	return out
+}
+
+// Assignments returns the direct assignments an event records: one for
+// LicenseAssigned, each of LicensesAssigned, none for any other event.
+func Assignments(d Data) []LicenseAssigned {
+	switch e := d.(type) {
+	case LicenseAssigned:
+		return []LicenseAssigned{e}
+	case LicensesAssigned:
+		return e.Each()
+	}
+	return nil
+}
 
 // LicensesClaimed records, on the product aggregate, several users each
 // claiming a license of the product under one policy, decided together
@@ -143,6 +193,7 @@ func (QueuedUserDropped) EventType() string { return TypeQueuedUserDropped }
 func (PoolLow) EventType() string           { return TypePoolLow }
 func (PolicyExhausted) EventType() string   { return TypePolicyExhausted }
 func (LicensesClaimed) EventType() string   { return TypeLicensesClaimed }
+func (LicensesAssigned) EventType() string  { return TypeLicensesAssigned }
 
 func (AppPolicyBound) EventVersion() int    { return 1 }
 func (AppPolicyUnbound) EventVersion() int  { return 1 }
@@ -152,6 +203,7 @@ func (QueuedUserDropped) EventVersion() int { return 1 }
 func (PoolLow) EventVersion() int           { return 1 }
 func (PolicyExhausted) EventVersion() int   { return 1 }
 func (LicensesClaimed) EventVersion() int   { return 1 }
+func (LicensesAssigned) EventVersion() int  { return 1 }
 
 // registerAutoClaim adds the auto-claim event types to r.
 func registerAutoClaim(r *Registry) {
@@ -163,4 +215,5 @@ func registerAutoClaim(r *Registry) {
 	Register[PoolLow](r)
 	Register[PolicyExhausted](r)
 	Register[LicensesClaimed](r)
+	Register[LicensesAssigned](r)
 }

@@ -81,6 +81,8 @@ func (lc *LicenseCounts) Apply(env events.Envelope) {
 		p.Assigned++
 	case events.LicensesClaimed:
 		p.Assigned += len(e.Claims)
+	case events.LicensesAssigned:
+		p.Assigned += len(e.Assignments)
 	case events.LicenseUnassigned:
 		p.Assigned--
 	}
@@ -191,9 +193,11 @@ func (*UserLicenses) Name() string { return NameUserLicenses }
 // Apply implements Projection.
 func (ul *UserLicenses) Apply(env events.Envelope) {
 	switch e := env.Data.(type) {
-	case events.LicenseAssigned:
-		ul.set(env.Tenant, e.UserID, UserLicense{ProductID: e.ProductID, DisabledServices: e.DisabledServices,
-			Source: e.Source, AssignedAt: env.OccurredAt})
+	case events.LicenseAssigned, events.LicensesAssigned:
+		for _, a := range events.Assignments(e) {
+			ul.set(env.Tenant, a.UserID, UserLicense{ProductID: a.ProductID, DisabledServices: a.DisabledServices,
+				Source: a.Source, AssignedAt: env.OccurredAt})
+		}
 	case events.LicenseClaimed, events.LicensesClaimed:
 		for _, c := range events.Claims(e) {
 			ul.set(env.Tenant, c.UserID, UserLicense{ProductID: c.ProductID, DisabledServices: c.DisabledServices,

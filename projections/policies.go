@@ -102,6 +102,8 @@ func (pl *PolicyList) Apply(env events.Envelope) {
 			p.Assigned++
 		case events.LicensesClaimed:
 			p.Assigned += len(e.Claims)
+		case events.LicensesAssigned:
+			p.Assigned += len(e.Assignments)
 		case events.LicenseUnassigned:
 			p.Assigned--
 		}

@@ -630,6 +630,14 @@ func (f *soFold) apply(m soEvent) {
 	}
 	f.ids[e.ID] = m.seq
 	f.byCommand[e.CommandID] = append(f.byCommand[e.CommandID], e)
+	if d, ok := e.Data.(events.LicensesAssigned); ok {
+		// Assignments decided together: each under its own command.
+		for i, a := range d.Assignments {
+			one := e
+			one.Type, one.CommandID, one.Actor, one.Data = events.TypeLicenseAssigned, a.CommandID, a.Actor, d.Each()[i]
+			f.byCommand[a.CommandID] = append(f.byCommand[a.CommandID], one)
+		}
+	}
 	hold := func(product, user string, h soHolding) {
 		if f.holders[product] == nil {
 			f.holders[product] = map[string]soHolding{}
@@ -650,6 +658,10 @@ func (f *soFold) apply(m soEvent) {
 		f.purchased[d.ProductID] -= d.Count
 	case events.LicenseAssigned:
 		hold(d.ProductID, d.UserID, soHolding{kind: d.Source.Kind, ref: d.Source.Ref, disabled: d.DisabledServices, at: e.OccurredAt, seq: m.seq, cmd: e.CommandID})
+	case events.LicensesAssigned:
+		for _, a := range d.Assignments {
+			hold(d.ProductID, a.UserID, soHolding{kind: a.Source.Kind, ref: a.Source.Ref, disabled: a.DisabledServices, at: e.OccurredAt, seq: m.seq, cmd: a.CommandID})
+		}
 	case events.LicenseClaimed, events.LicensesClaimed:
 		for _, d := range events.Claims(d) {
 			// A claim is made by a user who does not wait in the policy's
@@ -776,6 +788,12 @@ func (f *soFold) history(user string) []string {
 		switch d := e.Data.(type) {
 		case events.LicenseAssigned:
 			u = d.UserID
+		case events.LicensesAssigned:
+			for _, a := range d.Assignments {
+				if a.UserID == user {
+					u = user
+				}
+			}
 		case events.LicenseClaimed, events.LicensesClaimed:
 			for _, c := range events.Claims(d) {
 				if c.UserID == user {

@@ -84,8 +84,10 @@ func (c *Checker) Apply(env events.Envelope) {
 		if len(p.holders) > p.purchased {
 			c.violate(env, "product %s has %d assigned of %d purchased (invariant 1)", e.ProductID, len(p.holders), p.purchased)
 		}
-	case events.LicenseAssigned:
-		hold(e.ProductID, e.UserID)
+	case events.LicenseAssigned, events.LicensesAssigned:
+		for _, a := range events.Assignments(e) {
+			hold(a.ProductID, a.UserID)
+		}
 	case events.LicenseClaimed, events.LicensesClaimed:
 		for _, e := range events.Claims(e) {
 			hold(e.ProductID, e.UserID)
