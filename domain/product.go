@@ -212,19 +212,31 @@ func EvolveProduct(p *Product, env events.Envelope) {
 		p.SelfService = e.SelfService
 	case events.LicenseAssigned:
 		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices, Source: e.Source, AssignedAt: env.OccurredAt})
+	case events.LicensesAssigned:
+		for _, a := range e.Each() {
+			p.hold(UserID(a.UserID), Holding{DisabledServices: a.DisabledServices, Source: a.Source, AssignedAt: env.OccurredAt})
+		}
 	case events.LicenseClaimed:
-		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices,
-			Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, PolicyID: PolicyID(e.PolicyID), AssignedAt: e.ClaimedAt})
-		if p.Claimants == nil {
-			p.Claimants = map[PolicyID]map[UserID]bool{}
+		p.claim(e)
+	case events.LicensesClaimed:
+		for _, c := range e.Each() {
+			p.claim(c)
 		}
-		if p.Claimants[PolicyID(e.PolicyID)] == nil {
-			p.Claimants[PolicyID(e.PolicyID)] = map[UserID]bool{}
-		}
-		p.Claimants[PolicyID(e.PolicyID)][UserID(e.UserID)] = true
 	case events.LicenseUnassigned:
 		delete(p.Holders, UserID(e.UserID))
 	}
+}
+
+func (p *Product) claim(e events.LicenseClaimed) {
+	p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices,
+		Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, PolicyID: PolicyID(e.PolicyID), AssignedAt: e.ClaimedAt})
+	if p.Claimants == nil {
+		p.Claimants = map[PolicyID]map[UserID]bool{}
+	}
+	if p.Claimants[PolicyID(e.PolicyID)] == nil {
+		p.Claimants[PolicyID(e.PolicyID)] = map[UserID]bool{}
+	}
+	p.Claimants[PolicyID(e.PolicyID)][UserID(e.UserID)] = true
 }
 
 func (p *Product) hold(u UserID, h Holding) {

@@ -114,8 +114,9 @@ type Service struct {
 	store Store
 	cfg   Config
 
-	mu    sync.Mutex
-	cache map[cacheKey]*entry
+	mu     sync.Mutex
+	cache  map[cacheKey]*entry
+	groups map[cacheKey]*assignGroup // direct assignments per product (group commit)
 }
 
 type cacheKey struct {
@@ -129,7 +130,56 @@ type entry struct {
 	state    any
 	pos      uint64
 	loaded   bool
+	stale    bool              // Observe dropped events: reload (guarded by Service.mu)
 	commands map[string]uint64 // command ID -> position of its last event
+	// pending holds events Observe saw for this aggregate, folded in by
+	// the next command that locks the entry (guarded by Service.mu).
+	pending []events.Envelope
+}
+
+// maxPending bounds the events Observe keeps for an entry no command
+// locks; beyond it the entry is reloaded when next used.
+const maxPending = 1024
+
+// Observe folds an event the process learnt of from the stream (the
+// projection runner feeds every event it applies) into the cached state of
+// its aggregate, when that aggregate is cached: the states a command reads
+// but does not write (which no concurrency check protects) are then kept
+// current without a read on the command's path. It never blocks on a
+// running command: the event is folded in by the next command that locks
+// the aggregate, and skipped if the cache already holds it.
+func (s *Service) Observe(env events.Envelope) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.cache[cacheKey{env.Tenant, env.Aggregate}]
+	if !ok {
+		return
+	}
+	if len(e.pending) >= maxPending {
+		e.pending = nil
+		e.stale = true
+		return
+	}
+	e.pending = append(e.pending, env)
+}
+
+// drain folds the events Observe saw into a locked entry.
+func (s *Service) drain(e *entry) {
+	s.mu.Lock()
+	pending, stale := e.pending, e.stale
+	e.pending, e.stale = nil, false
+	s.mu.Unlock()
+	if stale {
+		e.loaded = false
+	}
+	if !e.loaded {
+		return
+	}
+	for _, ev := range pending {
+		if ev.Position > e.pos {
+			e.apply(ev)
+		}
+	}
 }
 
 // NewService returns a Service on store.
@@ -170,6 +220,17 @@ func (s *Service) Product(ctx context.Context, tenant TenantID, id ProductID, me
 	if err := checkID("product_id", string(id)); err != nil {
 		return ProductSummary{}, Result{}, err
 	}
+	if err := checkTenant(tenant); err != nil {
+		return ProductSummary{}, Result{}, err
+	}
+	if c, ok := cmd.(AssignLicense); ok {
+		return s.assign(ctx, tenant, id, meta, c)
+	}
+	return s.transactProduct(ctx, tenant, id, meta, cmd)
+}
+
+// transactProduct runs one product command on its own.
+func (s *Service) transactProduct(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd ProductCommand) (ProductSummary, Result, error) {
 	var out ProductSummary
 	agg := events.Aggregate{Kind: events.KindProduct, ID: string(id)}
 	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
@@ -263,6 +324,7 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 		e := s.entry(cacheKey{string(tenant), agg})
 		e.mu.Lock()
 		defer e.mu.Unlock()
+		s.drain(e)
 		tx.entries[agg] = e
 	}
 
@@ -412,6 +474,12 @@ func (e *entry) apply(ev events.Envelope) {
 	e.kind.evolve(e.state, ev)
 	e.pos = ev.Position
 	e.commands[ev.CommandID] = ev.Position
+	if m, ok := ev.Data.(interface{ CommandIDs() []string }); ok {
+		// An event decided for several commands at once (group commit).
+		for _, id := range m.CommandIDs() {
+			e.commands[id] = ev.Position
+		}
+	}
 }
 
 func (s *Service) sleep(ctx context.Context, attempt int) error {

@@ -12,7 +12,111 @@ const (
 	TypeQueuedUserDropped = "QueuedUserDropped"
 	TypePoolLow           = "PoolLow"
 	TypePolicyExhausted   = "PolicyExhausted"
+	TypeLicensesClaimed   = "LicensesClaimed"
+	TypeLicensesAssigned  = "LicensesAssigned"
 )
+
+// LicensesAssigned records, on the product aggregate, several licenses
+// assigned directly by concurrent commands decided together (group
+// commit): one stored message, one concurrency check. Each assignment
+// means exactly what a LicenseAssigned with the same fields means, and
+// carries the actor and command id of the command that asked for it.
+type LicensesAssigned struct {
+	ProductID   string       `json:"product_id"`
+	Assignments []Assignment `json:"assignments"`
+}
+
+// Assignment is one license within LicensesAssigned.
+type Assignment struct {
+	UserID           string   `json:"user_id"`
+	DisabledServices []string `json:"disabled_services"`
+	Source           Source   `json:"source"`
+	Actor            string   `json:"actor"`
+	CommandID        string   `json:"command_id"`
+}
+
+// Each returns the assignments as LicenseAssigned events, in order.
+func (e LicensesAssigned) Each() []LicenseAssigned {
+	out := make([]LicenseAssigned, len(e.Assignments))
+	for i, a := range e.Assignments {
+		out[i] = LicenseAssigned{ProductID: e.ProductID, UserID: a.UserID, DisabledServices: a.DisabledServices, Source: a.Source}
+	}
+	return out
+}
+
+// CommandIDs are the command ids of the assignments.
+func (e LicensesAssigned) CommandIDs() []string {
+	out := make([]string, len(e.Assignments))
+	for i, a := range e.Assignments {
+		out[i] = a.CommandID
+	}
+	return out
+}
+
+// Assignments returns the direct assignments an event records: one for
+// LicenseAssigned, each of LicensesAssigned, none for any other event.
+func Assignments(d Data) []LicenseAssigned {
+	switch e := d.(type) {
+	case LicenseAssigned:
+		return []LicenseAssigned{e}
+	case LicensesAssigned:
+		return e.Each()
+	}
+	return nil
+}
+
+// LicensesClaimed records, on the product aggregate, several users each
+// claiming a license of the product under one policy, decided together
+// from one batch of sign-ins (group commit): one stored message, one
+// concurrency check, instead of one per claim. Each claim means exactly
+// what a LicenseClaimed with the same fields means; readers may expand it
+// with Each.
+type LicensesClaimed struct {
+	ProductID string  `json:"product_id"`
+	PolicyID  string  `json:"policy_id"`
+	App       string  `json:"app"`
+	Claims    []Claim `json:"claims"`
+}
+
+// Claim is one user's claim within LicensesClaimed.
+type Claim struct {
+	UserID           string    `json:"user_id"`
+	DisabledServices []string  `json:"disabled_services"`
+	SigninID         string    `json:"signin_id"`
+	ClaimedAt        time.Time `json:"claimed_at"`
+}
+
+// Each returns the claims as LicenseClaimed events, in order.
+func (e LicensesClaimed) Each() []LicenseClaimed {
+	out := make([]LicenseClaimed, len(e.Claims))
+	for i, c := range e.Claims {
+		out[i] = LicenseClaimed{ProductID: e.ProductID, UserID: c.UserID, PolicyID: e.PolicyID, App: e.App,
+			DisabledServices: c.DisabledServices, SigninID: c.SigninID, ClaimedAt: c.ClaimedAt}
+	}
+	return out
+}
+
+// CommandIDs are the sign-in ids (each its claim's command id) the event
+// carries besides the envelope's own command id.
+func (e LicensesClaimed) CommandIDs() []string {
+	out := make([]string, len(e.Claims))
+	for i, c := range e.Claims {
+		out[i] = c.SigninID
+	}
+	return out
+}
+
+// Claims returns the claims an event records: one for LicenseClaimed,
+// each of LicensesClaimed, none for any other event.
+func Claims(d Data) []LicenseClaimed {
+	switch e := d.(type) {
+	case LicenseClaimed:
+		return []LicenseClaimed{e}
+	case LicensesClaimed:
+		return e.Each()
+	}
+	return nil
+}
 
 // AppPolicyBound records, on the org aggregate, that PolicyID is the one
 // enabled auto-claim policy of App. It is appended in the same transaction
@@ -88,6 +192,8 @@ func (QueuedUserGranted) EventType() string { return TypeQueuedUserGranted }
 func (QueuedUserDropped) EventType() string { return TypeQueuedUserDropped }
 func (PoolLow) EventType() string           { return TypePoolLow }
 func (PolicyExhausted) EventType() string   { return TypePolicyExhausted }
+func (LicensesClaimed) EventType() string   { return TypeLicensesClaimed }
+func (LicensesAssigned) EventType() string  { return TypeLicensesAssigned }
 
 func (AppPolicyBound) EventVersion() int    { return 1 }
 func (AppPolicyUnbound) EventVersion() int  { return 1 }
@@ -96,6 +202,8 @@ func (QueuedUserGranted) EventVersion() int { return 1 }
 func (QueuedUserDropped) EventVersion() int { return 1 }
 func (PoolLow) EventVersion() int           { return 1 }
 func (PolicyExhausted) EventVersion() int   { return 1 }
+func (LicensesClaimed) EventVersion() int   { return 1 }
+func (LicensesAssigned) EventVersion() int  { return 1 }
 
 // registerAutoClaim adds the auto-claim event types to r.
 func registerAutoClaim(r *Registry) {
@@ -106,4 +214,6 @@ func registerAutoClaim(r *Registry) {
 	Register[QueuedUserDropped](r)
 	Register[PoolLow](r)
 	Register[PolicyExhausted](r)
+	Register[LicensesClaimed](r)
+	Register[LicensesAssigned](r)
 }

@@ -268,3 +268,23 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeClaims decodes a LicensesClaimed of 250 claims, the
+// largest event a sign-in batch stores.
+func BenchmarkDecodeClaims(b *testing.B) {
+	e := events.LicensesClaimed{ProductID: "P", PolicyID: "01JABCDEFGHJKMNPQRSTVWXYZ0", App: "teams"}
+	for i := range 250 {
+		e.Claims = append(e.Claims, events.Claim{UserID: fmt.Sprintf("u%06d", i), DisabledServices: []string{}, SigninID: fmt.Sprintf("s-%d", i), ClaimedAt: at})
+	}
+	data, err := events.Encode(sampleEnvelope(e))
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := events.Default()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := reg.Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -142,3 +142,76 @@ func TestAutoClaimSnapshots(t *testing.T) {
 		t.Fatal("restore of a bad snapshot succeeded")
 	}
 }
+
+// TestLicensesClaimedEqualsEachClaim: claims decided together (one
+// LicensesClaimed) leave every read model as the same claims one by one.
+func TestLicensesClaimedEqualsEachClaim(t *testing.T) {
+	build := func(claims ...events.Data) [][]byte {
+		ps := []projections.Projection{projections.NewLicenseCounts(), projections.NewUserLicenses(), projections.NewPolicyList(), projections.NewClaims()}
+		feed(ps, "contoso", prodAgg("P"), events.ProductAdded{ProductID: "P", Name: "Plan P", Licenses: 5, SelfService: "blocked"})
+		feed(ps, "contoso", pol, events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "P"}}, Enabled: true})
+		feed(ps, "contoso", prodAgg("P"), claims...)
+		var out [][]byte
+		for _, p := range ps {
+			b, err := p.(projections.Snapshotter).Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	batch := events.LicensesClaimed{ProductID: "P", PolicyID: "p1", App: "teams", Claims: []events.Claim{
+		{UserID: "u1", DisabledServices: []string{}, SigninID: "s1", ClaimedAt: clock.Add(-time.Hour)},
+		{UserID: "u2", DisabledServices: []string{"chat"}, SigninID: "s2", ClaimedAt: clock.Add(-time.Minute)}}}
+	var each []events.Data
+	for _, c := range batch.Each() {
+		each = append(each, c)
+	}
+	got, want := build(batch), build(each...)
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			t.Errorf("read model %d:\ngot  %s\nwant %s", i, got[i], want[i])
+		}
+	}
+	if string(build()[0]) == string(want[0]) {
+		t.Fatal("the claims changed nothing: the comparison proves nothing")
+	}
+}
+
+// TestLicensesAssignedEqualsEachAssignment: assignments decided together
+// (one LicensesAssigned) leave every read model as the same assignments
+// one by one.
+func TestLicensesAssignedEqualsEachAssignment(t *testing.T) {
+	build := func(evs ...events.Data) [][]byte {
+		ps := []projections.Projection{projections.NewLicenseCounts(), projections.NewUserLicenses(), projections.NewPolicyList()}
+		feed(ps, "contoso", prodAgg("P"), events.ProductAdded{ProductID: "P", Name: "Plan P", Licenses: 5, SelfService: "blocked"})
+		feed(ps, "contoso", pol, events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "P"}}, Enabled: true})
+		feed(ps, "contoso", prodAgg("P"), evs...)
+		var out [][]byte
+		for _, p := range ps {
+			b, err := p.(projections.Snapshotter).Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	batch := events.LicensesAssigned{ProductID: "P", Assignments: []events.Assignment{
+		{UserID: "u1", DisabledServices: []string{}, Source: events.Source{Kind: events.SourceManual}, Actor: "ada", CommandID: "c1"},
+		{UserID: "u2", DisabledServices: []string{"chat"}, Source: events.Source{Kind: events.SourceManual}, Actor: "lena", CommandID: "c2"}}}
+	var each []events.Data
+	for _, a := range batch.Each() {
+		each = append(each, a)
+	}
+	got, want := build(batch), build(each...)
+	for i := range want {
+		if string(got[i]) != string(want[i]) {
+			t.Errorf("read model %d:\ngot  %s\nwant %s", i, got[i], want[i])
+		}
+	}
+	if string(build()[0]) == string(want[0]) {
+		t.Fatal("the assignments changed nothing: the comparison proves nothing")
+	}
+}

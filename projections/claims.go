@@ -106,8 +106,10 @@ func (c *Claims) Apply(env events.Envelope) {
 		c.tenants[env.Tenant] = t
 	}
 	switch e := env.Data.(type) {
-	case events.LicenseClaimed:
-		t.Claims = append(t.Claims, claim{Policy: e.PolicyID, User: e.UserID, Product: e.ProductID, At: e.ClaimedAt.UTC()})
+	case events.LicenseClaimed, events.LicensesClaimed:
+		for _, c := range events.Claims(e) {
+			t.Claims = append(t.Claims, claim{Policy: c.PolicyID, User: c.UserID, Product: c.ProductID, At: c.ClaimedAt.UTC()})
+		}
 	case events.PolicyCreated:
 		if t.Policies[e.PolicyID] == nil {
 			t.Order = append(t.Order, e.PolicyID)

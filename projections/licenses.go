@@ -1,8 +1,11 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +79,10 @@ func (lc *LicenseCounts) Apply(env events.Envelope) {
 		p.SelfService = e.SelfService
 	case events.LicenseAssigned, events.LicenseClaimed:
 		p.Assigned++
+	case events.LicensesClaimed:
+		p.Assigned += len(e.Claims)
+	case events.LicensesAssigned:
+		p.Assigned += len(e.Assignments)
 	case events.LicenseUnassigned:
 		p.Assigned--
 	}
@@ -154,15 +161,30 @@ type UserLicense struct {
 	AssignedAt       time.Time     `json:"assigned_at"`
 }
 
-// UserLicenses is the read model of the licenses each user holds.
+// UserLicenses is the read model of the licenses each user holds. It is
+// kept compact, since it grows with every licensed user: per user a short
+// slice (no map), ids that repeat across users (products, policies,
+// requests, groups, source kinds, disabled services) interned, times as
+// Unix nanoseconds.
 type UserLicenses struct {
 	mu      sync.RWMutex
-	tenants map[string]map[string]map[string]UserLicense // tenant -> user -> product
+	tenants map[string]map[string][]heldLicense // tenant -> user -> licenses
+	strs    map[string]string                   // interned strings
+	lists   map[string][]string                 // interned service lists
+}
+
+// heldLicense is UserLicense in memory.
+type heldLicense struct {
+	product  string
+	kind     string
+	ref      string
+	disabled []string
+	at       int64
 }
 
 // NewUserLicenses returns an empty UserLicenses.
 func NewUserLicenses() *UserLicenses {
-	return &UserLicenses{tenants: map[string]map[string]map[string]UserLicense{}}
+	return &UserLicenses{tenants: map[string]map[string][]heldLicense{}, strs: map[string]string{}, lists: map[string][]string{}}
 }
 
 // Name implements Projection.
@@ -171,44 +193,130 @@ func (*UserLicenses) Name() string { return NameUserLicenses }
 // Apply implements Projection.
 func (ul *UserLicenses) Apply(env events.Envelope) {
 	switch e := env.Data.(type) {
-	case events.LicenseAssigned:
-		ul.set(env.Tenant, e.UserID, UserLicense{ProductID: e.ProductID, DisabledServices: e.DisabledServices,
-			Source: e.Source, AssignedAt: env.OccurredAt})
-	case events.LicenseClaimed:
-		ul.set(env.Tenant, e.UserID, UserLicense{ProductID: e.ProductID, DisabledServices: e.DisabledServices,
-			Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, AssignedAt: e.ClaimedAt})
+	case events.LicenseAssigned, events.LicensesAssigned:
+		for _, a := range events.Assignments(e) {
+			ul.set(env.Tenant, a.UserID, UserLicense{ProductID: a.ProductID, DisabledServices: a.DisabledServices,
+				Source: a.Source, AssignedAt: env.OccurredAt})
+		}
+	case events.LicenseClaimed, events.LicensesClaimed:
+		for _, c := range events.Claims(e) {
+			ul.set(env.Tenant, c.UserID, UserLicense{ProductID: c.ProductID, DisabledServices: c.DisabledServices,
+				Source: events.Source{Kind: events.SourcePolicy, Ref: c.PolicyID}, AssignedAt: c.ClaimedAt})
+		}
 	case events.LicenseUnassigned:
 		ul.mu.Lock()
-		delete(ul.tenants[env.Tenant][e.UserID], e.ProductID)
+		users := ul.tenants[env.Tenant]
+		held := slices.DeleteFunc(users[e.UserID], func(h heldLicense) bool { return h.product == e.ProductID })
+		if len(held) == 0 {
+			delete(users, e.UserID)
+		} else {
+			users[e.UserID] = held
+		}
 		ul.mu.Unlock()
 	}
+}
+
+func (ul *UserLicenses) str(s string) string {
+	if v, ok := ul.strs[s]; ok {
+		return v
+	}
+	s = strings.Clone(s)
+	ul.strs[s] = s
+	return s
+}
+
+func (ul *UserLicenses) list(xs []string) []string {
+	if len(xs) == 0 {
+		return nil
+	}
+	k := strings.Join(xs, "\x00")
+	if v, ok := ul.lists[k]; ok {
+		return v
+	}
+	v := make([]string, len(xs))
+	for i, x := range xs {
+		v[i] = ul.str(x)
+	}
+	ul.lists[k] = v
+	return v
 }
 
 func (ul *UserLicenses) set(tenant, user string, l UserLicense) {
 	ul.mu.Lock()
 	defer ul.mu.Unlock()
-	users := ul.tenants[tenant]
-	if users == nil {
-		users = map[string]map[string]UserLicense{}
-		ul.tenants[tenant] = users
-	}
-	if users[user] == nil {
-		users[user] = map[string]UserLicense{}
-	}
-	users[user][l.ProductID] = l
+	ul.setLocked(tenant, user, l)
 }
 
-// Version implements Snapshotter.
-func (*UserLicenses) Version() int { return 1 }
+func (ul *UserLicenses) setLocked(tenant, user string, l UserLicense) {
+	users := ul.tenants[tenant]
+	if users == nil {
+		users = map[string][]heldLicense{}
+		ul.tenants[tenant] = users
+	}
+	h := heldLicense{product: ul.str(l.ProductID), kind: ul.str(l.Source.Kind), ref: ul.str(l.Source.Ref),
+		disabled: ul.list(l.DisabledServices), at: l.AssignedAt.UnixNano()}
+	held := users[user]
+	for i := range held {
+		if held[i].product == h.product {
+			held[i] = h
+			return
+		}
+	}
+	if held == nil {
+		held = make([]heldLicense, 0, 1)
+	}
+	users[user] = append(held, h)
+}
 
-// Snapshot implements Snapshotter.
+func (h heldLicense) view() UserLicense {
+	d := slices.Clone(h.disabled)
+	if d == nil {
+		d = []string{}
+	}
+	return UserLicense{ProductID: h.product, DisabledServices: d, Source: events.Source{Kind: h.kind, Ref: h.ref},
+		AssignedAt: time.Unix(0, h.at).UTC()}
+}
+
+// Version implements Snapshotter: 2 since licenses are kept as a list per
+// user.
+func (*UserLicenses) Version() int { return 2 }
+
+// Snapshot implements Snapshotter: tenant -> user -> licenses.
 func (ul *UserLicenses) Snapshot() ([]byte, error) {
-	return snapshotJSON(&ul.mu, ul.tenants)
+	ul.mu.RLock()
+	defer ul.mu.RUnlock()
+	out := make(map[string]map[string][]UserLicense, len(ul.tenants))
+	for t, users := range ul.tenants {
+		m := make(map[string][]UserLicense, len(users))
+		for u, held := range users {
+			ls := make([]UserLicense, len(held))
+			for i, h := range held {
+				ls[i] = h.view()
+			}
+			m[u] = ls
+		}
+		out[t] = m
+	}
+	return json.Marshal(out)
 }
 
 // Restore implements Snapshotter.
 func (ul *UserLicenses) Restore(b []byte) error {
-	return restoreJSON(NameUserLicenses, &ul.mu, b, &ul.tenants)
+	var in map[string]map[string][]UserLicense
+	if err := json.Unmarshal(b, &in); err != nil {
+		return fmt.Errorf("restore %s: %w", NameUserLicenses, err)
+	}
+	ul.mu.Lock()
+	defer ul.mu.Unlock()
+	ul.tenants, ul.strs, ul.lists = map[string]map[string][]heldLicense{}, map[string]string{}, map[string][]string{}
+	for t, users := range in {
+		for u, ls := range users {
+			for _, l := range ls {
+				ul.setLocked(t, u, l)
+			}
+		}
+	}
+	return nil
 }
 
 // Licenses lists the licenses a user holds, by product id.
@@ -217,12 +325,8 @@ func (ul *UserLicenses) Licenses(tenant, user string) []UserLicense {
 	defer ul.mu.RUnlock()
 	held := ul.tenants[tenant][user]
 	out := make([]UserLicense, 0, len(held))
-	for _, l := range held {
-		l.DisabledServices = slices.Clone(l.DisabledServices)
-		if l.DisabledServices == nil {
-			l.DisabledServices = []string{}
-		}
-		out = append(out, l)
+	for _, h := range held {
+		out = append(out, h.view())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
 	return out
@@ -240,15 +344,11 @@ func (ul *UserLicenses) Holders(tenant, product string) []ProductHolder {
 	defer ul.mu.RUnlock()
 	out := []ProductHolder{}
 	for user, held := range ul.tenants[tenant] {
-		l, ok := held[product]
-		if !ok {
-			continue
+		for _, h := range held {
+			if h.product == product {
+				out = append(out, ProductHolder{UserID: user, UserLicense: h.view()})
+			}
 		}
-		l.DisabledServices = slices.Clone(l.DisabledServices)
-		if l.DisabledServices == nil {
-			l.DisabledServices = []string{}
-		}
-		out = append(out, ProductHolder{UserID: user, UserLicense: l})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
 	return out

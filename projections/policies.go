@@ -100,6 +100,10 @@ func (pl *PolicyList) Apply(env events.Envelope) {
 			p.Purchased -= e.Count
 		case events.LicenseAssigned, events.LicenseClaimed:
 			p.Assigned++
+		case events.LicensesClaimed:
+			p.Assigned += len(e.Claims)
+		case events.LicensesAssigned:
+			p.Assigned += len(e.Assignments)
 		case events.LicenseUnassigned:
 			p.Assigned--
 		}

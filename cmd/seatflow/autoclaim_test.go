@@ -16,7 +16,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/signin"
 )
 
 // acWorld is a running service with tenant contoso, products P and B, the
@@ -124,6 +127,22 @@ func (w *acWorld) countEvents(t *testing.T, typ string) int {
 	return len(w.streamData(t, "SEATFLOW_EVENTS", "sf.evt.contoso.>", typ))
 }
 
+// countClaims counts the claims stored: one per LicenseClaimed, each of
+// a LicensesClaimed (claims decided together).
+func (w *acWorld) countClaims(t *testing.T) int {
+	t.Helper()
+	reg := events.Default()
+	n := 0
+	for _, m := range w.streamData(t, "SEATFLOW_EVENTS", "sf.evt.contoso.product.*", "") {
+		env, err := reg.Decode(m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(events.Claims(env.Data))
+	}
+	return n
+}
+
 // streamData returns the data of the messages on subject filter (of type
 // typ, for events), in stream order.
 func (w *acWorld) streamData(t *testing.T, stream, filter, typ string) []*jetstream.RawStreamMsg {
@@ -220,9 +239,9 @@ func testAutoClaimRace(t *testing.T, w *acWorld) {
 		}
 	}
 	// Arrival order: the order in which each queued user's first sign-in
-	// reached the sign-in stream.
+	// reached the sign-in stream (stored under the tenant's partition).
 	var arrival []string
-	for _, m := range w.streamData(t, "SEATFLOW_SIGNINS", "sf.signin.contoso", "") {
+	for _, m := range w.streamData(t, "SEATFLOW_SIGNINS", "sf.signin.contoso.*", "") {
 		var s signInMsg
 		_ = json.Unmarshal(m.Data, &s)
 		if !users[s.UserID] && !slices.Contains(arrival, s.UserID) {
@@ -252,15 +271,15 @@ func testAutoClaimRace(t *testing.T, w *acWorld) {
 	if !slices.Equal(after.Queue, v.Queue[2:]) {
 		t.Fatalf("queue after grants: got %v, want %v", after.Queue, v.Queue[2:])
 	}
-	if n := w.countEvents(t, "LicenseClaimed"); n != 7 {
-		t.Fatalf("LicenseClaimed events: got %d, want 7", n)
+	if n := w.countClaims(t); n != 7 {
+		t.Fatalf("claims stored: got %d, want 7", n)
 	}
 	// The second sign-in of a granted user changes nothing.
 	w.signIn(t, "again-"+v.Queue[0], v.Queue[0], at)
 	w.signIn(t, "sentinel", "sentinel", at) // queued (pool full): marks the end
 	waitFor(t, 30*time.Second, "the sentinel queued", func() bool { return slices.Contains(w.policyView(t).Queue, "sentinel") })
-	if n := w.countEvents(t, "LicenseClaimed"); n != 7 {
-		t.Fatalf("LicenseClaimed events after repeat sign-ins: got %d, want 7", n)
+	if n := w.countClaims(t); n != 7 {
+		t.Fatalf("claims stored after repeat sign-ins: got %d, want 7", n)
 	}
 }
 
@@ -565,18 +584,27 @@ func TestAutoClaimSurvivesRestart(t *testing.T) {
 	waitFor(t, 30*time.Second, "u2 granted, u3 queued", func() bool {
 		return len(w.claims(t, "")) == 2 && slices.Equal(w.policyView(t).Queue, []string{"u3"})
 	})
-	if n := w.countEvents(t, "LicenseClaimed"); n != 2 {
-		t.Fatalf("LicenseClaimed events: got %d, want 2", n)
+	if n := w.countClaims(t); n != 2 {
+		t.Fatalf("claims stored: got %d, want 2", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := w.js.Consumer(ctx, "SEATFLOW_SIGNINS", "seatflow-signins")
-	if err != nil {
-		t.Fatalf("durable consumer: %v", err)
+	// The tenant's partition consumer delivered each of the three
+	// sign-ins once: the restart went on where it stopped.
+	delivered := uint64(0)
+	for n := range natsjs.SigninPartitions {
+		cons, err := w.js.Consumer(ctx, natsjs.StreamSignins, signin.ConsumerName(signin.DefaultDurable, n))
+		if err != nil {
+			t.Fatalf("durable consumer %d: %v", n, err)
+		}
+		info, err := cons.Info(ctx)
+		if err != nil || info.Config.Durable != signin.ConsumerName(signin.DefaultDurable, n) {
+			t.Fatalf("durable consumer: %+v %v", info, err)
+		}
+		delivered += info.Delivered.Consumer
 	}
-	info, err := cons.Info(ctx)
-	if err != nil || info.Config.Durable != "seatflow-signins" || info.Delivered.Stream != 3 {
-		t.Fatalf("durable consumer: %+v %v", info, err)
+	if delivered != 3 {
+		t.Fatalf("sign-in deliveries: got %d, want 3", delivered)
 	}
 }
 

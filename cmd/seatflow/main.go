@@ -27,6 +27,8 @@ commands:
   creds     print NATS credentials: --tenant T --role publisher|reader [--name N] [--ttl D]
             creds revoke --tenant T --name N: revoke them on the running servers
             creds cluster --out DIR: auth.conf for a cluster's nats-servers, service.creds for serve
+  bench     benchmark the service against raw JetStream on the same server:
+            [--scenarios a,b,..] [--nats-url U]
   help      show this text
 
 Run 'seatflow <command> -h' for a command's flags. Every flag is also read
@@ -54,6 +56,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = rebuildCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "creds":
 		err = credsCmd(args[1:], stdout, stderr, getenv)
+	case "bench":
+		err = benchCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -303,7 +303,7 @@ func TestServeRestartKeepsState(t *testing.T) {
 			t.Errorf("/metrics lacks %q", line)
 		}
 	}
-	// A sign-in over NATS flows through the watermill router, whose metrics
+	// A sign-in over NATS flows through the partitioned router, whose metrics
 	// show up, and its claim is counted under the policy.
 	nc, err := nats.Connect(svc.natsURL, svc.natsOpts...)
 	if err != nil {
@@ -319,7 +319,7 @@ func TestServeRestartKeepsState(t *testing.T) {
 	waitFor(t, 20*time.Second, "the sign-in's claim in /metrics", func() bool {
 		m := svc.do(t, "GET", "/metrics", "", nil).raw
 		return strings.Contains(m, `seatflow_policy_claims{policy="demo-teams",tenant="demo"} 1`+"\n") &&
-			strings.Contains(m, "seatflow_signin_handler_execution_time_seconds_count")
+			strings.Contains(m, "seatflow_signin_batch_seconds_count")
 	})
 	if before != after || !strings.Contains(after, "Office 365 E5") {
 		t.Fatalf("state changed across restart:\nbefore %s\nafter  %s", before, after)

@@ -24,6 +24,7 @@ import (
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/signin"
 )
 
 // soTenant is the tenant of the scale-out test; nothing else writes to the
@@ -629,6 +630,14 @@ func (f *soFold) apply(m soEvent) {
 	}
 	f.ids[e.ID] = m.seq
 	f.byCommand[e.CommandID] = append(f.byCommand[e.CommandID], e)
+	if d, ok := e.Data.(events.LicensesAssigned); ok {
+		// Assignments decided together: each under its own command.
+		for i, a := range d.Assignments {
+			one := e
+			one.Type, one.CommandID, one.Actor, one.Data = events.TypeLicenseAssigned, a.CommandID, a.Actor, d.Each()[i]
+			f.byCommand[a.CommandID] = append(f.byCommand[a.CommandID], one)
+		}
+	}
 	hold := func(product, user string, h soHolding) {
 		if f.holders[product] == nil {
 			f.holders[product] = map[string]soHolding{}
@@ -649,22 +658,28 @@ func (f *soFold) apply(m soEvent) {
 		f.purchased[d.ProductID] -= d.Count
 	case events.LicenseAssigned:
 		hold(d.ProductID, d.UserID, soHolding{kind: d.Source.Kind, ref: d.Source.Ref, disabled: d.DisabledServices, at: e.OccurredAt, seq: m.seq, cmd: e.CommandID})
-	case events.LicenseClaimed:
-		// A claim is made by a user who does not wait in the policy's
-		// queue, unless it is the grant that takes them out of it.
-		if slices.Contains(f.queue[d.PolicyID], d.UserID) && e.CommandID != "grant-"+d.PolicyID+"-"+d.SigninID {
-			f.violate("at %d user %s claims %s under %s (command %s) while waiting in its queue", m.seq, d.UserID, d.ProductID, d.PolicyID, e.CommandID)
-			f.suspects[d.UserID] = true
+	case events.LicensesAssigned:
+		for _, a := range d.Assignments {
+			hold(d.ProductID, a.UserID, soHolding{kind: a.Source.Kind, ref: a.Source.Ref, disabled: a.DisabledServices, at: e.OccurredAt, seq: m.seq, cmd: a.CommandID})
 		}
-		hold(d.ProductID, d.UserID, soHolding{kind: events.SourcePolicy, ref: d.PolicyID, disabled: d.DisabledServices, at: d.ClaimedAt, seq: m.seq, cmd: e.CommandID})
-		k := d.PolicyID + "/" + d.UserID
-		f.claims[k]++
-		f.claimed[k] = d.ProductID
-		if f.claims[k] > 1 {
-			f.violate("invariant 3: at %d user %s claims under policy %s a %d. time (%s, command %s)", m.seq, d.UserID, d.PolicyID, f.claims[k], d.ProductID, e.CommandID)
-			f.suspects[d.UserID] = true
+	case events.LicenseClaimed, events.LicensesClaimed:
+		for _, d := range events.Claims(d) {
+			// A claim is made by a user who does not wait in the policy's
+			// queue, unless it is the grant that takes them out of it.
+			if slices.Contains(f.queue[d.PolicyID], d.UserID) && e.CommandID != "grant-"+d.PolicyID+"-"+d.SigninID {
+				f.violate("at %d user %s claims %s under %s (command %s) while waiting in its queue", m.seq, d.UserID, d.ProductID, d.PolicyID, e.CommandID)
+				f.suspects[d.UserID] = true
+			}
+			hold(d.ProductID, d.UserID, soHolding{kind: events.SourcePolicy, ref: d.PolicyID, disabled: d.DisabledServices, at: d.ClaimedAt, seq: m.seq, cmd: e.CommandID})
+			k := d.PolicyID + "/" + d.UserID
+			f.claims[k]++
+			f.claimed[k] = d.ProductID
+			if f.claims[k] > 1 {
+				f.violate("invariant 3: at %d user %s claims under policy %s a %d. time (%s, command %s)", m.seq, d.UserID, d.PolicyID, f.claims[k], d.ProductID, e.CommandID)
+				f.suspects[d.UserID] = true
+			}
+			f.bySignin[d.SigninID] = append(f.bySignin[d.SigninID], e)
 		}
-		f.bySignin[d.SigninID] = append(f.bySignin[d.SigninID], e)
 	case events.LicenseUnassigned:
 		delete(f.holders[d.ProductID], d.UserID)
 	case events.PolicyCreated:
@@ -751,6 +766,18 @@ func (f *soFold) holdsPolicyProduct(policy, user string) bool {
 	return false
 }
 
+// ownClaims counts the claims a sign-in made itself (alone or decided with
+// others), not the grant that took its user out of the queue later.
+func (f *soFold) ownClaims(signin string) int {
+	n := 0
+	for _, e := range f.bySignin[signin] {
+		if !strings.HasPrefix(e.CommandID, "grant-") {
+			n++
+		}
+	}
+	return n
+}
+
 // history lists the events that concern user, and the purchases, in
 // stream order.
 func (f *soFold) history(user string) []string {
@@ -761,8 +788,18 @@ func (f *soFold) history(user string) []string {
 		switch d := e.Data.(type) {
 		case events.LicenseAssigned:
 			u = d.UserID
-		case events.LicenseClaimed:
-			u = d.UserID
+		case events.LicensesAssigned:
+			for _, a := range d.Assignments {
+				if a.UserID == user {
+					u = user
+				}
+			}
+		case events.LicenseClaimed, events.LicensesClaimed:
+			for _, c := range events.Claims(d) {
+				if c.UserID == user {
+					u = user
+				}
+			}
 		case events.LicenseUnassigned:
 			u = d.UserID
 		case events.UserQueued:
@@ -917,23 +954,27 @@ func (w *soWorld) lastSeq() (uint64, error) {
 func (w *soWorld) signInsPending() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cons, err := w.js.Consumer(ctx, natsjs.StreamSignins, "seatflow-signins")
-	if err != nil {
-		return "sign-in consumer: " + err.Error()
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return "sign-in consumer: " + err.Error()
-	}
-	if info.NumPending > 0 || info.NumAckPending > 0 {
-		leader := ""
-		if info.Cluster != nil {
-			leader = info.Cluster.Leader
+	var busy []string
+	for n := range natsjs.SigninPartitions {
+		name := signin.ConsumerName(signin.DefaultDurable, n)
+		cons, err := w.js.Consumer(ctx, natsjs.StreamSignins, name)
+		if err != nil {
+			return "sign-in consumer " + name + ": " + err.Error()
 		}
-		return fmt.Sprintf("sign-in consumer: %d pending, %d awaiting ack, %d redelivered, %d pull requests waiting, delivered up to %d, acknowledged up to %d, leader %q, ack wait %s",
-			info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream, leader, info.Config.AckWait)
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return "sign-in consumer " + name + ": " + err.Error()
+		}
+		if info.NumPending > 0 || info.NumAckPending > 0 {
+			leader := ""
+			if info.Cluster != nil {
+				leader = info.Cluster.Leader
+			}
+			busy = append(busy, fmt.Sprintf("sign-in consumer %s: %d pending, %d awaiting ack, %d redelivered, %d pull requests waiting, delivered up to %d, acknowledged up to %d, leader %q, ack wait %s",
+				name, info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream, leader, info.Config.AckWait))
+		}
 	}
-	return ""
+	return strings.Join(busy, "; ")
 }
 
 // views reads every read model the test compares from both instances, at
@@ -1135,11 +1176,11 @@ func (w *soWorld) checkCommands(t *testing.T, f *soFold) {
 			default:
 				t.Errorf("sign-in %s: unexpected answer %s", c.key, c.final.raw)
 			}
-			if n := count(c.key, events.TypeLicenseClaimed, events.TypeUserQueued); n > 1 {
+			if n := f.ownClaims(c.key) + count(c.key, events.TypeUserQueued); n > 1 {
 				t.Errorf("sign-in %s: %d claims or queuings carry its id", c.key, n)
 			}
 		case "signin-nats":
-			if n := count(c.key, events.TypeLicenseClaimed, events.TypeUserQueued); n > 1 {
+			if n := f.ownClaims(c.key) + count(c.key, events.TypeUserQueued); n > 1 {
 				t.Errorf("sign-in %s: %d claims or queuings carry its id", c.key, n)
 			}
 		}

@@ -151,6 +151,18 @@ func (c *conn) close() {
 // success has been acknowledged by JetStream), projections stop, the NATS
 // connection drains and the embedded server shuts down.
 func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	return serve(ctx, cfg, log, nil)
+}
+
+// serving is what an in-process caller (seatflow bench) learns once Serve
+// serves: the HTTP address and the projection runner.
+type serving struct {
+	HTTP   string
+	Runner *projector.Runner
+}
+
+// serve is Serve with a hook called once the HTTP server listens.
+func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving)) error {
 	c, err := open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -169,7 +181,8 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log, Projections: models, Checkpoints: cps})
+	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log, Projections: models, Checkpoints: cps,
+		Observe: svc.Observe})
 	if err != nil {
 		return err
 	}
@@ -224,6 +237,13 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	runCtx, stopRunner := context.WithCancel(context.Background())
 	runnerDone := make(chan error, 1)
 	go func() { runnerDone <- runner.Run(runCtx) }()
+	ac.fresh = func(ctx context.Context) error {
+		info, err := c.js.Stream(ctx, natsjs.StreamEvents)
+		if err != nil {
+			return err
+		}
+		return runner.WaitFor(ctx, info.CachedInfo().State.LastSeq)
+	}
 	stopAutoClaim, err := ac.start(ctx)
 	if err != nil {
 		stopRunner()
@@ -266,6 +286,9 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("serving metrics", "metrics", mln.Addr().String())
 	}
 	log.Info("serving", "http", ln.Addr().String(), "nats", redactURL(c.url), "data_dir", cfg.DataDir)
+	if ready != nil {
+		ready(serving{HTTP: ln.Addr().String(), Runner: runner})
+	}
 
 	select {
 	case <-ctx.Done():

@@ -55,8 +55,11 @@ type autoClaim struct {
 	handler  *signin.Handler
 	url      string
 	opts     []nats.Option
-	metrics  prometheus.Registerer // watermill's router metrics; nil: none
-	log      *slog.Logger
+	metrics  prometheus.Registerer // the sign-in router's metrics; nil: none
+	// fresh returns once the read side has applied every event stored so
+	// far (set by serve): a sign-in partition is taken only then.
+	fresh func(ctx context.Context) error
+	log   *slog.Logger
 }
 
 // wireAutoClaim builds the auto-claim components on svc and the NATS
@@ -89,7 +92,8 @@ func (a *autoClaim) http() *httpapi.AutoClaimConfig {
 // start runs the sign-in router and the granter until the returned stop is
 // called; stop waits for both (the router finishes the message in hand).
 func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
-	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Metrics: a.metrics, Handler: a.handler, Logger: a.log})
+	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Metrics: a.metrics, Handler: a.handler, Logger: a.log,
+		Partitions: natsjs.SigninPartitions, Fresh: a.fresh})
 	if err != nil {
 		return nil, err
 	}

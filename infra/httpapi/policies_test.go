@@ -29,6 +29,9 @@ func (l *late) Policy(ctx context.Context, t domain.TenantID, id domain.PolicyID
 func (l *late) Claim(ctx context.Context, t domain.TenantID, in domain.SignIn, o domain.ClaimOptions) (domain.ClaimOutcome, domain.Result, error) {
 	return l.svc.Claim(ctx, t, in, o)
 }
+func (l *late) ClaimBatch(ctx context.Context, t domain.TenantID, in []domain.SignIn, o domain.ClaimOptions) ([]domain.BatchOutcome, error) {
+	return l.svc.ClaimBatch(ctx, t, in, o)
+}
 func (l *late) RegisterSignInUser(ctx context.Context, t domain.TenantID, id domain.UserID, m events.Meta, email, name string) (domain.Result, error) {
 	return l.svc.RegisterSignInUser(ctx, t, id, m, email, name)
 }

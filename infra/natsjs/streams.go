@@ -22,6 +22,11 @@ const (
 	// deduplicated by Nats-Msg-Id.
 	StreamSignins         = "SEATFLOW_SIGNINS"
 	StreamSigninsSubjects = "sf.signin.>"
+	// SigninPartitions is how many partitions the sign-in stream spreads
+	// tenants over: its subject transform stores sf.signin.<tenant> as
+	// sf.signin.<tenant>.<n>, n a hash of the tenant, so one consumer per
+	// partition sees each of its tenants' sign-ins in arrival order.
+	SigninPartitions = 16
 
 	// StreamNotify holds notifications for the mail sender, deduplicated by
 	// Nats-Msg-Id (<event id>:<kind>) so redelivery never sends twice.
@@ -129,6 +134,8 @@ func StreamConfigsWith(replicas int, l Limits) []jetstream.StreamConfig {
 			MaxBytes:    l.SigninsMaxBytes,
 			Discard:     jetstream.DiscardNew,
 			Duplicates:  SigninsDedupWindow,
+			SubjectTransform: &jetstream.SubjectTransformConfig{Source: "sf.signin.*",
+				Destination: fmt.Sprintf("sf.signin.{{wildcard(1)}}.{{partition(%d,1)}}", SigninPartitions)},
 		},
 		{
 			Name:        StreamNotify,

@@ -100,6 +100,7 @@ func RequestRules() Rules {
 		events.TypeRequestExpiryWarned: requestExpiring,
 		events.TypeRequestExpired:      requestExpired,
 		events.TypeLicenseClaimed:      licenseClaimed,
+		events.TypeLicensesClaimed:     licenseClaimed,
 	}
 }
 
@@ -260,12 +261,17 @@ func requestExpired(l Lookup, env events.Envelope) ([]Draft, error) {
 	return out, nil
 }
 
+// licenseClaimed tells each user who claimed (one, or several decided
+// together) of their license.
 func licenseClaimed(l Lookup, env events.Envelope) ([]Draft, error) {
-	e := env.Data.(events.LicenseClaimed)
-	product := l.ProductName(env.Tenant, e.ProductID)
-	return []Draft{{UserID: e.UserID, Kind: KindLicenseClaimed, Subject: "You have a license of " + product,
-		Text: fmt.Sprintf("Signing in to %s gave you a license of %s.\n", e.App, product),
-		Refs: Refs{PolicyID: e.PolicyID, ProductID: e.ProductID}}}, nil
+	var out []Draft
+	for _, e := range events.Claims(env.Data) {
+		product := l.ProductName(env.Tenant, e.ProductID)
+		out = append(out, Draft{UserID: e.UserID, Kind: KindLicenseClaimed, Subject: "You have a license of " + product,
+			Text: fmt.Sprintf("Signing in to %s gave you a license of %s.\n", e.App, product),
+			Refs: Refs{PolicyID: e.PolicyID, ProductID: e.ProductID}})
+	}
+	return out, nil
 }
 
 // MsgID is the Nats-Msg-Id of a notification: one per event, kind and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -35,6 +36,10 @@ type Config struct {
 	// Rebuild ignores the saved checkpoint: the read models are built from
 	// the start of the stream, and checkpoints are then saved as usual.
 	Rebuild bool
+	// Observe, if set, is told of every event applied, after the read
+	// models (the command side's cache uses it to keep the states it reads
+	// current). It is not checkpointed and must not block.
+	Observe func(events.Envelope)
 	// CheckpointEvery is how many applied events trigger a checkpoint.
 	// Default 50,000. A checkpoint is also saved when Run stops, and once
 	// the read models first catch up.
@@ -155,73 +160,189 @@ func (r *Runner) run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+
+	// Three stages: the reader takes messages off the ordered consumer,
+	// the decoder decodes whatever has arrived in parallel, and this
+	// goroutine applies the decoded events strictly in stream order.
+	in := make(chan jetstream.Msg, 4*decodeChunk)
+	go r.read(ctx, it, in)
+	chunks := make(chan []decoded, 2)
+	go r.decode(in, chunks)
+	for chunk := range chunks {
+		r.applyChunk(chunk)
+	}
+	return nil
+}
+
+// decodeChunk bounds the events decoded together and applied between two
+// position updates.
+const decodeChunk = 256
+
+// read feeds in from the iterator until it stops, then closes in.
+func (r *Runner) read(ctx context.Context, it jetstream.MessagesContext, in chan<- jetstream.Msg) {
+	defer close(in)
 	for {
 		msg, err := it.Next()
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
+				return
 			}
 			// The ordered consumer recreates itself after a reset; wait a
 			// little so a lost connection does not spin.
 			r.log.Warn("projections: reading the stream", "err", err)
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-time.After(100 * time.Millisecond):
 			}
 			continue
 		}
-		r.handle(msg)
+		in <- msg
 	}
 }
 
-func (r *Runner) handle(msg jetstream.Msg) {
+// decoded is one message and what decoding it gave.
+type decoded struct {
+	subject  string
+	seq      uint64
+	env      events.Envelope
+	err      error
+	misfiled bool // the subject disagrees with the envelope
+}
+
+// decode turns what has arrived into chunks of decoded events, decoding
+// each chunk on every processor, and hands them on in order.
+func (r *Runner) decode(in <-chan jetstream.Msg, out chan<- []decoded) {
+	defer close(out)
+	workers := runtime.GOMAXPROCS(0)
+	msgs := make([]jetstream.Msg, 0, decodeChunk)
+	for {
+		m, ok := <-in
+		if !ok {
+			return
+		}
+		msgs = append(msgs[:0], m)
+	more:
+		for len(msgs) < decodeChunk {
+			select {
+			case m, ok := <-in:
+				if !ok {
+					break more
+				}
+				msgs = append(msgs, m)
+			default:
+				break more
+			}
+		}
+		chunk := make([]decoded, len(msgs))
+		n := min(workers, (len(msgs)+15)/16)
+		var wg sync.WaitGroup
+		for w := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < len(msgs); i += n {
+					chunk[i] = r.decodeOne(msgs[i])
+				}
+			}()
+		}
+		wg.Wait()
+		out <- chunk
+	}
+}
+
+func (r *Runner) decodeOne(msg jetstream.Msg) decoded {
+	d := decoded{subject: msg.Subject()}
 	meta, err := msg.Metadata()
 	if err != nil {
-		r.log.Error("projections: message without metadata", "subject", msg.Subject(), "err", err)
-		return
+		d.err = fmt.Errorf("message without metadata: %w", err)
+		return d
 	}
-	seq := meta.Sequence.Stream
+	d.seq = meta.Sequence.Stream
+	d.env, d.err = r.cfg.Registry.Decode(msg.Data())
+	if d.err == nil {
+		if tenant, agg, err := events.ParseSubject(d.subject); err != nil || tenant != d.env.Tenant || agg != d.env.Aggregate {
+			// Only the service writes sf.evt.>, and it writes each event on
+			// its aggregate's subject; anything else is never applied,
+			// whoever managed to put it there.
+			d.misfiled = true
+		}
+	}
+	d.env.Position = d.seq
+	return d
+}
+
+// applyChunk applies a chunk's events in order and then advances the
+// position once; a checkpoint is only ever taken between chunks, where
+// the read models agree with the position.
+func (r *Runner) applyChunk(chunk []decoded) {
 	r.mu.Lock()
-	already := seq <= r.position
+	from := r.position
 	r.mu.Unlock()
-	if already {
+	var (
+		last                       = from
+		applied, skipped, rejected uint64
+	)
+	for _, d := range chunk {
+		if d.seq == 0 {
+			r.log.Error("projections: skipping a message", "subject", d.subject, "err", d.err)
+			continue
+		}
+		if d.seq <= last {
+			continue
+		}
+		last = d.seq
+		if d.err != nil {
+			// A newer writer's event type, or a foreign message on sf.evt.>: read
+			// models skip what they do not know, and so does the runner.
+			r.log.Warn("projections: skipping an event that does not decode", "seq", d.seq, "subject", d.subject, "err", d.err)
+			skipped++
+			continue
+		}
+		if d.misfiled {
+			r.log.Warn("projections: skipping an event whose subject disagrees with its envelope",
+				"seq", d.seq, "subject", d.subject, "envelope_subject", d.env.Subject(), "event_id", d.env.ID)
+			skipped++
+			rejected++
+			continue
+		}
+		for _, p := range r.cfg.Projections {
+			p.Apply(d.env)
+		}
+		if r.cfg.Observe != nil {
+			r.cfg.Observe(d.env)
+		}
+		applied++
+	}
+	if last == from {
 		return
 	}
-	env, err := r.cfg.Registry.Decode(msg.Data())
-	if err != nil {
-		// A newer writer's event type, or a foreign message on sf.evt.>: read
-		// models skip what they do not know, and so does the runner.
-		r.log.Warn("projections: skipping an event that does not decode", "seq", seq, "subject", msg.Subject(), "err", err)
-		r.advance(seq, false)
-		return
-	}
-	if tenant, agg, err := events.ParseSubject(msg.Subject()); err != nil || tenant != env.Tenant || agg != env.Aggregate {
-		// Only the service writes sf.evt.>, and it writes each event on its
-		// aggregate's subject; anything else is never applied, whoever
-		// managed to put it there.
-		r.log.Warn("projections: skipping an event whose subject disagrees with its envelope",
-			"seq", seq, "subject", msg.Subject(), "envelope_subject", env.Subject(), "event_id", env.ID)
-		r.mu.Lock()
-		r.rejected++
-		r.mu.Unlock()
-		r.advance(seq, false)
-		return
-	}
-	env.Position = seq
-	for _, p := range r.cfg.Projections {
-		p.Apply(env)
-	}
-	r.advance(seq, true)
-	r.sinceSave++
+	r.mu.Lock()
+	r.position = last
+	r.applied += applied
+	r.skipped += skipped
+	r.rejected += rejected
+	target := r.target
+	r.mu.Unlock()
+	r.notify()
+	r.sinceSave += int(applied)
 	if r.cfg.Checkpoints != nil {
 		switch {
-		case r.sinceSave >= r.cfg.CheckpointEvery:
+		case r.sinceSave >= r.checkpointEvery():
 			r.checkpoint(context.Background(), "interval")
-		case seq == r.target && r.saved < seq:
+		case last >= target && r.saved < target:
 			r.checkpoint(context.Background(), "caught up")
 		}
 	}
+}
+
+// checkpointEvery is how many events are applied between interval
+// checkpoints: CheckpointEvery, or half the position of the last one when
+// that is more. A checkpoint costs time in proportion to the read models'
+// size, which grows with the stream, so spacing them in proportion keeps
+// their cost per event constant (amortized).
+func (r *Runner) checkpointEvery() int {
+	return max(r.cfg.CheckpointEvery, int(r.saved/2))
 }
 
 // resume restores the read models from the saved checkpoint if it matches
@@ -312,18 +433,6 @@ func (r *Runner) Resumed() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.resumed
-}
-
-func (r *Runner) advance(seq uint64, applied bool) {
-	r.mu.Lock()
-	r.position = seq
-	if applied {
-		r.applied++
-	} else {
-		r.skipped++
-	}
-	r.mu.Unlock()
-	r.notify()
 }
 
 func (r *Runner) notify() {

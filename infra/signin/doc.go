@@ -1,24 +1,39 @@
 // Package signin is Seatflow's inbound sign-in edge and auto-claim reactor.
 //
 // Upstream systems publish {id, user_id, app, at, email?, display_name?} to
-// sf.signin.<tenant> (stream SEATFLOW_SIGNINS, Nats-Msg-Id = id). A watermill
-// router consumes them through the durable consumer "seatflow-signins",
-// created here explicitly (so it survives restarts and redeploys), on its own
-// NATS connection (Router.Close closes it), with a tolerant unmarshaler (an
-// unmarshal error would crash watermill-nats) and at most one unacknowledged
-// message, so a retried message keeps its place in line.
+// sf.signin.<tenant> (stream SEATFLOW_SIGNINS, Nats-Msg-Id = id). The
+// stream's subject transform stores each as sf.signin.<tenant>.<n>, n a
+// hash of the tenant over natsjs.SigninPartitions partitions, so a tenant's
+// sign-ins (and so each policy's queue) keep their arrival order within one
+// partition.
 //
-// Each sign-in registers or updates its directory user when it names an
-// email, then runs the claim command in-process with the sign-in id as its
-// command id: a redelivered or duplicated sign-in claims once. Transient
-// failures are retried with back-off in the handler and then redelivered;
-// a message that can never succeed (malformed or truncated JSON, missing or
-// invalid fields, an unknown tenant, a body over 1 MiB) is copied to
+// The Router consumes each partition through its own durable consumer,
+// "seatflow-signins-<n>", with a pinned priority group: JetStream delivers
+// a partition to one client at a time and moves the pin when that client
+// stops asking (PinnedTTL). Running routers announce themselves in the
+// key-value bucket SEATFLOW_SIGNIN_MEMBERS (entries expire unless renewed),
+// and each takes every k-th partition of the k routers listed; a router
+// that leaves gives its partitions up (unpinning them), one that vanishes
+// drops out of the list within MemberTTL and its partitions are taken over
+// once their pins lapse.
+//
+// A partition takes whatever arrived while its previous batch was being
+// stored (up to BatchSize) and hands each tenant's sign-ins to the domain
+// as one batch: decided together on the state the process holds, stored in
+// one append with every written product's concurrency check (group
+// commit), and acknowledged after the append. The sign-in id is the claim's
+// command id: a redelivered or duplicated sign-in claims once. HTTP
+// POST /v1/signins joins a per-tenant group commit of the same kind.
+//
+// A message that can never succeed (malformed or truncated JSON, missing
+// or invalid fields, a time outside the sane window, an unknown tenant, a
+// body over 1 MiB, a panic it triggers) is copied at once to
 // sf.dlq.signin.<tenant> with the reason in the Seatflow-Error header and
-// acknowledged, so it never blocks or slows the others. So is a message
-// that makes the handler panic (internal_error) and one whose seemingly
-// transient failures outlast Config.MaxDeliveries (retries_exhausted): a
-// bug must not hold up every sign-in behind it.
+// acknowledged. A batch that fails otherwise is retried one sign-in at a
+// time, so only the failing one waits, for a short bounded back-off, and is
+// then dead-lettered (retries_exhausted); only its partition waits for it.
+// An event store that cannot be reached is waited for, without
+// dead-lettering.
 //
 // The Granter is the other half of auto-claim: a read model fed by the
 // projection runner that notices seats appearing (licenses purchased or

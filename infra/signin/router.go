@@ -5,62 +5,84 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/seatflow/seatflow/infra/wmrouter"
+	"github.com/seatflow/seatflow/domain"
 )
 
 // Defaults of Config.
 const (
-	DefaultStream   = "SEATFLOW_SIGNINS"
-	DefaultDurable  = "seatflow-signins"
-	DefaultAckWait  = 30 * time.Second
-	DefaultRedelay  = 2 * time.Second
-	DefaultRetries  = 5
-	DefaultRetryMin = 20 * time.Millisecond
-	DefaultRetryMax = time.Second
-
+	DefaultStream        = "SEATFLOW_SIGNINS"
+	DefaultDurable       = "seatflow-signins"
+	DefaultMembers       = "SEATFLOW_SIGNIN_MEMBERS"
+	DefaultAckWait       = 30 * time.Second
+	DefaultPinnedTTL     = 4 * time.Second
+	DefaultMemberTTL     = 3 * time.Second
+	DefaultRetries       = 5
+	DefaultRetryMin      = 20 * time.Millisecond
+	DefaultRetryMax      = 300 * time.Millisecond
 	DefaultMaxDeliveries = 30
+	// PriorityGroup is the priority group every partition consumer pins
+	// one client of.
+	PriorityGroup = "signins"
 )
 
 // Config configures a Router.
 type Config struct {
 	// URL is the NATS server or cluster (comma-separated URLs). The router
-	// opens its own connection: watermill closes it on Close. Required.
+	// opens its own connection. Required.
 	URL string
 	// Options are extra connection options (credentials, TLS), the same
-	// the service\'s own connection uses.
+	// the service's own connection uses.
 	Options []nats.Option
-	// Metrics, if set, receives watermill\'s router metrics.
+	// Metrics, if set, receives the router's metrics.
 	Metrics prometheus.Registerer
 	// Handler processes sign-ins. Required.
 	Handler *Handler
-	// Stream and Durable name the sign-in stream and the durable consumer.
-	Stream, Durable string
-	// AckWait is how long a delivered message may take before JetStream
-	// redelivers it.
+	// Stream names the sign-in stream, Durable the prefix of the partition
+	// consumers (<Durable>-<n>) and Members the key-value bucket where
+	// running instances announce themselves.
+	Stream, Durable, Members string
+	// Partitions is how many partitions the stream's subject transform
+	// spreads tenants over (natsjs.SigninPartitions). Required.
+	Partitions int
+	// BatchSize bounds the sign-ins of one partition decided and appended
+	// together. Default domain.MaxClaimBatch.
+	BatchSize int
+	// AckWait is how long a delivered message may stay unacknowledged
+	// before JetStream redelivers it.
 	AckWait time.Duration
-	// Retries, RetryMin and RetryMax bound the in-place retries of a
-	// transient failure; after them the message is redelivered after
-	// Redelay.
+	// PinnedTTL is how long a partition stays pinned to an instance that
+	// stopped asking for messages; MemberTTL how long an instance that
+	// stopped announcing itself still counts. Together they bound how
+	// soon a partition of a vanished instance is taken over.
+	PinnedTTL, MemberTTL time.Duration
+	// Retries, RetryMin and RetryMax bound the retries of a sign-in whose
+	// failure is not the store being unavailable, before it is
+	// dead-lettered as retries_exhausted: its partition waits for it only
+	// briefly. A store that cannot be reached is waited for without
+	// dead-lettering (every sign-in would fail alike).
 	Retries            int
 	RetryMin, RetryMax time.Duration
-	Redelay            time.Duration
-	// MaxDeliveries is how many deliveries a message failing for reasons
-	// that look transient gets before it is dead-lettered as
-	// retries_exhausted, so that a message hitting a bug cannot hold up the
-	// others for ever (0: no limit). Default 30: with the defaults, a
-	// few minutes of failures.
+	// MaxDeliveries dead-letters a message delivered this many times (an
+	// instance crashing on it) as retries_exhausted (0: no limit).
 	MaxDeliveries int
-	// Logger receives the router's logs (watermill's per-message logs at
-	// Debug). Default: discard.
+	// Fresh, if set, is called before a partition is taken and returns once
+	// the state the process decides on includes every event stored so far
+	// (the projection runner has applied them), so a new owner decides on
+	// what the previous owner wrote. On an error it is asked again.
+	Fresh func(ctx context.Context) error
+	// Logger receives the router's logs. Default: discard.
 	Logger *slog.Logger
 }
 
@@ -71,8 +93,20 @@ func (c *Config) setDefaults() {
 	if c.Durable == "" {
 		c.Durable = DefaultDurable
 	}
+	if c.Members == "" {
+		c.Members = DefaultMembers
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = domain.MaxClaimBatch
+	}
 	if c.AckWait == 0 {
 		c.AckWait = DefaultAckWait
+	}
+	if c.PinnedTTL == 0 {
+		c.PinnedTTL = DefaultPinnedTTL
+	}
+	if c.MemberTTL == 0 {
+		c.MemberTTL = DefaultMemberTTL
 	}
 	if c.Retries == 0 {
 		c.Retries = DefaultRetries
@@ -82,9 +116,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = DefaultRetryMax
-	}
-	if c.Redelay == 0 {
-		c.Redelay = DefaultRedelay
 	}
 	if c.MaxDeliveries == 0 {
 		c.MaxDeliveries = DefaultMaxDeliveries
@@ -103,23 +134,39 @@ func (c Config) Validate() error {
 	if c.Handler == nil {
 		errs = append(errs, errors.New("signin: Config.Handler is required"))
 	}
-	if c.Retries < 0 || c.AckWait < 0 || c.Redelay < 0 || c.MaxDeliveries < 0 {
-		errs = append(errs, errors.New("signin: Config durations and retries must not be negative"))
+	if c.Partitions < 1 {
+		errs = append(errs, errors.New("signin: Config.Partitions must be positive"))
+	}
+	if c.BatchSize < 1 || c.BatchSize > domain.MaxClaimBatch {
+		errs = append(errs, fmt.Errorf("signin: Config.BatchSize must be 1 to %d", domain.MaxClaimBatch))
+	}
+	if c.Retries < 0 || c.AckWait < 0 || c.MaxDeliveries < 0 || c.PinnedTTL < time.Second || c.MemberTTL < time.Second {
+		errs = append(errs, errors.New("signin: Config durations and retries must not be negative, the TTLs at least 1s"))
 	}
 	return errors.Join(errs...)
 }
 
-// Router consumes sign-ins from JetStream with watermill.
+// Router consumes sign-ins: one durable, pinned consumer per partition,
+// each partition processed in order, in batches, by the instance it is
+// pinned to.
 type Router struct {
-	cfg    Config
-	log    *slog.Logger
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	router *message.Router
+	cfg     Config
+	log     *slog.Logger
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	members *members
+	id      string
+	met     *routerMetrics
+
+	running chan struct{}
+
+	mu    sync.Mutex
+	owned map[int]*partition
 }
 
-// New connects, creates the durable consumer and builds the router. Start
-// it with Run.
+// New connects and creates the partition consumers and the members
+// bucket. Start it with Run.
 func New(ctx context.Context, cfg Config) (*Router, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -130,7 +177,8 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signin: connect to %s: %w", cfg.URL, err)
 	}
-	r := &Router{cfg: cfg, log: log, nc: nc}
+	r := &Router{cfg: cfg, log: log, nc: nc, id: nuid.Next(), running: make(chan struct{}), owned: map[int]*partition{},
+		met: newRouterMetrics(cfg.Metrics)}
 	if err := r.setup(ctx); err != nil {
 		nc.Close()
 		return nil, err
@@ -138,111 +186,509 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 	return r, nil
 }
 
+// ConsumerName is the durable consumer of partition n.
+func ConsumerName(durable string, n int) string { return durable + "-" + strconv.Itoa(n) }
+
+// PartitionFilter is the subject filter of partition n: the stream's
+// subject transform stores sf.signin.<tenant> as sf.signin.<tenant>.<n>.
+func PartitionFilter(n int) string { return SubjectPrefix + "*." + strconv.Itoa(n) }
+
 func (r *Router) setup(ctx context.Context) error {
 	js, err := jetstream.New(r.nc)
 	if err != nil {
 		return fmt.Errorf("signin: jetstream: %w", err)
 	}
 	r.js = js
-	router, err := wmrouter.New(ctx, wmrouter.Config{
-		Conn: r.nc, Stream: r.cfg.Stream, Durable: r.cfg.Durable,
-		Description: "Seatflow sign-in ingestion (auto-claim)", Filter: SubjectPrefix + ">",
-		AckWait: r.cfg.AckWait, Redelay: r.cfg.Redelay,
-		Retries: r.cfg.Retries, RetryMin: r.cfg.RetryMin, RetryMax: r.cfg.RetryMax,
-		Unmarshaler: tolerantUnmarshaler{}, Name: "signin", Handler: r.handle,
-		Metrics: r.cfg.Metrics, Logger: r.log,
-	})
+	if r.stream, err = js.Stream(ctx, r.cfg.Stream); err != nil {
+		return fmt.Errorf("signin: stream %s: %w", r.cfg.Stream, err)
+	}
+	for n := range r.cfg.Partitions {
+		_, err := r.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:        ConsumerName(r.cfg.Durable, n),
+			Description:    fmt.Sprintf("Seatflow sign-ins, partition %d of %d", n, r.cfg.Partitions),
+			FilterSubject:  PartitionFilter(n),
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+			AckPolicy:      jetstream.AckAllPolicy,
+			AckWait:        r.cfg.AckWait,
+			MaxAckPending:  4 * r.cfg.BatchSize,
+			MaxDeliver:     -1,
+			PriorityPolicy: jetstream.PriorityPolicyPinned,
+			PriorityGroups: []string{PriorityGroup},
+			PinnedTTL:      r.cfg.PinnedTTL,
+		})
+		if err != nil {
+			return fmt.Errorf("signin: consumer %s: %w", ConsumerName(r.cfg.Durable, n), err)
+		}
+	}
+	m, err := newMembers(ctx, js, r.cfg.Members, r.id, r.cfg.MemberTTL)
 	if err != nil {
 		return err
 	}
-	r.router = router
+	r.members = m
 	return nil
 }
 
-// Run consumes until ctx ends, then closes the router (and its connection).
+// Run consumes until ctx ends: it announces the instance, takes the
+// partitions that fall to it among the running instances, and gives them
+// up (finishing the batch in hand) when another instance joins or when it
+// stops.
 func (r *Router) Run(ctx context.Context) error {
-	return wmrouter.Run(ctx, r.router, r.nc)
+	defer r.nc.Close()
+	tick := time.NewTicker(r.cfg.MemberTTL / 3)
+	defer tick.Stop()
+	first := true
+	for {
+		ids, err := r.members.beat(ctx)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("sign-in members", "err", err)
+		}
+		if err == nil {
+			r.rebalance(ctx, ids)
+		}
+		if first {
+			first = false
+			close(r.running)
+		}
+		select {
+		case <-ctx.Done():
+			r.stopAll()
+			leaveCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			r.members.leave(leaveCtx)
+			cancel()
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
-// Running is closed once the router consumes.
-func (r *Router) Running() chan struct{} { return r.router.Running() }
+// Running is closed once the router has taken its first partitions.
+func (r *Router) Running() chan struct{} { return r.running }
 
-// handle processes one sign-in message. A rejection is dead-lettered and
-// acknowledged; any other error is returned for the retry middleware.
-func (r *Router) handle(msg *message.Message) (err error) {
-	subject := msg.Metadata.Get(metaSubject)
-	tenant := strings.TrimPrefix(subject, SubjectPrefix)
-	defer func() {
-		// A message that makes the handler panic would do so on every
-		// delivery and hold up all the others behind it.
-		if v := recover(); v != nil {
-			r.log.Error("sign-in handler panicked", "subject", subject, "seq", msg.Metadata.Get(metaSeq), "panic", v)
-			err = r.deadLetter(msg, tenant, reject(ReasonInternal, "the handler failed: %v", v))
+// Owned lists the partitions this instance consumes.
+func (r *Router) Owned() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []int
+	for n := range r.owned {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// share returns the partitions instance id takes among ids (sorted): every
+// k-th partition, k the number of instances.
+func share(ids []string, id string, partitions int) map[int]bool {
+	rank := slices.Index(ids, id)
+	out := map[int]bool{}
+	if rank < 0 {
+		return out
+	}
+	for n := rank; n < partitions; n += len(ids) {
+		out[n] = true
+	}
+	return out
+}
+
+func (r *Router) rebalance(ctx context.Context, ids []string) {
+	want := share(ids, r.id, r.cfg.Partitions)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for n, p := range r.owned {
+		if !want[n] {
+			p.stop()
+			delete(r.owned, n)
+			r.unpin(n)
+			r.log.Info("sign-in partition handed over", "partition", n, "instances", len(ids))
+		}
+	}
+	for n := range want {
+		if _, ok := r.owned[n]; ok {
+			continue
+		}
+		p, err := r.start(ctx, n)
+		if err != nil {
+			r.log.Warn("sign-in partition not started", "partition", n, "err", err)
+			continue
+		}
+		r.owned[n] = p
+		r.log.Info("sign-in partition taken", "partition", n, "instances", len(ids))
+	}
+}
+
+func (r *Router) stopAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for n, p := range r.owned {
+		p.stop()
+		r.unpin(n)
+		delete(r.owned, n)
+	}
+}
+
+// unpin lets the partition's next client be pinned at once instead of
+// after PinnedTTL.
+func (r *Router) unpin(n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.stream.UnpinConsumer(ctx, ConsumerName(r.cfg.Durable, n), PriorityGroup); err != nil {
+		r.log.Debug("unpin sign-in partition", "partition", n, "err", err)
+	}
+}
+
+// partition is one partition this instance consumes.
+type partition struct {
+	n    int
+	msgs chan jetstream.Msg
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func (p *partition) stop() {
+	p.once.Do(func() { close(p.quit) })
+	<-p.done
+}
+
+// start takes partition n: once the process's state is fresh it consumes
+// the partition's consumer and processes its batches until stopped.
+func (r *Router) start(ctx context.Context, n int) (*partition, error) {
+	cons, err := r.stream.Consumer(ctx, ConsumerName(r.cfg.Durable, n))
+	if err != nil {
+		return nil, err
+	}
+	p := &partition{n: n, msgs: make(chan jetstream.Msg, 4*r.cfg.BatchSize), quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		if r.cfg.Fresh != nil {
+			fctx, cancel := context.WithCancel(context.Background())
+			stop := context.AfterFunc(ctx, cancel)
+			go func() {
+				select {
+				case <-p.quit:
+					cancel()
+				case <-fctx.Done():
+				}
+			}()
+			for attempt := 1; ; attempt++ {
+				err := r.cfg.Fresh(fctx)
+				if err == nil {
+					break
+				}
+				if fctx.Err() != nil {
+					stop()
+					return
+				}
+				r.log.Warn("sign-in partition waits for fresh state", "partition", n, "err", err)
+				if sleep(fctx, r.backoff(attempt, time.Second)) != nil {
+					stop()
+					return
+				}
+			}
+			stop()
+			cancel()
+		}
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			select {
+			case p.msgs <- m:
+			case <-p.quit:
+			}
+		}, jetstream.PullPriorityGroup(PriorityGroup), jetstream.PullMaxMessages(2*r.cfg.BatchSize),
+			jetstream.PullExpiry(max(r.cfg.PinnedTTL/2, time.Second)))
+		if err != nil {
+			r.log.Warn("sign-in partition not consumed", "partition", n, "err", err)
+			<-p.quit
+			return
+		}
+		defer cc.Stop()
+		r.loop(p)
+	}()
+	return p, nil
+}
+
+// loop takes whatever arrived since the last batch (at most BatchSize) and
+// processes it as one batch: the partition's group commit.
+func (r *Router) loop(p *partition) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		// The batch in hand is finished unless it waits for long (an
+		// unavailable store): then it is left for the next owner.
+		<-p.quit
+		t := time.NewTimer(5 * time.Second)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done():
 		}
 	}()
-	p, err := Parse(msg.Payload)
-	if err == nil {
-		var out any
-		out, _, err = r.cfg.Handler.Handle(msg.Context(), tenant, p)
-		if err == nil {
-			r.log.Debug("sign-in handled", "tenant", tenant, "id", p.ID, "user", p.UserID, "outcome", out)
-			return nil
+	batch := make([]jetstream.Msg, 0, r.cfg.BatchSize)
+	for {
+		select {
+		case <-p.quit:
+			return
+		case m := <-p.msgs:
+			batch = append(batch[:0], m)
 		}
-	}
-	var rej *RejectedError
-	if !errors.As(err, &rej) {
-		n, _ := strconv.Atoi(msg.Metadata.Get(metaDelivered))
-		if r.cfg.MaxDeliveries < 1 || n < r.cfg.MaxDeliveries {
-			r.log.Warn("sign-in failed; retrying", "subject", subject, "seq", msg.Metadata.Get(metaSeq), "delivery", n, "err", err)
-			return err
+	more:
+		for len(batch) < r.cfg.BatchSize {
+			select {
+			case m := <-p.msgs:
+				batch = append(batch, m)
+			default:
+				break more
+			}
 		}
-		rej = reject(ReasonRetriesExhausted, "failed on %d deliveries, last: %v", n, err)
+		r.process(ctx, p.n, batch)
 	}
-	return r.deadLetter(msg, tenant, rej)
 }
 
-func (r *Router) deadLetter(msg *message.Message, tenant string, rej *RejectedError) error {
+// inbound is one delivered sign-in on its way through a batch.
+type inbound struct {
+	msg    jetstream.Msg
+	tenant string
+	seq    string
+	p      Payload
+}
+
+// process handles one batch of a partition: rejects what can never
+// succeed, then claims per tenant in arrival order, acknowledging each
+// sign-in once its events are stored.
+func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) {
+	start := time.Now()
+	var lag time.Duration
+	if md, err := msgs[0].Metadata(); err == nil {
+		lag = start.Sub(md.Timestamp)
+	}
+	var (
+		byTenant = map[string][]inbound{}
+		tenants  []string
+	)
+	for _, m := range msgs {
+		in := inbound{msg: m, tenant: tenantOf(m.Subject())}
+		md, err := m.Metadata()
+		if err == nil {
+			in.seq = strconv.FormatUint(md.Sequence.Stream, 10)
+			if r.cfg.MaxDeliveries > 0 && md.NumDelivered >= uint64(r.cfg.MaxDeliveries) {
+				r.deadLetter(ctx, in, reject(ReasonRetriesExhausted, "delivered %d times", md.NumDelivered))
+				continue
+			}
+		}
+		if in.p, err = Parse(m.Data()); err != nil {
+			r.fail(ctx, in, err)
+			continue
+		}
+		if _, ok := byTenant[in.tenant]; !ok {
+			tenants = append(tenants, in.tenant)
+		}
+		byTenant[in.tenant] = append(byTenant[in.tenant], in)
+	}
+	// Tenants are independent: their sign-ins are claimed in parallel,
+	// each tenant's in arrival order.
+	var wg sync.WaitGroup
+	for _, t := range tenants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.claimTenant(ctx, t, byTenant[t])
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() == nil {
+		// Every message of the batch is settled (claimed or dead-lettered):
+		// one acknowledgement covers them all (AckAll).
+		_ = msgs[len(msgs)-1].Ack()
+	}
+	r.met.batch(part, len(msgs), time.Since(start))
+	r.log.Debug("sign-in batch", "partition", part, "count", len(msgs), "tenants", len(tenants), "took", time.Since(start), "lag", lag)
+}
+
+func tenantOf(subject string) string {
+	rest := strings.TrimPrefix(subject, SubjectPrefix)
+	t, _, _ := strings.Cut(rest, ".")
+	return t
+}
+
+// claimTenant claims a tenant's sign-ins of one batch together. When the
+// whole batch fails for a reason other than an unavailable store, each
+// sign-in is tried alone, so only the one at fault is dead-lettered.
+func (r *Router) claimTenant(ctx context.Context, tenant string, ins []inbound) {
+	for attempt := 1; ; attempt++ {
+		err := r.claim(ctx, tenant, ins)
+		switch {
+		case err == nil:
+			return
+		case ctx.Err() != nil:
+			return // handed over: the next owner gets them again
+		case errors.Is(err, domain.ErrUnavailable):
+			// Not the sign-ins' fault: keep them, and their place.
+			r.log.Warn("sign-ins waiting for the event store", "tenant", tenant, "count", len(ins), "attempt", attempt, "err", err)
+			for _, in := range ins {
+				_ = in.msg.InProgress()
+			}
+			if sleep(ctx, r.backoff(attempt, time.Second)) != nil {
+				return
+			}
+		case len(ins) > 1:
+			r.log.Warn("sign-in batch failed; trying each alone", "tenant", tenant, "count", len(ins), "err", err)
+			for _, in := range ins {
+				r.claimTenant(ctx, tenant, []inbound{in})
+			}
+			return
+		default:
+			var rej *RejectedError
+			if errors.As(err, &rej) {
+				r.deadLetter(ctx, ins[0], rej)
+				return
+			}
+			if attempt > r.cfg.Retries {
+				r.deadLetter(ctx, ins[0], reject(ReasonRetriesExhausted, "failed %d times, last: %v", attempt, err))
+				return
+			}
+			r.log.Warn("sign-in failed; retrying", "tenant", tenant, "seq", ins[0].seq, "attempt", attempt, "err", err)
+			if sleep(ctx, r.backoff(attempt, r.cfg.RetryMax)) != nil {
+				return
+			}
+		}
+	}
+}
+
+func (r *Router) backoff(attempt int, ceiling time.Duration) time.Duration {
+	d := r.cfg.RetryMin << min(attempt-1, 16)
+	if d > ceiling || d <= 0 {
+		d = ceiling
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// claim runs one attempt for a tenant's sign-ins: every rejected sign-in
+// is dead-lettered, the others acknowledged after their events are stored.
+// A panic is the sign-ins' fault (a bug they trigger): reported as a
+// rejection when there is one sign-in.
+func (r *Router) claim(ctx context.Context, tenant string, ins []inbound) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.Error("sign-in handler panicked", "tenant", tenant, "count", len(ins), "panic", v)
+			if len(ins) == 1 {
+				err = reject(ReasonInternal, "the handler failed: %v", v)
+			} else {
+				err = fmt.Errorf("the handler failed: %v", v)
+			}
+		}
+	}()
+	ps := make([]Payload, len(ins))
+	for i, in := range ins {
+		ps[i] = in.p
+	}
+	outs, err := r.cfg.Handler.HandleBatch(ctx, tenant, ps)
+	if err != nil {
+		return err
+	}
+	for i, o := range outs {
+		if o.Err != nil {
+			r.fail(ctx, ins[i], o.Err)
+		}
+	}
+	r.met.signins(len(ins))
+	return nil
+}
+
+// fail dead-letters a sign-in that can never succeed.
+func (r *Router) fail(ctx context.Context, in inbound, err error) {
+	var rej *RejectedError
+	if !errors.As(err, &rej) {
+		rej = reject(ReasonInternal, "%v", err)
+	}
+	r.deadLetter(ctx, in, rej)
+}
+
+// deadLetter copies the message to sf.dlq.signin.<tenant> with the reason;
+// the batch's acknowledgement then covers it. If the copy cannot be stored
+// it is tried again, the partition waiting, as the claims wait for an
+// unavailable store.
+func (r *Router) deadLetter(ctx context.Context, in inbound, rej *RejectedError) {
+	tenant := in.tenant
 	if tenant == "" {
 		tenant = "_"
 	}
-	dlq := &nats.Msg{Subject: DLQSubjectPrefix + tenant, Data: msg.Payload, Header: nats.Header{}}
+	dlq := &nats.Msg{Subject: DLQSubjectPrefix + tenant, Data: in.msg.Data(), Header: nats.Header{}}
 	dlq.Header.Set(HeaderError, rej.Error())
-	dlq.Header.Set("Seatflow-Subject", msg.Metadata.Get(metaSubject))
-	dlq.Header.Set("Seatflow-Sequence", msg.Metadata.Get(metaSeq))
+	dlq.Header.Set("Seatflow-Subject", SubjectPrefix+tenant)
+	dlq.Header.Set("Seatflow-Sequence", in.seq)
 	// A redelivered poison message is dead-lettered once.
-	dlq.Header.Set(jetstream.MsgIDHeader, "signin-"+msg.Metadata.Get(metaSeq))
-	ctx, cancel := context.WithTimeout(msg.Context(), 10*time.Second)
-	defer cancel()
-	if _, err := r.js.PublishMsg(ctx, dlq); err != nil {
-		return fmt.Errorf("dead-letter to %s: %w", dlq.Subject, err)
+	dlq.Header.Set(jetstream.MsgIDHeader, "signin-"+in.seq)
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := r.js.PublishMsg(pctx, dlq)
+		cancel()
+		if err == nil {
+			break
+		}
+		r.log.Error("dead-letter a sign-in", "subject", dlq.Subject, "seq", in.seq, "err", err)
+		if sleep(ctx, r.backoff(attempt, time.Second)) != nil {
+			return
+		}
 	}
-	r.log.Warn("sign-in dead-lettered", "subject", msg.Metadata.Get(metaSubject), "seq", msg.Metadata.Get(metaSeq), "reason", rej.Error())
-	return nil
+	r.met.deadLetter()
+	r.log.Warn("sign-in dead-lettered", "tenant", tenant, "seq", in.seq, "reason", rej.Error())
 }
 
-// Metadata keys the unmarshaler sets.
-const (
-	metaSubject   = "subject"
-	metaSeq       = "stream_seq"
-	metaDelivered = "delivered"
-)
-
-// tolerantUnmarshaler never fails: watermill-nats crashes on an unmarshal
-// error, and judging the payload is the handler's job.
-type tolerantUnmarshaler struct{}
-
-func (tolerantUnmarshaler) Unmarshal(m jetstream.Msg) (*message.Message, error) {
-	var seq, delivered uint64
-	if md, err := m.Metadata(); err == nil {
-		seq, delivered = md.Sequence.Stream, md.NumDelivered
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	id := m.Headers().Get(jetstream.MsgIDHeader)
-	if id == "" {
-		id = "seq-" + strconv.FormatUint(seq, 10)
-	}
-	wm := message.NewMessage(id, m.Data())
-	wm.Metadata.Set(metaSubject, m.Subject())
-	wm.Metadata.Set(metaSeq, strconv.FormatUint(seq, 10))
-	wm.Metadata.Set(metaDelivered, strconv.FormatUint(delivered, 10))
-	return wm, nil
 }
+
+// routerMetrics are the router's Prometheus metrics (nil-safe).
+type routerMetrics struct {
+	batches *prometheus.HistogramVec
+	handled prometheus.Counter
+	dlq     prometheus.Counter
+}
+
+func newRouterMetrics(reg prometheus.Registerer) *routerMetrics {
+	m := &routerMetrics{
+		batches: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "seatflow_signin_batch_seconds",
+			Help: "Time to decide, append and acknowledge one batch of a sign-in partition.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)},
+			[]string{"partition"}),
+		handled: prometheus.NewCounter(prometheus.CounterOpts{Name: "seatflow_signins_handled_total", Help: "Sign-ins decided and acknowledged."}),
+		dlq:     prometheus.NewCounter(prometheus.CounterOpts{Name: "seatflow_signins_dead_lettered_total", Help: "Sign-ins dead-lettered."}),
+	}
+	if reg == nil {
+		return m
+	}
+	m.batches = register(reg, m.batches)
+	m.handled = register(reg, m.handled)
+	m.dlq = register(reg, m.dlq)
+	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name (a router restarted in the same process).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+	}
+	return c
+}
+
+func (m *routerMetrics) batch(part, n int, d time.Duration) {
+	if n > 0 {
+		m.batches.WithLabelValues(strconv.Itoa(part)).Observe(d.Seconds())
+	}
+}
+
+func (m *routerMetrics) signins(n int) { m.handled.Add(float64(n)) }
+
+func (m *routerMetrics) deadLetter() { m.dlq.Inc() }

@@ -1,12 +1,13 @@
 package signin
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seatflow/seatflow/domain"
@@ -67,16 +68,33 @@ func Parse(body []byte) (Payload, error) {
 	if len(body) > MaxPayload {
 		return Payload{}, reject(ReasonTooLarge, "%d bytes, at most %d", len(body), MaxPayload)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
+	// One pass: pointer fields tell which keys the message had.
+	var w struct {
+		ID          *string    `json:"id"`
+		UserID      *string    `json:"user_id"`
+		App         *string    `json:"app"`
+		At          *time.Time `json:"at"`
+		Email       *string    `json:"email"`
+		DisplayName *string    `json:"display_name"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
 		return Payload{}, reject(ReasonMalformedJSON, "%v", err)
 	}
-	var p Payload
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&p); err != nil {
-		return Payload{}, reject(ReasonMalformedJSON, "%v", err)
+	present := map[string]json.RawMessage{}
+	p := Payload{Email: w.Email, DisplayName: w.DisplayName}
+	if w.ID != nil {
+		p.ID, present["id"] = *w.ID, nil
 	}
-	return p, p.Validate(raw)
+	if w.UserID != nil {
+		p.UserID, present["user_id"] = *w.UserID, nil
+	}
+	if w.App != nil {
+		p.App, present["app"] = *w.App, nil
+	}
+	if w.At != nil {
+		p.At, present["at"] = *w.At, nil
+	}
+	return p, p.Validate(present)
 }
 
 // Validate checks the fields; present lists the keys the message had (nil:
@@ -109,9 +127,11 @@ func (p Payload) Validate(present map[string]json.RawMessage) error {
 
 // Commands is what the handler needs from the domain.
 type Commands interface {
-	// Claim runs the auto-claim rules for one sign-in. Errors:
-	// *domain.ValidationError, or store errors (transient).
-	Claim(ctx context.Context, tenant domain.TenantID, in domain.SignIn, opts domain.ClaimOptions) (domain.ClaimOutcome, domain.Result, error)
+	// ClaimBatch runs the auto-claim rules for a batch of sign-ins of one
+	// tenant, in order, in one append. Per sign-in errors are
+	// *domain.ValidationError; the batch's error is a store error
+	// (domain.ErrUnavailable: transient).
+	ClaimBatch(ctx context.Context, tenant domain.TenantID, in []domain.SignIn, opts domain.ClaimOptions) ([]domain.BatchOutcome, error)
 	// RegisterSignInUser registers or updates the directory user a sign-in
 	// names, keeping their roles. Errors: *domain.ValidationError, or store
 	// errors.
@@ -125,44 +145,172 @@ type Tenants interface {
 	Known(ctx context.Context, tenant string) (bool, error)
 }
 
-// Handler processes sign-ins, from NATS or HTTP.
+// Handler processes sign-ins, from NATS (in batches, by the Router) or
+// HTTP (one at a time, joining the tenant's group commit).
 type Handler struct {
 	cmds    Commands
 	tenants Tenants
 	opts    domain.ClaimOptions
+
+	mu     sync.Mutex
+	groups map[string]*group
 }
 
 // NewHandler returns a Handler.
 func NewHandler(cmds Commands, tenants Tenants, opts domain.ClaimOptions) *Handler {
-	return &Handler{cmds: cmds, tenants: tenants, opts: opts}
+	return &Handler{cmds: cmds, tenants: tenants, opts: opts, groups: map[string]*group{}}
 }
 
-// Handle processes one parsed sign-in of tenant. It returns a
-// *RejectedError for a sign-in that can never succeed; other errors are
-// transient.
-func (h *Handler) Handle(ctx context.Context, tenant string, p Payload) (domain.ClaimOutcome, domain.Result, error) {
+// Outcome is what one sign-in of a batch did, or why it can never succeed
+// (Err, a *RejectedError).
+type Outcome struct {
+	domain.ClaimOutcome
+	Position uint64
+	Err      error
+}
+
+// HandleBatch processes sign-ins of one tenant, in order, deciding them
+// together and storing their events in one append. A sign-in that can never
+// succeed gets a *RejectedError in its Outcome and holds up no other; the
+// error is for the whole batch and is transient (a *RejectedError when the
+// tenant is unknown).
+func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []Payload) ([]Outcome, error) {
+	if err := h.checkTenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	out := make([]Outcome, len(ps))
+	var (
+		in  []domain.SignIn
+		idx []int
+	)
+	for i, p := range ps {
+		if p.Email != nil && *p.Email != "" {
+			name := *p.Email
+			if p.DisplayName != nil && *p.DisplayName != "" {
+				name = *p.DisplayName
+			}
+			meta := events.Meta{Actor: p.UserID, CommandID: "signin-user-" + p.ID, CausationID: p.ID}
+			if _, err := h.cmds.RegisterSignInUser(ctx, domain.TenantID(tenant), domain.UserID(p.UserID), meta, *p.Email, name); err != nil {
+				if perr := permanent(err); perr != err {
+					out[i].Err = perr
+					continue
+				}
+				return nil, err
+			}
+		}
+		in = append(in, domain.SignIn{ID: p.ID, UserID: domain.UserID(p.UserID), App: p.App, At: p.At})
+		idx = append(idx, i)
+	}
+	for from := 0; from < len(in); from += domain.MaxClaimBatch {
+		to := min(from+domain.MaxClaimBatch, len(in))
+		res, err := h.cmds.ClaimBatch(ctx, domain.TenantID(tenant), in[from:to], h.opts)
+		if err != nil {
+			return nil, err
+		}
+		for j, r := range res {
+			out[idx[from+j]] = Outcome{ClaimOutcome: r.ClaimOutcome, Position: r.Position, Err: permanent(r.Err)}
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) checkTenant(ctx context.Context, tenant string) error {
 	if !events.ValidTenant(tenant) {
-		return domain.ClaimOutcome{}, domain.Result{}, reject(ReasonUnknownTenant, "%q is not a tenant name", tenant)
+		return reject(ReasonUnknownTenant, "%q is not a tenant name", tenant)
 	}
 	known, err := h.tenants.Known(ctx, tenant)
 	if err != nil {
-		return domain.ClaimOutcome{}, domain.Result{}, fmt.Errorf("look up tenant %s: %w", tenant, err)
+		return fmt.Errorf("look up tenant %s: %w", tenant, err)
 	}
 	if !known {
-		return domain.ClaimOutcome{}, domain.Result{}, reject(ReasonUnknownTenant, "tenant %q has no products or settings", tenant)
+		return reject(ReasonUnknownTenant, "tenant %q has no products or settings", tenant)
 	}
-	if p.Email != nil && *p.Email != "" {
-		name := *p.Email
-		if p.DisplayName != nil && *p.DisplayName != "" {
-			name = *p.DisplayName
-		}
-		meta := events.Meta{Actor: p.UserID, CommandID: "signin-user-" + p.ID, CausationID: p.ID}
-		if _, err := h.cmds.RegisterSignInUser(ctx, domain.TenantID(tenant), domain.UserID(p.UserID), meta, *p.Email, name); err != nil {
-			return domain.ClaimOutcome{}, domain.Result{}, permanent(err)
+	return nil
+}
+
+// Handle processes one parsed sign-in of tenant. Concurrent calls for the
+// same tenant are decided and stored together (group commit): the first
+// caller handles every sign-in that arrived while the previous batch was
+// being stored. It returns a *RejectedError for a sign-in that can never
+// succeed; other errors are transient.
+func (h *Handler) Handle(ctx context.Context, tenant string, p Payload) (domain.ClaimOutcome, domain.Result, error) {
+	if err := h.checkTenant(ctx, tenant); err != nil {
+		return domain.ClaimOutcome{}, domain.Result{}, err
+	}
+	h.mu.Lock()
+	g := h.groups[tenant]
+	if g == nil {
+		g = &group{}
+		h.groups[tenant] = g
+	}
+	h.mu.Unlock()
+	o, err := g.submit(ctx, p, func(ctx context.Context, ps []Payload) ([]Outcome, error) {
+		return h.HandleBatch(ctx, tenant, ps)
+	})
+	if err != nil {
+		return domain.ClaimOutcome{}, domain.Result{}, err
+	}
+	return o.ClaimOutcome, domain.Result{Position: o.Position}, o.Err
+}
+
+// group is one tenant's group commit of HTTP sign-ins.
+type group struct {
+	mu      sync.Mutex
+	pending []*waiter
+	busy    bool
+}
+
+type waiter struct {
+	p    Payload
+	out  Outcome
+	err  error
+	done chan struct{}
+}
+
+// submit queues p; the caller that finds no batch running runs batches
+// until the queue is empty, answering every waiter.
+func (g *group) submit(ctx context.Context, p Payload, run func(context.Context, []Payload) ([]Outcome, error)) (Outcome, error) {
+	w := &waiter{p: p, done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, w)
+	if g.busy {
+		g.mu.Unlock()
+		select {
+		case <-w.done:
+			return w.out, w.err
+		case <-ctx.Done():
+			return Outcome{}, ctx.Err()
 		}
 	}
-	out, res, err := h.cmds.Claim(ctx, domain.TenantID(tenant), domain.SignIn{ID: p.ID, UserID: domain.UserID(p.UserID), App: p.App, At: p.At}, h.opts)
-	return out, res, permanent(err)
+	g.busy = true
+	for {
+		batch := g.pending[:min(len(g.pending), domain.MaxClaimBatch)]
+		g.pending = slices.Clone(g.pending[len(batch):])
+		g.mu.Unlock()
+		ps := make([]Payload, len(batch))
+		for i, b := range batch {
+			ps[i] = b.p
+		}
+		// The batch serves other callers too: it is not cut short by
+		// this caller's cancellation.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		outs, err := run(bctx, ps)
+		cancel()
+		for i, b := range batch {
+			if err != nil {
+				b.err = err
+			} else {
+				b.out = outs[i]
+			}
+			close(b.done)
+		}
+		g.mu.Lock()
+		if len(g.pending) == 0 {
+			g.busy = false
+			g.mu.Unlock()
+			return w.out, w.err
+		}
+	}
 }
 
 // permanent turns the domain's validation errors into rejections.

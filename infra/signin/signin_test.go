@@ -65,21 +65,29 @@ type fakeCommands struct {
 	panicFor, failFor domain.UserID
 }
 
-func (f *fakeCommands) Claim(_ context.Context, tenant domain.TenantID, in domain.SignIn, _ domain.ClaimOptions) (domain.ClaimOutcome, domain.Result, error) {
-	if in.UserID == f.panicFor {
-		panic("boom")
+func (f *fakeCommands) ClaimBatch(_ context.Context, tenant domain.TenantID, in []domain.SignIn, _ domain.ClaimOptions) ([]domain.BatchOutcome, error) {
+	for _, s := range in {
+		if s.UserID == f.panicFor {
+			panic("boom")
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if in.UserID == f.failFor {
-		return domain.ClaimOutcome{}, domain.Result{}, errors.New("nats: no responders")
+	for _, s := range in {
+		if s.UserID == f.failFor {
+			return nil, errors.New("nats: no responders")
+		}
 	}
 	if f.failN > 0 {
 		f.failN--
-		return domain.ClaimOutcome{}, domain.Result{}, errors.New("nats: timeout")
+		return nil, errors.New("nats: timeout")
 	}
-	f.claims = append(f.claims, in)
-	return domain.ClaimOutcome{Status: domain.ClaimClaimed}, domain.Result{}, nil
+	out := make([]domain.BatchOutcome, len(in))
+	for i, s := range in {
+		f.claims = append(f.claims, s)
+		out[i].Status = domain.ClaimClaimed
+	}
+	return out, nil
 }
 
 func (f *fakeCommands) RegisterSignInUser(_ context.Context, _ domain.TenantID, id domain.UserID, _ events.Meta, email, name string) (domain.Result, error) {
@@ -128,7 +136,7 @@ func TestRouter(t *testing.T) {
 	cmds := &fakeCommands{failN: 2}
 	h := signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{})
 	start := func() func() {
-		r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Options: natstest.Options(), Handler: h, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+		r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Options: natstest.Options(), Handler: h, Partitions: natsjs.SigninPartitions, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +213,7 @@ func TestRouterOversized(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmds := &fakeCommands{}
-	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Options: natstest.Options(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{})})
+	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Options: natstest.Options(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{}), Partitions: natsjs.SigninPartitions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +249,7 @@ func TestRouterNeverHeldUp(t *testing.T) {
 	}
 	cmds := &fakeCommands{panicFor: "bomb", failFor: "stuck"}
 	r, err := signin.New(context.Background(), signin.Config{URL: srv.ClientURL(), Options: natstest.Options(), Handler: signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{}),
-		Retries: 1, RetryMin: time.Millisecond, RetryMax: time.Millisecond, Redelay: 10 * time.Millisecond, MaxDeliveries: 3})
+		Partitions: natsjs.SigninPartitions, Retries: 2, RetryMin: time.Millisecond, RetryMax: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,272 @@
+package domain
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// MaxClaimBatch bounds the sign-ins ClaimBatch decides together, so that
+// one batch's events (at most three per sign-in) fit in one append.
+const MaxClaimBatch = 250
+
+// BatchOutcome is what one sign-in of a batch did: its outcome and the
+// position of its last event (or of the state it was decided on), or why it
+// can never succeed (Err, a *ValidationError).
+type BatchOutcome struct {
+	ClaimOutcome
+	Position uint64
+	Err      error
+}
+
+// ClaimBatch handles a batch of sign-ins of one tenant together (group
+// commit): it decides them all with DecideClaims on the states the process
+// holds (the org, the policies of the batch's apps and every product they
+// ever listed), then appends every event of the batch in one all-or-nothing
+// append carrying the concurrency check of each aggregate it writes. On a
+// conflict it catches up what it read and decides the batch again, with
+// jittered back-off, at most MaxAttempts times.
+//
+// Nothing is read from the store on the way unless an aggregate is not
+// cached yet: cached states are kept current by the writes of this process,
+// by Observe (the stream as the projection runner reads it) and, for the
+// aggregates the batch writes, by the append's checks. A sign-in already
+// decided (its id is the command id of events that stand) is not applied
+// again. A sign-in that can never succeed gets its Err and causes nothing;
+// the others are not held up by it. The error is for the whole batch:
+// store errors (ErrUnavailable: the outcome is unknown, retry with the same
+// sign-ins) or ErrConcurrency when the attempts ran out.
+func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, opts ClaimOptions) ([]BatchOutcome, error) {
+	if err := checkTenant(tenant); err != nil {
+		return nil, err
+	}
+	if len(in) > MaxClaimBatch {
+		return nil, fmt.Errorf("domain: %d sign-ins in one batch, at most %d", len(in), MaxClaimBatch)
+	}
+	if len(in) == 0 {
+		return nil, nil
+	}
+	b := &claimBatch{s: s, tenant: string(tenant), entries: map[events.Aggregate]*entry{}}
+	defer b.unlock()
+	if err := b.lockView(ctx, in); err != nil {
+		return nil, err
+	}
+	for attempt := 1; ; attempt++ {
+		now := s.cfg.Now()
+		changes, decisions := DecideClaims(b.view(), in, opts, now)
+		out := make([]BatchOutcome, len(in))
+		base := b.maxPos()
+		for i, d := range decisions {
+			out[i] = BatchOutcome{ClaimOutcome: d.Outcome, Position: base, Err: d.Err}
+		}
+		if len(changes) == 0 {
+			return out, nil
+		}
+		writes, envs, owners := b.writes(changes, in, now)
+		positions, err := s.store.Append(ctx, writes...)
+		if err == nil {
+			for i := range envs {
+				envs[i].Position = positions[i]
+				b.entries[envs[i].Aggregate].apply(envs[i])
+				for _, j := range owners[i] {
+					out[j].Position = positions[i]
+				}
+			}
+			return out, nil
+		}
+		if !errors.Is(err, ErrConcurrency) {
+			for _, w := range writes {
+				b.entries[w.Events[0].Aggregate].loaded = false
+			}
+			return nil, fmt.Errorf("claim batch of %d sign-ins: %w", len(in), err)
+		}
+		if attempt >= s.cfg.MaxAttempts {
+			return nil, fmt.Errorf("claim batch of %d sign-ins after %d attempts: %w", len(in), attempt, err)
+		}
+		if err := s.sleep(ctx, attempt); err != nil {
+			return nil, err
+		}
+		// Someone else wrote: catch up everything the batch read, in
+		// lock order (org, policies, products), and decide again.
+		for _, agg := range b.order {
+			if err := s.catchUp(ctx, b.tenant, agg, b.entries[agg]); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// claimBatch holds the locked entries of one ClaimBatch.
+type claimBatch struct {
+	s       *Service
+	tenant  string
+	entries map[events.Aggregate]*entry
+	order   []events.Aggregate
+}
+
+// lock takes an aggregate's entry in the global lock order (callers lock
+// org, then policies, then products, each sorted by id), loading it if it
+// is not cached and folding in what Observe saw.
+func (b *claimBatch) lock(ctx context.Context, agg events.Aggregate) error {
+	if _, ok := b.entries[agg]; ok {
+		return nil
+	}
+	e := b.s.entry(cacheKey{b.tenant, agg})
+	e.mu.Lock()
+	b.entries[agg] = e
+	b.order = append(b.order, agg)
+	b.s.drain(e)
+	if !e.loaded {
+		return b.s.catchUp(ctx, b.tenant, agg, e)
+	}
+	return nil
+}
+
+func (b *claimBatch) unlock() {
+	for _, e := range b.entries {
+		e.mu.Unlock()
+	}
+}
+
+func (b *claimBatch) lockView(ctx context.Context, in []SignIn) error {
+	if err := b.lock(ctx, orgAgg); err != nil {
+		return err
+	}
+	org := b.entries[orgAgg].state.(*Org)
+	var pids []string
+	for _, s := range in {
+		if pid := org.AppPolicies[s.App]; pid != "" && !slices.Contains(pids, string(pid)) {
+			pids = append(pids, string(pid))
+		}
+	}
+	slices.Sort(pids)
+	var products []string
+	for _, pid := range pids {
+		agg := events.Aggregate{Kind: events.KindPolicy, ID: pid}
+		if err := b.lock(ctx, agg); err != nil {
+			return err
+		}
+		for _, id := range b.entries[agg].state.(*Policy).Listed {
+			if !slices.Contains(products, string(id)) {
+				products = append(products, string(id))
+			}
+		}
+	}
+	slices.Sort(products)
+	for _, id := range products {
+		if err := b.lock(ctx, events.Aggregate{Kind: events.KindProduct, ID: id}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *claimBatch) view() ClaimView {
+	v := ClaimView{Policies: map[PolicyID]*Policy{}, Products: map[ProductID]*Product{}}
+	for agg, e := range b.entries {
+		switch st := e.state.(type) {
+		case *Org:
+			v.Org = st
+		case *Policy:
+			v.Policies[PolicyID(agg.ID)] = st
+		case *Product:
+			v.Products[ProductID(agg.ID)] = st
+		}
+	}
+	v.Done = func(id string) bool {
+		for _, e := range b.entries {
+			if _, ok := e.commands[id]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	return v
+}
+
+func (b *claimBatch) maxPos() uint64 {
+	var p uint64
+	for _, e := range b.entries {
+		p = max(p, e.pos)
+	}
+	return p
+}
+
+// writes groups the batch's events by aggregate (each aggregate one write
+// whose first event carries its check), keeping each aggregate's events in
+// decision order. The claims on one product become one LicensesClaimed
+// event, so that the common batch is one stored message. It returns the
+// envelopes in append order and, for each, the sign-ins that caused it.
+func (b *claimBatch) writes(changes []BatchChange, in []SignIn, now time.Time) ([]Write, []events.Envelope, [][]int) {
+	byAgg := map[events.Aggregate][]BatchChange{}
+	var aggs []events.Aggregate
+	for _, c := range changes {
+		if _, ok := byAgg[c.Agg]; !ok {
+			aggs = append(aggs, c.Agg)
+		}
+		byAgg[c.Agg] = append(byAgg[c.Agg], c)
+	}
+	slices.SortFunc(aggs, func(a, b events.Aggregate) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID)) })
+	var (
+		writes []Write
+		envs   []events.Envelope
+		owners [][]int
+	)
+	for _, agg := range aggs {
+		w := Write{Expected: b.entries[agg].pos}
+		add := func(meta events.Meta, d events.Data, who []int) {
+			env := events.New(b.s.cfg.NewID(), b.tenant, agg, now, meta, d)
+			w.Events = append(w.Events, env)
+			envs = append(envs, env)
+			owners = append(owners, who)
+		}
+		cs := byAgg[agg]
+		var (
+			merged claimsDraft
+			rest   []BatchChange
+		)
+		for _, c := range cs {
+			if lc, ok := c.Data.(events.LicenseClaimed); ok {
+				merged.add(lc, c.SignIn)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		if len(merged.who) > 1 && !merged.mixed {
+			first := in[merged.who[0]].ID
+			add(events.Meta{Actor: "auto-claim", CommandID: "claims-" + first, CorrelationID: "claims-" + first, CausationID: first},
+				merged.event, merged.who)
+		} else {
+			rest = cs
+		}
+		for _, c := range rest {
+			s := in[c.SignIn]
+			add(events.Meta{Actor: string(s.UserID), CommandID: s.ID, CorrelationID: s.ID}, c.Data, []int{c.SignIn})
+		}
+		writes = append(writes, w)
+	}
+	return writes, envs, owners
+}
+
+// claimsDraft gathers claims on one product under one policy into one
+// event; mixed marks claims under different policies, which are not merged.
+type claimsDraft struct {
+	event events.LicensesClaimed
+	who   []int
+	mixed bool
+}
+
+func (d *claimsDraft) add(lc events.LicenseClaimed, signIn int) {
+	if len(d.who) > 0 && (d.event.PolicyID != lc.PolicyID || d.event.App != lc.App) {
+		d.mixed = true
+	}
+	d.event.ProductID, d.event.PolicyID, d.event.App = lc.ProductID, lc.PolicyID, lc.App
+	d.event.Claims = append(d.event.Claims, events.Claim{UserID: lc.UserID, DisabledServices: lc.DisabledServices,
+		SigninID: lc.SigninID, ClaimedAt: lc.ClaimedAt})
+	d.who = append(d.who, signIn)
+}

@@ -1,0 +1,217 @@
+package domain
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// ClaimView is the state a batch of sign-ins of one tenant is decided on:
+// the org (switch and app policies), the policies serving the batch's apps
+// and every product those policies ever listed.
+type ClaimView struct {
+	Org      *Org
+	Policies map[PolicyID]*Policy
+	Products map[ProductID]*Product
+	// Done reports whether events carrying a command ID already stand: a
+	// redelivered sign-in whose claim (or queueing) was stored before.
+	// Nil: none did.
+	Done func(commandID string) bool
+}
+
+// BatchChange is one event a batch decision causes, with the sign-in (its
+// index in the batch) that caused it.
+type BatchChange struct {
+	SignIn int
+	Change
+}
+
+// ClaimDecision is what one sign-in of a batch did: its outcome, or why it
+// can never succeed (a *ValidationError; it caused no event).
+type ClaimDecision struct {
+	Outcome ClaimOutcome
+	Err     error
+}
+
+// MaxSignInSkew bounds how far in the future a sign-in's time may be;
+// SignInsSince is the earliest time accepted. A time outside the window is
+// refused at once: it is a bad message, not a transient failure.
+const MaxSignInSkew = 24 * time.Hour
+
+// SignInsSince is the earliest sign-in time accepted.
+var SignInsSince = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// CheckSignIn validates one sign-in: ids, app, and a time within the sane
+// window around now.
+func CheckSignIn(in SignIn, now time.Time) error {
+	if err := errors.Join(checkID("id", in.ID), checkID("user_id", string(in.UserID)), checkApp(in.App)); err != nil {
+		return err
+	}
+	switch {
+	case in.At.IsZero():
+		return invalid("at", "is required")
+	case in.At.Before(SignInsSince):
+		return invalid("at", "%s is before %s", in.At.Format(time.RFC3339), SignInsSince.Format(time.RFC3339))
+	case in.At.After(now.Add(MaxSignInSkew)):
+		return invalid("at", "%s is more than %s after now", in.At.Format(time.RFC3339), MaxSignInSkew)
+	}
+	return nil
+}
+
+// claimOverlay is what the batch decided so far, on top of the view.
+type claimOverlay struct {
+	v        ClaimView
+	taken    map[ProductID]int
+	holds    map[ProductID]map[UserID]bool
+	claimed  map[PolicyID]map[UserID]bool
+	queued   map[PolicyID]map[UserID]bool
+	outcomes map[string]ClaimDecision // by sign-in id: a sign-in twice in one batch
+}
+
+func (o *claimOverlay) product(id ProductID) *Product {
+	if p := o.v.Products[id]; p != nil {
+		return p
+	}
+	return &Product{ID: id}
+}
+
+func (o *claimOverlay) available(id ProductID) int {
+	p := o.product(id)
+	if !p.Exists() {
+		return 0
+	}
+	return p.Available() - o.taken[id]
+}
+
+func (o *claimOverlay) held(id ProductID, u UserID) bool {
+	_, held := o.product(id).Holders[u]
+	return held || o.holds[id][u]
+}
+
+func mark[K comparable](m map[K]map[UserID]bool, k K, u UserID) {
+	if m[k] == nil {
+		m[k] = map[UserID]bool{}
+	}
+	m[k][u] = true
+}
+
+// DecideClaims decides a batch of sign-ins of one tenant in order, as Claim
+// decides one: each sign-in sees the seats the ones before it took. A user
+// who holds a product the app's policy ever listed, waits in its queue or
+// claimed under it before causes no event; otherwise they claim the first
+// product in order with a free seat (PoolLow and PolicyExhausted recorded
+// on the crossing), or join the queue when every product is full or others
+// already wait. It returns the events in order, each with its sign-in, and
+// one decision per sign-in. It does no I/O and does not modify the view.
+func DecideClaims(v ClaimView, in []SignIn, opts ClaimOptions, now time.Time) ([]BatchChange, []ClaimDecision) {
+	o := &claimOverlay{v: v, taken: map[ProductID]int{}, holds: map[ProductID]map[UserID]bool{},
+		claimed: map[PolicyID]map[UserID]bool{}, queued: map[PolicyID]map[UserID]bool{}, outcomes: map[string]ClaimDecision{}}
+	done := v.Done
+	if done == nil {
+		done = func(string) bool { return false }
+	}
+	var changes []BatchChange
+	decisions := make([]ClaimDecision, len(in))
+	for i, s := range in {
+		if d, twice := o.outcomes[s.ID]; twice {
+			decisions[i] = d
+			continue
+		}
+		d, cs := o.decide(s, done(s.ID), opts, now)
+		for _, c := range cs {
+			changes = append(changes, BatchChange{SignIn: i, Change: c})
+		}
+		decisions[i] = d
+		o.outcomes[s.ID] = d
+	}
+	return changes, decisions
+}
+
+func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.Time) (ClaimDecision, []Change) {
+	if err := CheckSignIn(s, now); err != nil {
+		return ClaimDecision{Err: err}, nil
+	}
+	org := o.v.Org
+	if org == nil || !org.AutoClaim {
+		return ClaimDecision{Outcome: ClaimOutcome{Status: ClaimOff}}, nil
+	}
+	pid := org.AppPolicies[s.App]
+	if pid == "" {
+		return ClaimDecision{Outcome: ClaimOutcome{Status: ClaimNoPolicy}}, nil
+	}
+	p := o.v.Policies[pid]
+	if p == nil || !p.Exists() || !p.Enabled {
+		return ClaimDecision{Outcome: ClaimOutcome{Status: ClaimOff, PolicyID: pid}}, nil
+	}
+	u := s.UserID
+	out := func(status string, prod ProductID) ClaimDecision {
+		return ClaimDecision{Outcome: ClaimOutcome{Status: status, PolicyID: pid, ProductID: prod}}
+	}
+	for _, id := range p.Listed {
+		if o.held(id, u) {
+			if done {
+				return out(ClaimClaimed, id), nil // this sign-in's own claim, delivered again
+			}
+			return out(ClaimAlreadyLicensed, id), nil
+		}
+	}
+	if p.Queued(u) || o.queued[pid][u] {
+		return out(ClaimQueued, ""), nil
+	}
+	for _, id := range p.Listed {
+		if o.product(id).ClaimedUnder(pid, u) || o.claimed[pid][u] {
+			if done {
+				return out(ClaimClaimed, ""), nil
+			}
+			return out(ClaimAlreadyClaimed, ""), nil
+		}
+	}
+	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}
+	queue := func() (ClaimDecision, []Change) {
+		mark(o.queued, pid, u)
+		return out(ClaimQueued, ""), []Change{{pagg, events.UserQueued{PolicyID: string(pid), UserID: string(u), SigninID: s.ID, SignedInAt: s.At.UTC()}}}
+	}
+	if len(p.Queue) > 0 || len(o.queued[pid]) > 0 {
+		return queue()
+	}
+	for i, pp := range p.Products {
+		id := ProductID(pp.ProductID)
+		prod := o.product(id)
+		before := o.available(id)
+		if before < 1 {
+			continue
+		}
+		// A product's services may have changed since the policy named
+		// them: keep only the disabled services it still has.
+		disabled := slices.DeleteFunc(nonNil(pp.DisabledServices), func(svc string) bool { return !slices.Contains(prod.Services, svc) })
+		if err := prod.checkGrant(u, disabled); err != nil {
+			return ClaimDecision{Err: err}, nil
+		}
+		agg := events.Aggregate{Kind: events.KindProduct, ID: string(id)}
+		cs := []Change{{agg, events.LicenseClaimed{ProductID: string(id), UserID: string(u), PolicyID: string(pid), App: p.App,
+			DisabledServices: disabled, SigninID: s.ID, ClaimedAt: s.At.UTC()}}}
+		after := before - 1
+		o.taken[id]++
+		mark(o.holds, id, u)
+		mark(o.claimed, pid, u)
+		if opts.LowSeats > 0 && before > opts.LowSeats && after <= opts.LowSeats {
+			cs = append(cs, Change{agg, events.PoolLow{PolicyID: string(pid), ProductID: string(id), Available: after, Threshold: opts.LowSeats}})
+		}
+		if after == 0 && !o.othersFree(p, i) {
+			cs = append(cs, Change{agg, events.PolicyExhausted{PolicyID: string(pid), ProductID: string(id)}})
+		}
+		return out(ClaimClaimed, id), cs
+	}
+	return queue()
+}
+
+func (o *claimOverlay) othersFree(p *Policy, except int) bool {
+	for i, pp := range p.Products {
+		if i != except && o.available(ProductID(pp.ProductID)) > 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,354 @@
+package domain_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/seatflow/seatflow/domain"
+	"github.com/seatflow/seatflow/events"
+)
+
+// claimGiven is the view of a batch decision as plain values: the switch,
+// policy p1 for app "teams" listing P (chat off) then B, each product's
+// seats and holders, and who waits.
+type claimGiven struct {
+	off, disabled  bool
+	pSeats, bSeats int
+	holdsP, holdsB []string
+	claimedB       []string // claimed B under p1 once, no longer hold it
+	queue          []string
+	done           []string // sign-in ids whose events already stand
+}
+
+func (g claimGiven) view() domain.ClaimView {
+	holders := func(us []string) map[domain.UserID]domain.Holding {
+		m := map[domain.UserID]domain.Holding{}
+		for _, u := range us {
+			m[domain.UserID(u)] = domain.Holding{}
+		}
+		return m
+	}
+	b := &domain.Product{ID: "B", Name: "B", Services: []string{"mail"}, Purchased: g.bSeats, Holders: holders(g.holdsB),
+		Claimants: map[domain.PolicyID]map[domain.UserID]bool{"p1": {}}}
+	for _, u := range g.claimedB {
+		b.Claimants["p1"][domain.UserID(u)] = true
+	}
+	p1 := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Enabled: !g.disabled,
+		Products: []events.PolicyProduct{pp("P", "chat"), pp("B")}, Listed: []domain.ProductID{"P", "B"}}
+	for _, u := range g.queue {
+		p1.Queue = append(p1.Queue, domain.QueuedUser{UserID: domain.UserID(u), SigninID: "q-" + u})
+	}
+	return domain.ClaimView{
+		Org:      &domain.Org{AutoClaim: !g.off, AppPolicies: map[string]domain.PolicyID{"teams": "p1"}},
+		Policies: map[domain.PolicyID]*domain.Policy{"p1": p1},
+		Products: map[domain.ProductID]*domain.Product{
+			"P": {ID: "P", Name: "P", Services: []string{"mail", "chat"}, Purchased: g.pSeats, Holders: holders(g.holdsP)},
+			"B": b,
+		},
+		Done: func(id string) bool {
+			for _, d := range g.done {
+				if d == id {
+					return true
+				}
+			}
+			return false
+		},
+	}
+}
+
+// si is sign-in "id:user" (app teams) or "id:user:app".
+func si(spec string) domain.SignIn {
+	parts := strings.Split(spec, ":")
+	app := "teams"
+	if len(parts) > 2 {
+		app = parts[2]
+	}
+	return domain.SignIn{ID: parts[0], UserID: domain.UserID(parts[1]), App: app, At: now.Add(-time.Hour)}
+}
+
+// change renders an event as "agg type user" (or "agg type" without a user).
+func change(c domain.BatchChange) string {
+	s := string(c.Agg.Kind) + "/" + c.Agg.ID + " " + c.Data.EventType()
+	switch e := c.Data.(type) {
+	case events.LicenseClaimed:
+		s += " " + e.UserID
+	case events.UserQueued:
+		s += " " + e.UserID
+	}
+	return s
+}
+
+func TestDecideClaims(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		given   claimGiven
+		when    []string
+		then    []string // events, in order
+		outcome []string // status[/product] per sign-in, or "error"
+	}{
+		{"fills the primary, then the backup, then queues in arrival order",
+			claimGiven{pSeats: 2, bSeats: 1}, []string{"s1:u1", "s2:u2", "s3:u3", "s4:u4", "s5:u5"},
+			[]string{"product/P LicenseClaimed u1", "product/P PoolLow", "product/P LicenseClaimed u2",
+				"product/B LicenseClaimed u3", "product/B PolicyExhausted", "policy/p1 UserQueued u4", "policy/p1 UserQueued u5"},
+			[]string{"claimed/P", "claimed/P", "claimed/B", "queued", "queued"}},
+		{"a licensed user signs in again: nothing",
+			claimGiven{pSeats: 2, bSeats: 1, holdsB: []string{"u1"}}, []string{"s1:u1"},
+			nil, []string{"already_licensed/B"}},
+		{"the same user twice in one batch claims once",
+			claimGiven{pSeats: 5, bSeats: 1}, []string{"s1:u1", "s2:u1"},
+			[]string{"product/P LicenseClaimed u1"}, []string{"claimed/P", "already_licensed/P"}},
+		{"the same sign-in twice in one batch is one sign-in",
+			claimGiven{pSeats: 5, bSeats: 1}, []string{"s1:u1", "s1:u1"},
+			[]string{"product/P LicenseClaimed u1"}, []string{"claimed/P", "claimed/P"}},
+		{"a redelivered sign-in whose claim stands answers claimed",
+			claimGiven{pSeats: 5, bSeats: 1, holdsP: []string{"u1"}, done: []string{"s1"}}, []string{"s1:u1"},
+			nil, []string{"claimed/P"}},
+		{"switch off", claimGiven{off: true, pSeats: 5}, []string{"s1:u1"}, nil, []string{"off"}},
+		{"policy off", claimGiven{disabled: true, pSeats: 5}, []string{"s1:u1"}, nil, []string{"off"}},
+		{"no policy for the app", claimGiven{pSeats: 5}, []string{"s1:u1:word"}, nil, []string{"no_policy"}},
+		{"a user claims at most once under a policy",
+			claimGiven{pSeats: 5, bSeats: 5, claimedB: []string{"u1"}}, []string{"s1:u1", "s2:u2"},
+			[]string{"product/P LicenseClaimed u2"}, []string{"already_claimed", "claimed/P"}},
+		{"newcomers queue behind those already waiting",
+			claimGiven{pSeats: 5, bSeats: 5, queue: []string{"w1"}}, []string{"s1:u1", "s2:w1"},
+			[]string{"policy/p1 UserQueued u1"}, []string{"queued", "queued"}},
+		{"a bad sign-in is refused alone",
+			claimGiven{pSeats: 5}, []string{"s1:u1", "s2:bad user", "s3:u3"},
+			[]string{"product/P LicenseClaimed u1", "product/P LicenseClaimed u3"}, []string{"claimed/P", "error", "claimed/P"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var in []domain.SignIn
+			for _, s := range tc.when {
+				in = append(in, si(s))
+			}
+			view := tc.given.view()
+			before := len(view.Products["P"].Holders)
+			changes, decisions := domain.DecideClaims(view, in, domain.ClaimOptions{LowSeats: 1}, now)
+			var got []string
+			for _, c := range changes {
+				got = append(got, change(c))
+			}
+			if !reflect.DeepEqual(got, tc.then) {
+				t.Errorf("events: got %q, want %q", got, tc.then)
+			}
+			var outs []string
+			for _, d := range decisions {
+				o := d.Outcome.Status
+				if d.Outcome.ProductID != "" {
+					o += "/" + string(d.Outcome.ProductID)
+				}
+				if d.Err != nil {
+					o = "error"
+				}
+				outs = append(outs, o)
+			}
+			if !reflect.DeepEqual(outs, tc.outcome) {
+				t.Errorf("outcomes: got %q, want %q", outs, tc.outcome)
+			}
+			if len(view.Products["P"].Holders) != before {
+				t.Errorf("the decider changed the view")
+			}
+		})
+	}
+}
+
+func TestDecideClaimsRefusesTimesOutsideTheWindow(t *testing.T) {
+	g := claimGiven{pSeats: 5}
+	for _, at := range []time.Time{{}, time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC), now.Add(25 * time.Hour),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		_, d := domain.DecideClaims(g.view(), []domain.SignIn{{ID: "s1", UserID: "u1", App: "teams", At: at}}, domain.ClaimOptions{}, now)
+		var verr *domain.ValidationError
+		if !errors.As(d[0].Err, &verr) || verr.Field != "at" {
+			t.Errorf("at %s: got %v, want a validation error of at", at, d[0].Err)
+		}
+	}
+}
+
+// batch runs sign-ins "id:user" through ClaimBatch and returns each
+// outcome's status[/product].
+func (w *claimWorld) batch(svc *domain.Service, specs ...string) []string {
+	w.t.Helper()
+	var in []domain.SignIn
+	for _, s := range specs {
+		in = append(in, si(s))
+	}
+	outs, err := svc.ClaimBatch(ctx, "contoso", in, domain.ClaimOptions{})
+	if err != nil {
+		w.t.Fatalf("batch %v: %v", specs, err)
+	}
+	var got []string
+	for _, o := range outs {
+		s := o.Status
+		if o.ProductID != "" {
+			s += "/" + string(o.ProductID)
+		}
+		if o.Err != nil {
+			s = "error"
+		}
+		got = append(got, s)
+	}
+	return got
+}
+
+func TestClaimBatchAppendsOnceAndRetriesOnConflict(t *testing.T) {
+	w := newClaimWorld(t, 2, 1, true)
+	appended := len(w.store.log)
+	// Another instance takes P's last seat but one while the batch is being
+	// decided: the append conflicts, the batch reloads and decides again.
+	w.store.before = func(*faultyStore) {
+		other := newService(t, w.store)
+		if _, _, err := other.Claim(ctx, "contoso", domain.SignIn{ID: "x1", UserID: "rival", App: "teams", At: now}, domain.ClaimOptions{}); err != nil {
+			t.Error(err)
+		}
+	}
+	got := w.batch(w.svc, "s1:u1", "s2:u2", "s3:u3")
+	if want := []string{"claimed/P", "claimed/B", "queued"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	// The rival's claim, then the batch's events, in one append.
+	var types []string
+	for _, e := range w.store.log[appended:] {
+		types = append(types, e.Type+" "+e.CommandID)
+	}
+	want := []string{"LicenseClaimed x1", "UserQueued s3", "LicenseClaimed s2", "PolicyExhausted s2", "LicenseClaimed s1"}
+	if !reflect.DeepEqual(types, want) {
+		t.Errorf("stored %q, want %q", types, want)
+	}
+	// Delivered again: nothing new, the same answers.
+	n := len(w.store.log)
+	if got := w.batch(w.svc, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/B", "queued"}) {
+		t.Errorf("redelivered: got %v", got)
+	}
+	if len(w.store.log) != n {
+		t.Errorf("a redelivered batch appended %d events", len(w.store.log)-n)
+	}
+}
+
+// TestClaimBatchObservesOtherWriters: a policy turned off by another
+// instance is seen through Observe (the stream), without a read.
+func TestClaimBatchObservesOtherWriters(t *testing.T) {
+	w := newClaimWorld(t, 5, 5, true)
+	if got := w.batch(w.svc, "s1:u1"); got[0] != "claimed/P" {
+		t.Fatalf("got %v", got)
+	}
+	other := newService(t, w.store)
+	from := len(w.store.log)
+	if _, _, err := other.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyEnabled{Enabled: false}); err != nil {
+		t.Fatal(err)
+	}
+	loads := w.store.loads
+	if got := w.batch(w.svc, "s2:u2"); got[0] != "claimed/P" {
+		t.Fatalf("before the stream delivered the change: got %v (the cache is not read again)", got)
+	}
+	for _, e := range w.store.log[from:] {
+		w.svc.Observe(e)
+	}
+	// Turning the policy off unbinds it from its app.
+	if got := w.batch(w.svc, "s3:u3"); got[0] != "no_policy" {
+		t.Errorf("after the stream delivered the change: got %v, want no_policy", got)
+	}
+	if w.store.loads != loads {
+		t.Errorf("the batches read the store %d times, want none", w.store.loads-loads)
+	}
+}
+
+// TestClaimBatchOneEventPerProduct: claims on one product decided together
+// are stored as one LicensesClaimed; each sign-in is still recognised when
+// delivered again, by this instance and by one that loads the product.
+func TestClaimBatchOneEventPerProduct(t *testing.T) {
+	w := newClaimWorld(t, 5, 5, true)
+	from := len(w.store.log)
+	if got := w.batch(w.svc, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/P", "claimed/P"}) {
+		t.Fatalf("got %v", got)
+	}
+	stored := w.store.log[from:]
+	if len(stored) != 1 || stored[0].Type != events.TypeLicensesClaimed || len(stored[0].Data.(events.LicensesClaimed).Claims) != 3 {
+		t.Fatalf("stored %+v, want one LicensesClaimed of 3", stored)
+	}
+	for _, svc := range []*domain.Service{w.svc, newService(t, w.store)} {
+		if got := w.batch(svc, "s2:u2", "s4:u1"); !reflect.DeepEqual(got, []string{"claimed/P", "already_licensed/P"}) {
+			t.Errorf("again: got %v, want claimed/P already_licensed/P", got)
+		}
+	}
+	if len(w.store.log) != from+1 {
+		t.Errorf("redelivered sign-ins appended %d events", len(w.store.log)-from-1)
+	}
+	p, _, err := w.svc.Product(ctx, "contoso", "P", w.meta(), domain.SetSelfService{SelfService: "blocked"})
+	if err != nil || p.Assigned != 3 {
+		t.Errorf("P: %+v %v, want 3 assigned", p, err)
+	}
+}
+
+// TestConcurrentAssignmentsGroupCommit: concurrent direct assignments of
+// one product each get their own answer (assigned, no seat left, already
+// assigned), never more than the seats, and a retried command is replayed.
+func TestConcurrentAssignmentsGroupCommit(t *testing.T) {
+	w := newClaimWorld(t, 1, 1, false)
+	if _, _, err := w.svc.Product(ctx, "contoso", "A", w.meta(), domain.AddProduct{Name: "A", Licenses: 30, SelfService: "blocked"}); err != nil {
+		t.Fatal(err)
+	}
+	from := len(w.store.log)
+	var (
+		mu    sync.Mutex
+		codes = map[string]int{}
+		wg    sync.WaitGroup
+	)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := domain.UserID(fmt.Sprintf("u%d", i%45)) // five users asked for twice
+			_, _, err := w.svc.Product(ctx, "contoso", "A", events.Meta{Actor: "ada", CommandID: fmt.Sprintf("as-%d", i)},
+				domain.AssignLicense{UserID: user, Source: events.Source{Kind: events.SourceManual}})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				codes["ok"]++
+			case errors.Is(err, domain.ErrNoLicensesAvailable):
+				codes["full"]++
+			case errors.Is(err, domain.ErrAlreadyAssigned):
+				codes["twice"]++
+			default:
+				t.Errorf("assignment %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if codes["ok"] != 30 || codes["full"]+codes["twice"] != 20 {
+		t.Fatalf("outcomes %v, want 30 assigned and 20 refused", codes)
+	}
+	holders := map[string]bool{}
+	for _, e := range w.store.log[from:] {
+		for _, a := range events.Assignments(e.Data) {
+			if holders[a.UserID] {
+				t.Fatalf("%s assigned twice", a.UserID)
+			}
+			holders[a.UserID] = true
+		}
+	}
+	if len(holders) != 30 {
+		t.Fatalf("%d stored assignments, want 30", len(holders))
+	}
+	// A retried command (same id) is answered from what stands.
+	n := len(w.store.log)
+	var anyOK string
+	for _, e := range w.store.log[from:] {
+		switch d := e.Data.(type) {
+		case events.LicensesAssigned:
+			anyOK = d.Assignments[0].CommandID
+		case events.LicenseAssigned:
+			anyOK = e.CommandID
+		}
+	}
+	_, res, err := w.svc.Product(ctx, "contoso", "A", events.Meta{Actor: "ada", CommandID: anyOK},
+		domain.AssignLicense{UserID: "someone", Source: events.Source{Kind: events.SourceManual}})
+	if err != nil || !res.Replayed || len(w.store.log) != n {
+		t.Fatalf("retried %s: %+v %v, want replayed and nothing stored", anyOK, res, err)
+	}
+}

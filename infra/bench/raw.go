@@ -1,0 +1,150 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream is the baselines' own stream and Subjects what it captures.
+const (
+	Stream   = "SEATFLOW_BENCH"
+	Subjects = "sfbench.>"
+)
+
+// hdrExpected is the per-subject concurrency check every baseline append
+// carries, as the event store's appends do.
+const hdrExpected = "Nats-Expected-Last-Subject-Sequence"
+
+// payload is the body of a baseline append: about the size of a
+// LicenseClaimed envelope.
+var payload = make([]byte, 420)
+
+// CreateStream (re)creates the baselines' stream like the event stream:
+// file storage, the given replicas.
+func CreateStream(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
+	if err := js.DeleteStream(ctx, Stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("delete %s: %w", Stream, err)
+	}
+	s, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: Stream, Subjects: []string{Subjects},
+		Storage: jetstream.FileStorage, Replicas: replicas, AllowAtomicPublish: true, AllowDirect: true})
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", Stream, err)
+	}
+	return s, nil
+}
+
+// DeleteStream removes the baselines' stream.
+func DeleteStream(ctx context.Context, js jetstream.JetStream) error {
+	if err := js.DeleteStream(ctx, Stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("delete %s: %w", Stream, err)
+	}
+	return nil
+}
+
+func conditional(subject string, expected uint64) *nats.Msg {
+	m := nats.NewMsg(subject)
+	m.Data = payload
+	m.Header.Set(hdrExpected, strconv.FormatUint(expected, 10))
+	return m
+}
+
+// OneSubject appends n messages to one subject, one after another, each
+// conditional on the previous one's sequence: the fastest a single hot
+// aggregate can go one event per round trip. It returns every append's
+// latency.
+func OneSubject(ctx context.Context, js jetstream.JetStream, n int) (Result, []time.Duration, error) {
+	lat := make([]time.Duration, 0, n)
+	var last uint64
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		t := time.Now()
+		ack, err := js.PublishMsg(ctx, conditional("sfbench.one", last))
+		if err != nil {
+			return Result{}, nil, fmt.Errorf("append %d: %w", i, err)
+		}
+		lat = append(lat, time.Since(t))
+		last = ack.Sequence
+	}
+	el := time.Since(start)
+	return Result{Name: "raw-append-1", What: "conditional appends to one subject, one writer", Count: n, Elapsed: el,
+		Unit: "appends", P50: Percentile(lat, 50), P99: Percentile(lat, 99)}, lat, nil
+}
+
+// Pipelined appends rounds messages to each of subjects subjects, every
+// one conditional on its subject's last sequence, with up to 4,000
+// appends in flight: the fastest many independent aggregates can go.
+func Pipelined(ctx context.Context, js jetstream.JetStream, subjects, rounds int) (Result, error) {
+	last := make([]uint64, subjects)
+	start := time.Now()
+	for r := 0; r < rounds; r++ {
+		futs := make([]jetstream.PubAckFuture, subjects)
+		for s := 0; s < subjects; s++ {
+			f, err := js.PublishMsgAsync(conditional("sfbench.many."+strconv.Itoa(s), last[s]))
+			if err != nil {
+				return Result{}, fmt.Errorf("append round %d subject %d: %w", r, s, err)
+			}
+			futs[s] = f
+		}
+		for s, f := range futs {
+			select {
+			case ack := <-f.Ok():
+				last[s] = ack.Sequence
+			case err := <-f.Err():
+				return Result{}, fmt.Errorf("append round %d subject %d: %w", r, s, err)
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			}
+		}
+	}
+	el := time.Since(start)
+	return Result{Name: "raw-append-pipelined", What: fmt.Sprintf("pipelined conditional appends over %d subjects", subjects),
+		Count: subjects * rounds, Elapsed: el, Unit: "appends"}, nil
+}
+
+// Replay reads stream from its first message to the last one there was
+// when it started with an ordered consumer, doing nothing with them: the
+// fastest any rebuild of that stream can go.
+func Replay(ctx context.Context, js jetstream.JetStream, stream string) (Result, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return Result{}, fmt.Errorf("replay %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("replay %s: %w", stream, err)
+	}
+	head := info.State.LastSeq
+	start := time.Now()
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return Result{}, fmt.Errorf("replay %s: %w", stream, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return Result{}, fmt.Errorf("replay %s: %w", stream, err)
+	}
+	defer it.Stop()
+	n := 0
+	for head > 0 {
+		msg, err := it.Next()
+		if err != nil {
+			return Result{}, fmt.Errorf("replay %s: %w", stream, err)
+		}
+		n++
+		md, err := msg.Metadata()
+		if err != nil {
+			return Result{}, fmt.Errorf("replay %s: %w", stream, err)
+		}
+		if md.Sequence.Stream >= head {
+			break
+		}
+	}
+	el := time.Since(start)
+	return Result{Name: "raw-replay", What: "ordered-consumer replay of " + stream, Count: n, Elapsed: el, Unit: "events"}, nil
+}
