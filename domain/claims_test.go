@@ -41,7 +41,7 @@ func (g claimGiven) view() domain.ClaimView {
 	p1 := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Enabled: !g.disabled,
 		Products: []events.PolicyProduct{pp("P", "chat"), pp("B")}, Listed: []domain.ProductID{"P", "B"}}
 	for _, u := range g.queue {
-		p1.Queue = append(p1.Queue, domain.QueuedUser{UserID: domain.UserID(u), SigninID: "q-" + u})
+		domain.EvolvePolicy(p1, events.Envelope{Data: events.UserQueued{PolicyID: "p1", UserID: u, SigninID: "q-" + u}})
 	}
 	return domain.ClaimView{
 		Org:      &domain.Org{AutoClaim: !g.off, AppPolicies: map[string]domain.PolicyID{"teams": "p1"}},

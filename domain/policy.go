@@ -28,6 +28,9 @@ type Policy struct {
 	Enabled  bool
 	// Queue holds the users waiting for a seat, in arrival order.
 	Queue []QueuedUser
+	// queued indexes Queue by user, so asking whether a user waits costs
+	// the same however long the queue is.
+	queued map[UserID]bool
 	// Listed holds every product the policy ever listed, current or
 	// removed: a user holding any of them got it under the policy (or
 	// otherwise) and does not claim again.
@@ -45,9 +48,7 @@ type QueuedUser struct {
 func (p *Policy) Exists() bool { return p.Name != "" }
 
 // Queued reports whether u waits in the policy's queue.
-func (p *Policy) Queued(u UserID) bool {
-	return slices.ContainsFunc(p.Queue, func(q QueuedUser) bool { return q.UserID == u })
-}
+func (p *Policy) Queued(u UserID) bool { return p.queued[u] }
 
 // EvolvePolicy folds one event into p. Events of other types are ignored.
 func EvolvePolicy(p *Policy, env events.Envelope) {
@@ -63,6 +64,13 @@ func EvolvePolicy(p *Policy, env events.Envelope) {
 		p.Products = e.Products
 		p.list(e.Products)
 	case events.UserQueued:
+		if p.queued[UserID(e.UserID)] {
+			return
+		}
+		if p.queued == nil {
+			p.queued = map[UserID]bool{}
+		}
+		p.queued[UserID(e.UserID)] = true
 		p.Queue = append(p.Queue, QueuedUser{UserID: UserID(e.UserID), SigninID: e.SigninID, SignedInAt: e.SignedInAt})
 	case events.QueuedUserGranted:
 		p.dequeue(UserID(e.UserID))
@@ -80,8 +88,21 @@ func (p *Policy) list(ps []events.PolicyProduct) {
 }
 
 func (p *Policy) dequeue(u UserID) {
+	if !p.queued[u] {
+		return
+	}
+	delete(p.queued, u)
+	if p.Queue[0].UserID == u { // the usual case: the head is granted
+		p.Queue[0] = QueuedUser{}
+		p.Queue = p.Queue[1:]
+		return
+	}
 	p.Queue = slices.DeleteFunc(p.Queue, func(q QueuedUser) bool { return q.UserID == u })
 }
+
+// QueueHeadLen is how many waiting users a policy summary lists; Queued
+// counts them all.
+const QueueHeadLen = 100
 
 // PolicySummary is what policy commands answer with.
 type PolicySummary struct {
@@ -90,7 +111,10 @@ type PolicySummary struct {
 	App      string                 `json:"app"`
 	Products []events.PolicyProduct `json:"products"`
 	Enabled  bool                   `json:"enabled"`
-	Queue    []QueuedUser           `json:"queue"`
+	// Queue lists the first QueueHeadLen users waiting, in order; Queued
+	// counts every one, so an answer stays small however long the queue.
+	Queue  []QueuedUser `json:"queue"`
+	Queued int          `json:"queued"`
 }
 
 // Summary returns the policy's settings and queue.
@@ -99,11 +123,11 @@ func (p *Policy) Summary() PolicySummary {
 	for i, pp := range p.Products {
 		ps[i] = events.PolicyProduct{ProductID: pp.ProductID, DisabledServices: nonNil(pp.DisabledServices)}
 	}
-	q := slices.Clone(p.Queue)
+	q := slices.Clone(p.Queue[:min(len(p.Queue), QueueHeadLen)])
 	if q == nil {
 		q = []QueuedUser{}
 	}
-	return PolicySummary{PolicyID: p.ID, Name: p.Name, App: p.App, Products: ps, Enabled: p.Enabled, Queue: q}
+	return PolicySummary{PolicyID: p.ID, Name: p.Name, App: p.App, Products: ps, Enabled: p.Enabled, Queue: q, Queued: len(p.Queue)}
 }
 
 // PolicyCommand is a command on an auto-claim policy.

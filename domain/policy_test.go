@@ -1,6 +1,7 @@
 package domain_test
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -105,5 +106,30 @@ func TestDecidePolicy(t *testing.T) {
 				t.Fatalf("changes:\ngot  %+v\nwant %+v", got, tt.then)
 			}
 		})
+	}
+}
+
+// TestPolicyQueueStaysCheap: a policy with a long queue answers whether a
+// user waits from an index, lists only the head of its queue with the
+// total, and grants in order without rescanning.
+func TestPolicyQueueStaysCheap(t *testing.T) {
+	p := &domain.Policy{}
+	domain.EvolvePolicy(p, events.Envelope{Data: events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "e5"}}, Enabled: true}})
+	const n = 5000
+	for i := range n {
+		domain.EvolvePolicy(p, events.Envelope{Data: events.UserQueued{PolicyID: "p1", UserID: fmt.Sprintf("u%d", i), SigninID: fmt.Sprintf("s%d", i)}})
+	}
+	domain.EvolvePolicy(p, events.Envelope{Data: events.UserQueued{PolicyID: "p1", UserID: "u7", SigninID: "again"}})
+	if !p.Queued("u4999") || p.Queued("nobody") || len(p.Queue) != n {
+		t.Fatalf("queued: u4999 %v, nobody %v, length %d", p.Queued("u4999"), p.Queued("nobody"), len(p.Queue))
+	}
+	sum := p.Summary()
+	if len(sum.Queue) != domain.QueueHeadLen || sum.Queued != n || sum.Queue[0].UserID != "u0" {
+		t.Fatalf("summary: %d listed, %d queued, head %v; want %d, %d, u0", len(sum.Queue), sum.Queued, sum.Queue[0].UserID, domain.QueueHeadLen, n)
+	}
+	domain.EvolvePolicy(p, events.Envelope{Data: events.QueuedUserGranted{PolicyID: "p1", UserID: "u0"}})
+	domain.EvolvePolicy(p, events.Envelope{Data: events.QueuedUserDropped{PolicyID: "p1", UserID: "u10"}})
+	if p.Queued("u0") || p.Queued("u10") || len(p.Queue) != n-2 || p.Queue[0].UserID != "u1" {
+		t.Fatalf("after a grant and a drop: head %v, length %d", p.Queue[0].UserID, len(p.Queue))
 	}
 }

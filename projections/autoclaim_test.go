@@ -38,7 +38,7 @@ func TestPolicyList(t *testing.T) {
 		events.PolicyRenamed{PolicyID: "p1", Name: "Chat"}, events.PolicyStatusChanged{PolicyID: "p1", Enabled: false})
 	feed(ps, "contoso", prodAgg("P"), events.LicenseClaimed{ProductID: "P", UserID: "u1", PolicyID: "p1"})
 	got, ok := pl.Policy("contoso", "p1")
-	want := projections.PolicyListItem{PolicyID: "p1", Name: "Chat", App: "teams", Enabled: false, Available: 3, Queue: []string{"u2"},
+	want := projections.PolicyListItem{PolicyID: "p1", Name: "Chat", App: "teams", Enabled: false, Available: 3, Queue: []string{"u2"}, Queued: 1,
 		Products: []projections.PolicyProductView{
 			{ProductID: "P", Name: "Plan P", Available: 1, DisabledServices: []string{"chat"}},
 			{ProductID: "B", Name: "Plan B", Available: 2, DisabledServices: []string{}},

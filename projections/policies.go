@@ -33,8 +33,14 @@ type PolicyListItem struct {
 	Products  []PolicyProductView `json:"products"`
 	Available int                 `json:"available"`
 	Enabled   bool                `json:"enabled"`
-	Queue     []string            `json:"queue"`
+	// Queue lists the first QueueHeadLen users waiting for a seat, in
+	// order; Queued counts them all.
+	Queue  []string `json:"queue"`
+	Queued int      `json:"queued"`
 }
+
+// QueueHeadLen is how many waiting users a policy view lists.
+const QueueHeadLen = 100
 
 // The read models' internal state has exported fields so that snapshots
 // are plain JSON of it.
@@ -122,11 +128,22 @@ func (pl *PolicyList) Apply(env events.Envelope) {
 		case events.UserQueued:
 			p.Queue = append(p.Queue, e.UserID)
 		case events.QueuedUserGranted:
-			p.Queue = slices.DeleteFunc(p.Queue, func(u string) bool { return u == e.UserID })
+			p.dequeue(e.UserID)
 		case events.QueuedUserDropped:
-			p.Queue = slices.DeleteFunc(p.Queue, func(u string) bool { return u == e.UserID })
+			p.dequeue(e.UserID)
 		}
 	}
+}
+
+// dequeue removes u from the queue: in constant time when u is its head,
+// as when a seat is granted in order.
+func (p *policyState) dequeue(u string) {
+	if len(p.Queue) > 0 && p.Queue[0] == u {
+		p.Queue[0] = ""
+		p.Queue = p.Queue[1:]
+		return
+	}
+	p.Queue = slices.DeleteFunc(p.Queue, func(q string) bool { return q == u })
 }
 
 // Policies lists a tenant's policies by name, then id.
@@ -163,7 +180,8 @@ func (pl *PolicyList) Policy(tenant, id string) (PolicyListItem, bool) {
 
 func (t *policyTenant) view(p *policyState) PolicyListItem {
 	item := PolicyListItem{PolicyID: p.ID, Name: p.Name, App: p.App, Enabled: p.Enabled,
-		Products: make([]PolicyProductView, 0, len(p.Products)), Queue: slices.Clone(p.Queue)}
+		Products: make([]PolicyProductView, 0, len(p.Products)), Queue: slices.Clone(p.Queue[:min(len(p.Queue), QueueHeadLen)]),
+		Queued: len(p.Queue)}
 	if item.Queue == nil {
 		item.Queue = []string{}
 	}

@@ -277,7 +277,7 @@ func (m *Metrics) WatchAutoClaim(pl *projections.PolicyList, cl *projections.Cla
 			}
 			for _, t := range pl.Tenants() {
 				for _, p := range pl.Policies(t) {
-					nQueued, nAvail = nQueued+len(p.Queue), nAvail+p.Available
+					nQueued, nAvail = nQueued+p.Queued, nAvail+p.Available
 				}
 			}
 			ch <- prometheus.MustNewConstMetric(claims, prometheus.CounterValue, float64(nClaims))
@@ -297,7 +297,7 @@ func (m *Metrics) WatchAutoClaim(pl *projections.PolicyList, cl *projections.Cla
 		}
 		for _, t := range pl.Tenants() {
 			for _, p := range pl.Policies(t) {
-				ch <- prometheus.MustNewConstMetric(queued, prometheus.GaugeValue, float64(len(p.Queue)), t, p.PolicyID)
+				ch <- prometheus.MustNewConstMetric(queued, prometheus.GaugeValue, float64(p.Queued), t, p.PolicyID)
 				ch <- prometheus.MustNewConstMetric(avail, prometheus.GaugeValue, float64(p.Available), t, p.PolicyID)
 			}
 		}

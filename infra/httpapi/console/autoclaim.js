@@ -282,7 +282,7 @@ export async function autoClaimView(root) {
         current.length < MAX_PRODUCTS && others.length ? el("div", { class: "inline-form" }, field("Product to add", addSel), add)
           : el("p", { class: "hint" }, current.length >= MAX_PRODUCTS ? "A policy has at most one primary and four backup products." : "Every product is already in this policy.")),
       servicesEditor(current, putProducts),
-      p.queue && p.queue.length ? el("p", { class: "muted" }, p.queue.length + " people are waiting for a license.") : null,
+      p.queued ? el("p", { class: "muted" }, p.queued + " people are waiting for a license.") : null,
       out);
     pane.dataset.policyId = id;
     paneSlot.replaceChildren(pane);
