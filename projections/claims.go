@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -76,10 +77,41 @@ type claim struct {
 }
 
 type claimsTenant struct {
-	Claims   []claim                 `json:"claims"`
-	Policies map[string]*policyState `json:"policies"`
-	Order    []string                `json:"order"` // policy ids in creation order
-	Emails   map[string]string       `json:"emails"`
+	Claimed  map[string]*policyClaims `json:"claimed"` // by policy id
+	Policies map[string]*policyState  `json:"policies"`
+	Order    []string                 `json:"order"` // policy ids in creation order
+	Emails   map[string]string        `json:"emails"`
+}
+
+// policyClaims are one policy's claims, kept so that a report costs in
+// proportion to its days and products, not to the history: per-day counts
+// by product, and the claims themselves in time order for the two partial
+// days at the ends of a window and for the list of claimed users.
+type policyClaims struct {
+	Claims []claim                   `json:"claims"` // by At
+	Days   map[string]map[string]int `json:"days"`   // UTC date -> product -> claims
+	Total  int                       `json:"total"`
+}
+
+func (pc *policyClaims) add(cl claim) {
+	i := len(pc.Claims)
+	for i > 0 && pc.Claims[i-1].At.After(cl.At) { // almost always appended at the end
+		i--
+	}
+	pc.Claims = slices.Insert(pc.Claims, i, cl)
+	day := cl.At.Format(time.DateOnly)
+	if pc.Days[day] == nil {
+		pc.Days[day] = map[string]int{}
+	}
+	pc.Days[day][cl.Product]++
+	pc.Total++
+}
+
+// between returns the claims with from < At <= to, in time order.
+func (pc *policyClaims) between(from, to time.Time) []claim {
+	i := sort.Search(len(pc.Claims), func(i int) bool { return pc.Claims[i].At.After(from) })
+	j := sort.Search(len(pc.Claims), func(i int) bool { return pc.Claims[i].At.After(to) })
+	return pc.Claims[i:max(i, j)]
 }
 
 // Claims is the read model of licenses claimed under policies: the users
@@ -102,13 +134,18 @@ func (c *Claims) Apply(env events.Envelope) {
 	defer c.mu.Unlock()
 	t := c.tenants[env.Tenant]
 	if t == nil {
-		t = &claimsTenant{Policies: map[string]*policyState{}, Emails: map[string]string{}}
+		t = &claimsTenant{Claimed: map[string]*policyClaims{}, Policies: map[string]*policyState{}, Emails: map[string]string{}}
 		c.tenants[env.Tenant] = t
 	}
 	switch e := env.Data.(type) {
 	case events.LicenseClaimed, events.LicensesClaimed:
 		for _, c := range events.Claims(e) {
-			t.Claims = append(t.Claims, claim{Policy: c.PolicyID, User: c.UserID, Product: c.ProductID, At: c.ClaimedAt.UTC()})
+			pc := t.Claimed[c.PolicyID]
+			if pc == nil {
+				pc = &policyClaims{Days: map[string]map[string]int{}}
+				t.Claimed[c.PolicyID] = pc
+			}
+			pc.add(claim{Policy: c.PolicyID, User: c.UserID, Product: c.ProductID, At: c.ClaimedAt.UTC()})
 		}
 	case events.PolicyCreated:
 		if t.Policies[e.PolicyID] == nil {
@@ -134,12 +171,13 @@ func (c *Claims) PolicyClaims(tenant, policy string, from time.Time) ([]ClaimedU
 		return nil, false
 	}
 	out := []ClaimedUser{}
-	for _, cl := range t.Claims {
-		if cl.Policy == policy && !cl.At.Before(from) {
+	if pc := t.Claimed[policy]; pc != nil {
+		window := pc.between(from.Add(-1), time.Unix(1<<62, 0)) // at or after from
+		for i := len(window) - 1; i >= 0; i-- {
+			cl := window[i]
 			out = append(out, ClaimedUser{UserID: cl.User, Email: t.Emails[cl.User], ProductID: cl.Product, ClaimedAt: cl.At})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ClaimedAt.After(out[j].ClaimedAt) })
 	return out, true
 }
 
@@ -165,15 +203,35 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 	for _, id := range t.Order {
 		per[id] = &counts{byProduct: map[string]int{}, byDay: map[string]int{}, cells: map[[2]string]int{}}
 	}
-	for _, cl := range t.Claims {
-		k := per[cl.Policy]
-		if k == nil || !cl.At.After(from) || cl.At.After(now) {
+	// Whole days inside the window come from the per-day counts; the two
+	// days at its ends, which it covers only in part, from their claims.
+	firstDay, lastDay := from.Truncate(24*time.Hour), now.Truncate(24*time.Hour)
+	for id, k := range per {
+		pc := t.Claimed[id]
+		if pc == nil {
 			continue
 		}
-		k.total++
-		k.byProduct[cl.Product]++
-		k.byDay[cl.At.Format(time.DateOnly)]++
-		k.cells[[2]string{cl.At.Format(time.DateOnly), cl.Product}]++
+		count := func(day, product string, n int) {
+			k.total += n
+			k.byProduct[product] += n
+			k.byDay[day] += n
+			k.cells[[2]string{day, product}] += n
+		}
+		for d := firstDay.Add(24 * time.Hour); d.Before(lastDay); d = d.Add(24 * time.Hour) {
+			day := d.Format(time.DateOnly)
+			for product, n := range pc.Days[day] {
+				count(day, product, n)
+			}
+		}
+		ends := pc.between(from, firstDay.Add(24*time.Hour).Add(-1))
+		if lastDay.After(firstDay) {
+			ends = append(slices.Clone(ends), pc.between(lastDay.Add(-1), now)...)
+		}
+		for _, cl := range ends {
+			if cl.At.After(from) && !cl.At.After(now) {
+				count(cl.At.Format(time.DateOnly), cl.Product, 1)
+			}
+		}
 	}
 	for _, id := range t.Order {
 		p, k := t.Policies[id], per[id]
@@ -204,7 +262,7 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 
 // Version is the version of the claims read model's logic and snapshot
 // shape (see Snapshotter).
-func (*Claims) Version() int { return 1 }
+func (*Claims) Version() int { return 2 }
 
 // Snapshot returns the claims read model's state as JSON.
 func (c *Claims) Snapshot() ([]byte, error) {
@@ -227,8 +285,8 @@ func (c *Claims) ClaimCounts() map[string]map[string]int {
 		for id := range ct.Policies {
 			counts[id] = 0
 		}
-		for _, cl := range ct.Claims {
-			counts[cl.Policy]++
+		for id, pc := range ct.Claimed {
+			counts[id] += pc.Total
 		}
 		out[t] = counts
 	}
