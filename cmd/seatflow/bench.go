@@ -30,6 +30,7 @@ import (
 	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/bench"
 	"github.com/seatflow/seatflow/infra/metrics"
+	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/projector"
 )
@@ -56,14 +57,15 @@ var benchScenarios = []string{scSigninNATS1, scSigninNATS100, scSigninHTTP1, scS
 type benchConfig struct {
 	Scenarios   string
 	NATSURL     string
-	Users       int // users signing in for the one-tenant scenario
-	Tenants     int // tenants of the many-tenant scenarios
-	HTTPSignins int // sign-ins of each HTTP scenario
-	Clients     int // concurrent HTTP clients
-	Assignments int // assignments of each assignment scenario
-	Products    int // products of the many-product assignment scenario
-	Appends     int // appends of the one-subject baseline
-	Subjects    int // subjects of the pipelined baseline
+	NATSCreds   string // the service's credentials on --nats-url
+	Users       int    // users signing in for the one-tenant scenario
+	Tenants     int    // tenants of the many-tenant scenarios
+	HTTPSignins int    // sign-ins of each HTTP scenario
+	Clients     int    // concurrent HTTP clients
+	Assignments int    // assignments of each assignment scenario
+	Products    int    // products of the many-product assignment scenario
+	Appends     int    // appends of the one-subject baseline
+	Subjects    int    // subjects of the pipelined baseline
 	LatencyFor  time.Duration
 	LogLevel    string
 	CPUProfile  string
@@ -74,6 +76,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	f := newFlags("bench", stderr, getenv)
 	f.string(&bc.Scenarios, "scenarios", strings.Join(benchScenarios, ","), "comma-separated scenarios to run (the raw baselines always run)")
 	f.string(&bc.NATSURL, "nats-url", "", "benchmark against this NATS server or cluster instead of an embedded one")
+	f.string(&bc.NATSCreds, "nats-creds", "", "with --nats-url: the service's credentials file (seatflow creds cluster writes one)")
 	f.int(&bc.Users, "users", 20_000, "users signing in to the one-tenant scenarios")
 	f.int(&bc.Tenants, "tenants", 100, "tenants of the many-tenant scenarios")
 	f.int(&bc.HTTPSignins, "http-signins", 5_000, "sign-ins of each HTTP sign-in scenario")
@@ -125,6 +128,7 @@ type benchRun struct {
 	log     *slog.Logger
 	dataDir string
 	url     string
+	creds   string // the service user's credentials file
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	svcCfg  Config
@@ -164,17 +168,35 @@ func (b *benchRun) run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(dir)
 	b.dataDir = dir
-	b.url = b.cfg.NATSURL
+	b.url, b.creds = b.cfg.NATSURL, b.cfg.NATSCreds
 	if b.url == "" {
+		// An embedded server in operator mode, as serve runs it; the
+		// bench and the service under test connect as the service user.
+		id, err := natsauth.LoadOrCreate(dir)
+		if err != nil {
+			return fmt.Errorf("NATS identity: %w", err)
+		}
 		srv, err := natsjs.StartServer(natsjs.ServerConfig{StoreDir: filepath.Join(dir, "jetstream"), Listen: "127.0.0.1:0",
-			ServerName: "seatflow-bench", Logger: b.log.With("component", "nats-server")})
+			ServerName: "seatflow-bench", Logger: b.log.With("component", "nats-server"), Identity: id})
 		if err != nil {
 			return fmt.Errorf("embedded NATS: %w", err)
 		}
 		defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
 		b.url = srv.ClientURL()
+		creds, err := id.ServiceCreds()
+		if err != nil {
+			return err
+		}
+		b.creds = filepath.Join(dir, "service.creds")
+		if err := natsauth.WriteCreds(b.creds, creds); err != nil {
+			return err
+		}
 	}
-	if b.nc, err = nats.Connect(b.url, nats.Name("seatflow-bench")); err != nil {
+	var opts []nats.Option
+	if b.creds != "" {
+		opts = append(opts, nats.UserCredentials(b.creds))
+	}
+	if b.nc, err = nats.Connect(b.url, append(opts, nats.Name("seatflow-bench"))...); err != nil {
 		return fmt.Errorf("connect to %s: %w", b.url, err)
 	}
 	defer b.nc.Close()
@@ -281,8 +303,12 @@ func (b *benchRun) startService(ctx context.Context) error {
 	var cfg Config
 	f := newFlags("serve", io.Discard, func(string) string { return "" })
 	serveFlags(f, &cfg)
-	if err := f.parse([]string{"--data-dir", b.dataDir, "--http", "127.0.0.1:0", "--nats-url", b.url,
-		"--token-secret", hex.EncodeToString(secret), "--log-level", b.cfg.LogLevel}); err != nil {
+	args := []string{"--data-dir", b.dataDir, "--http", "127.0.0.1:0", "--nats-url", b.url,
+		"--token-secret", hex.EncodeToString(secret), "--log-level", b.cfg.LogLevel}
+	if b.creds != "" {
+		args = append(args, "--nats-creds", b.creds)
+	}
+	if err := f.parse(args); err != nil {
 		return err
 	}
 	b.svcCfg = cfg

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/seatflow/seatflow/events"
 )
 
 // buildBinary compiles seatflow once per test run.
@@ -124,7 +126,24 @@ func TestSIGKILLLosesNoAcknowledgedAssignment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inStream := int(info.State.Subjects[subj]) - 1 // minus ProductAdded
+	// Assignments decided together are stored as one LicensesAssigned:
+	// count assignments, not messages.
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inStream := 0
+	for range info.State.Subjects[subj] {
+		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := events.Default().Decode(m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		inStream += len(events.Assignments(env.Data))
+	}
 	p := svc.do(t, "GET", "/v1/products", admin, nil).want(t, 200, "").list[0].(map[string]any)
 	if int(p["assigned"].(float64)) != inStream {
 		t.Fatalf("assigned: projection says %v, stream holds %d assignments", p["assigned"], inStream)

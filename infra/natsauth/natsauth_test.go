@@ -147,15 +147,15 @@ func testGuards(t *testing.T, b *bus) {
 
 	t.Run("publisher", func(t *testing.T) {
 		p := b.connect(t, "a", natsauth.RolePublisher, "sso")
-		before := b.count(t, natsjs.StreamSignins, "sf.signin.a")
+		before := b.count(t, natsjs.StreamSignins, "sf.signin.a.>")
 		if _, err := p.js.Publish(ctx(t), "sf.signin.a", []byte(`{"id":"s1"}`)); err != nil {
 			t.Fatalf("publish own sign-in: %v", err)
 		}
-		if got := b.count(t, natsjs.StreamSignins, "sf.signin.a"); got != before+1 {
+		if got := b.count(t, natsjs.StreamSignins, "sf.signin.a.>"); got != before+1 {
 			t.Fatalf("sign-ins of a: got %d, want %d", got, before+1)
 		}
 		evBefore, notifyBefore, dlqBefore := b.count(t, natsjs.StreamEvents, "sf.evt.>"), b.count(t, natsjs.StreamNotify, "sf.notify.>"), b.count(t, natsjs.StreamDLQ, "sf.dlq.>")
-		signinsB := b.count(t, natsjs.StreamSignins, "sf.signin.b")
+		signinsB := b.count(t, natsjs.StreamSignins, "sf.signin.b.>")
 		for _, subj := range []string{"sf.signin.b", "sf.evt.a.product.p1", "sf.notify.a.email", "sf.dlq.signin.a",
 			"$JS.API.STREAM.DELETE." + natsjs.StreamEvents, "$JS.API.STREAM.PURGE." + natsjs.StreamEvents, "$JS.API.CONSUMER.CREATE." + natsjs.StreamEvents + ".x.sf.evt.a.>"} {
 			if err := p.nc.Publish(subj, []byte(`{"forged":true}`)); err != nil {
@@ -178,7 +178,7 @@ func testGuards(t *testing.T, b *bus) {
 		if got := b.count(t, natsjs.StreamDLQ, "sf.dlq.>"); got != dlqBefore {
 			t.Errorf("dead letters: got %d, want %d", got, dlqBefore)
 		}
-		if got := b.count(t, natsjs.StreamSignins, "sf.signin.b"); got != signinsB {
+		if got := b.count(t, natsjs.StreamSignins, "sf.signin.b.>"); got != signinsB {
 			t.Errorf("sign-ins of b: got %d, want %d", got, signinsB)
 		}
 		if _, err := b.js.Stream(ctx(t), natsjs.StreamEvents); err != nil {
@@ -322,7 +322,7 @@ func testGuards(t *testing.T, b *bus) {
 		// A push consumer is delivered by the server, not published by the
 		// reader: one aimed at the API, another tenant's sign-ins or
 		// notifications must not turn a's events into writes there.
-		signinsB, notifyB := b.count(t, natsjs.StreamSignins, "sf.signin.b"), b.count(t, natsjs.StreamNotify, "sf.notify.b.>")
+		signinsB, notifyB := b.count(t, natsjs.StreamSignins, "sf.signin.b.>"), b.count(t, natsjs.StreamNotify, "sf.notify.b.>")
 		for i, deliver := range []string{"$JS.API.STREAM.DELETE." + natsjs.StreamEvents, "sf.signin.b", "sf.notify.b.email", "sf.evt.b.user.u1"} {
 			name := fmt.Sprintf("push%d", i)
 			resp, err := r.nc.Request("$JS.API.CONSUMER.CREATE."+natsjs.StreamEvents+"."+name+".sf.evt.a.>",
@@ -337,7 +337,7 @@ func testGuards(t *testing.T, b *bus) {
 		if _, err := b.js.Stream(ctx(t), natsjs.StreamEvents); err != nil {
 			t.Errorf("event stream after a push consumer aimed at its delete API: %v", err)
 		}
-		if got := b.count(t, natsjs.StreamSignins, "sf.signin.b"); got != signinsB {
+		if got := b.count(t, natsjs.StreamSignins, "sf.signin.b.>"); got != signinsB {
 			t.Errorf("sign-ins of b: got %d, want %d (none from a's push consumer)", got, signinsB)
 		}
 		if got := b.count(t, natsjs.StreamNotify, "sf.notify.b.>"); got != notifyB {
