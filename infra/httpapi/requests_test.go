@@ -19,7 +19,11 @@ import (
 // (blocked) and users ann and bob registered.
 func requestEnv(t *testing.T) (*env, *sharelink.Signer) {
 	t.Helper()
-	links, err := sharelink.New(secret)
+	keys, err := auth.NewKeys(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := sharelink.New(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
