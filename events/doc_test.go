@@ -31,7 +31,8 @@ const docHeader = "# Seatflow events and subjects\n\n" +
 	"| `sf.evt.<tenant>.<kind>.<id>` | `SEATFLOW_EVENTS` | Seatflow appends; the tenant's readers read | one event envelope; one subject per aggregate, kinds `org`, `product`, `request`, `policy`, `user`, `group` |\n" +
 	"| `sf.signin.<tenant>` | `SEATFLOW_SIGNINS` | upstream publishes | `{id, user_id, app, at, email?, display_name?}`; set `Nats-Msg-Id` to `id` |\n" +
 	"| `sf.dlq.signin.<tenant>` | `SEATFLOW_DLQ` | Seatflow publishes | the rejected sign-in, unchanged, with header `Seatflow-Error` giving the reason |\n" +
-	"| `sf.notify.<tenant>.email` | `SEATFLOW_NOTIFY` | Seatflow publishes | `{id, kind, to: [emails], subject, text, refs: {request_id?, policy_id?, product_id?}, event_id}`; `Nats-Msg-Id` is `<event id>:<kind>:<recipient>` |\n\n" +
+	"| `sf.notify.<tenant>.email` | `SEATFLOW_NOTIFY` | Seatflow publishes | `{id, kind, to: [emails], subject, text, refs: {request_id?, policy_id?, product_id?}, event_id}`; `Nats-Msg-Id` is `<event id>:<kind>:<recipient>`; " +
+	"a `request.shared` notification (its text holds a share link, a credential) is deleted from the stream by Seatflow's SMTP sender once mailed |\n\n" +
 	"Tenants are 1-63 lower-case letters, digits and `-`; ids are 1-128 letters, digits, `_`, `-` or `@`.\n" +
 	"Each append carries `Nats-Msg-Id` (the event id) and `Nats-Expected-Last-Subject-Sequence` (the\n" +
 	"aggregate's last stream sequence, 0 for a new aggregate).\n\n" +

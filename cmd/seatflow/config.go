@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
 )
 
@@ -27,12 +29,19 @@ func (e *configError) Unwrap() error { return e.err }
 // Config is everything `serve` (and the commands sharing its flags) reads
 // from flags and SEATFLOW_* variables.
 type Config struct {
-	DataDir     string
-	HTTP        string
-	NATSListen  string
-	NATSURL     string
-	NATS        natsAuth
+	DataDir    string
+	HTTP       string
+	NATSListen string
+	NATSURL    string
+	NATS       natsAuth
+	// TokenSecret, when set, is the current token key (hex); otherwise the
+	// keys come from the data dir's token-secret file.
 	TokenSecret string
+	// TokenPreviousSecrets are keys (hex, comma-separated) that still
+	// verify but no longer sign.
+	TokenPreviousSecrets string
+	// TokenMaxTTL is the longest life a bearer token may have.
+	TokenMaxTTL time.Duration
 	Demo        bool
 	Sync        string
 	Replicas    int
@@ -180,10 +189,21 @@ func (f *flags) parse(args []string) error {
 
 // storeFlags are the flags every command that opens the data needs.
 func (f *flags) storeFlags(c *Config) {
+	f.natsClientFlags(c)
+	f.int(&c.Replicas, "replicas", 1, "stream replicas (3 on a cluster)")
+	f.string(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.size(&c.Streams.SigninsMaxBytes, "signins-max-bytes", natsjs.DefaultLimits.SigninsMaxBytes, "most bytes of unprocessed sign-ins kept; beyond, publishers are refused")
+	f.size(&c.Streams.NotifyMaxBytes, "notify-max-bytes", natsjs.DefaultLimits.NotifyMaxBytes, "most bytes of unsent notifications kept; beyond, the notifier waits")
+	f.size(&c.Streams.DLQMaxBytes, "dlq-max-bytes", natsjs.DefaultLimits.DLQMaxBytes, "most bytes of dead letters kept; beyond, the oldest are dropped")
+}
+
+// natsClientFlags are the flags that say where the data and NATS are and
+// how to authenticate to NATS: those of every command that connects
+// beside (or as) serve.
+func (f *flags) natsClientFlags(c *Config) {
 	f.string(&c.DataDir, "data-dir", "./data", "directory for JetStream storage and the token secret")
 	f.string(&c.NATSURL, "nats-url", "", "use this NATS server or cluster instead of the embedded one (comma-separated URLs)")
 	f.string(&c.NATSListen, "nats-listen", "127.0.0.1:4222", "embedded NATS server listen address (port 0: any free port)")
-	f.int(&c.Replicas, "replicas", 1, "stream replicas (3 on a cluster)")
 	f.string(&c.NATS.Creds, "nats-creds", "", "with --nats-url: a NATS credentials file (JWT and nkey seed)")
 	f.string(&c.NATS.User, "nats-user", "", "with --nats-url: user name")
 	f.string(&c.NATS.Password, "nats-password", "", "with --nats-url: password")
@@ -191,16 +211,12 @@ func (f *flags) storeFlags(c *Config) {
 	f.string(&c.NATS.CA, "nats-tls-ca", "", "with --nats-url: CA certificate file to verify the servers (enables TLS)")
 	f.string(&c.NATS.Cert, "nats-tls-cert", "", "with --nats-url: client certificate file for mutual TLS")
 	f.string(&c.NATS.Key, "nats-tls-key", "", "with --nats-url: client key file for mutual TLS")
-	f.string(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	f.size(&c.Streams.SigninsMaxBytes, "signins-max-bytes", natsjs.DefaultLimits.SigninsMaxBytes, "most bytes of unprocessed sign-ins kept; beyond, publishers are refused")
-	f.size(&c.Streams.NotifyMaxBytes, "notify-max-bytes", natsjs.DefaultLimits.NotifyMaxBytes, "most bytes of unsent notifications kept; beyond, the notifier waits")
-	f.size(&c.Streams.DLQMaxBytes, "dlq-max-bytes", natsjs.DefaultLimits.DLQMaxBytes, "most bytes of dead letters kept; beyond, the oldest are dropped")
 }
 
 func serveFlags(f *flags, c *Config) {
 	f.storeFlags(c)
 	f.string(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen address for the API and console")
-	f.string(&c.TokenSecret, "token-secret", "", "secret for signing bearer tokens (default: generated once into the data dir)")
+	f.tokenFlags(c)
 	f.bool(&c.Demo, "demo", false, "load the demo tenant 'demo' (idempotent)")
 	f.string(&c.Sync, "sync", "default", "embedded JetStream fsync: 'always', 'default' (every 2m) or an interval such as 10s")
 	f.duration(&c.ShutdownTTL, "shutdown-timeout", 20*time.Second, "how long a stop may take to drain in-flight work")
@@ -209,6 +225,75 @@ func serveFlags(f *flags, c *Config) {
 	bindHTTPFlags(f, &c.HTTPServer)
 	f.string(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of on --http")
 	f.bool(&c.MetricsTenantLabels, "metrics-tenant-labels", true, "label metrics by tenant, product and policy (off: sums, a fixed number of series)")
+}
+
+// tokenFlags binds the bearer-token key and lifetime flags, shared by serve
+// and token.
+func (f *flags) tokenFlags(c *Config) {
+	f.string(&c.TokenSecret, "token-secret", "", "current key signing bearer tokens and share links, hex, at least 64 digits (default: the keys in <data-dir>/token-secret, generated once)")
+	f.string(&c.TokenPreviousSecrets, "token-previous-secrets", "", "comma-separated keys (hex) that still verify tokens and share links but no longer sign them, for rotation")
+	f.duration(&c.TokenMaxTTL, "token-max-ttl", auth.DefaultMaxTTL, "longest life of a bearer token: longer ones are neither issued nor accepted")
+}
+
+// tokenSecretErrors checks the token key flags.
+func (c Config) tokenSecretErrors() []error {
+	var errs []error
+	if c.TokenSecret != "" {
+		if _, err := auth.ParseSecret(c.TokenSecret); err != nil {
+			errs = append(errs, fmt.Errorf("--token-secret: %v", err))
+		}
+	}
+	for i, s := range splitList(c.TokenPreviousSecrets) {
+		if _, err := auth.ParseSecret(s); err != nil {
+			errs = append(errs, fmt.Errorf("--token-previous-secrets key %d: %v", i+1, err))
+		}
+	}
+	if c.TokenMaxTTL <= 0 {
+		errs = append(errs, errors.New("--token-max-ttl must be positive"))
+	}
+	return errs
+}
+
+// tokenKeys returns the bearer-token keys: --token-secret (or else the keys
+// in the data dir's token-secret file, creating it when there is none),
+// then --token-previous-secrets.
+func (c Config) tokenKeys() (auth.Keys, error) {
+	var secrets [][]byte
+	if c.TokenSecret != "" {
+		s, err := auth.ParseSecret(c.TokenSecret)
+		if err != nil {
+			return auth.Keys{}, &configError{fmt.Errorf("--token-secret: %w", err)}
+		}
+		secrets = append(secrets, s)
+	} else {
+		var err error
+		if secrets, err = auth.LoadOrCreateSecrets(c.DataDir); err != nil {
+			return auth.Keys{}, fmt.Errorf("token secret: %w", err)
+		}
+	}
+	for i, v := range splitList(c.TokenPreviousSecrets) {
+		s, err := auth.ParseSecret(v)
+		if err != nil {
+			return auth.Keys{}, &configError{fmt.Errorf("--token-previous-secrets key %d: %w", i+1, err)}
+		}
+		secrets = append(secrets, s)
+	}
+	keys, err := auth.NewKeys(secrets...)
+	if err != nil {
+		return auth.Keys{}, &configError{fmt.Errorf("token keys: %w", err)}
+	}
+	return keys, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Validate reports every invalid setting.
@@ -237,9 +322,7 @@ func (c Config) Validate() error {
 	if _, _, err := c.syncPolicy(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {
-		errs = append(errs, errors.New("--token-secret must be at least 32 characters"))
-	}
+	errs = append(errs, c.tokenSecretErrors()...)
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
@@ -317,6 +400,38 @@ func (a natsAuth) validate(external bool) []error {
 		errs = append(errs, errors.New("use one of --nats-creds, --nats-user or --nats-token"))
 	}
 	return errs
+}
+
+// natsTarget is the NATS a command run beside serve connects to:
+// --nats-url, or else the embedded server at --nats-listen.
+func (c Config) natsTarget() (string, error) {
+	if c.NATSURL != "" {
+		return c.NATSURL, nil
+	}
+	host, port, err := net.SplitHostPort(c.NATSListen)
+	if err != nil {
+		return "", &configError{fmt.Errorf("--nats-listen %q: %v", c.NATSListen, err)}
+	}
+	return "nats://" + net.JoinHostPort(host, port), nil
+}
+
+// serviceOptions are the options a command run beside serve connects to
+// NATS with as the service: on the embedded server the service identity in
+// the data dir, on --nats-url the --nats-* credentials.
+func (c Config) serviceOptions() ([]nats.Option, error) {
+	opts := c.NATS.options()
+	if c.NATSURL != "" {
+		return opts, nil
+	}
+	id, err := natsauth.Load(c.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("NATS identity: %w", err)
+	}
+	svc, err := id.ServiceOption()
+	if err != nil {
+		return nil, fmt.Errorf("NATS identity: %w", err)
+	}
+	return append(opts, svc), nil
 }
 
 // options turns the settings into NATS connection options, used by every

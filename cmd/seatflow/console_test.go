@@ -194,7 +194,7 @@ func TestConsoleRequests(t *testing.T) {
 	}
 	boss.open(strings.TrimPrefix(link[:len(link)-4]+"abcd", w.svc.base))
 	boss.waitVisible("//h1[normalize-space()='This link is not valid']")
-	signer, err := sharelink.New([]byte(testSecret))
+	signer, err := sharelink.New(testKeys(t))
 	if err != nil {
 		t.Fatal(err)
 	}

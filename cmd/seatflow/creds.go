@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,13 +130,9 @@ func credsRevokeCmd(args []string, stdout, stderr io.Writer, getenv func(string)
 	if err != nil {
 		return err
 	}
-	url := cfg.NATSURL
-	if url == "" {
-		host, port, err := net.SplitHostPort(cfg.NATSListen)
-		if err != nil {
-			return &configError{fmt.Errorf("--nats-listen %q: %v", cfg.NATSListen, err)}
-		}
-		url = "nats://" + net.JoinHostPort(host, port)
+	url, err := cfg.natsTarget()
+	if err != nil {
+		return err
 	}
 	sysCreds, err := id.SystemUserCreds()
 	if err != nil {

@@ -23,6 +23,7 @@ const usage = `usage: seatflow <command> [flags]
 commands:
   serve     run the embedded NATS server (or use --nats-url), projections, HTTP API
   token     print a signed bearer token: --tenant T --user U --role R [--ttl D]
+            token revoke --jti J [--until T], or --tenant T --user U: refuse it on every instance
   rebuild   replay every projection from the start of the stream and report
   creds     print NATS credentials: --tenant T --role publisher|reader [--name N] [--ttl D]
             creds revoke --tenant T --name N: revoke them on the running servers

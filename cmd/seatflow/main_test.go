@@ -22,7 +22,23 @@ import (
 	"github.com/seatflow/seatflow/infra/natstest"
 )
 
-const testSecret = "0123456789abcdef0123456789abcdef-test"
+// testSecret is the token key the tests' instances use, in its one form:
+// hex.
+const testSecret = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// testKeys are testSecret as keys.
+func testKeys(t testing.TB) auth.Keys {
+	t.Helper()
+	secret, err := auth.ParseSecret(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.NewKeys(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
 
 // syncBuffer collects a process's log output for polling.
 type syncBuffer struct {
@@ -90,8 +106,6 @@ func serviceOption(t *testing.T, dataDir string) nats.Option {
 // serves; the returned stop cancels it and checks it exited 0.
 func startServe(t *testing.T, dataDir string, extra ...string) (*service, func()) {
 	t.Helper()
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
 		"--token-secret", testSecret}, extra...)
 	external := slices.Contains(extra, "--nats-url")
@@ -99,6 +113,17 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*service, func()
 		// A test cluster trusts natstest's identity only.
 		args = append(args, "--nats-creds", natstest.ServiceCreds(t))
 	}
+	return startServeArgs(t, args)
+}
+
+// startServeArgs is startServe with the whole command line, args[0]
+// "serve" and --data-dir among them.
+func startServeArgs(t *testing.T, args []string) (*service, func()) {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	external := slices.Contains(args, "--nats-url")
+	dataDir := args[slices.Index(args, "--data-dir")+1]
 	done := make(chan int, 1)
 	go func() { done <- Main(ctx, args, io.Discard, logs, func(string) string { return "" }) }()
 	var m []string
@@ -137,7 +162,7 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*service, func()
 
 func token(t testing.TB, tenant, user string, roles ...string) string {
 	t.Helper()
-	iss, err := auth.NewIssuer([]byte(testSecret))
+	iss, err := auth.New(auth.Config{Keys: testKeys(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,11 +393,11 @@ func TestTokenUsesDataDirSecret(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	secret, err := auth.LoadOrCreateSecret(dir)
+	secrets, err := auth.LoadOrCreateSecrets(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, _ := auth.NewIssuer(secret)
+	iss, _ := auth.NewIssuer(secrets[0])
 	c, err := iss.Verify(strings.TrimSpace(out.String()), time.Now())
 	if err != nil {
 		t.Fatalf("token does not verify with the data dir's secret: %v", err)

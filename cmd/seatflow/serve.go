@@ -26,6 +26,7 @@ import (
 	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/projector"
+	"github.com/seatflow/seatflow/infra/revocation"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -192,17 +193,22 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	m.WatchProjections(c.js, natsjs.StreamEvents, runner)
 	probe := &natsjs.Probe{NC: c.nc, JS: c.js}
 	m.WatchNATS(c.nc, probe.Check)
-	secret := []byte(cfg.TokenSecret)
-	if len(secret) == 0 {
-		if secret, err = auth.LoadOrCreateSecret(cfg.DataDir); err != nil {
-			return fmt.Errorf("token secret: %w", err)
-		}
-	}
-	issuer, err := auth.NewIssuer(secret)
+	keys, err := cfg.tokenKeys()
 	if err != nil {
 		return err
 	}
-	rqHTTP, err := rq.http(secret)
+	revoked, err := watchRevocations(ctx, c, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer revoked.Stop()
+	issuer, err := auth.New(auth.Config{Keys: keys, MaxTTL: cfg.TokenMaxTTL, Revoked: revoked.Check})
+	if err != nil {
+		return err
+	}
+	log.Info("bearer tokens", "signing_kid", keys.Current().ID, "kids", keys.IDs(), "max_ttl", cfg.TokenMaxTTL.String(),
+		"revocations", revoked.Len())
+	rqHTTP, err := rq.http(keys)
 	if err != nil {
 		return err
 	}
@@ -311,6 +317,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// watchRevocations opens the token revocation bucket and loads it; it
+// returns once every revocation made so far is held, so no instance starts
+// serving a token revoked before it started.
+func watchRevocations(ctx context.Context, c *conn, cfg Config, log *slog.Logger) (*revocation.Set, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	kv, err := revocation.Open(ctx, c.js, cfg.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	return revocation.Watch(ctx, kv, log)
 }
 
 // readModels builds every read model serve feeds, in the order the runner

@@ -13,6 +13,7 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/expiry"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/notify"
@@ -105,9 +106,10 @@ func (q *requests) projections() []projections.Projection {
 	return []projections.Projection{q.directory, q.list}
 }
 
-// http is the HTTP API's request configuration; secret signs share links.
-func (q *requests) http(secret []byte) (*httpapi.RequestsConfig, error) {
-	links, err := sharelink.New(secret)
+// http is the HTTP API's request configuration; share links are signed
+// with keys derived from the bearer-token keys.
+func (q *requests) http(keys auth.Keys) (*httpapi.RequestsConfig, error) {
+	links, err := sharelink.New(keys)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -9,29 +8,34 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // SecretFile is the name of the token secret inside the data directory.
 const SecretFile = "token-secret"
 
-// LoadOrCreateSecret returns the token secret stored in
+// LoadOrCreateSecrets returns the token keys stored in
 // <dataDir>/token-secret, creating the directory (0700) and the file (0600,
-// 32 random bytes, hex-encoded) when there is none yet.
+// one key of 32 random bytes, hex-encoded) when there is none yet.
+//
+// The file holds one key per line, each in the form ParseSecret reads; the
+// first line is the current key (it signs), the others are previous keys
+// that still verify. Blank lines and lines starting with '#' are ignored.
 //
 // Two processes starting at once agree on one secret: the new secret is
 // written to a temporary file and hard-linked into place, which fails rather
 // than replaces when the other process won; the loser then reads the
 // winner's file. A file that exists is never overwritten, and one that does
-// not hold at least MinSecretLen hex-encoded bytes is an error, not a reason
-// to make a new secret (that would invalidate every issued token).
-func LoadOrCreateSecret(dataDir string) ([]byte, error) {
+// not hold valid keys is an error, not a reason to make a new secret (that
+// would invalidate every issued token).
+func LoadOrCreateSecrets(dataDir string) ([][]byte, error) {
 	if dataDir == "" {
 		return nil, errors.New("auth: data dir is empty")
 	}
 	path := filepath.Join(dataDir, SecretFile)
-	secret, err := readSecret(path)
+	secrets, err := readSecrets(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return secret, err
+		return secrets, err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("auth: create data dir: %w", err)
@@ -42,11 +46,11 @@ func LoadOrCreateSecret(dataDir string) ([]byte, error) {
 	}
 	if err := publish(path, []byte(hex.EncodeToString(raw)+"\n")); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return readSecret(path)
+			return readSecrets(path)
 		}
 		return nil, err
 	}
-	return raw, nil
+	return [][]byte{raw}, nil
 }
 
 // publish makes path hold data, complete, or fails with an error wrapping
@@ -76,17 +80,28 @@ func publish(path string, data []byte) error {
 	return nil
 }
 
-func readSecret(path string) ([]byte, error) {
+func readSecrets(path string) ([][]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("auth: read token secret: %w", err)
 	}
-	secret, err := hex.DecodeString(string(bytes.TrimSpace(b)))
-	if err != nil {
-		return nil, fmt.Errorf("auth: token secret %s is not hex: %w", path, err)
+	var secrets [][]byte
+	for n, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		secret, err := ParseSecret(line)
+		if err != nil {
+			return nil, fmt.Errorf("auth: token secret %s line %d: %w", path, n+1, err)
+		}
+		secrets = append(secrets, secret)
 	}
-	if len(secret) < MinSecretLen {
-		return nil, fmt.Errorf("auth: token secret %s holds %d bytes, need at least %d", path, len(secret), MinSecretLen)
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("auth: token secret %s holds no key", path)
 	}
-	return secret, nil
+	if _, err := NewKeys(secrets...); err != nil {
+		return nil, fmt.Errorf("auth: token secret %s: %w", path, err)
+	}
+	return secrets, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,10 +15,14 @@ import (
 
 func TestLoadOrCreateSecretCreatesThenReads(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nested", "data")
-	first, err := auth.LoadOrCreateSecret(dir)
+	firsts, err := auth.LoadOrCreateSecrets(dir)
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
+	if len(firsts) != 1 {
+		t.Fatalf("created %d keys, want 1", len(firsts))
+	}
+	first := firsts[0]
 	if len(first) != 32 {
 		t.Fatalf("secret is %d bytes, want 32", len(first))
 	}
@@ -43,11 +48,11 @@ func TestLoadOrCreateSecretCreatesThenReads(t *testing.T) {
 	if strings.TrimSpace(string(b)) != hex.EncodeToString(first) {
 		t.Errorf("file holds %q, want hex of the secret", b)
 	}
-	again, err := auth.LoadOrCreateSecret(dir)
+	again, err := auth.LoadOrCreateSecrets(dir)
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	if !bytes.Equal(first, again) {
+	if len(again) != 1 || !bytes.Equal(first, again[0]) {
 		t.Fatal("second call returned a different secret")
 	}
 	entries, _ := os.ReadDir(dir)
@@ -63,7 +68,13 @@ func TestLoadOrCreateSecretConcurrentCallersAgree(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { got[i], errs[i] = auth.LoadOrCreateSecret(dir) })
+		wg.Go(func() {
+			var keys [][]byte
+			keys, errs[i] = auth.LoadOrCreateSecrets(dir)
+			if len(keys) > 0 {
+				got[i] = keys[0]
+			}
+		})
 	}
 	wg.Wait()
 	for i := range n {
@@ -82,14 +93,19 @@ func TestLoadOrCreateSecretConcurrentCallersAgree(t *testing.T) {
 
 func TestLoadOrCreateSecretKeepsExistingAndRejectsBadFiles(t *testing.T) {
 	mine := bytes.Repeat([]byte{0xab}, 48)
+	old := bytes.Repeat([]byte{0xcd}, 32)
 	cases := map[string]struct {
 		content string
-		want    []byte // nil: an error
+		want    [][]byte // nil: an error
 	}{
-		"operator's longer secret": {hex.EncodeToString(mine) + "\n", mine},
+		"operator's longer secret": {hex.EncodeToString(mine) + "\n", [][]byte{mine}},
+		"current and previous":     {"# rotated 2026-11-30\n" + hex.EncodeToString(mine) + "\n\n" + hex.EncodeToString(old) + "\n", [][]byte{mine, old}},
 		"not hex":                  {"correct horse battery staple correct horse battery", nil},
 		"too short":                {hex.EncodeToString(mine[:16]), nil},
+		"second key bad":           {hex.EncodeToString(mine) + "\nzz\n", nil},
+		"same key twice":           {hex.EncodeToString(mine) + "\n" + hex.EncodeToString(mine) + "\n", nil},
 		"empty":                    {"", nil},
+		"only comments":            {"# nothing\n", nil},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -98,12 +114,12 @@ func TestLoadOrCreateSecretKeepsExistingAndRejectsBadFiles(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			got, err := auth.LoadOrCreateSecret(dir)
+			got, err := auth.LoadOrCreateSecrets(dir)
 			if tc.want == nil {
 				if err == nil {
 					t.Fatalf("accepted %q", tc.content)
 				}
-			} else if err != nil || !bytes.Equal(got, tc.want) {
+			} else if err != nil || !slices.EqualFunc(got, tc.want, bytes.Equal) {
 				t.Fatalf("got %x, %v; want %x", got, err, tc.want)
 			}
 			after, _ := os.ReadFile(path)
@@ -115,7 +131,7 @@ func TestLoadOrCreateSecretKeepsExistingAndRejectsBadFiles(t *testing.T) {
 }
 
 func TestLoadOrCreateSecretNeedsDir(t *testing.T) {
-	if _, err := auth.LoadOrCreateSecret(""); err == nil {
+	if _, err := auth.LoadOrCreateSecrets(""); err == nil {
 		t.Fatal("accepted an empty data dir")
 	}
 }

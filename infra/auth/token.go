@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/seatflow/seatflow/events"
 )
@@ -34,9 +35,14 @@ func ValidRole(r string) bool { return slices.Contains(Roles, r) }
 // TokenIssuer is the value of the "iss" claim of every Seatflow token.
 const TokenIssuer = "seatflow"
 
-// MinSecretLen is the shortest secret NewIssuer accepts: HS256 wants a key at
-// least as long as its output.
-const MinSecretLen = 32
+// TokenAudience is the value of the "aud" claim of every Seatflow bearer
+// token, checked on every request: a JWT some other system signed for
+// itself, even with a shared key, is not a Seatflow token.
+const TokenAudience = "seatflow-api"
+
+// DefaultMaxTTL is Config.MaxTTL's default: no token lives longer than 30
+// days.
+const DefaultMaxTTL = 720 * time.Hour
 
 // MaxClockSkew is how far in the future a token's iat may lie and still be
 // accepted, so that instances whose clocks differ slightly accept each
@@ -48,6 +54,10 @@ const maxTokenLen = 8 << 10
 
 // ErrInvalidToken is wrapped by every error Verify returns.
 var ErrInvalidToken = errors.New("invalid token")
+
+// ErrRevoked is wrapped (with ErrInvalidToken) by Verify's error for a token
+// the revocation check refused.
+var ErrRevoked = errors.New("token has been revoked")
 
 // ErrInvalidClaims is wrapped by every error Issue returns for claims or a
 // ttl it refuses to sign.
@@ -62,9 +72,13 @@ type Claims struct {
 	Subject string
 	// Roles are the bearer's roles, each one of Roles.
 	Roles []string
-	// ExpiresAt is when the token stops being valid. Issue ignores it and
-	// sets now+ttl; Verify fills it in (whole seconds, UTC).
-	ExpiresAt time.Time
+	// ID is the token's unique id (the "jti" claim, a ULID), by which it
+	// can be revoked. Issue ignores it and makes a new one; Verify fills it
+	// in.
+	ID string
+	// IssuedAt and ExpiresAt bound the token's life. Issue ignores them and
+	// sets now and now+ttl; Verify fills them in (whole seconds, UTC).
+	IssuedAt, ExpiresAt time.Time
 }
 
 // HasRole reports whether the claims hold at least one of roles.
@@ -111,28 +125,65 @@ type jwtClaims struct {
 	jwt.RegisteredClaims
 }
 
-// Issuer signs and verifies tokens with one HS256 secret. It is safe for
-// concurrent use.
+// Config configures an Issuer.
+type Config struct {
+	// Keys sign (the current one) and verify (all of them, by kid).
+	// Required.
+	Keys Keys
+	// MaxTTL is the longest life a token may have: Issue refuses a longer
+	// ttl and Verify refuses a token whose exp-iat exceeds it. Default
+	// DefaultMaxTTL.
+	MaxTTL time.Duration
+	// Revoked, if set, is asked about every token that is otherwise valid;
+	// a non-nil error (wrapping ErrRevoked) refuses it.
+	Revoked func(Claims) error
+}
+
+// Issuer signs and verifies tokens. It is safe for concurrent use.
 type Issuer struct {
-	secret []byte
+	keys    Keys
+	maxTTL  time.Duration
+	revoked func(Claims) error
 }
 
-// NewIssuer returns an Issuer for secret, which must be at least
-// MinSecretLen bytes. The secret is copied.
-func NewIssuer(secret []byte) (*Issuer, error) {
-	if len(secret) < MinSecretLen {
-		return nil, fmt.Errorf("auth: token secret is %d bytes, need at least %d", len(secret), MinSecretLen)
+// New returns an Issuer for cfg.
+func New(cfg Config) (*Issuer, error) {
+	if len(cfg.Keys.all) == 0 {
+		return nil, errors.New("auth: no token key")
 	}
-	return &Issuer{secret: slices.Clone(secret)}, nil
+	if cfg.MaxTTL == 0 {
+		cfg.MaxTTL = DefaultMaxTTL
+	}
+	if cfg.MaxTTL < 0 {
+		return nil, fmt.Errorf("auth: maximum token ttl %v is negative", cfg.MaxTTL)
+	}
+	return &Issuer{keys: cfg.Keys, maxTTL: cfg.MaxTTL, revoked: cfg.Revoked}, nil
 }
 
-// Issue signs a token for c valid from now for ttl. It returns an error
-// wrapping ErrInvalidClaims when c has an invalid tenant or subject, no
-// roles or an unknown role, or when ttl is not positive.
+// NewIssuer returns an Issuer with one key, secret (at least MinSecretLen
+// bytes), and the default maximum ttl.
+func NewIssuer(secret []byte) (*Issuer, error) {
+	keys, err := NewKeys(secret)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	return New(Config{Keys: keys})
+}
+
+// MaxTTL is the longest life a token may have.
+func (i *Issuer) MaxTTL() time.Duration { return i.maxTTL }
+
+// Issue signs a token for c valid from now for ttl, with the current key
+// (its id in the "kid" header), a new jti and aud TokenAudience. It returns
+// an error wrapping ErrInvalidClaims when c has an invalid tenant or
+// subject, no roles or an unknown role, or when ttl is not positive or
+// above the maximum.
 func (i *Issuer) Issue(c Claims, ttl time.Duration, now time.Time) (string, error) {
 	p := c.problems()
 	if ttl <= 0 {
 		p = append(p, fmt.Sprintf("ttl %v is not positive", ttl))
+	} else if ttl > i.maxTTL {
+		p = append(p, fmt.Sprintf("ttl %v exceeds the maximum %v (--token-max-ttl)", ttl, i.maxTTL))
 	}
 	if len(p) > 0 {
 		return "", fmt.Errorf("%w: %s", ErrInvalidClaims, strings.Join(p, "; "))
@@ -143,11 +194,16 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration, now time.Time) (string, erro
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    TokenIssuer,
 			Subject:   c.Subject,
+			Audience:  jwt.ClaimStrings{TokenAudience},
+			ID:        ulid.Make().String(),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
 	}
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(i.secret)
+	key := i.keys.Current()
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	t.Header["kid"] = key.ID
+	tok, err := t.SignedString(key.Secret)
 	if err != nil {
 		return "", fmt.Errorf("auth: sign token: %w", err)
 	}
@@ -155,9 +211,11 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration, now time.Time) (string, erro
 }
 
 // Verify checks token's signature and claims at time now and returns what it
-// says. Every error wraps ErrInvalidToken; its text says why (expired, bad
-// signature, wrong algorithm, missing tenant, unknown role, ...) and may be
-// shown to the caller, as it reveals nothing about the secret.
+// says. The key is the one named by the token's kid; a token without kid
+// (issued before keys had ids) or with an unknown one is refused. Every
+// error wraps ErrInvalidToken; its text says why (expired, bad signature,
+// unknown key, wrong audience, lifetime above the maximum, revoked, ...)
+// and may be shown to the caller, as it reveals nothing about the keys.
 func (i *Issuer) Verify(token string, now time.Time) (Claims, error) {
 	if len(token) > maxTokenLen {
 		return Claims{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
@@ -165,6 +223,7 @@ func (i *Issuer) Verify(token string, now time.Time) (Claims, error) {
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(TokenIssuer),
+		jwt.WithAudience(TokenAudience),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 		jwt.WithStrictDecoding(),
@@ -174,7 +233,15 @@ func (i *Issuer) Verify(token string, now time.Time) (Claims, error) {
 		if t.Method != jwt.SigningMethodHS256 {
 			return nil, fmt.Errorf("signing method %v is not HS256", t.Header["alg"])
 		}
-		return i.secret, nil
+		kid, ok := t.Header["kid"].(string)
+		if !ok || kid == "" {
+			return nil, errors.New("kid is missing (a token issued before key ids: issue a new one)")
+		}
+		key, ok := i.keys.Find(kid)
+		if !ok {
+			return nil, fmt.Errorf("signed with an unknown or removed key (kid %.16q)", kid)
+		}
+		return key.Secret, nil
 	})
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
@@ -185,9 +252,21 @@ func (i *Issuer) Verify(token string, now time.Time) (Claims, error) {
 	if jc.IssuedAt.After(now.Add(MaxClockSkew)) {
 		return Claims{}, fmt.Errorf("%w: issued in the future (iat %s)", ErrInvalidToken, jc.IssuedAt.UTC().Format(time.RFC3339))
 	}
-	c := Claims{Tenant: jc.Tenant, Subject: jc.Subject, Roles: jc.Roles, ExpiresAt: jc.ExpiresAt.UTC()}
+	if life := jc.ExpiresAt.Sub(jc.IssuedAt.Time); life > i.maxTTL {
+		return Claims{}, fmt.Errorf("%w: lifetime %v exceeds the maximum %v", ErrInvalidToken, life, i.maxTTL)
+	}
+	if _, err := ulid.ParseStrict(jc.ID); err != nil {
+		return Claims{}, fmt.Errorf("%w: jti %.40q is not a ULID", ErrInvalidToken, jc.ID)
+	}
+	c := Claims{Tenant: jc.Tenant, Subject: jc.Subject, Roles: jc.Roles, ID: jc.ID,
+		IssuedAt: jc.IssuedAt.UTC(), ExpiresAt: jc.ExpiresAt.UTC()}
 	if p := c.problems(); len(p) > 0 {
 		return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, strings.Join(p, "; "))
+	}
+	if i.revoked != nil {
+		if err := i.revoked(c); err != nil {
+			return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
 	}
 	return c, nil
 }

@@ -23,7 +23,7 @@ func loadCompose(t *testing.T) *types.Project {
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
 		cli.WithWorkingDirectory(root),
 		cli.WithName("seatflow"),
-		cli.WithEnv([]string{"SEATFLOW_TOKEN_SECRET=0123456789abcdef0123456789abcdef"}),
+		cli.WithEnv([]string{"SEATFLOW_TOKEN_SECRET=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}),
 	)
 	if err != nil {
 		t.Fatal(err)

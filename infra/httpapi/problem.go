@@ -212,7 +212,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			}
 		}
 		s.log.LogAttrs(r.Context(), level, "request failed",
-			slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", logPath(r)),
 			slog.Int("status", status), slog.String("code", code), slog.Any("error", err))
 	}
 	writeProblem(w, Problem{Type: ProblemTypePrefix + code, Title: codeInfo[code].title, Status: status, Detail: detail, Code: code,

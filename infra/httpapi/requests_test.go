@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -19,7 +20,11 @@ import (
 // (blocked) and users ann and bob registered.
 func requestEnv(t *testing.T) (*env, *sharelink.Signer) {
 	t.Helper()
-	links, err := sharelink.New(secret)
+	keys, err := auth.NewKeys(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := sharelink.New(keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,4 +179,45 @@ func TestConsoleReads(t *testing.T) {
 	}
 	e.do("GET", "/v1/products/e5/assignments", ann, "").problem(t, 403, httpapi.CodeForbidden)
 	e.do("GET", "/v1/products/nope/assignments", admin, "").problem(t, 404, httpapi.CodeNotFound)
+}
+
+// TestShareLinkNeverLogged: a share link's token is a credential. Neither
+// the debug request log nor the log of a server error shows it, whatever
+// the method or route; the path is logged with {token} instead.
+func TestShareLinkNeverLogged(t *testing.T) {
+	e, links := requestEnv(t)
+	r := e.do("POST", "/v1/requests", e.token("ann", auth.RoleUser), `{"product_id":"e5","users":["bob"]}`).mustStatus(t, 201)
+	var v struct {
+		RequestID string `json:"request_id"`
+	}
+	r.decode(t, &v)
+	e.do("POST", "/v1/requests/"+v.RequestID+"/share", e.admin(), `{"recipients":["bob@example.com"]}`).mustStatus(t, 200)
+	var shareID string
+	for _, ev := range e.store.all() {
+		if s, ok := ev.Data.(events.RequestShared); ok {
+			shareID = s.Recipients[0].ShareID
+		}
+	}
+	tok, err := links.Sign(sharelink.Claims{Tenant: tenant, RequestID: v.RequestID, ShareID: shareID, ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.do("GET", "/shared/"+tok, "", "")
+	e.do("GET", "/v1/shared/"+tok, "", "").mustStatus(t, 200)
+	e.do("DELETE", "/v1/shared/"+tok, "", "").mustStatus(t, 405)
+	e.do("GET", "/v1/shared/"+tok+"/more", "", "").mustStatus(t, 404)
+	e.store.fail(errors.New("disk on fire"))
+	if got := e.do("POST", "/v1/shared/"+tok, "", `{"recommendation":"approve"}`); got.status < 500 {
+		t.Fatalf("answer with the store failing: got %d, want a server error", got.status)
+	}
+	logs := e.logs.String()
+	sig := tok[strings.LastIndex(tok, ".")+1:]
+	if strings.Contains(logs, sig) {
+		t.Fatalf("the share link's token is in the logs:\n%s", logs)
+	}
+	for _, want := range []string{`"msg":"request failed"`, `"path":"/v1/shared/{token}"`, `"path":"/shared/{token}"`} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("logs lack %s:\n%s", want, logs)
+		}
+	}
 }

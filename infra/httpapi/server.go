@@ -150,7 +150,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.log.LogAttrs(r.Context(), slog.LevelError, "handler panicked",
-				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", logPath(r)),
 				slog.Any("panic", v))
 			if sw.status == 0 {
 				s.writeError(sw, r, fmt.Errorf("panic: %v", v))
@@ -165,7 +165,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
 			s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
-				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", logPath(r)),
 				slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes), slog.Duration("duration", time.Since(start)))
 		}
 	}()
@@ -185,10 +185,10 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request, h http.Handler)
 	h.ServeHTTP(rec, r)
 	if rec.status == http.StatusMethodNotAllowed {
 		s.writeError(w, r, &apiError{code: CodeMethodNotAllowed, allow: rec.header.Get("Allow"),
-			detail: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow"))})
+			detail: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, logPath(r), rec.header.Get("Allow"))})
 		return
 	}
-	s.writeError(w, r, fail(CodeNotFound, fmt.Sprintf("no route %s %s", r.Method, r.URL.Path)))
+	s.writeError(w, r, fail(CodeNotFound, fmt.Sprintf("no route %s %s", r.Method, logPath(r))))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/notify"
 	"github.com/seatflow/seatflow/infra/sharelink"
 	"github.com/seatflow/seatflow/projections"
@@ -20,7 +21,11 @@ func ev(id string, kind events.Kind, agg string, actor string, d events.Data) ev
 func lookup(t *testing.T) (notify.ReadModels, []events.Envelope) {
 	t.Helper()
 	dir, counts, reqs := projections.NewDirectory(), projections.NewLicenseCounts(), projections.NewRequests()
-	signer, err := sharelink.New([]byte("0123456789abcdef0123456789abcdef-test"))
+	keys, err := auth.NewKeys([]byte("0123456789abcdef0123456789abcdef-test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sharelink.New(keys)
 	if err != nil {
 		t.Fatal(err)
 	}

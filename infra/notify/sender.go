@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -122,13 +123,26 @@ func (c SenderConfig) Validate() error {
 }
 
 // Sender delivers notifications from SEATFLOW_NOTIFY by SMTP.
+//
+// A notification of a kind in SecretKinds carries a credential (a share
+// link lets whoever holds it answer a request). Once the sender has mailed
+// it, or given up on it, nothing needs it any more, so the sender erases it
+// from the stream (a secure delete, overwriting the stored bytes) before
+// acknowledging it: the link then lives only in the recipient's mailbox.
+// The other notifications stay until the stream's MaxAge, for downstream
+// readers.
 type Sender struct {
 	cfg    SenderConfig
 	log    *slog.Logger
 	host   string
 	port   int
 	tooOld prometheus.Counter
+	stream jetstream.Stream
 }
+
+// SecretKinds are the notification kinds whose text carries a credential,
+// which the sender erases from the stream once it no longer needs them.
+var SecretKinds = []string{KindRequestShared}
 
 // NewSender checks cfg and returns a Sender; Run starts it.
 func NewSender(cfg SenderConfig) (*Sender, error) {
@@ -150,6 +164,11 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 
 // Run delivers until ctx ends. It returns an error only if it cannot start.
 func (s *Sender) Run(ctx context.Context) error {
+	stream, err := s.cfg.JS.Stream(ctx, s.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("notify: stream %s: %w", s.cfg.Stream, err)
+	}
+	s.stream = stream
 	cons, err := s.cfg.JS.CreateOrUpdateConsumer(ctx, s.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       s.cfg.Durable,
 		Description:   "Seatflow SMTP sender",
@@ -186,6 +205,7 @@ func (s *Sender) deliver(ctx context.Context, m jetstream.Msg) {
 		s.tooOld.Inc()
 		s.log.Warn("not mailing a notification older than --smtp-max-age", "id", n.ID, "kind", n.Kind,
 			"stored_at", md.Timestamp, "max_age", s.cfg.MaxAge)
+		s.forget(ctx, m, n)
 		_ = m.Term()
 		return
 	}
@@ -197,6 +217,7 @@ func (s *Sender) deliver(ctx context.Context, m jetstream.Msg) {
 		}
 		if attempt >= uint64(s.cfg.MaxDeliver) {
 			s.log.Error("giving up on a notification", "id", n.ID, "to", n.To, "attempts", attempt, "err", err)
+			s.forget(ctx, m, n)
 			_ = m.Term()
 			return
 		}
@@ -204,8 +225,25 @@ func (s *Sender) deliver(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(s.cfg.Redelay)
 		return
 	}
+	s.forget(ctx, m, n)
 	_ = m.Ack()
 	s.log.Debug("notification delivered", "id", n.ID, "kind", n.Kind)
+}
+
+// forget erases m from the stream when n carries a credential. A failure
+// is logged, not retried: the mail went out (or was given up), and the
+// credential still expires with the share it opens.
+func (s *Sender) forget(ctx context.Context, m jetstream.Msg, n Notification) {
+	if !slices.Contains(SecretKinds, n.Kind) {
+		return
+	}
+	md, err := m.Metadata()
+	if err == nil {
+		err = s.stream.SecureDeleteMsg(ctx, md.Sequence.Stream)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		s.log.Warn("a sent notification carrying a link stays in the stream until it ages out", "id", n.ID, "kind", n.Kind, "err", err)
+	}
 }
 
 // Send delivers one notification by SMTP. Its Message-ID is derived from

@@ -157,6 +157,80 @@ func TestSenderConfigValidate(t *testing.T) {
 	}
 }
 
+// TestSenderErasesSentShareLinks: a request.shared notification carries a
+// link that lets its holder answer the request; once mailed (or given up)
+// it is erased from SEATFLOW_NOTIFY. Other notifications stay for
+// downstream readers.
+func TestSenderErasesSentShareLinks(t *testing.T) {
+	s := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, s.ClientURL())
+	ctx := context.Background()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(n notify.Notification) uint64 {
+		b, _ := json.Marshal(n)
+		m := &nats.Msg{Subject: notify.Subject("contoso"), Data: b, Header: nats.Header{}}
+		m.Header.Set(jetstream.MsgIDHeader, n.ID)
+		ack, err := js.PublishMsg(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
+	}
+	link := "https://seatflow.example.com/shared/eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"
+	shared := publish(notify.Notification{ID: "ev1:request.shared:boss", Kind: notify.KindRequestShared, To: []string{"boss@example.com"},
+		Subject: "Your opinion", Text: "Open " + link + "\n", EventID: "ev1"})
+	approved := publish(notify.Notification{ID: "ev2:request.approved:u1", Kind: notify.KindRequestApproved, To: []string{"u1@example.com"},
+		Subject: "Approved", Text: "Welcome aboard.\n", EventID: "ev2"})
+	box := &mailbox{}
+	addr := startSMTP(t, box)
+	stream, err := js.Stream(ctx, natsjs.StreamNotify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd, err := notify.NewSender(notify.SenderConfig{JS: js, Addr: addr, From: "seatflow@example.com", TLS: notify.TLSNone,
+		Redelay: 50 * time.Millisecond, MaxDeliver: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- snd.Run(runCtx) }()
+	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if n := len(box.list()); n < 2 {
+			return fmt.Errorf("%d mails, want 2", n)
+		}
+		if _, err := stream.GetMsg(ctx, shared); !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("the sent share notification is still in the stream (%v)", err)
+		}
+		return nil
+	})
+	if !strings.Contains(box.list()[0].data+box.list()[1].data, "/shared/") {
+		t.Fatal("the share link was not mailed")
+	}
+	if _, err := stream.GetMsg(ctx, approved); err != nil {
+		t.Fatalf("a notification without a link was erased: %v", err)
+	}
+
+	// Given up: erased too.
+	box.mu.Lock()
+	box.fail = 1000
+	box.mu.Unlock()
+	failed := publish(notify.Notification{ID: "ev3:request.shared:boss", Kind: notify.KindRequestShared, To: []string{"boss@example.com"},
+		Subject: "Your opinion", Text: "Open " + link + "3\n", EventID: "ev3"})
+	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if _, err := stream.GetMsg(ctx, failed); !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("the given-up share notification is still in the stream (%v)", err)
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSenderSkipsNotificationsOlderThanMaxAge: a sender turned on after
 // notifications piled up does not mail the stale ones: it counts and logs
 // them, acknowledges them, and mails the fresh one.

@@ -2,8 +2,10 @@
 // recipients answer through: an HS256 token binding tenant, request and
 // share, valid until the share expires.
 //
-// The key is derived from the bearer-token secret with a fixed label, so a
+// Its keys are derived from the bearer-token keys with a fixed label, so a
 // share link is never a valid bearer token and a bearer token never a valid
-// share link. Signing is deterministic (no issue time), so a notification
-// built twice from the same event carries the same link.
+// share link; a link names its key by the bearer key's kid, so links follow
+// key rotation: they keep working while the key that signed them is kept.
+// Signing is deterministic (no issue time), so a notification built twice
+// from the same event with the same current key carries the same link.
 package sharelink

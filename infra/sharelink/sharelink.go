@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/auth"
 )
 
 // Issuer is the "iss" claim of every share link token.
@@ -39,17 +40,28 @@ type jwtClaims struct {
 }
 
 // Signer signs and verifies share links. It is safe for concurrent use.
-type Signer struct{ key []byte }
+type Signer struct {
+	// keys are derived from the bearer-token keys, in their order, each
+	// under its base key's id.
+	keys []auth.Key
+}
 
-// New returns a Signer whose key is derived from secret (the bearer-token
-// secret).
-func New(secret []byte) (*Signer, error) {
-	if len(secret) < 32 {
-		return nil, fmt.Errorf("sharelink: secret is %d bytes, need at least 32", len(secret))
+// New returns a Signer whose keys are derived from the bearer-token keys:
+// it signs with the current one (its kid in the header) and verifies with
+// the one a link's kid names, so share links follow key rotation like
+// bearer tokens.
+func New(keys auth.Keys) (*Signer, error) {
+	all := keys.All()
+	if len(all) == 0 {
+		return nil, errors.New("sharelink: no key")
 	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("seatflow share link v1"))
-	return &Signer{key: m.Sum(nil)}, nil
+	s := &Signer{}
+	for _, k := range all {
+		m := hmac.New(sha256.New, k.Secret)
+		m.Write([]byte("seatflow share link v1"))
+		s.keys = append(s.keys, auth.Key{ID: k.ID, Secret: m.Sum(nil)})
+	}
+	return s, nil
 }
 
 // Sign returns the token for c.
@@ -57,10 +69,30 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	if !events.ValidTenant(c.Tenant) || !events.ValidID(c.RequestID) || !events.ValidID(c.ShareID) || c.ExpiresAt.IsZero() {
 		return "", fmt.Errorf("sharelink: cannot sign %+v", c)
 	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, jwtClaims{
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, jwtClaims{
 		Tenant: c.Tenant, RequestID: c.RequestID, ShareID: c.ShareID,
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: Issuer, ExpiresAt: jwt.NewNumericDate(c.ExpiresAt)},
-	}).SignedString(s.key)
+	})
+	t.Header["kid"] = s.keys[0].ID
+	return t.SignedString(s.keys[0].Secret)
+}
+
+// keyFor picks the key a link's kid names. A link without kid was e-mailed
+// before keys had ids: it is tried against the current key only, which is
+// the one that signed it as long as the key has not been rotated; such
+// links live no longer than the share (its expiry is in the link) and
+// answer only that share.
+func (s *Signer) keyFor(t *jwt.Token) (any, error) {
+	kid, ok := t.Header["kid"]
+	if !ok {
+		return s.keys[0].Secret, nil
+	}
+	for _, k := range s.keys {
+		if k.ID == kid {
+			return k.Secret, nil
+		}
+	}
+	return nil, errors.New("signed with an unknown or removed key")
 }
 
 // Verify checks token at now. Errors wrap ErrInvalid or ErrExpired.
@@ -71,7 +103,7 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	p := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithIssuer(Issuer),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(func() time.Time { return now }), jwt.WithStrictDecoding())
 	var jc jwtClaims
-	_, err := p.ParseWithClaims(token, &jc, func(*jwt.Token) (any, error) { return s.key, nil })
+	_, err := p.ParseWithClaims(token, &jc, s.keyFor)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return Claims{}, fmt.Errorf("%w at %s", ErrExpired, jc.ExpiresAt.Time.UTC().Format(time.RFC3339))
