@@ -166,7 +166,20 @@ func StartServer(cfg ServerConfig) (*server.Server, error) {
 		s.WaitForShutdown()
 		return nil, fmt.Errorf("nats server on %s: jetstream is not enabled", cfg.Listen)
 	}
-	return s, nil
+	// In operator mode the account, and its JetStream, are set up on first
+	// use: do it now, so the first client does not race it.
+	for {
+		acc, err := s.LookupAccount(cfg.Identity.AccountPublicKey())
+		if err == nil && acc.JetStreamEnabled() {
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			s.WaitForShutdown()
+			return nil, fmt.Errorf("nats server on %s: JetStream not enabled for the %s account (%v)", cfg.Listen, natsauth.AccountName, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // ServerLogger routes nats-server logs to slog: notices are Info, traces

@@ -144,6 +144,23 @@ func (c *Cluster) ready() error {
 			return fmt.Errorf("server %s is not current with the meta leader", s.Name())
 		}
 	}
+	return accountReady(Account, running...)
+}
+
+// accountReady reports why the SEATFLOW account is not usable yet on a
+// server: in operator mode a server resolves an account, and enables its
+// JetStream, on first use, which a client racing the start would see as
+// "JetStream not enabled for account".
+func accountReady(account string, servers ...*server.Server) error {
+	for _, s := range servers {
+		acc, err := s.LookupAccount(account)
+		if err != nil {
+			return fmt.Errorf("server %s: account %s: %w", s.Name(), account, err)
+		}
+		if !acc.JetStreamEnabled() {
+			return fmt.Errorf("server %s: JetStream not yet enabled for account %s", s.Name(), account)
+		}
+	}
 	return nil
 }
 

@@ -59,7 +59,9 @@ func RunJetStreamWith(t testing.TB, id *natsauth.Identity) *server.Server {
 	if err := id.ConfigureServer(opts, t.TempDir(), nil); err != nil {
 		t.Fatalf("natstest: %v", err)
 	}
-	return start(t, opts)
+	s := start(t, opts)
+	CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error { return accountReady(id.AccountPublicKey(), s) })
+	return s
 }
 
 // ServiceCreds is the service user's credentials file under Identity,
