@@ -356,28 +356,40 @@ func (b *benchRun) token(tenant string, roles ...string) string {
 	return tok
 }
 
+// do sends one request and checks its status. A command answered 503
+// outcome_unknown is sent again with the answer's Seatflow-Command-Id as
+// Idempotency-Key, as any client should: it is applied at most once.
 func (b *benchRun) do(ctx context.Context, method, path, tok string, body any, want int) ([]byte, error) {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
-		data, _ := json.Marshal(body)
-		rd = bytes.NewReader(data)
+		payload, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, b.base+path, rd)
-	if err != nil {
-		return nil, err
+	key := ""
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, b.base+path, bytes.NewReader(payload))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := b.client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable && attempt < 5 && bytes.Contains(data, []byte(`"outcome_unknown"`)) {
+			key = resp.Header.Get("Seatflow-Command-Id")
+			continue
+		}
+		if resp.StatusCode != want {
+			return data, fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
+		}
+		return data, nil
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		return data, fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
-	}
-	return data, nil
 }
 
 type benchProduct struct {
