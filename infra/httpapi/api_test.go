@@ -2,11 +2,13 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -501,5 +503,50 @@ func TestEveryCommandAnswerNamesItsCommandID(t *testing.T) {
 	}
 	if r := e.do("GET", "/v1/products", e.admin(), ""); r.header.Get("Seatflow-Command-Id") != "" {
 		t.Error("a query names a command id")
+	}
+}
+
+// TestListsArePaged: a list answers at most limit items and the cursor of
+// the next page (Seatflow-Next-Cursor, Link rel="next"); following the
+// cursors yields every item once, in order, also when an item before the
+// cursor goes away; bad limits and cursors are 400.
+func TestListsArePaged(t *testing.T) {
+	e := newEnv(t)
+	for i := range 7 {
+		e.do("POST", "/v1/products", e.admin(), fmt.Sprintf(`{"product_id":"p%d","name":"P%d","services":[],"licenses":1,"self_service":"blocked"}`, i, i)).
+			mustStatus(t, http.StatusCreated)
+	}
+	var got []string
+	path := "/v1/products?limit=3"
+	for pages := 0; path != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+		r := e.do("GET", path, e.admin(), "").mustStatus(t, 200)
+		var items []struct {
+			ProductID string `json:"product_id"`
+		}
+		if err := json.Unmarshal(r.body, &items); err != nil {
+			t.Fatal(err)
+		}
+		if len(items) > 3 {
+			t.Fatalf("page of %d items, want at most 3", len(items))
+		}
+		for _, it := range items {
+			got = append(got, it.ProductID)
+		}
+		path = ""
+		if c := r.header.Get("Seatflow-Next-Cursor"); c != "" {
+			if !strings.Contains(r.header.Get("Link"), `rel="next"`) {
+				t.Fatalf("Link: %q", r.header.Get("Link"))
+			}
+			path = "/v1/products?limit=3&cursor=" + c
+		}
+	}
+	if want := []string{"p0", "p1", "p2", "p3", "p4", "p5", "p6"}; !slices.Equal(got, want) {
+		t.Fatalf("paged: %v, want %v", got, want)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "cursor=!!!", "cursor=bm9wZQ"} {
+		e.do("GET", "/v1/products?"+q, e.admin(), "").problem(t, 400, "validation_failed")
 	}
 }

@@ -289,7 +289,7 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err := s.waitAfter(r); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.cfg.AutoClaim.Policies.Policies(c.Tenant))
+	return writePage(w, r, s.cfg.AutoClaim.Policies.Policies(c.Tenant), func(p projections.PolicyListItem) string { return p.PolicyID })
 }
 
 // GET /v1/policies/{id}
@@ -344,7 +344,7 @@ func (s *Server) policyClaims(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if !ok {
 		return &domain.NotFoundError{Kind: "policy", ID: id}
 	}
-	return writeJSON(w, http.StatusOK, users)
+	return writePage(w, r, users, func(u projections.ClaimedUser) string { return u.UserID + "/" + u.ProductID })
 }
 
 // GET /v1/reports/claims?days=1|7|30|90, as JSON or, with Accept:

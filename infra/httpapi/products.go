@@ -168,7 +168,7 @@ func (s *Server) listProducts(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if ps == nil {
 		ps = []projections.ProductCount{}
 	}
-	return writeJSON(w, http.StatusOK, ps)
+	return writePage(w, r, ps, func(p projections.ProductCount) string { return p.ProductID })
 }
 
 // GET /v1/products/{id}

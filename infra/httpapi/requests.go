@@ -238,7 +238,7 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if !c.IsAdmin() {
 		f.Requester = c.Subject
 	}
-	return writeJSON(w, http.StatusOK, rc.Requests.List(c.Tenant, f))
+	return writePage(w, r, rc.Requests.List(c.Tenant, f), func(it projections.RequestItem) string { return it.RequestID })
 }
 
 // GET /v1/requests/{id}
@@ -542,7 +542,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, c auth.Claim
 	if err := s.waitAfter(r); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, s.cfg.Requests.Directory.Groups(c.Tenant))
+	return writePage(w, r, s.cfg.Requests.Directory.Groups(c.Tenant), func(g projections.DirectoryGroup) string { return g.GroupID })
 }
 
 // Catalog is what GET /v1/catalog answers: what a user needs to ask for a

@@ -21,7 +21,7 @@ func (s *Server) userLicenses(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if ls == nil {
 		ls = []projections.UserLicense{}
 	}
-	return writeJSON(w, http.StatusOK, ls)
+	return writePage(w, r, ls, func(l projections.UserLicense) string { return l.ProductID })
 }
 
 // GET /v1/products/{id}/assignments
@@ -36,5 +36,5 @@ func (s *Server) productHolders(w http.ResponseWriter, r *http.Request, c auth.C
 	if _, ok := s.cfg.Products.Product(c.Tenant, id); !ok {
 		return &domain.NotFoundError{Kind: "product", ID: id}
 	}
-	return writeJSON(w, http.StatusOK, s.cfg.Licenses.Holders(c.Tenant, id))
+	return writePage(w, r, s.cfg.Licenses.Holders(c.Tenant, id), func(h projections.ProductHolder) string { return h.UserID })
 }
