@@ -131,7 +131,10 @@ type entry struct {
 	pos      uint64
 	loaded   bool
 	stale    bool              // Observe dropped events: reload (guarded by Service.mu)
-	commands map[string]uint64 // command ID -> position of its last event
+	commands map[string]uint64 // command ID -> position of its last event, for CommandMemory
+	// recent lists the commands in the order their events were stored, with
+	// when, so those older than CommandMemory are forgotten from the head.
+	recent []recentCommand
 	// pending holds events Observe saw for this aggregate, folded in by
 	// the next command that locks the entry (guarded by Service.mu).
 	pending []events.Envelope
@@ -455,7 +458,7 @@ func subjects(tenant string, aggs []events.Aggregate) string {
 func (s *Service) catchUp(ctx context.Context, tenant string, agg events.Aggregate, e *entry) error {
 	if !e.loaded {
 		e.kind = kinds[agg.Kind]
-		e.state, e.pos, e.commands = e.kind.init(agg.ID), 0, map[string]uint64{}
+		e.state, e.pos, e.commands, e.recent = e.kind.init(agg.ID), 0, map[string]uint64{}, nil
 	}
 	evs, err := s.store.Load(ctx, tenant, agg, e.pos)
 	if err != nil {
@@ -469,17 +472,54 @@ func (s *Service) catchUp(ctx context.Context, tenant string, agg events.Aggrega
 	return nil
 }
 
+// CommandMemory is how long, in event time, an aggregate remembers the
+// commands whose events it holds, so that a repeated command (an HTTP retry
+// with its Idempotency-Key, a redelivered sign-in) answers as the first time
+// instead of acting again. It matches how long the API remembers an
+// Idempotency-Key. Past it, a repeat is decided afresh on the state, which
+// for sign-ins, grants and expiries means nothing happens again (a user
+// claims at most once under a policy, a grant or expiry applies once).
+// Memory per aggregate is then bounded by its command rate, not its age.
+const CommandMemory = 24 * time.Hour
+
+type recentCommand struct {
+	id  string
+	pos uint64
+	at  int64 // unix nanoseconds of the event
+}
+
 // apply folds one stored event into the entry.
 func (e *entry) apply(ev events.Envelope) {
 	e.kind.evolve(e.state, ev)
 	e.pos = ev.Position
-	e.commands[ev.CommandID] = ev.Position
+	at := ev.OccurredAt.UnixNano()
+	e.remember(ev.CommandID, ev.Position, at)
 	if m, ok := ev.Data.(interface{ CommandIDs() []string }); ok {
 		// An event decided for several commands at once (group commit).
 		for _, id := range m.CommandIDs() {
-			e.commands[id] = ev.Position
+			e.remember(id, ev.Position, at)
 		}
 	}
+	horizon := at - int64(CommandMemory)
+	n := 0
+	for n < len(e.recent) && e.recent[n].at < horizon {
+		if r := e.recent[n]; e.commands[r.id] == r.pos { // not written again since
+			delete(e.commands, r.id)
+		}
+		n++
+	}
+	if n > 0 {
+		clear(e.recent[:n])
+		e.recent = e.recent[n:]
+	}
+}
+
+func (e *entry) remember(id string, pos uint64, at int64) {
+	if id == "" {
+		return
+	}
+	e.commands[id] = pos
+	e.recent = append(e.recent, recentCommand{id: id, pos: pos, at: at})
 }
 
 func (s *Service) sleep(ctx context.Context, attempt int) error {
