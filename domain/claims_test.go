@@ -352,3 +352,27 @@ func TestConcurrentAssignmentsGroupCommit(t *testing.T) {
 		t.Fatalf("retried %s: %+v %v, want replayed and nothing stored", anyOK, res, err)
 	}
 }
+
+// TestCheckSignInTimeWindow: a sign-in from before 2000 or more than a day
+// ahead is invalid at once (dead-lettered, never retried), so it cannot skew
+// reports; one within the window is fine.
+func TestCheckSignInTimeWindow(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at    time.Time
+		valid bool
+	}{
+		{time.Time{}, false},
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), false},
+		{now.Add(domain.MaxSignInSkew + time.Second), false},
+		{now.Add(-90 * 24 * time.Hour), true},
+		{now.Add(time.Hour), true},
+	} {
+		err := domain.CheckSignIn(domain.SignIn{ID: "s1", UserID: "u1", App: "teams", At: tc.at}, now)
+		if (err == nil) != tc.valid || (err != nil && !matches(err, &domain.ValidationError{})) {
+			t.Errorf("at %s: got %v, want valid=%v", tc.at, err, tc.valid)
+		}
+	}
+}
