@@ -298,7 +298,7 @@ func (b *benchRun) baselines(ctx context.Context) error {
 
 // startService runs `seatflow serve` in-process against the bench's NATS.
 func (b *benchRun) startService(ctx context.Context) error {
-	secret := make([]byte, 24)
+	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	var cfg Config
 	f := newFlags("serve", io.Discard, func(string) string { return "" })
@@ -312,7 +312,11 @@ func (b *benchRun) startService(ctx context.Context) error {
 		return err
 	}
 	b.svcCfg = cfg
-	iss, err := auth.NewIssuer([]byte(cfg.TokenSecret))
+	keys, err := cfg.tokenKeys()
+	if err != nil {
+		return err
+	}
+	iss, err := auth.New(auth.Config{Keys: keys, MaxTTL: cfg.TokenMaxTTL})
 	if err != nil {
 		return err
 	}
