@@ -153,20 +153,26 @@ func (w *acWorld) streamData(t *testing.T, stream, filter, typ string) []*jetstr
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
+	// How many messages the filter matches now; read exactly those, waiting
+	// for the new consumer (on a cluster it answers a moment later).
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := 0
+	for _, n := range info.State.Subjects {
+		want += int(n)
+	}
 	var out []*jetstream.RawStreamMsg
-	if info.State.Msgs == 0 {
+	if want == 0 {
 		return out
 	}
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		batch, err := cons.FetchNoWait(500)
+	for read := 0; read < want; {
+		batch, err := cons.Fetch(min(500, want-read), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,21 +180,16 @@ func (w *acWorld) streamData(t *testing.T, stream, filter, typ string) []*jetstr
 		for m := range batch.Messages() {
 			n++
 			md, _ := m.Metadata()
-			if typ != "" && !strings.Contains(string(m.Data()), `"type":"`+typ+`"`) {
-				if md.NumPending == 0 {
-					return out
-				}
-				continue
-			}
-			out = append(out, &jetstream.RawStreamMsg{Subject: m.Subject(), Sequence: md.Sequence.Stream, Header: m.Headers(), Data: m.Data()})
-			if md.NumPending == 0 {
-				return out
+			if typ == "" || strings.Contains(string(m.Data()), `"type":"`+typ+`"`) {
+				out = append(out, &jetstream.RawStreamMsg{Subject: m.Subject(), Sequence: md.Sequence.Stream, Header: m.Headers(), Data: m.Data()})
 			}
 		}
 		if n == 0 {
-			return out
+			t.Fatalf("%s %s: read %d of %d messages, then nothing within 5s (%v)", stream, filter, read, want, batch.Error())
 		}
+		read += n
 	}
+	return out
 }
 
 // TestAutoClaimRaceSingleServer: 20 users sign in twice each, concurrently,
