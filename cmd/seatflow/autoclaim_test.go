@@ -29,8 +29,11 @@ type acWorld struct {
 	admin  string
 	ingest string
 	policy string
-	nc     *nats.Conn
-	js     jetstream.JetStream
+	// created is the position of the policy's creation: reads pass it as
+	// ?after= so they never race the read model.
+	created string
+	nc      *nats.Conn
+	js      jetstream.JetStream
 }
 
 func newACWorld(t *testing.T, pSeats, bSeats int, serveArgs ...string) *acWorld {
@@ -50,7 +53,7 @@ func newACWorldIn(t *testing.T, dataDir string, pSeats, bSeats int, serveArgs ..
 	}
 	r := svc.do(t, "POST", "/v1/policies", w.admin, map[string]any{"name": "Teams", "app": "teams", "products": []map[string]any{
 		{"product_id": "P", "disabled_services": []string{"chat"}}, {"product_id": "B"}}}).want(t, 201, "")
-	w.policy, _ = r.body["policy_id"].(string)
+	w.policy, w.created = r.body["policy_id"].(string), r.header.Get("Seatflow-Position")
 	if w.policy == "" {
 		t.Fatalf("no policy_id in %s", r.raw)
 	}
@@ -93,7 +96,11 @@ type claimed struct {
 
 func (w *acWorld) claims(t *testing.T, query string) []claimed {
 	t.Helper()
-	r := w.svc.do(t, "GET", "/v1/policies/"+w.policy+"/claims"+query, w.admin, nil).want(t, 200, "")
+	sep := "?"
+	if strings.Contains(query, "?") {
+		sep = "&"
+	}
+	r := w.svc.do(t, "GET", "/v1/policies/"+w.policy+"/claims"+query+sep+"after="+w.created, w.admin, nil).want(t, 200, "")
 	var out []claimed
 	if err := json.Unmarshal([]byte(r.raw), &out); err != nil {
 		t.Fatalf("claims: %v in %s", err, r.raw)
@@ -113,7 +120,7 @@ type policyView struct {
 
 func (w *acWorld) policyView(t *testing.T) policyView {
 	t.Helper()
-	r := w.svc.do(t, "GET", "/v1/policies/"+w.policy, w.admin, nil).want(t, 200, "")
+	r := w.svc.do(t, "GET", "/v1/policies/"+w.policy+"?after="+w.created, w.admin, nil).want(t, 200, "")
 	var v policyView
 	if err := json.Unmarshal([]byte(r.raw), &v); err != nil {
 		t.Fatalf("policy: %v in %s", err, r.raw)
@@ -561,7 +568,7 @@ func TestAutoClaimSurvivesRestart(t *testing.T) {
 	waitFor(t, 30*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
 	svc.do(t, "POST", "/v1/products", w.admin, map[string]any{"product_id": "P", "name": "Plan P", "licenses": 1, "self_service": "blocked"}).want(t, 201, "")
 	r := svc.do(t, "POST", "/v1/policies", w.admin, map[string]any{"name": "Teams", "app": "teams", "products": []map[string]any{{"product_id": "P"}}}).want(t, 201, "")
-	w.policy = r.body["policy_id"].(string)
+	w.policy, w.created = r.body["policy_id"].(string), r.header.Get("Seatflow-Position")
 	svc.do(t, "PUT", "/v1/settings/auto-claim", w.admin, map[string]any{"enabled": true}).want(t, 200, "")
 	w.nc, w.js = svc.connect(t)
 	at := time.Now().UTC()
