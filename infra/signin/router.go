@@ -53,6 +53,8 @@ type Config struct {
 	// consumers (<Durable>-<n>) and Members the key-value bucket where
 	// running instances announce themselves.
 	Stream, Durable, Members string
+	// Replicas is the members bucket's replicas (as the streams'). Default 1.
+	Replicas int
 	// Partitions is how many partitions the stream's subject transform
 	// spreads tenants over (natsjs.SigninPartitions). Required.
 	Partitions int
@@ -98,6 +100,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = domain.MaxClaimBatch
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
 	}
 	if c.AckWait == 0 {
 		c.AckWait = DefaultAckWait
@@ -220,7 +225,7 @@ func (r *Router) setup(ctx context.Context) error {
 			return fmt.Errorf("signin: consumer %s: %w", ConsumerName(r.cfg.Durable, n), err)
 		}
 	}
-	m, err := newMembers(ctx, js, r.cfg.Members, r.id, r.cfg.MemberTTL)
+	m, err := newMembers(ctx, js, r.cfg.Members, r.id, r.cfg.MemberTTL, r.cfg.Replicas)
 	if err != nil {
 		return err
 	}
