@@ -419,13 +419,21 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 	}
 }
 
+// replayed reports whether events carrying commandID stand on any of the
+// transaction's aggregates, and the position of the last of them: the
+// position the command first answered with, whatever order the entries
+// are looked at in.
 func (tx *Tx) replayed(commandID string) (uint64, bool) {
+	var (
+		last  uint64
+		found bool
+	)
 	for _, e := range tx.entries {
 		if pos, ok := e.commands[commandID]; ok {
-			return pos, true
+			last, found = max(last, pos), true
 		}
 	}
-	return 0, false
+	return last, found
 }
 
 func (tx *Tx) maxPos() uint64 {
