@@ -419,15 +419,13 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 	}
 }
 
-// replayed reports whether events carrying commandID stand on any of the
-// transaction's aggregates, and the position of the last of them: the
-// position the command first answered with, whatever order the entries
-// are looked at in.
+// replayed reports whether the command's events already stand, and the
+// position of the last of them among the aggregates the transaction holds
+// (a command over several aggregates wrote to each: the answer must not
+// depend on which one is looked at first).
 func (tx *Tx) replayed(commandID string) (uint64, bool) {
-	var (
-		last  uint64
-		found bool
-	)
+	var last uint64
+	found := false
 	for _, e := range tx.entries {
 		if pos, ok := e.commands[commandID]; ok {
 			last, found = max(last, pos), true
