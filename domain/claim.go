@@ -59,106 +59,46 @@ type ClaimOptions struct {
 // policy, the policy's products) changed meanwhile; the claim starts over.
 var errStale = errors.New("policy changed while claiming")
 
-// Claim handles a sign-in under the auto-claim rules: if the org switch is
-// on and an enabled policy serves the app, a user who holds no product of
-// the policy claims a license of the first product in order with a free
-// seat (with that product's services off), or joins the policy's queue when
-// every product is full or others are already waiting. A user who holds a
-// product of the policy, or already waits, causes no event.
-//
-// The transaction reads the org, the policy and its products; in the common
-// case it writes only the product's subject (the product's concurrency
-// check keeps its count), adding the policy's subject only to queue.
+// Claim handles one sign-in under the auto-claim rules: it catches up from
+// the store everything the decision reads (the org, the app's policy and
+// every product it ever listed: another instance may have changed them),
+// then runs ClaimBatch with a batch of one (see DecideClaims for the
+// rules). A user who holds a product of the policy, or already waits,
+// causes no event; Result.Replayed is set when the sign-in's own events
+// already stood. The sign-in edge uses ClaimBatch, whose state the stream
+// keeps current (Observe) without these reads.
 func (s *Service) Claim(ctx context.Context, tenant TenantID, in SignIn, opts ClaimOptions) (ClaimOutcome, Result, error) {
-	if err := errors.Join(checkID("id", in.ID), checkID("user_id", string(in.UserID)), checkApp(in.App)); err != nil {
+	if err := CheckSignIn(in, s.cfg.Now()); err != nil {
 		return ClaimOutcome{}, Result{}, err
 	}
-	if in.At.IsZero() {
-		return ClaimOutcome{}, Result{}, invalid("at", "is required")
-	}
-	meta := events.Meta{Actor: string(in.UserID), CommandID: in.ID}
-	for attempt := 0; ; attempt++ {
-		out, res, err := s.claimOnce(ctx, tenant, in, meta, opts)
-		if errors.Is(err, errStale) && attempt < 5 {
-			continue
-		}
-		return out, res, err
-	}
-}
-
-func (s *Service) claimOnce(ctx context.Context, tenant TenantID, in SignIn, meta events.Meta, opts ClaimOptions) (ClaimOutcome, Result, error) {
-	var (
-		on  bool
-		pid PolicyID
-	)
-	// Another instance may have changed the switch, the app's policy or
-	// the policy itself: the claim writes neither, so their concurrency
-	// checks would not notice. Catch them up first.
 	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
 		return ClaimOutcome{}, Result{}, err
 	}
-	res, err := s.read(ctx, tenant, []events.Aggregate{orgAgg}, func(tx *Tx) {
-		o := tx.State(orgAgg).(*Org)
-		on, pid = o.AutoClaim, o.AppPolicies[in.App]
-	})
-	switch {
-	case err != nil:
-		return ClaimOutcome{}, Result{}, err
-	case !on:
-		return ClaimOutcome{Status: ClaimOff}, res, nil
-	case pid == "":
-		return ClaimOutcome{Status: ClaimNoPolicy}, res, nil
-	}
-	if err := s.refresh(ctx, tenant, events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}); err != nil {
+	var pid PolicyID
+	if _, err := s.read(ctx, tenant, []events.Aggregate{orgAgg}, func(tx *Tx) { pid = tx.State(orgAgg).(*Org).AppPolicies[in.App] }); err != nil {
 		return ClaimOutcome{}, Result{}, err
 	}
-	pagg, products, listed, err := s.policyProducts(ctx, tenant, pid)
+	if pid != "" {
+		if err := s.refresh(ctx, tenant, events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}); err != nil {
+			return ClaimOutcome{}, Result{}, err
+		}
+		_, _, listed, err := s.policyProducts(ctx, tenant, pid)
+		if err != nil {
+			return ClaimOutcome{}, Result{}, err
+		}
+		if err := s.refreshAll(ctx, tenant, listedAggs(listed)); err != nil {
+			return ClaimOutcome{}, Result{}, err
+		}
+	}
+	outs, err := s.ClaimBatch(ctx, tenant, []SignIn{in}, opts)
 	if err != nil {
 		return ClaimOutcome{}, Result{}, err
 	}
-	aggs := append([]events.Aggregate{orgAgg, pagg}, listedAggs(listed)...)
-	var out ClaimOutcome
-	res, err = s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
-		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
-		if o.AppPolicies[in.App] != pid || !productsEqual(p.Products, products) || !slices.Equal(p.Listed, listed) {
-			return errStale
-		}
-		if !o.AutoClaim || !p.Enabled {
-			return nil
-		}
-		if _, held := heldProduct(tx, p, in.UserID); held || p.Queued(in.UserID) || claimedBefore(tx, p, pid, in.UserID) {
-			return nil
-		}
-		if len(p.Queue) == 0 {
-			if claimed, err := claimFirstFree(tx, p, in.UserID, in.ID, in.At, opts); claimed || err != nil {
-				return err
-			}
-		}
-		tx.Emit(pagg, events.UserQueued{PolicyID: string(pid), UserID: string(in.UserID), SigninID: in.ID, SignedInAt: in.At.UTC()})
-		return nil
-	}, func(tx *Tx) {
-		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
-		out = ClaimOutcome{Status: ClaimOff, PolicyID: pid}
-		switch prod, held := heldProduct(tx, p, in.UserID); {
-		case held:
-			out.Status, out.ProductID = ClaimAlreadyLicensed, prod
-		case p.Queued(in.UserID):
-			out.Status = ClaimQueued
-		case claimedBefore(tx, p, pid, in.UserID) && !ownClaimStands(tx, meta.CommandID):
-			out.Status = ClaimAlreadyClaimed
-		case o.AutoClaim && p.Enabled:
-			// Only a replayed sign-in whose license has since been
-			// taken back ends here.
-			out.Status = ClaimClaimed
-		}
-	})
-	if err != nil {
-		return ClaimOutcome{}, Result{}, err
+	o := outs[0]
+	if o.Err != nil {
+		return ClaimOutcome{}, Result{}, o.Err
 	}
-	if out.Status == ClaimAlreadyLicensed && (res.Replayed || claimedNow(res.Events)) {
-		out.Status = ClaimClaimed
-	}
-	return out, res, nil
+	return o.ClaimOutcome, Result{Position: o.Position, Events: o.Events, Replayed: o.Status == ClaimClaimed && len(o.Events) == 0}, nil
 }
 
 // policyProducts reads a policy's aggregate, its current product list and
@@ -184,10 +124,6 @@ func listedAggs(ids []ProductID) []events.Aggregate {
 	return out
 }
 
-func claimedNow(evs []events.Envelope) bool {
-	return slices.ContainsFunc(evs, func(e events.Envelope) bool { return e.Type == events.TypeLicenseClaimed })
-}
-
 // heldProduct returns the first product p ever listed that u holds.
 func heldProduct(tx *Tx, p *Policy, u UserID) (ProductID, bool) {
 	for _, id := range p.Listed {
@@ -197,24 +133,6 @@ func heldProduct(tx *Tx, p *Policy, u UserID) (ProductID, bool) {
 		}
 	}
 	return "", false
-}
-
-// claimedBefore reports whether u ever claimed under policy pid from any
-// product the policy ever listed.
-func claimedBefore(tx *Tx, p *Policy, pid PolicyID, u UserID) bool {
-	for _, id := range p.Listed {
-		if tx.State(events.Aggregate{Kind: events.KindProduct, ID: string(id)}).(*Product).ClaimedUnder(pid, u) {
-			return true
-		}
-	}
-	return false
-}
-
-// ownClaimStands reports whether this sign-in's own claim already stands:
-// then its answer is "claimed", not "already claimed".
-func ownClaimStands(tx *Tx, commandID string) bool {
-	_, done := tx.replayed(commandID)
-	return done
 }
 
 // claimFirstFree claims for u from the first product of p with a free seat,

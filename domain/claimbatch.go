@@ -21,7 +21,10 @@ const MaxClaimBatch = 250
 type BatchOutcome struct {
 	ClaimOutcome
 	Position uint64
-	Err      error
+	// Events are the events stored for this sign-in (one LicensesClaimed
+	// may be shared with the other sign-ins it records).
+	Events []events.Envelope
+	Err    error
 }
 
 // ClaimBatch handles a batch of sign-ins of one tenant together (group
@@ -75,6 +78,7 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 				b.entries[envs[i].Aggregate].apply(envs[i])
 				for _, j := range owners[i] {
 					out[j].Position = positions[i]
+					out[j].Events = append(out[j].Events, envs[i])
 				}
 			}
 			return out, nil

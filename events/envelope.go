@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -67,20 +66,47 @@ func ParseSubject(subject string) (tenant string, agg Aggregate, err error) {
 	return parts[2], agg, nil
 }
 
-var (
-	tenantRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-	idRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_@-]{0,127}$`)
+// Patterns of tenants and ids, as documented; ValidTenant and ValidID check
+// them by hand (they run several times per sign-in), and a test holds them
+// to these expressions.
+const (
+	TenantPattern = `^[a-z0-9][a-z0-9-]{0,62}$`
+	IDPattern     = `^[A-Za-z0-9][A-Za-z0-9_@-]{0,127}$`
 )
+
+func lowerOrDigit(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+
+func alnum(c byte) bool { return lowerOrDigit(c) || 'A' <= c && c <= 'Z' }
 
 // ValidTenant reports whether s can name a tenant: 1 to 63 lower-case letters,
 // digits and dashes, starting with a letter or digit.
-func ValidTenant(s string) bool { return tenantRE.MatchString(s) }
+func ValidTenant(s string) bool {
+	if len(s) == 0 || len(s) > 63 || !lowerOrDigit(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !lowerOrDigit(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidID reports whether s can identify an aggregate (and so be a subject
 // token): 1 to 128 letters, digits, '_', '-' or '@', starting with a letter or
 // digit. Dots, spaces and wildcards are excluded because they would change
 // the subject's meaning.
-func ValidID(s string) bool { return idRE.MatchString(s) }
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 128 || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '_' && c != '@' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // Envelope is one event as stored on the stream. Data holds the event's typed
 // payload (a value of one of the types in this package); Type and Version name

@@ -58,8 +58,9 @@ type autoClaim struct {
 	metrics  prometheus.Registerer // the sign-in router's metrics; nil: none
 	// fresh returns once the read side has applied every event stored so
 	// far (set by serve): a sign-in partition is taken only then.
-	fresh func(ctx context.Context) error
-	log   *slog.Logger
+	fresh    func(ctx context.Context) error
+	replicas int // of the sign-in members bucket, as the streams'
+	log      *slog.Logger
 }
 
 // wireAutoClaim builds the auto-claim components on svc and the NATS
@@ -93,7 +94,7 @@ func (a *autoClaim) http() *httpapi.AutoClaimConfig {
 // called; stop waits for both (the router finishes the message in hand).
 func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
 	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Metrics: a.metrics, Handler: a.handler, Logger: a.log,
-		Partitions: natsjs.SigninPartitions, Fresh: a.fresh})
+		Partitions: natsjs.SigninPartitions, Fresh: a.fresh, Replicas: a.replicas})
 	if err != nil {
 		return nil, err
 	}

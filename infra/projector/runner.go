@@ -40,8 +40,11 @@ type Config struct {
 	// models (the command side's cache uses it to keep the states it reads
 	// current). It is not checkpointed and must not block.
 	Observe func(events.Envelope)
-	// CheckpointEvery is how many applied events trigger a checkpoint.
-	// Default 50,000. A checkpoint is also saved when Run stops, and once
+	// CheckpointEvery is how many applied events trigger a checkpoint, at
+	// least: the interval grows to half the last checkpoint's position, so
+	// that checkpoints (whose cost grows with the read models) cost the
+	// same per event however long the stream. Default 50,000. A checkpoint
+	// is also saved when Run stops, and once
 	// the read models first catch up.
 	CheckpointEvery int
 }

@@ -23,10 +23,10 @@ type members struct {
 	ttl time.Duration
 }
 
-func newMembers(ctx context.Context, js jetstream.JetStream, bucket, id string, ttl time.Duration) (*members, error) {
+func newMembers(ctx context.Context, js jetstream.JetStream, bucket, id string, ttl time.Duration, replicas int) (*members, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket,
 		Description: "Seatflow sign-in routers running now (each entry expires unless renewed)", TTL: ttl, History: 1,
-		Storage: jetstream.MemoryStorage})
+		Storage: jetstream.MemoryStorage, Replicas: replicas})
 	if err != nil {
 		return nil, fmt.Errorf("signin: members bucket %s: %w", bucket, err)
 	}

@@ -169,8 +169,8 @@ func TestPartitionsSharedAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca, cb := &fakeCommands{}, &fakeCommands{}
-	ra, _ := runRouter(t, c.URLs(), ca, signin.Config{})
-	rb, stopB := runRouter(t, c.URLs(), cb, signin.Config{})
+	ra, _ := runRouter(t, c.URLs(), ca, signin.Config{Replicas: 3})
+	rb, stopB := runRouter(t, c.URLs(), cb, signin.Config{Replicas: 3})
 	all := make([]int, natsjs.SigninPartitions)
 	for i := range all {
 		all[i] = i

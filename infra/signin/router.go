@@ -53,6 +53,8 @@ type Config struct {
 	// consumers (<Durable>-<n>) and Members the key-value bucket where
 	// running instances announce themselves.
 	Stream, Durable, Members string
+	// Replicas is the members bucket's replicas (as the streams'). Default 1.
+	Replicas int
 	// Partitions is how many partitions the stream's subject transform
 	// spreads tenants over (natsjs.SigninPartitions). Required.
 	Partitions int
@@ -98,6 +100,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = domain.MaxClaimBatch
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
 	}
 	if c.AckWait == 0 {
 		c.AckWait = DefaultAckWait
@@ -202,25 +207,37 @@ func (r *Router) setup(ctx context.Context) error {
 	if r.stream, err = js.Stream(ctx, r.cfg.Stream); err != nil {
 		return fmt.Errorf("signin: stream %s: %w", r.cfg.Stream, err)
 	}
+	// One API call per partition, concurrently: start-up waits for the
+	// slowest, not for the sum.
+	errs := make([]error, r.cfg.Partitions)
+	var wg sync.WaitGroup
 	for n := range r.cfg.Partitions {
-		_, err := r.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-			Durable:        ConsumerName(r.cfg.Durable, n),
-			Description:    fmt.Sprintf("Seatflow sign-ins, partition %d of %d", n, r.cfg.Partitions),
-			FilterSubject:  PartitionFilter(n),
-			DeliverPolicy:  jetstream.DeliverAllPolicy,
-			AckPolicy:      jetstream.AckAllPolicy,
-			AckWait:        r.cfg.AckWait,
-			MaxAckPending:  4 * r.cfg.BatchSize,
-			MaxDeliver:     -1,
-			PriorityPolicy: jetstream.PriorityPolicyPinned,
-			PriorityGroups: []string{PriorityGroup},
-			PinnedTTL:      r.cfg.PinnedTTL,
-		})
-		if err != nil {
-			return fmt.Errorf("signin: consumer %s: %w", ConsumerName(r.cfg.Durable, n), err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := r.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+				Durable:        ConsumerName(r.cfg.Durable, n),
+				Description:    fmt.Sprintf("Seatflow sign-ins, partition %d of %d", n, r.cfg.Partitions),
+				FilterSubject:  PartitionFilter(n),
+				DeliverPolicy:  jetstream.DeliverAllPolicy,
+				AckPolicy:      jetstream.AckAllPolicy,
+				AckWait:        r.cfg.AckWait,
+				MaxAckPending:  4 * r.cfg.BatchSize,
+				MaxDeliver:     -1,
+				PriorityPolicy: jetstream.PriorityPolicyPinned,
+				PriorityGroups: []string{PriorityGroup},
+				PinnedTTL:      r.cfg.PinnedTTL,
+			})
+			if err != nil {
+				errs[n] = fmt.Errorf("signin: consumer %s: %w", ConsumerName(r.cfg.Durable, n), err)
+			}
+		}()
 	}
-	m, err := newMembers(ctx, js, r.cfg.Members, r.id, r.cfg.MemberTTL)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	m, err := newMembers(ctx, js, r.cfg.Members, r.id, r.cfg.MemberTTL, r.cfg.Replicas)
 	if err != nil {
 		return err
 	}
@@ -353,10 +370,6 @@ func (p *partition) stop() {
 // start takes partition n: once the process's state is fresh it consumes
 // the partition's consumer and processes its batches until stopped.
 func (r *Router) start(ctx context.Context, n int) (*partition, error) {
-	cons, err := r.stream.Consumer(ctx, ConsumerName(r.cfg.Durable, n))
-	if err != nil {
-		return nil, err
-	}
 	p := &partition{n: n, msgs: make(chan jetstream.Msg, 4*r.cfg.BatchSize), quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
@@ -387,6 +400,12 @@ func (r *Router) start(ctx context.Context, n int) (*partition, error) {
 			}
 			stop()
 			cancel()
+		}
+		cons, err := r.stream.Consumer(ctx, ConsumerName(r.cfg.Durable, n))
+		if err != nil {
+			r.log.Warn("sign-in partition not consumed", "partition", n, "err", err)
+			<-p.quit
+			return
 		}
 		cc, err := cons.Consume(func(m jetstream.Msg) {
 			select {
@@ -497,8 +516,14 @@ func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) {
 	wg.Wait()
 	if ctx.Err() == nil {
 		// Every message of the batch is settled (claimed or dead-lettered):
-		// one acknowledgement covers them all (AckAll).
-		_ = msgs[len(msgs)-1].Ack()
+		// one acknowledgement covers them all (AckAll), confirmed by the
+		// server so that a stop or hand-over right after does not deliver
+		// them again.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := msgs[len(msgs)-1].DoubleAck(actx); err != nil {
+			r.log.Warn("sign-in batch acknowledgement", "partition", part, "err", err)
+		}
+		cancel()
 	}
 	r.met.batch(part, len(msgs), time.Since(start))
 	r.log.Debug("sign-in batch", "partition", part, "count", len(msgs), "tenants", len(tenants), "took", time.Since(start), "lag", lag)
