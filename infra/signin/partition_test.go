@@ -24,7 +24,7 @@ func (allKnown) Known(context.Context, string) (bool, error) { return true, nil 
 // runRouter starts a router on url and returns it with its stop.
 func runRouter(t *testing.T, url string, cmds signin.Commands, cfg signin.Config) (*signin.Router, func()) {
 	t.Helper()
-	cfg.URL, cfg.Partitions = url, natsjs.SigninPartitions
+	cfg.URL, cfg.Options, cfg.Partitions = url, natstest.Options(), natsjs.SigninPartitions
 	cfg.Handler = signin.NewHandler(cmds, allKnown{}, domain.ClaimOptions{})
 	r, err := signin.New(context.Background(), cfg)
 	if err != nil {
