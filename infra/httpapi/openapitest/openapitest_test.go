@@ -72,3 +72,18 @@ func TestRefusedRequests(t *testing.T) {
 		t.Error("an undocumented route answered 200 passed")
 	}
 }
+
+// TestUndeclaredFields: an answer field or header the document does not
+// declare fails, so a new field cannot ship undocumented.
+func TestUndeclaredFields(t *testing.T) {
+	x := exchange(`{"products":[{"product_id":"b"}]}`, commandHeaders())
+	x.ResBody = []byte(strings.Replace(policyAnswer, `"enabled":true`, `"enabled":true,"secret":1`, 1))
+	if err := openapitest.Check(x); err == nil || !strings.Contains(err.Error(), "secret") {
+		t.Errorf("an undeclared field: got %v, want an error naming it", err)
+	}
+	x = exchange(`{"products":[{"product_id":"b"}]}`, commandHeaders())
+	x.ResHeader.Set("Seatflow-Debug", "1")
+	if err := openapitest.Check(x); err == nil || !strings.Contains(err.Error(), "Seatflow-Debug") {
+		t.Errorf("an undeclared header: got %v, want an error naming it", err)
+	}
+}
