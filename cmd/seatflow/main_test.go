@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/httpapi/openapitest"
 	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natstest"
 )
@@ -183,14 +184,17 @@ type response struct {
 
 func (s *service) do(t testing.TB, method, path, tok string, body any, hdr ...string) response {
 	t.Helper()
-	var rd io.Reader
+	var reqBody []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		reqBody = []byte(b)
 	default:
-		j, _ := json.Marshal(b)
-		rd = bytes.NewReader(j)
+		reqBody, _ = json.Marshal(b)
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(reqBody)
 	}
 	req, err := http.NewRequest(method, s.base+path, rd)
 	if err != nil {
@@ -209,6 +213,13 @@ func (s *service) do(t testing.TB, method, path, tok string, body any, hdr ...st
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
+	if err := openapitest.Check(openapitest.Exchange{
+		Method: method, Path: path, ReqHeader: req.Header, ReqBody: reqBody,
+		Status: res.StatusCode, ResHeader: res.Header, ResBody: raw,
+		SkipRequest: openapitest.RequestRefused(res.StatusCode),
+	}); err != nil {
+		t.Error(err)
+	}
 	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	if len(raw) > 0 && raw[0] == '[' {
 		_ = json.Unmarshal(raw, &r.list)

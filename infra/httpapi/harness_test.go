@@ -20,6 +20,7 @@ import (
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/httpapi"
+	"github.com/seatflow/seatflow/infra/httpapi/openapitest"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -258,13 +259,27 @@ func (e *env) do(method, path, token, body string, headers ...string) response {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != "" {
+		// As a client does; a header in headers replaces it.
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if strings.EqualFold(headers[i], "Content-Type") {
+			req.Header.Del(headers[i])
+		}
 		req.Header.Add(headers[i], headers[i+1])
 	}
 	rec := httptest.NewRecorder()
 	e.srv.ServeHTTP(rec, req)
 	res := rec.Result()
 	b, _ := io.ReadAll(res.Body)
+	if err := openapitest.Check(openapitest.Exchange{
+		Method: method, Path: path, ReqHeader: req.Header, ReqBody: []byte(body),
+		Status: res.StatusCode, ResHeader: res.Header, ResBody: b,
+		SkipRequest: openapitest.RequestRefused(res.StatusCode),
+	}); err != nil {
+		e.t.Error(err)
+	}
 	if res.Header.Get("X-Content-Type-Options") != "nosniff" {
 		e.t.Errorf("%s %s: X-Content-Type-Options = %q, want nosniff", method, path, res.Header.Get("X-Content-Type-Options"))
 	}
