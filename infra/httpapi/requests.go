@@ -383,6 +383,10 @@ type ShareAnswer struct {
 
 // POST /v1/shared/{token}: the link is the credential; no bearer token.
 func (s *Server) answerShare(w http.ResponseWriter, r *http.Request) {
+	// The link, not a bearer token, authenticates this command; it is a
+	// command like the others all the same: it names its command id and
+	// refuses an Idempotency-Key reused with another answer.
+	r = s.withCommandID(w, r)
 	if err := s.doAnswerShare(w, r); err != nil {
 		s.writeError(w, r, err)
 	}
@@ -392,6 +396,9 @@ func (s *Server) doAnswerShare(w http.ResponseWriter, r *http.Request) error {
 	rc := s.cfg.Requests
 	claims, err := rc.Links.Verify(r.PathValue("token"), rc.Now())
 	if err != nil {
+		return err
+	}
+	if r, err = s.checkIdempotencyKey(w, r, auth.Claims{Tenant: claims.Tenant}); err != nil {
 		return err
 	}
 	var b answerBody

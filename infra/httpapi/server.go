@@ -94,16 +94,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c auth.Claims) err
 // rule.
 func (s *Server) handle(pattern string, a access, h handlerFunc) {
 	s.route(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			// Every command answer, success or error, names its command
-			// ID, so a client that got no clear answer can retry safely.
-			id, err := optionalKey(r, HeaderIdempotencyKey)
-			if err != nil || id == "" {
-				id = s.cfg.NewID()
-			}
-			w.Header().Set(HeaderCommandID, id)
-			r = r.WithContext(context.WithValue(r.Context(), commandIDKey{}, id))
-		}
+		r = s.withCommandID(w, r)
 		c, err := s.authenticate(r)
 		if err == nil && !a.allows(c, r) {
 			err = fail(CodeForbidden, a.why)
@@ -118,6 +109,21 @@ func (s *Server) handle(pattern string, a access, h handlerFunc) {
 			s.writeError(w, r, err)
 		}
 	}))
+}
+
+// withCommandID gives a command (any method but GET and HEAD) its command
+// ID, the Idempotency-Key or a new one, and names it in the answer, success
+// or error, so a client that got no clear answer can retry safely.
+func (s *Server) withCommandID(w http.ResponseWriter, r *http.Request) *http.Request {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return r
+	}
+	id, err := optionalKey(r, HeaderIdempotencyKey)
+	if err != nil || id == "" {
+		id = s.cfg.NewID()
+	}
+	w.Header().Set(HeaderCommandID, id)
+	return r.WithContext(context.WithValue(r.Context(), commandIDKey{}, id))
 }
 
 // route registers h under pattern and remembers the pattern for Routes,
