@@ -289,3 +289,18 @@ func TestRecreatedEventStreamRebuildsOnRestart(t *testing.T) {
 	svc.do(t, "GET", "/v1/products/new?after="+pos, admin, nil).want(t, 200, "")
 	svc.do(t, "GET", "/v1/products/old0?after="+pos, admin, nil).want(t, 404, "not_found")
 }
+
+// TestRedactURL: credentials in NATS URLs never reach a log line or an
+// error message.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                              "nats://127.0.0.1:4222",
+		"nats://svc:s3cret@nats-1:4222":                      "nats://REDACTED@nats-1:4222",
+		"tls://tok3n@a:4222,nats://u:p@b:4222,nats://c:4222": "tls://REDACTED@a:4222,nats://REDACTED@b:4222,nats://c:4222",
+		"nats://user:p%40ss@host:4222":                       "nats://REDACTED@host:4222",
+	} {
+		if got := redactURL(in); got != want || strings.Contains(got, "s3cret") {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

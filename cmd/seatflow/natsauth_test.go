@@ -117,3 +117,26 @@ func TestNATSAuthFlagsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestNATSURLCredentialsNeverLogged: a --nats-url carrying a user and
+// password works, and the password appears in no log line.
+func TestNATSURLCredentialsNeverLogged(t *testing.T) {
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		Username: "seatflow", Password: "s3cret-in-url", NoSigs: true, NoLog: true}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	url := strings.Replace(ns.ClientURL(), "nats://", "nats://seatflow:s3cret-in-url@", 1)
+	svc, stop := startServe(t, t.TempDir(), "--nats-url", url, "--nats-creds", "", "--log-level", "debug")
+	svc.do(t, "GET", "/healthz", "", nil).want(t, 200, "")
+	stop()
+	if logs := svc.logs.String(); strings.Contains(logs, "s3cret-in-url") {
+		t.Fatalf("the URL's password is in the logs:\n%s", logs)
+	}
+}
