@@ -264,8 +264,37 @@ func groupProducts(g *Group, next []events.PolicyProduct) []events.Aggregate {
 // product lacks seats for the new members, and with a NotFoundError for an
 // unknown product.
 func decideGroup(tx *Tx, gid GroupID, next SetGroup) error {
+	out, err := DecideGroup(tx.State, gid, next)
+	if err != nil {
+		return err
+	}
+	for _, e := range out {
+		tx.Emit(e.Agg, e.Events...)
+	}
+	return nil
+}
+
+// Emit is one aggregate's new events, as a decider over several aggregates
+// returns them; the transaction loop appends them with every aggregate's
+// concurrency check.
+type Emit struct {
+	Agg    events.Aggregate
+	Events []events.Data
+}
+
+// StateOf gives a decider the state of an aggregate it reads (the
+// transaction loop has loaded it): *Group for a group, *Product for a
+// product, *Request for a request.
+type StateOf func(events.Aggregate) any
+
+// DecideGroup decides setting group gid to next over the states of the group
+// and of every product it had or gets: the group's change, and per product
+// the licenses taken from members who leave (or from a product the group no
+// longer has) and granted to members who join, all or nothing. Errors:
+// ErrNoLicensesAvailable, *NotFoundError (a product), *ValidationError.
+func DecideGroup(state StateOf, gid GroupID, next SetGroup) ([]Emit, error) {
 	gagg := groupAgg(gid)
-	g := tx.State(gagg).(*Group)
+	g := state(gagg).(*Group)
 	src := events.Source{Kind: events.SourceGroup, Ref: string(gid)}
 	newSpec := map[string]events.PolicyProduct{}
 	for _, p := range next.Products {
@@ -284,17 +313,13 @@ func decideGroup(tx *Tx, gid GroupID, next SetGroup) error {
 	for _, m := range next.Members {
 		members[m] = true
 	}
-	type change struct {
-		agg events.Aggregate
-		evs []events.Data
-	}
-	var changes []change
+	var changes []Emit
 	for _, pid := range touched {
 		pagg := productAgg(ProductID(pid))
-		p := tx.State(pagg).(*Product)
+		p := state(pagg).(*Product)
 		spec, keep := newSpec[pid]
 		if keep && !p.Exists() {
-			return &NotFoundError{Kind: "product", ID: pid}
+			return nil, &NotFoundError{Kind: "product", ID: pid}
 		}
 		var evs []events.Data
 		for _, u := range sortedHolders(p) {
@@ -306,28 +331,26 @@ func decideGroup(tx *Tx, gid GroupID, next SetGroup) error {
 		freed := len(evs)
 		if keep {
 			if err := p.checkDisabled(spec.DisabledServices); err != nil {
-				return err
+				return nil, err
 			}
 			grants, _, err := grantAll(p, next.Members, spec.DisabledServices, src, freed)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			evs = append(evs, grants...)
 		}
-		changes = append(changes, change{pagg, evs})
+		changes = append(changes, Emit{pagg, evs})
 	}
 	products := make([]events.PolicyProduct, len(next.Products))
 	for i, p := range next.Products {
 		products[i] = events.PolicyProduct{ProductID: p.ProductID, DisabledServices: nonNil(p.DisabledServices)}
 	}
 	changed := events.GroupChanged{GroupID: string(gid), Name: next.Name, Members: ids(next.Members), Products: products}
+	var out []Emit
 	if !g.Exists() || g.Name != changed.Name || !slices.Equal(ids(g.Members), changed.Members) || !sameProducts(g.Products, products) {
-		tx.Emit(gagg, changed)
+		out = append(out, Emit{gagg, []events.Data{changed}})
 	}
-	for _, c := range changes {
-		tx.Emit(c.agg, c.evs...)
-	}
-	return nil
+	return append(out, changes...), nil
 }
 
 func sameProducts(a, b []events.PolicyProduct) bool {

@@ -395,68 +395,89 @@ func (s *Service) DecideRequest(ctx context.Context, tenant TenantID, id Request
 		seed = append(seed, groupAgg(c.GroupID))
 	}
 	res, err := s.transactPlanned(ctx, tenant, meta, seed, plan, func(tx *Tx) error {
-		r := tx.State(ragg).(*Request)
-		if !r.Exists() {
-			return &NotFoundError{Kind: "request", ID: string(id)}
-		}
-		if !r.Pending() {
-			return fmt.Errorf("request %q is %s: %w", id, r.Status, ErrAlreadyDecided)
-		}
-		if err := c.validate(r); err != nil {
-			return err
-		}
-		rejected := ids(c.Reject)
-		if len(c.Approve) == 0 {
-			tx.Emit(ragg, events.RequestDenied{RequestID: string(id), Rejected: rejected, Message: c.Message})
-			return nil
-		}
-		approved := ids(c.Approve)
-		if c.GroupID != "" {
-			gagg := groupAgg(c.GroupID)
-			g := tx.State(gagg).(*Group)
-			if !g.Exists() {
-				return &NotFoundError{Kind: "group", ID: string(c.GroupID)}
-			}
-			if len(g.Products) == 0 {
-				return fmt.Errorf("group %q: %w", c.GroupID, ErrGroupNotLicensed)
-			}
-			members := slices.Clone(g.Members)
-			already := []string{}
-			for _, u := range c.Approve {
-				if g.HasMember(u) {
-					already = append(already, string(u))
-				} else {
-					members = append(members, u)
-				}
-			}
-			if err := decideGroup(tx, c.GroupID, SetGroup{Name: g.Name, Members: members, Products: g.Products}); err != nil {
-				return err
-			}
-			tx.Emit(ragg, events.RequestApproved{RequestID: string(id), ProductID: string(r.ProductID), Approved: approved,
-				Rejected: rejected, AlreadyLicensed: already, DisabledServices: []string{}, GroupID: string(c.GroupID), Message: c.Message})
-			return nil
-		}
-		pid := c.ProductID
-		if pid == "" {
-			pid = r.ProductID
-		}
-		p := tx.State(productAgg(pid)).(*Product)
-		if !p.Exists() {
-			return &NotFoundError{Kind: "product", ID: string(pid)}
-		}
-		if err := p.checkDisabled(c.DisabledServices); err != nil {
-			return err
-		}
-		grants, held, err := grantAll(p, c.Approve, c.DisabledServices, events.Source{Kind: events.SourceRequest, Ref: string(id)}, 0)
+		emits, err := DecideRequestDecision(tx.State, id, c)
 		if err != nil {
 			return err
 		}
-		tx.Emit(productAgg(pid), grants...)
-		tx.Emit(ragg, events.RequestApproved{RequestID: string(id), ProductID: string(pid), Approved: approved,
-			Rejected: rejected, AlreadyLicensed: ids(held), DisabledServices: nonNil(c.DisabledServices), Message: c.Message})
+		for _, e := range emits {
+			tx.Emit(e.Agg, e.Events...)
+		}
 		return nil
 	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
 	return out, res, err
+}
+
+// DecideRequestDecision decides admin decision c on request id over the
+// states it reads: the request, and the product the approved users get a
+// license of (c.ProductID, or the requested product) or the licensed group
+// they join (c.GroupID) with that group's products. It returns the
+// request's RequestApproved or RequestDenied and, in the same decision, the
+// licenses or the group membership that go with it: all of them or, on any
+// error, none. Errors: ErrAlreadyDecided, ErrNoLicensesAvailable (unless
+// every approved user gets a seat), ErrGroupNotLicensed, *NotFoundError,
+// *ValidationError.
+func DecideRequestDecision(state StateOf, id RequestID, c Decide) ([]Emit, error) {
+	ragg := requestAgg(id)
+	r := state(ragg).(*Request)
+	if !r.Exists() {
+		return nil, &NotFoundError{Kind: "request", ID: string(id)}
+	}
+	if !r.Pending() {
+		return nil, fmt.Errorf("request %q is %s: %w", id, r.Status, ErrAlreadyDecided)
+	}
+	if err := c.validate(r); err != nil {
+		return nil, err
+	}
+	rejected := ids(c.Reject)
+	if len(c.Approve) == 0 {
+		return []Emit{{ragg, []events.Data{events.RequestDenied{RequestID: string(id), Rejected: rejected, Message: c.Message}}}}, nil
+	}
+	approved := ids(c.Approve)
+	if c.GroupID != "" {
+		g := state(groupAgg(c.GroupID)).(*Group)
+		if !g.Exists() {
+			return nil, &NotFoundError{Kind: "group", ID: string(c.GroupID)}
+		}
+		if len(g.Products) == 0 {
+			return nil, fmt.Errorf("group %q: %w", c.GroupID, ErrGroupNotLicensed)
+		}
+		members := slices.Clone(g.Members)
+		already := []string{}
+		for _, u := range c.Approve {
+			if g.HasMember(u) {
+				already = append(already, string(u))
+			} else {
+				members = append(members, u)
+			}
+		}
+		out, err := DecideGroup(state, c.GroupID, SetGroup{Name: g.Name, Members: members, Products: g.Products})
+		if err != nil {
+			return nil, err
+		}
+		return append(out, Emit{ragg, []events.Data{events.RequestApproved{RequestID: string(id), ProductID: string(r.ProductID),
+			Approved: approved, Rejected: rejected, AlreadyLicensed: already, DisabledServices: []string{}, GroupID: string(c.GroupID),
+			Message: c.Message}}}), nil
+	}
+	pid := c.ProductID
+	if pid == "" {
+		pid = r.ProductID
+	}
+	p := state(productAgg(pid)).(*Product)
+	if !p.Exists() {
+		return nil, &NotFoundError{Kind: "product", ID: string(pid)}
+	}
+	if err := p.checkDisabled(c.DisabledServices); err != nil {
+		return nil, err
+	}
+	grants, held, err := grantAll(p, c.Approve, c.DisabledServices, events.Source{Kind: events.SourceRequest, Ref: string(id)}, 0)
+	if err != nil {
+		return nil, err
+	}
+	return []Emit{
+		{productAgg(pid), grants},
+		{ragg, []events.Data{events.RequestApproved{RequestID: string(id), ProductID: string(pid), Approved: approved,
+			Rejected: rejected, AlreadyLicensed: ids(held), DisabledServices: nonNil(c.DisabledServices), Message: c.Message}}},
+	}, nil
 }
 
 // ShareRequest shares a pending request by email with decision makers.
