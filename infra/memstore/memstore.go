@@ -7,6 +7,7 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/encode"
 )
 
 // Store is an in-memory event store. It is safe for concurrent use.
@@ -66,7 +67,7 @@ func (s *Store) Append(ctx context.Context, writes ...domain.Write) ([]uint64, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	enc, err := domain.EncodeWrites(s.reg, writes)
+	enc, err := encode.Writes(s.reg, writes)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/encode"
 )
 
 // Header names of the JetStream publish protocol the store relies on.
@@ -316,7 +317,7 @@ type outgoing struct {
 // decoded again with the registry, so nothing is stored that Load could
 // not read back.
 func (s *Store) prepare(writes []domain.Write) ([]outgoing, error) {
-	enc, err := domain.EncodeWrites(s.reg, writes)
+	enc, err := encode.Writes(s.reg, writes)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,13 @@
-package domain
+// Package encode checks and encodes the writes of an append for an event
+// store, the same way for every store (infra/natsjs, infra/memstore): the
+// store side of domain.Store's Append contract, kept out of the domain.
+package encode
 
 import (
 	"errors"
 	"fmt"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 )
 
@@ -16,11 +20,11 @@ type Encoded struct {
 	First    bool   // the first event of its write: the one carrying the check
 }
 
-// EncodeWrites checks writes against Store.Append's contract (at least one
+// Writes checks writes against Store.Append's contract (at least one
 // write, none empty, each of one aggregate, no aggregate in two writes) and
 // encodes every event, decoding it again with reg so that a store never
 // keeps what Load could not read back. Stores call it before appending.
-func EncodeWrites(reg *events.Registry, writes []Write) ([]Encoded, error) {
+func Writes(reg *events.Registry, writes []domain.Write) ([]Encoded, error) {
 	if len(writes) == 0 {
 		return nil, errors.New("append: no writes")
 	}
