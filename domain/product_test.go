@@ -139,6 +139,9 @@ func matches(err, want error) bool {
 	case *domain.NotFoundError:
 		var v *domain.NotFoundError
 		return errors.As(err, &v)
+	case *domain.OwnProcessError:
+		var v *domain.OwnProcessError
+		return errors.As(err, &v)
 	}
 	return errors.Is(err, want)
 }

@@ -284,29 +284,40 @@ func (s *Service) SubmitRequest(ctx context.Context, tenant TenantID, id Request
 	}
 	var out RequestView
 	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
-		if tx.State(ragg).(*Request).Exists() {
-			return fmt.Errorf("request %q: %w", id, ErrAlreadyExists)
-		}
-		if p := tx.State(orgAgg).(*Org).Process; p.Own() {
-			return &OwnProcessError{Message: p.Message, Link: p.Link}
-		}
-		p := tx.State(pagg).(*Product)
-		if !p.Exists() {
-			return &NotFoundError{Kind: "product", ID: string(c.ProductID)}
-		}
-		if p.SelfService != events.SelfServiceBlocked {
-			return fmt.Errorf("product %q: %w", c.ProductID, ErrSelfServiceAllowed)
-		}
-		for _, u := range users {
-			if !tx.State(userAgg(u)).(*User).Registered() {
-				return &NotFoundError{Kind: "user", ID: string(u)}
-			}
-		}
-		tx.Emit(ragg, events.RequestSubmitted{RequestID: string(id), ProductID: string(c.ProductID), Requester: string(c.Requester),
-			Users: ids(users), Justification: c.Justification, ExpiresAt: tx.Now.Add(c.PendingFor).UTC()})
-		return nil
+		evs, err := DecideSubmit(tx.State, id, c, tx.Now)
+		tx.Emit(ragg, evs...)
+		return err
 	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
 	return out, res, err
+}
+
+// DecideSubmit decides submitting request id (c already validated, with its
+// PendingFor set) over the states it reads: the request (it must be new),
+// the org (its own request process refuses new requests: *OwnProcessError),
+// the product (it must exist with self-service purchase blocked:
+// ErrSelfServiceAllowed) and every named user (each must be registered).
+func DecideSubmit(state StateOf, id RequestID, c SubmitRequest, now time.Time) ([]events.Data, error) {
+	if state(requestAgg(id)).(*Request).Exists() {
+		return nil, fmt.Errorf("request %q: %w", id, ErrAlreadyExists)
+	}
+	if p := state(orgAgg).(*Org).Process; p.Own() {
+		return nil, &OwnProcessError{Message: p.Message, Link: p.Link}
+	}
+	p := state(productAgg(c.ProductID)).(*Product)
+	if !p.Exists() {
+		return nil, &NotFoundError{Kind: "product", ID: string(c.ProductID)}
+	}
+	if p.SelfService != events.SelfServiceBlocked {
+		return nil, fmt.Errorf("product %q: %w", c.ProductID, ErrSelfServiceAllowed)
+	}
+	users := c.users()
+	for _, u := range users {
+		if !state(userAgg(u)).(*User).Registered() {
+			return nil, &NotFoundError{Kind: "user", ID: string(u)}
+		}
+	}
+	return one(events.RequestSubmitted{RequestID: string(id), ProductID: string(c.ProductID), Requester: string(c.Requester),
+		Users: ids(users), Justification: c.Justification, ExpiresAt: now.Add(c.PendingFor).UTC()}), nil
 }
 
 // Decide is an admin's decision on a request: every user of the request is
@@ -532,27 +543,36 @@ func (s *Service) ShareRequest(ctx context.Context, tenant TenantID, id RequestI
 	}
 	var out RequestView
 	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
-		r := tx.State(ragg).(*Request)
-		if !r.Exists() {
-			return &NotFoundError{Kind: "request", ID: string(id)}
-		}
-		if !r.Pending() {
-			return fmt.Errorf("request %q is %s: %w", id, r.Status, ErrAlreadyDecided)
-		}
-		for _, rc := range c.Recipients {
-			if u := tx.State(userAgg(UserID(rc.UserID))).(*User); u.Email != rc.Email {
-				return invalid("recipients", "%q is not the email of a directory user", rc.Email)
-			}
-		}
-		exp := tx.Now.Add(c.TTL)
-		if exp.After(r.ExpiresAt) {
-			exp = r.ExpiresAt
-		}
-		tx.Emit(ragg, events.RequestShared{RequestID: string(id), Recipients: slices.Clone(c.Recipients),
-			Subject: c.Subject, Message: c.Message, ExpiresAt: exp.UTC()})
-		return nil
+		evs, err := DecideShare(tx.State, id, c, tx.Now)
+		tx.Emit(ragg, evs...)
+		return err
 	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
 	return out, res, err
+}
+
+// DecideShare decides sharing request id (c already checked, emails in
+// their stored form) over the request and each recipient's user: the
+// request must be pending and each recipient's email that of the directory
+// user named. The links expire after c.TTL, or with the request if sooner.
+func DecideShare(state StateOf, id RequestID, c ShareRequest, now time.Time) ([]events.Data, error) {
+	r := state(requestAgg(id)).(*Request)
+	if !r.Exists() {
+		return nil, &NotFoundError{Kind: "request", ID: string(id)}
+	}
+	if !r.Pending() {
+		return nil, fmt.Errorf("request %q is %s: %w", id, r.Status, ErrAlreadyDecided)
+	}
+	for _, rc := range c.Recipients {
+		if u := state(userAgg(UserID(rc.UserID))).(*User); u.Email != rc.Email {
+			return nil, invalid("recipients", "%q is not the email of a directory user", rc.Email)
+		}
+	}
+	exp := now.Add(c.TTL)
+	if exp.After(r.ExpiresAt) {
+		exp = r.ExpiresAt
+	}
+	return one(events.RequestShared{RequestID: string(id), Recipients: slices.Clone(c.Recipients),
+		Subject: c.Subject, Message: c.Message, ExpiresAt: exp.UTC()}), nil
 }
 
 // AnswerShare is a shared recipient's recommendation.
@@ -578,26 +598,33 @@ func (s *Service) AnswerShare(ctx context.Context, tenant TenantID, id RequestID
 	ragg := requestAgg(id)
 	var out Share
 	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{ragg}, func(tx *Tx) error {
-		r := tx.State(ragg).(*Request)
-		sh := r.share(c.ShareID)
-		if !r.Exists() || sh == nil {
-			return &NotFoundError{Kind: "share", ID: c.ShareID}
-		}
-		if sh.Answered {
-			return fmt.Errorf("share %q: %w", c.ShareID, ErrShareAnswered)
-		}
-		if !r.Pending() {
-			return fmt.Errorf("request %q is %s: %w", id, r.Status, ErrAlreadyDecided)
-		}
-		tx.Emit(ragg, events.ShareAnswered{RequestID: string(id), ShareID: c.ShareID, Email: sh.Email,
-			Recommendation: c.Recommendation, Comment: c.Comment})
-		return nil
+		evs, err := DecideAnswer(tx.State(ragg).(*Request), c)
+		tx.Emit(ragg, evs...)
+		return err
 	}, func(tx *Tx) {
 		if sh := tx.State(ragg).(*Request).share(c.ShareID); sh != nil {
 			out = *sh
 		}
 	})
 	return out, res, err
+}
+
+// DecideAnswer decides a shared recipient's answer c on r: the share must
+// be r's (else not found), unanswered (ErrShareAnswered), and r pending
+// (ErrAlreadyDecided).
+func DecideAnswer(r *Request, c AnswerShare) ([]events.Data, error) {
+	sh := r.share(c.ShareID)
+	if !r.Exists() || sh == nil {
+		return nil, &NotFoundError{Kind: "share", ID: c.ShareID}
+	}
+	if sh.Answered {
+		return nil, fmt.Errorf("share %q: %w", c.ShareID, ErrShareAnswered)
+	}
+	if !r.Pending() {
+		return nil, fmt.Errorf("request %q is %s: %w", r.ID, r.Status, ErrAlreadyDecided)
+	}
+	return one(events.ShareAnswered{RequestID: string(r.ID), ShareID: c.ShareID, Email: sh.Email,
+		Recommendation: c.Recommendation, Comment: c.Comment}), nil
 }
 
 // ExpireRequest expires request id if it is still pending at its deadline,
