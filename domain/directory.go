@@ -11,16 +11,24 @@ import (
 	"github.com/seatflow/seatflow/events"
 )
 
-// Admin roles a directory user can hold. Users holding any of them are the
-// tenant's admins: they are told when a request arrives.
+// The roles of Seatflow, in one place: the admin roles a directory user can
+// hold (users holding any of them are the tenant's admins: they are told
+// when a request arrives) and the roles only a token carries.
 const (
 	RoleGlobalAdmin  = "global-admin"
 	RoleUserAdmin    = "user-admin"
 	RoleLicenseAdmin = "license-admin"
+	// RoleUser is any member of the organisation.
+	RoleUser = "user"
+	// RoleIngest is for upstream systems that post sign-ins over HTTP.
+	RoleIngest = "ingest"
 )
 
-// DirectoryRoles lists the roles a directory user can hold.
+// DirectoryRoles lists the roles a directory user can hold: the admin roles.
 var DirectoryRoles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin}
+
+// Roles lists every role a token can carry.
+var Roles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin, RoleUser, RoleIngest}
 
 // Bounds of directory entries.
 const (

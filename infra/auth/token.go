@@ -10,24 +10,24 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 )
 
-// Roles a token can carry.
+// Roles a token can carry: the domain's one list (domain.Roles).
 const (
-	RoleGlobalAdmin  = "global-admin"
-	RoleUserAdmin    = "user-admin"
-	RoleLicenseAdmin = "license-admin"
-	RoleUser         = "user"
-	// RoleIngest is for upstream systems that post sign-ins over HTTP.
-	RoleIngest = "ingest"
+	RoleGlobalAdmin  = domain.RoleGlobalAdmin
+	RoleUserAdmin    = domain.RoleUserAdmin
+	RoleLicenseAdmin = domain.RoleLicenseAdmin
+	RoleUser         = domain.RoleUser
+	RoleIngest       = domain.RoleIngest
 )
 
 // Roles lists every known role.
-var Roles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin, RoleUser, RoleIngest}
+var Roles = domain.Roles
 
 // AdminRoles are the roles the contract calls "any admin".
-var AdminRoles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin}
+var AdminRoles = domain.DirectoryRoles
 
 // ValidRole reports whether r is one of Roles.
 func ValidRole(r string) bool { return slices.Contains(Roles, r) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 )
 
@@ -12,7 +13,7 @@ import (
 const KindPoolLow = "pool.low"
 
 // roleGlobalAdmin is the directory role pool.low goes to.
-const roleGlobalAdmin = "global-admin"
+const roleGlobalAdmin = domain.RoleGlobalAdmin
 
 // AutoClaimRules are the auto-claim alerts: PoolLow and PolicyExhausted
 // become pool.low to every global admin. Both events are recorded once per
