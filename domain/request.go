@@ -25,13 +25,13 @@ var ErrGroupNotLicensed = errors.New("the group is licensed with no product")
 // ErrShareAnswered means a shared recipient's link was used already.
 var ErrShareAnswered = errors.New("this share has been answered already")
 
-// Request statuses.
+// Request statuses (events.RequestStatusPending, ...).
 const (
-	StatusPending           = "pending"
-	StatusApproved          = "approved"
-	StatusPartiallyApproved = "partially_approved"
-	StatusDenied            = "denied"
-	StatusExpired           = "expired"
+	StatusPending           = events.RequestStatusPending
+	StatusApproved          = events.RequestStatusApproved
+	StatusPartiallyApproved = events.RequestStatusPartiallyApproved
+	StatusDenied            = events.RequestStatusDenied
+	StatusExpired           = events.RequestStatusExpired
 )
 
 // Recommendations a shared recipient can give.

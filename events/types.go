@@ -33,6 +33,16 @@ const (
 	SelfServiceBlocked = "blocked"
 )
 
+// Request statuses, as the request's events make them and every read of a
+// request shows them: one list for the domain and the read models.
+const (
+	RequestStatusPending           = "pending"
+	RequestStatusApproved          = "approved"
+	RequestStatusPartiallyApproved = "partially_approved"
+	RequestStatusDenied            = "denied"
+	RequestStatusExpired           = "expired"
+)
+
 // Source kinds: where a user's license came from.
 const (
 	SourceManual  = "manual"

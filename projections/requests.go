@@ -12,13 +12,13 @@ import (
 // NameRequests is the request read model's name.
 const NameRequests = "requests"
 
-// Request statuses as the list shows them.
+// Request statuses as the list shows them (events.RequestStatusPending, ...).
 const (
-	RequestPending           = "pending"
-	RequestApproved          = "approved"
-	RequestPartiallyApproved = "partially_approved"
-	RequestDenied            = "denied"
-	RequestExpired           = "expired"
+	RequestPending           = events.RequestStatusPending
+	RequestApproved          = events.RequestStatusApproved
+	RequestPartiallyApproved = events.RequestStatusPartiallyApproved
+	RequestDenied            = events.RequestStatusDenied
+	RequestExpired           = events.RequestStatusExpired
 )
 
 // Per-user outcomes of a request.
