@@ -225,7 +225,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP, Health: func() error {
+		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP,
+		History: &httpapi.HistoryConfig{Licenses: modelOf[*projections.LicenseHistory](models)},
+		Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
 			}
@@ -341,7 +343,18 @@ func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, lo
 	rq := wireRequests(c, svc, counts, cfg.Requests, log)
 	ac.metrics, rq.metrics = m.Registry(), m.Registry()
 	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
+	models = append(models, projections.NewLicenseHistory())
 	return counts, licenses, ac, rq, models
+}
+
+// modelOf finds the read model of type T among models.
+func modelOf[T projections.Projection](models []projections.Projection) T {
+	for _, m := range models {
+		if t, ok := m.(T); ok {
+			return t
+		}
+	}
+	panic(fmt.Sprintf("no read model of type %T", *new(T)))
 }
 
 // checkpoints opens the checkpoint store when every read model can be

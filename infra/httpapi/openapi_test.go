@@ -27,6 +27,7 @@ type (
 	stubProducts          struct{ httpapi.ProductQueries }
 	stubLicenses          struct{ httpapi.LicenseQueries }
 	stubProgress          struct{ httpapi.Progress }
+	stubHistory           struct{ httpapi.HistoryQueries }
 )
 
 // documented reads docs/openapi.yaml's operations as "METHOD /path".
@@ -76,6 +77,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Claims: stubClaimQueries{}, SignIns: stubSignIns{}},
 		Requests: &httpapi.RequestsConfig{Commands: stubRequestCommands{}, Requests: stubRequestQueries{},
 			Directory: stubDirectoryQueries{}},
+		History: &httpapi.HistoryConfig{Licenses: stubHistory{}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -64,6 +64,7 @@ func (s *Server) routes() {
 	}, s.userLicenses)
 	s.autoClaimRoutes()
 	s.requestRoutes()
+	s.historyRoutes()
 	s.consoleRoutes()
 }
 
