@@ -21,6 +21,7 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/history"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsauth"
@@ -212,6 +213,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	if err != nil {
 		return err
 	}
+	past, err := history.New(history.Config{JS: c.js, Registry: reg, Index: modelOf[*projections.AsOfIndex](models),
+		Licenses: modelOf[*projections.LicenseHistory](models), Progress: runner})
+	if err != nil {
+		return err
+	}
 	// /metrics is on the API's listener unless --metrics-listen gives it
 	// one of its own (e.g. an address only Prometheus reaches).
 	idem, err := natsjs.OpenIdempotencyKeys(ctx, c.js, cfg.Replicas)
@@ -226,7 +232,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
 		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP,
-		History: &httpapi.HistoryConfig{Licenses: modelOf[*projections.LicenseHistory](models)},
+		History: &httpapi.HistoryConfig{Licenses: modelOf[*projections.LicenseHistory](models), AsOf: past},
 		Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
@@ -343,7 +349,7 @@ func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, lo
 	rq := wireRequests(c, svc, counts, cfg.Requests, log)
 	ac.metrics, rq.metrics = m.Registry(), m.Registry()
 	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
-	models = append(models, projections.NewLicenseHistory())
+	models = append(models, projections.NewLicenseHistory(), projections.NewAsOfIndex(projections.DefaultAsOfEvery))
 	return counts, licenses, ac, rq, models
 }
 
