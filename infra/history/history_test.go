@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -262,5 +263,127 @@ func TestAsOfEqualsFoldOfTruncatedStream(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// noProgress is a Progress for readers whose read models are not fed.
+type noProgress struct{}
+
+func (noProgress) WaitFor(context.Context, uint64) error { return nil }
+
+// exportWorld is an embedded JetStream holding evs and a Reader without
+// read models behind it (an export reads only the stream).
+func exportWorld(t *testing.T, evs []events.Envelope) (*history.Reader, jetstream.JetStream) {
+	t.Helper()
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, ctx, js, evs)
+	rd, err := history.New(history.Config{JS: js, Registry: events.Default(), Index: projections.NewAsOfIndex(0),
+		Licenses: projections.NewLicenseHistory(), Progress: noProgress{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rd, js
+}
+
+func export(t *testing.T, rd *history.Reader, tenant string, from, to time.Time, after uint64) []uint64 {
+	t.Helper()
+	var out []uint64
+	err := rd.Export(context.Background(), tenant, from, to, after, func(e events.Envelope) error {
+		if e.Tenant != tenant {
+			t.Fatalf("exported %s's event %d", e.Tenant, e.Position)
+		}
+		out = append(out, e.Position)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestExportEqualsStream: an export is the tenant's events of the stream
+// in order; resuming after a position gives the rest; from and to bound
+// it by the stream's stored times.
+func TestExportEqualsStream(t *testing.T) {
+	rd, js := exportWorld(t, genHistory(5, 3_000))
+	all := readAll(t, js, events.Default())
+	var want []uint64
+	for _, s := range all {
+		if s.env.Tenant == "contoso" {
+			want = append(want, s.env.Position)
+		}
+	}
+	got := export(t, rd, "contoso", time.Time{}, time.Time{}, 0)
+	if !slices.Equal(got, want) {
+		t.Fatalf("export: got %d events, want %d", len(got), len(want))
+	}
+	cut := want[len(want)/3]
+	if got := export(t, rd, "contoso", time.Time{}, time.Time{}, cut); !slices.Equal(got, want[len(want)/3+1:]) {
+		t.Fatalf("resumed after %d: got %d events from %v, want %d", cut, len(got), got[:1], len(want)-len(want)/3-1)
+	}
+	from, to := all[1000].at, all[2000].at
+	var inWindow []uint64
+	for _, s := range all {
+		if s.env.Tenant == "contoso" && !s.at.Before(from) && !s.at.After(to) {
+			inWindow = append(inWindow, s.env.Position)
+		}
+	}
+	if got := export(t, rd, "contoso", from, to, 0); !slices.Equal(got, inWindow) {
+		t.Fatalf("from %s to %s: got %d events, want %d", from, to, len(got), len(inWindow))
+	}
+	if got := export(t, rd, "nobody", time.Time{}, time.Time{}, 0); len(got) != 0 {
+		t.Fatalf("a tenant without events exported %d", len(got))
+	}
+}
+
+// TestExportMemoryIsFlat: exporting 100,000 events holds no more memory
+// after the last than after the first ten thousand (the reader keeps one
+// pull batch, the caller's function sees one event at a time).
+func TestExportMemoryIsFlat(t *testing.T) {
+	n := 100_000
+	if testing.Short() {
+		n = 20_000
+	}
+	evs := genHistory(9, n)
+	for i := range evs {
+		evs[i].Tenant = "contoso"
+	}
+	rd, _ := exportWorld(t, evs)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	var (
+		count       int
+		early, late uint64
+	)
+	err := rd.Export(context.Background(), "contoso", time.Time{}, time.Time{}, 0, func(e events.Envelope) error {
+		count++
+		switch count {
+		case n / 10:
+			early = heap()
+		case n - 1:
+			late = heap()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != n {
+		t.Fatalf("exported %d events, want %d", count, n)
+	}
+	t.Logf("heap after %d events: %d KiB; after %d: %d KiB", n/10, early>>10, n-1, late>>10)
+	// Keeping the events would take well over 100 bytes each.
+	if late > early && late-early > uint64(n)*100*9/10/4 {
+		t.Fatalf("heap grew from %d to %d bytes over %d events", early, late, n*9/10)
 	}
 }

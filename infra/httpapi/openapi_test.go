@@ -28,6 +28,7 @@ type (
 	stubLicenses          struct{ httpapi.LicenseQueries }
 	stubProgress          struct{ httpapi.Progress }
 	stubHistory           struct{ httpapi.HistoryQueries }
+	stubExporter          struct{ httpapi.Exporter }
 )
 
 // documented reads docs/openapi.yaml's operations as "METHOD /path".
@@ -77,7 +78,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Claims: stubClaimQueries{}, SignIns: stubSignIns{}},
 		Requests: &httpapi.RequestsConfig{Commands: stubRequestCommands{}, Requests: stubRequestQueries{},
 			Directory: stubDirectoryQueries{}},
-		History: &httpapi.HistoryConfig{Licenses: stubHistory{}},
+		History: &httpapi.HistoryConfig{Licenses: stubHistory{}, Export: stubExporter{}},
 	})
 	if err != nil {
 		t.Fatal(err)
