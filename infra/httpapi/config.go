@@ -148,6 +148,9 @@ func (c Config) Validate() error {
 	if c.History != nil && c.History.Licenses == nil {
 		errs = append(errs, errors.New("httpapi: Config.History.Licenses is required"))
 	}
+	if f := c.History; f != nil && f.Foresight != nil && (f.Foresight.Claims == nil || f.Foresight.Queues == nil || f.Foresight.Simulate == nil) {
+		errs = append(errs, errors.New("httpapi: Config.History.Foresight needs Claims, Queues and Simulate"))
+	}
 	if c.WaitTimeout < 0 {
 		errs = append(errs, errors.New("httpapi: Config.WaitTimeout must not be negative"))
 	}

@@ -48,6 +48,9 @@ type HistoryConfig struct {
 	// Export streams the tenant's events for GET /v1/history. nil: the
 	// route is not served.
 	Export Exporter
+	// Foresight serves the run-out forecast and the policy simulation
+	// (see foresight.go). nil: those routes are not served.
+	Foresight *ForesightConfig
 }
 
 // Exporter streams a tenant's events (history.Reader).

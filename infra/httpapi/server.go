@@ -65,6 +65,7 @@ func (s *Server) routes() {
 	s.autoClaimRoutes()
 	s.requestRoutes()
 	s.historyRoutes()
+	s.foresightRoutes()
 	s.consoleRoutes()
 }
 
