@@ -57,24 +57,31 @@ const (
 	opDel
 )
 
-// histEntry is HistoryEntry in memory: strings that repeat are interned,
-// times are Unix nanoseconds, and what the detail needs is kept as fields
-// so no per-event JSON or sentence is stored. Exported fields with short
-// names make the snapshot plain JSON of it.
+// histEntry is HistoryEntry in memory, 80 bytes: strings that repeat
+// (types, actors, kinds, refs, group names, service lists) are indexes
+// into the read model's intern tables, times are Unix nanoseconds, and
+// what the detail needs is kept as fields, so no per-event JSON or
+// sentence is stored. Only the command id is the event's own.
 type histEntry struct {
-	Pos      uint64   `json:"p"`
-	At       int64    `json:"t"`
-	Type     string   `json:"y"`
-	Actor    string   `json:"a,omitempty"`
-	Cmd      string   `json:"c,omitempty"`
-	Kind     string   `json:"k"`
-	Ref      string   `json:"r,omitempty"`
-	Op       int8     `json:"o,omitempty"`
-	Since    int64    `json:"s,omitempty"` // assigned_at of the license set
-	Disabled []string `json:"d,omitempty"`
-	Version  uint64   `json:"v,omitempty"` // policy version
-	Place    int      `json:"n,omitempty"` // policy place + 1; 0 unknown
-	Group    string   `json:"g,omitempty"` // group name
+	pos      uint64
+	at       int64
+	since    int64  // assigned_at of the license an opSet entry sets
+	version  uint64 // policy version
+	cmd      string
+	actor    uint32
+	ref      uint32
+	group    uint32 // group name
+	disabled uint32 // service list
+	typ      uint32
+	kind     uint32
+	op       uint8
+	place    uint8 // policy place + 1; 0 unknown
+}
+
+// licenseLog is the entries of one user's license of one product.
+type licenseLog struct {
+	product string
+	entries []histEntry
 }
 
 type historyRequest struct {
@@ -89,27 +96,39 @@ type historyPolicy struct {
 }
 
 type historyTenant struct {
-	// Users: user -> product -> entries, oldest first.
-	Users    map[string]map[string][]histEntry `json:"users"`
-	Requests map[string]*historyRequest        `json:"requests"`
-	Policies map[string]*historyPolicy         `json:"policies"`
-	Groups   map[string]string                 `json:"groups"`
+	// users: user -> a short list of licenses, each with its entries,
+	// oldest first (a slice, not a map: most users have one or two).
+	users    map[string][]licenseLog
+	requests map[string]*historyRequest
+	policies map[string]*historyPolicy
+	groups   map[string]string
 }
 
 // LicenseHistory is the read model of every event that touched each user's
 // license of each product: why they hold it, or held it. It also answers
 // a user's licenses at any past stream position (LicensesAt), since its
-// entries say exactly what each event did to the license.
+// entries say exactly what each event did to the license. It grows with
+// the events that touch licenses, so it is kept compact (see histEntry).
 type LicenseHistory struct {
 	mu      sync.RWMutex
 	tenants map[string]*historyTenant
-	strs    map[string]string
-	lists   map[string][]string
+	names   []string          // intern table; names[0] is ""
+	nameIdx map[string]uint32 // name -> index in names
+	lists   [][]string        // service lists; lists[0] is nil
+	listIdx map[string]uint32 // joined list -> index in lists
 }
 
 // NewLicenseHistory returns an empty LicenseHistory.
 func NewLicenseHistory() *LicenseHistory {
-	return &LicenseHistory{tenants: map[string]*historyTenant{}, strs: map[string]string{}, lists: map[string][]string{}}
+	h := &LicenseHistory{}
+	h.reset()
+	return h
+}
+
+func (h *LicenseHistory) reset() {
+	h.tenants = map[string]*historyTenant{}
+	h.names, h.nameIdx = []string{""}, map[string]uint32{"": 0}
+	h.lists, h.listIdx = [][]string{nil}, map[string]uint32{}
 }
 
 // Name implements Projection.
@@ -118,54 +137,90 @@ func (*LicenseHistory) Name() string { return NameLicenseHistory }
 func (h *LicenseHistory) tenant(t string) *historyTenant {
 	ht := h.tenants[t]
 	if ht == nil {
-		ht = &historyTenant{Users: map[string]map[string][]histEntry{}, Requests: map[string]*historyRequest{},
-			Policies: map[string]*historyPolicy{}, Groups: map[string]string{}}
+		ht = &historyTenant{users: map[string][]licenseLog{}, requests: map[string]*historyRequest{},
+			policies: map[string]*historyPolicy{}, groups: map[string]string{}}
 		h.tenants[t] = ht
 	}
 	return ht
 }
 
-func (h *LicenseHistory) str(s string) string {
-	if v, ok := h.strs[s]; ok {
-		return v
+// name interns s and returns its index.
+func (h *LicenseHistory) name(s string) uint32 {
+	if i, ok := h.nameIdx[s]; ok {
+		return i
 	}
 	s = strings.Clone(s)
-	h.strs[s] = s
-	return s
+	i := uint32(len(h.names))
+	h.names = append(h.names, s)
+	h.nameIdx[s] = i
+	return i
 }
 
-func (h *LicenseHistory) list(xs []string) []string {
+// str interns s and returns the interned copy.
+func (h *LicenseHistory) str(s string) string { return h.names[h.name(s)] }
+
+// list interns a service list and returns its index.
+func (h *LicenseHistory) list(xs []string) uint32 {
 	if len(xs) == 0 {
-		return nil
+		return 0
 	}
 	k := strings.Join(xs, "\x00")
-	if v, ok := h.lists[k]; ok {
-		return v
+	if i, ok := h.listIdx[k]; ok {
+		return i
 	}
 	v := make([]string, len(xs))
 	for i, x := range xs {
 		v[i] = h.str(x)
 	}
-	h.lists[k] = v
-	return v
+	i := uint32(len(h.lists))
+	h.lists = append(h.lists, v)
+	h.listIdx[k] = i
+	return i
 }
 
-func (h *LicenseHistory) add(t *historyTenant, user, product string, e histEntry) {
-	e.Type, e.Actor, e.Kind, e.Ref, e.Group = h.str(e.Type), h.str(e.Actor), h.str(e.Kind), h.str(e.Ref), h.str(e.Group)
-	e.Disabled = h.list(e.Disabled)
-	ps := t.Users[user]
-	if ps == nil {
-		ps = map[string][]histEntry{}
-		t.Users[h.str(user)] = ps
+// draft is an entry being built, with its strings not yet interned.
+type draft struct {
+	pos                   uint64
+	at, since             int64
+	version               uint64
+	typ, kind, ref, group string
+	actor, cmd            string
+	disabled              []string
+	op                    uint8
+	place                 int
+}
+
+func (h *LicenseHistory) add(t *historyTenant, user, product string, d draft) {
+	e := histEntry{pos: d.pos, at: d.at, since: d.since, version: d.version, cmd: d.cmd, actor: h.name(d.actor),
+		ref: h.name(d.ref), group: h.name(d.group), disabled: h.list(d.disabled), typ: h.name(d.typ),
+		kind: h.name(d.kind), op: d.op, place: uint8(min(d.place, 255))}
+	logs := t.users[user]
+	for i := range logs {
+		if logs[i].product == product {
+			logs[i].entries = append(logs[i].entries, e)
+			return
+		}
 	}
-	product = h.str(product)
-	ps[product] = append(ps[product], e)
+	if logs == nil {
+		user = h.str(user)
+		logs = make([]licenseLog, 0, 1)
+	}
+	t.users[user] = append(logs, licenseLog{product: h.str(product), entries: []histEntry{e}})
+}
+
+func (t *historyTenant) entries(user, product string) []histEntry {
+	for _, l := range t.users[user] {
+		if l.product == product {
+			return l.entries
+		}
+	}
+	return nil
 }
 
 // held is the last entry that set the license, if it is still held.
 func held(es []histEntry) (histEntry, bool) {
 	for i := len(es) - 1; i >= 0; i-- {
-		switch es[i].Op {
+		switch es[i].op {
 		case opSet:
 			return es[i], true
 		case opDel:
@@ -180,43 +235,43 @@ func (h *LicenseHistory) Apply(env events.Envelope) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	t := h.tenant(env.Tenant)
-	base := histEntry{Pos: env.Position, At: env.OccurredAt.UnixNano(), Type: env.Type, Actor: env.Actor, Cmd: env.CommandID}
+	base := draft{pos: env.Position, at: env.OccurredAt.UnixNano(), typ: env.Type, actor: env.Actor, cmd: env.CommandID}
 	switch e := env.Data.(type) {
 	case events.RequestSubmitted:
-		t.Requests[e.RequestID] = &historyRequest{Requester: h.str(e.Requester)}
+		t.requests[e.RequestID] = &historyRequest{Requester: h.str(e.Requester)}
 	case events.RequestApproved:
-		r := t.Requests[e.RequestID]
+		r := t.requests[e.RequestID]
 		if r == nil {
 			r = &historyRequest{}
-			t.Requests[e.RequestID] = r
+			t.requests[e.RequestID] = r
 		}
 		r.DecidedBy, r.DecidedPos = h.str(env.Actor), env.Position
 		for _, u := range e.Approved {
 			x := base
-			x.Kind, x.Ref = events.SourceRequest, e.RequestID
+			x.kind, x.ref = events.SourceRequest, e.RequestID
 			h.add(t, u, e.ProductID, x)
 		}
 	case events.PolicyCreated:
-		t.Policies[e.PolicyID] = &historyPolicy{Version: env.Position, Products: h.policyProducts(e.Products)}
+		t.policies[e.PolicyID] = &historyPolicy{Version: env.Position, Products: h.policyProducts(e.Products)}
 	case events.PolicyProductsChanged:
-		p := t.Policies[e.PolicyID]
+		p := t.policies[e.PolicyID]
 		if p == nil {
 			p = &historyPolicy{}
-			t.Policies[e.PolicyID] = p
+			t.policies[e.PolicyID] = p
 		}
 		p.Version, p.Products = env.Position, h.policyProducts(e.Products)
 	case events.GroupChanged:
-		t.Groups[e.GroupID] = h.str(e.Name)
+		t.groups[e.GroupID] = h.str(e.Name)
 	case events.LicenseAssigned:
 		h.assigned(t, base, e, env.OccurredAt)
 	case events.LicensesAssigned:
 		for i, a := range e.Each() {
 			x := base
 			if e.Assignments[i].Actor != "" {
-				x.Actor = e.Assignments[i].Actor
+				x.actor = e.Assignments[i].Actor
 			}
 			if e.Assignments[i].CommandID != "" {
-				x.Cmd = e.Assignments[i].CommandID
+				x.cmd = e.Assignments[i].CommandID
 			}
 			h.assigned(t, x, a, env.OccurredAt)
 		}
@@ -224,33 +279,31 @@ func (h *LicenseHistory) Apply(env events.Envelope) {
 		for _, c := range events.Claims(e) {
 			x := base
 			if c.SigninID != "" {
-				x.Cmd = c.SigninID
+				x.cmd = c.SigninID
 			}
-			x.Kind, x.Ref, x.Op, x.Since, x.Disabled = events.SourcePolicy, c.PolicyID, opSet, c.ClaimedAt.UnixNano(), c.DisabledServices
-			x.Version, x.Place = t.policyPlace(c.PolicyID, c.ProductID)
+			x.kind, x.ref, x.op, x.since, x.disabled = events.SourcePolicy, c.PolicyID, opSet, c.ClaimedAt.UnixNano(), c.DisabledServices
+			x.version, x.place = t.policyPlace(c.PolicyID, c.ProductID)
 			h.add(t, c.UserID, c.ProductID, x)
 		}
 	case events.QueuedUserGranted:
 		x := base
-		x.Kind, x.Ref = events.SourcePolicy, e.PolicyID
-		x.Version, x.Place = t.policyPlace(e.PolicyID, e.ProductID)
+		x.kind, x.ref = events.SourcePolicy, e.PolicyID
+		x.version, x.place = t.policyPlace(e.PolicyID, e.ProductID)
 		h.add(t, e.UserID, e.ProductID, x)
 	case events.LicenseUnassigned:
 		x := base
-		x.Op = opDel
-		if was, ok := held(t.Users[e.UserID][e.ProductID]); ok {
-			x.Kind, x.Ref, x.Version, x.Place, x.Group = was.Kind, was.Ref, was.Version, was.Place, was.Group
-		} else {
-			x.Kind = events.SourceManual
+		x.op, x.kind = opDel, events.SourceManual
+		if was, ok := held(t.entries(e.UserID, e.ProductID)); ok {
+			x.kind, x.ref, x.version, x.place, x.group = h.names[was.kind], h.names[was.ref], was.version, int(was.place), h.names[was.group]
 		}
 		h.add(t, e.UserID, e.ProductID, x)
 	}
 }
 
-func (h *LicenseHistory) assigned(t *historyTenant, x histEntry, a events.LicenseAssigned, at time.Time) {
-	x.Kind, x.Ref, x.Op, x.Since, x.Disabled = a.Source.Kind, a.Source.Ref, opSet, at.UnixNano(), a.DisabledServices
+func (h *LicenseHistory) assigned(t *historyTenant, x draft, a events.LicenseAssigned, at time.Time) {
+	x.kind, x.ref, x.op, x.since, x.disabled = a.Source.Kind, a.Source.Ref, opSet, at.UnixNano(), a.DisabledServices
 	if a.Source.Kind == events.SourceGroup {
-		x.Group = t.Groups[a.Source.Ref]
+		x.group = t.groups[a.Source.Ref]
 	}
 	h.add(t, a.UserID, a.ProductID, x)
 }
@@ -265,7 +318,7 @@ func (h *LicenseHistory) policyProducts(ps []events.PolicyProduct) []string {
 
 // policyPlace is the policy's version and product's place in it (+1).
 func (t *historyTenant) policyPlace(policy, product string) (uint64, int) {
-	p := t.Policies[policy]
+	p := t.policies[policy]
 	if p == nil {
 		return 0, 0
 	}
@@ -286,13 +339,13 @@ func (h *LicenseHistory) History(tenant, user, product string) ([]HistoryEntry, 
 	if t == nil {
 		return nil, false
 	}
-	es := t.Users[user][product]
+	es := t.entries(user, product)
 	if len(es) == 0 {
 		return nil, false
 	}
 	out := make([]HistoryEntry, len(es))
 	for i, e := range es {
-		out[i] = t.view(e)
+		out[i] = h.view(t, e)
 	}
 	return out, true
 }
@@ -309,53 +362,54 @@ func Place(n int) string {
 	return "backup " + strconv.Itoa(n-1)
 }
 
-func (t *historyTenant) view(e histEntry) HistoryEntry {
-	o := Origin{Kind: e.Kind, Ref: e.Ref}
+func (h *LicenseHistory) view(t *historyTenant, e histEntry) HistoryEntry {
+	kind, ref, actor := h.names[e.kind], h.names[e.ref], h.names[e.actor]
+	o := Origin{Kind: kind, Ref: ref}
 	var what string
-	switch e.Op {
+	switch e.op {
 	case opSet:
 		what = "assigned"
 	case opDel:
 		what = "unassigned"
 	}
 	by := ""
-	if e.Actor != "" {
-		by = " by " + e.Actor
+	if actor != "" {
+		by = " by " + actor
 	}
-	switch e.Kind {
+	switch kind {
 	case events.SourceRequest:
-		if r := t.Requests[e.Ref]; r != nil {
+		if r := t.requests[ref]; r != nil {
 			o.Requester, o.DecidedBy, o.DecisionPosition = r.Requester, r.DecidedBy, r.DecidedPos
 		}
-		o.Detail = fmt.Sprintf("request %s", e.Ref)
+		o.Detail = "request " + ref
 		if o.Requester != "" {
 			o.Detail += " by " + o.Requester
 		}
 		if o.DecidedBy != "" {
 			o.Detail += fmt.Sprintf(", approved by %s (position %d)", o.DecidedBy, o.DecisionPosition)
 		}
-		if e.Op == opDel {
+		if e.op == opDel {
 			o.Detail = "license from " + o.Detail + ", unassigned" + by
 		}
 	case events.SourcePolicy:
-		o.PolicyVersion, o.Place = e.Version, Place(e.Place)
-		o.Detail = fmt.Sprintf("policy %s (version %d)", e.Ref, e.Version)
+		o.PolicyVersion, o.Place = e.version, Place(int(e.place))
+		o.Detail = fmt.Sprintf("policy %s (version %d)", ref, e.version)
 		if o.Place != "" {
 			o.Detail += ", " + o.Place + " product"
 		}
 		switch {
-		case e.Op == opDel:
+		case e.op == opDel:
 			o.Detail = "license claimed under " + o.Detail + ", unassigned" + by
-		case e.Type == events.TypeQueuedUserGranted:
+		case h.names[e.typ] == events.TypeQueuedUserGranted:
 			o.Detail = "granted from the queue of " + o.Detail
 		default:
 			o.Detail = "claimed under " + o.Detail
 		}
 	case events.SourceGroup:
-		o.GroupName = e.Group
-		o.Detail = "member of group " + e.Ref
-		if e.Group != "" {
-			o.Detail += " (" + e.Group + ")"
+		o.GroupName = h.names[e.group]
+		o.Detail = "member of group " + ref
+		if o.GroupName != "" {
+			o.Detail += " (" + o.GroupName + ")"
 		}
 		if what != "" {
 			o.Detail += ", " + what + by
@@ -363,7 +417,7 @@ func (t *historyTenant) view(e histEntry) HistoryEntry {
 	default:
 		o.Detail = "manually " + what + by
 	}
-	return HistoryEntry{Position: e.Pos, At: time.Unix(0, e.At).UTC(), Type: e.Type, Actor: e.Actor, CommandID: e.Cmd, Origin: o}
+	return HistoryEntry{Position: e.pos, At: time.Unix(0, e.at).UTC(), Type: h.names[e.typ], Actor: actor, CommandID: e.cmd, Origin: o}
 }
 
 // LicensesAt lists the licenses user held once the events up to position
@@ -376,15 +430,16 @@ func (h *LicenseHistory) LicensesAt(tenant, user string, position uint64) []User
 	if t == nil {
 		return out
 	}
-	for product, es := range t.Users[user] {
-		n := sort.Search(len(es), func(i int) bool { return es[i].Pos > position })
+	for _, l := range t.users[user] {
+		es := l.entries
+		n := sort.Search(len(es), func(i int) bool { return es[i].pos > position })
 		e, ok := held(es[:n])
 		if !ok {
 			continue
 		}
-		d := append([]string{}, e.Disabled...)
-		out = append(out, UserLicense{ProductID: product, DisabledServices: d, Source: events.Source{Kind: e.Kind, Ref: e.Ref},
-			AssignedAt: time.Unix(0, e.Since).UTC()})
+		d := append([]string{}, h.lists[e.disabled]...)
+		out = append(out, UserLicense{ProductID: l.product, DisabledServices: d,
+			Source: events.Source{Kind: h.names[e.kind], Ref: h.names[e.ref]}, AssignedAt: time.Unix(0, e.since).UTC()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
 	return out
@@ -393,35 +448,95 @@ func (h *LicenseHistory) LicensesAt(tenant, user string, position uint64) []User
 // Version implements Snapshotter.
 func (*LicenseHistory) Version() int { return 1 }
 
+// histEntryJSON is histEntry in a snapshot, with its strings spelled out.
+type histEntryJSON struct {
+	Pos      uint64   `json:"p"`
+	At       int64    `json:"t"`
+	Since    int64    `json:"s,omitempty"`
+	Version  uint64   `json:"v,omitempty"`
+	Cmd      string   `json:"c,omitempty"`
+	Actor    string   `json:"a,omitempty"`
+	Ref      string   `json:"r,omitempty"`
+	Group    string   `json:"g,omitempty"`
+	Disabled []string `json:"d,omitempty"`
+	Type     string   `json:"y"`
+	Kind     string   `json:"k"`
+	Op       uint8    `json:"o,omitempty"`
+	Place    int      `json:"n,omitempty"`
+}
+
+type historyTenantJSON struct {
+	// Users: user -> product -> entries.
+	Users    map[string]map[string][]histEntryJSON `json:"users"`
+	Requests map[string]*historyRequest            `json:"requests"`
+	Policies map[string]*historyPolicy             `json:"policies"`
+	Groups   map[string]string                     `json:"groups"`
+}
+
 // Snapshot implements Snapshotter.
 func (h *LicenseHistory) Snapshot() ([]byte, error) {
-	return snapshotJSON(&h.mu, h.tenants)
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make(map[string]historyTenantJSON, len(h.tenants))
+	for name, t := range h.tenants {
+		tj := historyTenantJSON{Users: make(map[string]map[string][]histEntryJSON, len(t.users)), Requests: t.requests,
+			Policies: t.policies, Groups: t.groups}
+		for u, logs := range t.users {
+			ps := make(map[string][]histEntryJSON, len(logs))
+			for _, l := range logs {
+				es := make([]histEntryJSON, len(l.entries))
+				for i, e := range l.entries {
+					es[i] = histEntryJSON{Pos: e.pos, At: e.at, Since: e.since, Version: e.version, Cmd: e.cmd, Actor: h.names[e.actor],
+						Ref: h.names[e.ref], Group: h.names[e.group], Disabled: h.lists[e.disabled], Type: h.names[e.typ],
+						Kind: h.names[e.kind], Op: e.op, Place: int(e.place)}
+				}
+				ps[l.product] = es
+			}
+			tj.Users[u] = ps
+		}
+		out[name] = tj
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", NameLicenseHistory, err)
+	}
+	return b, nil
 }
 
 // Restore implements Snapshotter; repeated strings are interned again.
 func (h *LicenseHistory) Restore(b []byte) error {
-	fresh := map[string]*historyTenant{}
-	if err := json.Unmarshal(b, &fresh); err != nil {
+	var in map[string]historyTenantJSON
+	if err := json.Unmarshal(b, &in); err != nil {
 		return fmt.Errorf("restore %s: %w", NameLicenseHistory, err)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.tenants, h.strs, h.lists = map[string]*historyTenant{}, map[string]string{}, map[string][]string{}
-	for name, ft := range fresh {
+	h.reset()
+	for name, tj := range in {
 		t := h.tenant(name)
-		if ft.Requests != nil {
-			t.Requests = ft.Requests
+		for id, r := range tj.Requests {
+			t.requests[id] = &historyRequest{Requester: h.str(r.Requester), DecidedBy: h.str(r.DecidedBy), DecidedPos: r.DecidedPos}
 		}
-		if ft.Groups != nil {
-			t.Groups = ft.Groups
+		for id, p := range tj.Policies {
+			ps := make([]string, len(p.Products))
+			for i, x := range p.Products {
+				ps[i] = h.str(x)
+			}
+			t.policies[id] = &historyPolicy{Version: p.Version, Products: ps}
 		}
-		for id, p := range ft.Policies {
-			t.Policies[id] = &historyPolicy{Version: p.Version, Products: h.list(p.Products)}
+		for id, g := range tj.Groups {
+			t.groups[id] = h.str(g)
 		}
-		for u, ps := range ft.Users {
-			for p, es := range ps {
-				for _, e := range es {
-					h.add(t, u, p, e)
+		for u, ps := range tj.Users {
+			products := make([]string, 0, len(ps))
+			for p := range ps {
+				products = append(products, p)
+			}
+			sort.Strings(products)
+			for _, p := range products {
+				for _, e := range ps[p] {
+					h.add(t, u, p, draft{pos: e.Pos, at: e.At, since: e.Since, version: e.Version, cmd: e.Cmd, actor: e.Actor,
+						ref: e.Ref, group: e.Group, disabled: e.Disabled, typ: e.Type, kind: e.Kind, op: e.Op, place: e.Place})
 				}
 			}
 		}
