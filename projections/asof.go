@@ -21,10 +21,11 @@ var _ Snapshotter = (*AsOfIndex)(nil)
 // AsOfIndex answers what a tenant's products and policies were at any past
 // stream position without keeping every past state: it folds each
 // tenant's product and policy events into the tenant's own LicenseCounts
-// and PolicyList and, every Every of those events, keeps a snapshot of
+// and PolicyList and, every every of those events (more when the state is
+// large: the marks take at most 16 bytes per event), keeps a snapshot of
 // them (a mark). The state at position p is the last mark at or before p
 // brought forward by the tenant's product and policy events after the
-// mark up to p (at most Every of them), which the caller reads from the
+// mark up to p (one mark's span at most), which the caller reads from the
 // stream and applies to Base's answer.
 type AsOfIndex struct {
 	mu      sync.RWMutex
@@ -44,6 +45,7 @@ type asOfTenant struct {
 	counts   *LicenseCounts
 	policies *PolicyList
 	since    int // events since the last mark
+	spacing  int // events between marks this tenant's state size asks for
 	marks    []AsOfMark
 }
 
@@ -82,7 +84,7 @@ func (x *AsOfIndex) Apply(env events.Envelope) {
 	}
 	t.counts.Apply(env)
 	t.policies.Apply(env)
-	if t.since++; t.since < x.every {
+	if t.since++; t.since < max(x.every, t.spacing) {
 		return
 	}
 	t.since = 0
@@ -93,7 +95,14 @@ func (x *AsOfIndex) Apply(env events.Envelope) {
 		return
 	}
 	t.marks = append(t.marks, m)
+	// A large state (long queues, many products) is marked less often, so
+	// that the marks never take more than asOfMarkBytesPerEvent bytes per
+	// event; the replay grows instead.
+	t.spacing = (len(m.Counts) + len(m.Policies)) / asOfMarkBytesPerEvent
 }
+
+// asOfMarkBytesPerEvent bounds the marks' memory per event of a tenant.
+const asOfMarkBytesPerEvent = 16
 
 func (t *asOfTenant) mark(pos uint64) (AsOfMark, error) {
 	c, err := t.counts.Snapshot()
@@ -170,6 +179,7 @@ type asOfTenantJSON struct {
 	Counts   json.RawMessage `json:"counts"`
 	Policies json.RawMessage `json:"policies"`
 	Since    int             `json:"since"`
+	Spacing  int             `json:"spacing,omitempty"`
 	Marks    []AsOfMark      `json:"marks"`
 }
 
@@ -188,7 +198,7 @@ func (x *AsOfIndex) Snapshot() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s: %w", NameAsOfIndex, err)
 		}
-		out.Tenants[name] = asOfTenantJSON{Counts: cur.Counts, Policies: cur.Policies, Since: t.since, Marks: t.marks}
+		out.Tenants[name] = asOfTenantJSON{Counts: cur.Counts, Policies: cur.Policies, Since: t.since, Spacing: t.spacing, Marks: t.marks}
 	}
 	return json.Marshal(out)
 }
@@ -202,7 +212,7 @@ func (x *AsOfIndex) Restore(b []byte) error {
 	}
 	tenants := make(map[string]*asOfTenant, len(in.Tenants))
 	for name, tj := range in.Tenants {
-		t := &asOfTenant{counts: NewLicenseCounts(), policies: NewPolicyList(), since: tj.Since, marks: tj.Marks}
+		t := &asOfTenant{counts: NewLicenseCounts(), policies: NewPolicyList(), since: tj.Since, spacing: tj.Spacing, marks: tj.Marks}
 		if err := t.counts.Restore(tj.Counts); err != nil {
 			return fmt.Errorf("restore %s: %w", NameAsOfIndex, err)
 		}

@@ -105,31 +105,48 @@ type directGet struct {
 // PositionAt is the last stream position stored at or before t (0 when
 // none was): the message before the first one stored after t, which the
 // stream's time index finds with one direct get.
+//
+// Any replica may answer a direct get; one that trails the leader may have
+// nothing after t yet. The stream's last position counts only when its
+// last message was stored at or before t; otherwise the question is asked
+// again.
 func (r *Reader) PositionAt(ctx context.Context, t time.Time) (uint64, error) {
 	nc := r.cfg.JS.Conn()
 	req, _ := json.Marshal(directGet{StartTime: t.Add(time.Nanosecond).UTC()})
-	resp, err := nc.RequestWithContext(ctx, jetstream.DefaultAPIPrefix+"DIRECT.GET."+r.cfg.Stream, req)
-	if err != nil {
-		return 0, fmt.Errorf("position at %s: %w", t.Format(time.RFC3339Nano), err)
-	}
-	switch status := resp.Header.Get("Status"); status {
-	case "":
-		seq, err := strconv.ParseUint(resp.Header.Get(jetstream.SequenceHeader), 10, 64)
-		if err != nil || seq == 0 {
-			return 0, fmt.Errorf("position at %s: bad %s header %q", t.Format(time.RFC3339Nano), jetstream.SequenceHeader,
-				resp.Header.Get(jetstream.SequenceHeader))
-		}
-		return seq - 1, nil
-	case "404":
-		// Nothing was stored after t: everything there is counts.
-		s, err := r.cfg.JS.Stream(ctx, r.cfg.Stream)
+	for attempt := 1; ; attempt++ {
+		resp, err := nc.RequestWithContext(ctx, jetstream.DefaultAPIPrefix+"DIRECT.GET."+r.cfg.Stream, req)
 		if err != nil {
 			return 0, fmt.Errorf("position at %s: %w", t.Format(time.RFC3339Nano), err)
 		}
-		return s.CachedInfo().State.LastSeq, nil
-	default:
-		return 0, fmt.Errorf("position at %s: direct get status %s %s", t.Format(time.RFC3339Nano), status,
-			resp.Header.Get("Description"))
+		switch status := resp.Header.Get("Status"); status {
+		case "":
+			seq, err := strconv.ParseUint(resp.Header.Get(jetstream.SequenceHeader), 10, 64)
+			if err != nil || seq == 0 {
+				return 0, fmt.Errorf("position at %s: bad %s header %q", t.Format(time.RFC3339Nano), jetstream.SequenceHeader,
+					resp.Header.Get(jetstream.SequenceHeader))
+			}
+			return seq - 1, nil
+		case "404":
+			s, err := r.cfg.JS.Stream(ctx, r.cfg.Stream)
+			if err != nil {
+				return 0, fmt.Errorf("position at %s: %w", t.Format(time.RFC3339Nano), err)
+			}
+			state := s.CachedInfo().State
+			if !state.LastTime.After(t) || attempt == 5 {
+				// Nothing was stored after t: everything there is counts.
+				// (After five answers from trailing replicas, the leader's
+				// last position is the best there is.)
+				return state.LastSeq, nil
+			}
+			select {
+			case <-ctx.Done():
+				return 0, fmt.Errorf("position at %s: %w", t.Format(time.RFC3339Nano), ctx.Err())
+			case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+			}
+		default:
+			return 0, fmt.Errorf("position at %s: direct get status %s %s", t.Format(time.RFC3339Nano), status,
+				resp.Header.Get("Description"))
+		}
 	}
 }
 
@@ -216,9 +233,16 @@ func (r *Reader) Export(ctx context.Context, tenant string, from, to time.Time, 
 		f := from.UTC()
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &f
 	}
+	// The export ends at the stream's head when it starts, however fast
+	// the tenant keeps writing.
+	stream, err := r.cfg.JS.Stream(ctx, r.cfg.Stream)
+	if err != nil {
+		return fmt.Errorf("open stream %s: %w", r.cfg.Stream, err)
+	}
+	head := stream.CachedInfo().State.LastSeq
 	var ferr error
-	err := r.scan(ctx, cfg, func(env events.Envelope, stored time.Time) bool {
-		if !to.IsZero() && stored.After(to) {
+	err = r.scan(ctx, cfg, func(env events.Envelope, stored time.Time) bool {
+		if env.Position > head || !to.IsZero() && stored.After(to) {
 			return false
 		}
 		if !from.IsZero() && stored.Before(from) {
