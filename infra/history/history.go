@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -85,6 +86,9 @@ func (c Config) Validate() error {
 // Reader answers questions about the stream's past.
 type Reader struct {
 	cfg Config
+	// directGet is the subject of the event stream's direct gets, under
+	// the JetStream API prefix (or domain) js was made with.
+	directGet string
 }
 
 // New returns a Reader for cfg after filling its defaults and validating
@@ -94,7 +98,15 @@ func New(cfg Config) (*Reader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Reader{cfg: cfg}, nil
+	opts := cfg.JS.Options()
+	prefix := jetstream.DefaultAPIPrefix
+	switch {
+	case opts.Domain != "":
+		prefix = "$JS." + opts.Domain + ".API."
+	case opts.APIPrefix != "":
+		prefix = strings.TrimSuffix(opts.APIPrefix, ".") + "."
+	}
+	return &Reader{cfg: cfg, directGet: prefix + "DIRECT.GET." + cfg.Stream}, nil
 }
 
 // directGet is the body of a direct get by time (server.JSApiMsgGetRequest).
@@ -114,7 +126,7 @@ func (r *Reader) PositionAt(ctx context.Context, t time.Time) (uint64, error) {
 	nc := r.cfg.JS.Conn()
 	req, _ := json.Marshal(directGet{StartTime: t.Add(time.Nanosecond).UTC()})
 	for attempt := 1; ; attempt++ {
-		resp, err := nc.RequestWithContext(ctx, jetstream.DefaultAPIPrefix+"DIRECT.GET."+r.cfg.Stream, req)
+		resp, err := nc.RequestWithContext(ctx, r.directGet, req)
 		if err != nil {
 			return 0, fmt.Errorf("position at %s: %w", t.Format(time.RFC3339Nano), err)
 		}
