@@ -96,6 +96,15 @@ func TestAsOfIndexBase(t *testing.T) {
 	for _, e := range evs {
 		h.Apply(e)
 	}
+	// The history restored from a snapshot answers the same.
+	hb, err := h.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2 := projections.NewLicenseHistory()
+	if err := h2.Restore(hb); err != nil {
+		t.Fatal(err)
+	}
 	counts, pols, ul := projections.NewLicenseCounts(), projections.NewPolicyList(), projections.NewUserLicenses()
 	for p := 0; p <= len(evs); p++ {
 		if p > 0 {
@@ -105,8 +114,12 @@ func TestAsOfIndexBase(t *testing.T) {
 		}
 		for u := range 40 {
 			user := fmt.Sprintf("u%d", u)
-			if got, want := h.LicensesAt("contoso", user, uint64(p)), ul.Licenses("contoso", user); !reflect.DeepEqual(got, want) {
+			want := ul.Licenses("contoso", user)
+			if got := h.LicensesAt("contoso", user, uint64(p)); !reflect.DeepEqual(got, want) {
 				t.Fatalf("%s's licenses at %d: got %+v, want %+v", user, p, got, want)
+			}
+			if got := h2.LicensesAt("contoso", user, uint64(p)); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s's licenses at %d after a restore: got %+v, want %+v", user, p, got, want)
 			}
 		}
 		for _, idx := range []*projections.AsOfIndex{x, y} {

@@ -74,14 +74,9 @@ type histEntry struct {
 	disabled uint32 // service list
 	typ      uint32
 	kind     uint32
+	product  uint32
 	op       uint8
 	place    uint8 // policy place + 1; 0 unknown
-}
-
-// licenseLog is the entries of one user's license of one product.
-type licenseLog struct {
-	product string
-	entries []histEntry
 }
 
 type historyRequest struct {
@@ -96,9 +91,9 @@ type historyPolicy struct {
 }
 
 type historyTenant struct {
-	// users: user -> a short list of licenses, each with its entries,
-	// oldest first (a slice, not a map: most users have one or two).
-	users    map[string][]licenseLog
+	// users: user -> the entries of all their licenses, oldest first (one
+	// slice, not a map by product: most users have one or two entries).
+	users    map[string][]histEntry
 	requests map[string]*historyRequest
 	policies map[string]*historyPolicy
 	groups   map[string]string
@@ -137,7 +132,7 @@ func (*LicenseHistory) Name() string { return NameLicenseHistory }
 func (h *LicenseHistory) tenant(t string) *historyTenant {
 	ht := h.tenants[t]
 	if ht == nil {
-		ht = &historyTenant{users: map[string][]licenseLog{}, requests: map[string]*historyRequest{},
+		ht = &historyTenant{users: map[string][]histEntry{}, requests: map[string]*historyRequest{},
 			policies: map[string]*historyPolicy{}, groups: map[string]string{}}
 		h.tenants[t] = ht
 	}
@@ -193,28 +188,28 @@ type draft struct {
 func (h *LicenseHistory) add(t *historyTenant, user, product string, d draft) {
 	e := histEntry{pos: d.pos, at: d.at, since: d.since, version: d.version, cmd: d.cmd, actor: h.name(d.actor),
 		ref: h.name(d.ref), group: h.name(d.group), disabled: h.list(d.disabled), typ: h.name(d.typ),
-		kind: h.name(d.kind), op: d.op, place: uint8(min(d.place, 255))}
-	logs := t.users[user]
-	for i := range logs {
-		if logs[i].product == product {
-			logs[i].entries = append(logs[i].entries, e)
-			return
-		}
-	}
-	if logs == nil {
+		kind: h.name(d.kind), product: h.name(product), op: d.op, place: uint8(min(d.place, 255))}
+	es, ok := t.users[user]
+	if !ok {
 		user = h.str(user)
-		logs = make([]licenseLog, 0, 1)
+		es = make([]histEntry, 0, 1)
 	}
-	t.users[user] = append(logs, licenseLog{product: h.str(product), entries: []histEntry{e}})
+	t.users[user] = append(es, e)
 }
 
-func (t *historyTenant) entries(user, product string) []histEntry {
-	for _, l := range t.users[user] {
-		if l.product == product {
-			return l.entries
+// entries lists user's entries of product, oldest first.
+func (h *LicenseHistory) entries(t *historyTenant, user, product string) []histEntry {
+	p, ok := h.nameIdx[product]
+	if !ok {
+		return nil
+	}
+	var out []histEntry
+	for _, e := range t.users[user] {
+		if e.product == p {
+			out = append(out, e)
 		}
 	}
-	return nil
+	return out
 }
 
 // held is the last entry that set the license, if it is still held.
@@ -293,7 +288,7 @@ func (h *LicenseHistory) Apply(env events.Envelope) {
 	case events.LicenseUnassigned:
 		x := base
 		x.op, x.kind = opDel, events.SourceManual
-		if was, ok := held(t.entries(e.UserID, e.ProductID)); ok {
+		if was, ok := held(h.entries(t, e.UserID, e.ProductID)); ok {
 			x.kind, x.ref, x.version, x.place, x.group = h.names[was.kind], h.names[was.ref], was.version, int(was.place), h.names[was.group]
 		}
 		h.add(t, e.UserID, e.ProductID, x)
@@ -339,7 +334,7 @@ func (h *LicenseHistory) History(tenant, user, product string) ([]HistoryEntry, 
 	if t == nil {
 		return nil, false
 	}
-	es := t.entries(user, product)
+	es := h.entries(t, user, product)
 	if len(es) == 0 {
 		return nil, false
 	}
@@ -430,15 +425,23 @@ func (h *LicenseHistory) LicensesAt(tenant, user string, position uint64) []User
 	if t == nil {
 		return out
 	}
-	for _, l := range t.users[user] {
-		es := l.entries
-		n := sort.Search(len(es), func(i int) bool { return es[i].pos > position })
-		e, ok := held(es[:n])
-		if !ok {
+	// The last entry of each product at or before position says whether it
+	// is held.
+	last := map[uint32]histEntry{}
+	for _, e := range t.users[user] {
+		if e.pos > position {
+			break
+		}
+		if e.op != opNone {
+			last[e.product] = e
+		}
+	}
+	for _, e := range last {
+		if e.op != opSet {
 			continue
 		}
 		d := append([]string{}, h.lists[e.disabled]...)
-		out = append(out, UserLicense{ProductID: l.product, DisabledServices: d,
+		out = append(out, UserLicense{ProductID: h.names[e.product], DisabledServices: d,
 			Source: events.Source{Kind: h.names[e.kind], Ref: h.names[e.ref]}, AssignedAt: time.Unix(0, e.since).UTC()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
@@ -481,16 +484,13 @@ func (h *LicenseHistory) Snapshot() ([]byte, error) {
 	for name, t := range h.tenants {
 		tj := historyTenantJSON{Users: make(map[string]map[string][]histEntryJSON, len(t.users)), Requests: t.requests,
 			Policies: t.policies, Groups: t.groups}
-		for u, logs := range t.users {
-			ps := make(map[string][]histEntryJSON, len(logs))
-			for _, l := range logs {
-				es := make([]histEntryJSON, len(l.entries))
-				for i, e := range l.entries {
-					es[i] = histEntryJSON{Pos: e.pos, At: e.at, Since: e.since, Version: e.version, Cmd: e.cmd, Actor: h.names[e.actor],
-						Ref: h.names[e.ref], Group: h.names[e.group], Disabled: h.lists[e.disabled], Type: h.names[e.typ],
-						Kind: h.names[e.kind], Op: e.op, Place: int(e.place)}
-				}
-				ps[l.product] = es
+		for u, es := range t.users {
+			ps := map[string][]histEntryJSON{}
+			for _, e := range es {
+				product := h.names[e.product]
+				ps[product] = append(ps[product], histEntryJSON{Pos: e.pos, At: e.at, Since: e.since, Version: e.version, Cmd: e.cmd, Actor: h.names[e.actor],
+					Ref: h.names[e.ref], Group: h.names[e.group], Disabled: h.lists[e.disabled], Type: h.names[e.typ],
+					Kind: h.names[e.kind], Op: e.op, Place: int(e.place)})
 			}
 			tj.Users[u] = ps
 		}
@@ -528,16 +528,27 @@ func (h *LicenseHistory) Restore(b []byte) error {
 			t.groups[id] = h.str(g)
 		}
 		for u, ps := range tj.Users {
-			products := make([]string, 0, len(ps))
-			for p := range ps {
-				products = append(products, p)
+			// A user's entries are kept in stream order across products.
+			type restored struct {
+				product string
+				e       histEntryJSON
 			}
-			sort.Strings(products)
-			for _, p := range products {
-				for _, e := range ps[p] {
-					h.add(t, u, p, draft{pos: e.Pos, at: e.At, since: e.Since, version: e.Version, cmd: e.Cmd, actor: e.Actor,
-						ref: e.Ref, group: e.Group, disabled: e.Disabled, typ: e.Type, kind: e.Kind, op: e.Op, place: e.Place})
+			var all []restored
+			for p, es := range ps {
+				for _, e := range es {
+					all = append(all, restored{p, e})
 				}
+			}
+			sort.SliceStable(all, func(i, j int) bool {
+				if all[i].e.Pos != all[j].e.Pos {
+					return all[i].e.Pos < all[j].e.Pos
+				}
+				return all[i].product < all[j].product
+			})
+			for _, r := range all {
+				e := r.e
+				h.add(t, u, r.product, draft{pos: e.Pos, at: e.At, since: e.Since, version: e.Version, cmd: e.Cmd, actor: e.Actor,
+					ref: e.Ref, group: e.Group, disabled: e.Disabled, typ: e.Type, kind: e.Kind, op: e.Op, place: e.Place})
 			}
 		}
 	}
