@@ -292,3 +292,23 @@ func (c *Claims) ClaimCounts() map[string]map[string]int {
 	}
 	return out
 }
+
+// ProductClaims counts the licenses of product claimed under any policy
+// after from and not after to (by sign-in time).
+func (c *Claims) ProductClaims(tenant, product string, from, to time.Time) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t := c.tenants[tenant]
+	if t == nil {
+		return 0
+	}
+	n := 0
+	for _, pc := range t.Claimed {
+		for _, cl := range pc.between(from, to) {
+			if cl.Product == product {
+				n++
+			}
+		}
+	}
+	return n
+}

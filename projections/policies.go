@@ -226,3 +226,22 @@ func (pl *PolicyList) Tenants() []string {
 	sort.Strings(out)
 	return out
 }
+
+// QueuedFor counts the users waiting for a seat under the enabled policies
+// that list product: each takes the next seat that any of their policy's
+// products frees.
+func (pl *PolicyList) QueuedFor(tenant, product string) int {
+	pl.mu.RLock()
+	defer pl.mu.RUnlock()
+	t := pl.tenants[tenant]
+	if t == nil {
+		return 0
+	}
+	n := 0
+	for _, p := range t.Policies {
+		if p.Enabled && slices.ContainsFunc(p.Products, func(pp events.PolicyProduct) bool { return pp.ProductID == product }) {
+			n += len(p.Queue)
+		}
+	}
+	return n
+}

@@ -47,11 +47,12 @@ const (
 	scLatency         = "latency"
 	scRebuild         = "rebuild"
 	scRestart         = "restart"
+	scExport          = "export"
 	benchTenantPrefix = "bench-"
 )
 
 var benchScenarios = []string{scSigninNATS1, scSigninNATS100, scSigninHTTP1, scSigninHTTP100, scResignin,
-	scAssignHTTP1, scAssignHTTP1000, scLatency, scRebuild, scRestart}
+	scAssignHTTP1, scAssignHTTP1000, scLatency, scRebuild, scRestart, scExport}
 
 // benchConfig is what `seatflow bench` reads from its flags.
 type benchConfig struct {
@@ -67,8 +68,11 @@ type benchConfig struct {
 	Appends     int    // appends of the one-subject baseline
 	Subjects    int    // subjects of the pipelined baseline
 	LatencyFor  time.Duration
-	LogLevel    string
-	CPUProfile  string
+	// ExportEvents is how many events the export scenario writes to one
+	// tenant and exports.
+	ExportEvents int
+	LogLevel     string
+	CPUProfile   string
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -86,6 +90,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	f.int(&bc.Appends, "appends", 3_000, "appends of the one-subject baseline")
 	f.int(&bc.Subjects, "subjects", 10_000, "subjects of the pipelined baseline")
 	f.duration(&bc.LatencyFor, "latency-for", 4*time.Second, "how long the latency scenario publishes at half the peak rate")
+	f.int(&bc.ExportEvents, "export-events", 1_000_000, "events the export scenario writes to one tenant and exports")
 	f.string(&bc.LogLevel, "log-level", "error", "log level of the service under test")
 	f.string(&bc.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := f.parse(args); err != nil {
@@ -102,7 +107,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		selected[s] = true
 	}
 	if bc.Users < 10 || bc.Tenants < 1 || bc.Clients < 1 || bc.Products < 1 || bc.Appends < 10 || bc.Subjects < 1 ||
-		bc.HTTPSignins < bc.Tenants || bc.Assignments < bc.Products || bc.Users < bc.Tenants {
+		bc.HTTPSignins < bc.Tenants || bc.Assignments < bc.Products || bc.Users < bc.Tenants || bc.ExportEvents < 1 {
 		return &configError{errors.New("bench sizes must be positive, with --users, --http-signins and --assignments at least --tenants (and --products)")}
 	}
 	if bc.CPUProfile != "" {
@@ -258,6 +263,11 @@ func (b *benchRun) run(ctx context.Context) error {
 	if b.on[scRestart] {
 		if err := b.restart(ctx); err != nil {
 			return fmt.Errorf("%s: %w", scRestart, err)
+		}
+	}
+	if b.on[scExport] {
+		if err := b.export(ctx); err != nil {
+			return fmt.Errorf("%s: %w", scExport, err)
 		}
 	}
 	fmt.Fprintf(b.out, "\ninvariants: ok (%d events folded: no product over-assigned, no user with two licenses of a product, no user claiming twice under a policy, claims and read-model counts as expected)\n", fold.Events)

@@ -16,7 +16,7 @@ func TestBenchSmoke(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := Main(context.Background(), []string{"bench", "--users", "60", "--tenants", "3", "--http-signins", "12",
 		"--assignments", "12", "--products", "4", "--appends", "20", "--subjects", "50", "--clients", "4",
-		"--latency-for", "200ms"}, &out, &errOut, func(string) string { return "" })
+		"--latency-for", "200ms", "--export-events", "300"}, &out, &errOut, func(string) string { return "" })
 	if code != 0 {
 		t.Fatalf("bench exited %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
@@ -33,7 +33,7 @@ func TestBenchSmoke(t *testing.T) {
 		{scSigninNATS1, "raw-append-1"}, {scSigninNATS100, "raw-append-pipelined"},
 		{scSigninHTTP1, "raw-append-1"}, {scSigninHTTP100, "raw-append-pipelined"},
 		{scResignin, "raw-append-pipelined"}, {scAssignHTTP1, "raw-append-1"}, {scAssignHTTP1000, "raw-append-pipelined"},
-		{scLatency, "raw-append-1 p99"}, {scRebuild, "raw-replay"}, {scRestart, scRebuild},
+		{scLatency, "raw-append-1 p99"}, {scRebuild, "raw-replay"}, {scRestart, scRebuild}, {scExport, "raw-replay"},
 	} {
 		row := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want.name) + `\s+(\d+) \w+\s+(\d+)\s+\S+\s+\S+\s+(.*)$`).FindStringSubmatch(table)
 		if row == nil {

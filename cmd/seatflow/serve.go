@@ -21,6 +21,7 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/history"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsauth"
@@ -212,6 +213,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	if err != nil {
 		return err
 	}
+	past, err := history.New(history.Config{JS: c.js, Registry: reg, Index: modelOf[*projections.AsOfIndex](models),
+		Licenses: modelOf[*projections.LicenseHistory](models), Progress: runner})
+	if err != nil {
+		return err
+	}
 	// /metrics is on the API's listener unless --metrics-listen gives it
 	// one of its own (e.g. an address only Prometheus reaches).
 	idem, err := natsjs.OpenIdempotencyKeys(ctx, c.js, cfg.Replicas)
@@ -225,7 +231,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP, Health: func() error {
+		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP,
+		History: &httpapi.HistoryConfig{Licenses: modelOf[*projections.LicenseHistory](models), AsOf: past, Export: past,
+			Foresight: &httpapi.ForesightConfig{Claims: ac.claims, Queues: ac.policies, Simulate: svc,
+				Now: func() time.Time { return reportNow() }}},
+		Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
 			}
@@ -341,7 +351,18 @@ func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, lo
 	rq := wireRequests(c, svc, counts, cfg.Requests, log)
 	ac.metrics, rq.metrics = m.Registry(), m.Registry()
 	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
+	models = append(models, projections.NewLicenseHistory(), projections.NewAsOfIndex(projections.DefaultAsOfEvery))
 	return counts, licenses, ac, rq, models
+}
+
+// modelOf finds the read model of type T among models.
+func modelOf[T projections.Projection](models []projections.Projection) T {
+	for _, m := range models {
+		if t, ok := m.(T); ok {
+			return t
+		}
+	}
+	panic(fmt.Sprintf("no read model of type %T", *new(T)))
 }
 
 // checkpoints opens the checkpoint store when every read model can be

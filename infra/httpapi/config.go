@@ -104,6 +104,9 @@ type Config struct {
 	// Requests serves the directory, request-process and license-request
 	// routes (see requests.go). nil: those routes are not served.
 	Requests *RequestsConfig
+	// History serves a license's history, the as_of queries and the event
+	// export (see history.go). nil: those routes are not served.
+	History *HistoryConfig
 }
 
 // DefaultWaitTimeout is Config.WaitTimeout's default.
@@ -141,6 +144,12 @@ func (c Config) Validate() error {
 	}
 	if c.NewID == nil {
 		errs = append(errs, errors.New("httpapi: Config.NewID is required"))
+	}
+	if c.History != nil && c.History.Licenses == nil {
+		errs = append(errs, errors.New("httpapi: Config.History.Licenses is required"))
+	}
+	if f := c.History; f != nil && f.Foresight != nil && (f.Foresight.Claims == nil || f.Foresight.Queues == nil || f.Foresight.Simulate == nil) {
+		errs = append(errs, errors.New("httpapi: Config.History.Foresight needs Claims, Queues and Simulate"))
 	}
 	if c.WaitTimeout < 0 {
 		errs = append(errs, errors.New("httpapi: Config.WaitTimeout must not be negative"))

@@ -27,6 +27,11 @@ type (
 	stubProducts          struct{ httpapi.ProductQueries }
 	stubLicenses          struct{ httpapi.LicenseQueries }
 	stubProgress          struct{ httpapi.Progress }
+	stubHistory           struct{ httpapi.HistoryQueries }
+	stubExporter          struct{ httpapi.Exporter }
+	stubClaimCounts       struct{ httpapi.ClaimCounts }
+	stubQueueCounts       struct{ httpapi.QueueCounts }
+	stubSimulator         struct{ httpapi.Simulator }
 )
 
 // documented reads docs/openapi.yaml's operations as "METHOD /path".
@@ -76,6 +81,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Claims: stubClaimQueries{}, SignIns: stubSignIns{}},
 		Requests: &httpapi.RequestsConfig{Commands: stubRequestCommands{}, Requests: stubRequestQueries{},
 			Directory: stubDirectoryQueries{}},
+		History: &httpapi.HistoryConfig{Licenses: stubHistory{}, Export: stubExporter{}, Foresight: &httpapi.ForesightConfig{
+			Claims: stubClaimCounts{}, Queues: stubQueueCounts{}, Simulate: stubSimulator{}}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -298,10 +298,24 @@ func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, c auth.Claims
 	if err != nil {
 		return err
 	}
+	at, past, err := s.asOf(r)
+	if err != nil {
+		return err
+	}
 	if err := s.waitAfter(r); err != nil {
 		return err
 	}
-	p, ok := s.cfg.AutoClaim.Policies.Policy(c.Tenant, id)
+	var (
+		p  projections.PolicyListItem
+		ok bool
+	)
+	if past {
+		if p, ok, err = s.cfg.History.AsOf.PolicyAt(r.Context(), c.Tenant, id, at); err != nil {
+			return err
+		}
+	} else {
+		p, ok = s.cfg.AutoClaim.Policies.Policy(c.Tenant, id)
+	}
 	if !ok {
 		return &domain.NotFoundError{Kind: "policy", ID: id}
 	}

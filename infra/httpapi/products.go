@@ -161,10 +161,21 @@ func (s *Server) runProduct(w http.ResponseWriter, r *http.Request, c auth.Claim
 
 // GET /v1/products
 func (s *Server) listProducts(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
+	at, past, err := s.asOf(r)
+	if err != nil {
+		return err
+	}
 	if err := s.waitAfter(r); err != nil {
 		return err
 	}
-	ps := s.cfg.Products.Products(c.Tenant)
+	var ps []projections.ProductCount
+	if past {
+		if ps, err = s.cfg.History.AsOf.ProductsAt(r.Context(), c.Tenant, at); err != nil {
+			return err
+		}
+	} else {
+		ps = s.cfg.Products.Products(c.Tenant)
+	}
 	if ps == nil {
 		ps = []projections.ProductCount{}
 	}

@@ -64,6 +64,8 @@ func (s *Server) routes() {
 	}, s.userLicenses)
 	s.autoClaimRoutes()
 	s.requestRoutes()
+	s.historyRoutes()
+	s.foresightRoutes()
 	s.consoleRoutes()
 }
 

@@ -14,10 +14,21 @@ func (s *Server) userLicenses(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err != nil {
 		return err
 	}
+	at, past, err := s.asOf(r)
+	if err != nil {
+		return err
+	}
 	if err := s.waitAfter(r); err != nil {
 		return err
 	}
-	ls := s.cfg.Licenses.Licenses(c.Tenant, id)
+	var ls []projections.UserLicense
+	if past {
+		if ls, err = s.cfg.History.AsOf.LicensesAt(r.Context(), c.Tenant, id, at); err != nil {
+			return err
+		}
+	} else {
+		ls = s.cfg.Licenses.Licenses(c.Tenant, id)
+	}
 	if ls == nil {
 		ls = []projections.UserLicense{}
 	}
