@@ -308,7 +308,7 @@ func (b *benchRun) baselines(ctx context.Context) error {
 
 // startService runs `seatflow serve` in-process against the bench's NATS.
 func (b *benchRun) startService(ctx context.Context) error {
-	secret := make([]byte, 24)
+	secret := make([]byte, auth.MinSecretLen)
 	_, _ = rand.Read(secret)
 	var cfg Config
 	f := newFlags("serve", io.Discard, func(string) string { return "" })
@@ -322,7 +322,8 @@ func (b *benchRun) startService(ctx context.Context) error {
 		return err
 	}
 	b.svcCfg = cfg
-	iss, err := auth.NewIssuer([]byte(cfg.TokenSecret))
+	// serve reads --token-secret as hex: sign with the bytes it stands for.
+	iss, err := auth.NewIssuer(secret)
 	if err != nil {
 		return err
 	}
