@@ -136,7 +136,8 @@ type soakCmd struct {
 	product string
 	request string // submit: the created request; decide: the decided one
 	retries int
-	at      time.Time // when it was answered
+	at      time.Time     // when it was answered
+	took    time.Duration // from the first attempt to the answer
 }
 
 func (c *soakCmd) ok() bool { return c.status >= 200 && c.status < 300 }
@@ -157,6 +158,7 @@ type soakSample struct {
 	inst int
 	pid  int
 	kb   int64
+	cpu  time.Duration // CPU time the process has used so far
 }
 
 type soakTenant struct {
@@ -517,6 +519,34 @@ func rssKB(pid int) (int64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
+// cpuTime reads the user and system CPU time pid has used from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s, the value
+// of USER_HZ on every Linux platform Go supports).
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	var ticks int64
+	for _, v := range f[11:13] { // utime, stime
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 func (s *soak) sample(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Sample)
 	defer t.Stop()
@@ -524,8 +554,9 @@ func (s *soak) sample(ctx context.Context) {
 		for i, in := range s.insts {
 			if pid := in.pid(); pid != 0 {
 				if kb, err := rssKB(pid); err == nil {
+					cpu, _ := cpuTime(pid)
 					s.mu.Lock()
-					s.samples = append(s.samples, soakSample{at: time.Since(s.began), inst: i, pid: pid, kb: kb})
+					s.samples = append(s.samples, soakSample{at: time.Since(s.began), inst: i, pid: pid, kb: kb, cpu: cpu})
 					s.mu.Unlock()
 				}
 			}
@@ -648,8 +679,10 @@ func (s *soak) call(ctx context.Context, base, method, path, tok, key string, bo
 // Idempotency-Key, a 409 conflict likewise. It gives up after 2 minutes
 // (status 0), which fails the soak. Every command is recorded.
 func (s *soak) command(ctx context.Context, c *soakCmd, method, path, tok string, body any) soakReply {
+	start := time.Now()
 	defer func() {
 		c.at = time.Now()
+		c.took = c.at.Sub(start)
 		s.mu.Lock()
 		s.cmds = append(s.cmds, c)
 		s.mu.Unlock()

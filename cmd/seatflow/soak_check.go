@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -462,8 +463,11 @@ func (s *soak) report(cmds []*soakCmd, samples []soakSample, ran time.Duration, 
 	w := s.out
 	secs := ran.Seconds()
 	fmt.Fprintf(w, "\nload held over %s (offered %g/s to 2 instances, %d tenants):\n", ran.Round(time.Second), s.cfg.Rate, s.cfg.Tenants)
-	fmt.Fprintf(w, "  %-10s %8s %8s %8s %9s %8s\n", "kind", "acked", "refused", "no-answ", "acked/s", "retries")
-	type row struct{ acked, refused, none, retries int }
+	fmt.Fprintf(w, "  %-10s %8s %8s %8s %9s %8s %9s %9s\n", "kind", "acked", "refused", "no-answ", "acked/s", "retries", "p50", "p99")
+	type row struct {
+		acked, refused, none, retries int
+		took                          []time.Duration
+	}
 	rows := map[string]*row{}
 	var tot row
 	for _, c := range cmds {
@@ -484,6 +488,7 @@ func (s *soak) report(cmds []*soakCmd, samples []soakSample, ran time.Duration, 
 			r.refused++
 		}
 		r.retries += c.retries
+		r.took = append(r.took, c.took)
 	}
 	for _, k := range soakReported {
 		r := rows[k]
@@ -491,9 +496,13 @@ func (s *soak) report(cmds []*soakCmd, samples []soakSample, ran time.Duration, 
 			r = &row{}
 		}
 		tot.acked, tot.refused, tot.none, tot.retries = tot.acked+r.acked, tot.refused+r.refused, tot.none+r.none, tot.retries+r.retries
-		fmt.Fprintf(w, "  %-10s %8d %8d %8d %9.1f %8d\n", k, r.acked, r.refused, r.none, float64(r.acked)/secs, r.retries)
+		tot.took = append(tot.took, r.took...)
+		fmt.Fprintf(w, "  %-10s %8d %8d %8d %9.1f %8d %9s %9s\n", k, r.acked, r.refused, r.none, float64(r.acked)/secs, r.retries,
+			soakMS(bench.Percentile(r.took, 50)), soakMS(bench.Percentile(r.took, 99)))
 	}
-	fmt.Fprintf(w, "  %-10s %8d %8d %8d %9.1f %8d\n", "total", tot.acked, tot.refused, tot.none, float64(tot.acked)/secs, tot.retries)
+	fmt.Fprintf(w, "  %-10s %8d %8d %8d %9.1f %8d %9s %9s\n", "total", tot.acked, tot.refused, tot.none, float64(tot.acked)/secs, tot.retries,
+		soakMS(bench.Percentile(tot.took, 50)), soakMS(bench.Percentile(tot.took, 99)))
+	fmt.Fprintf(w, "  (p50/p99: from a command's first attempt to its final answer, retries included)\n")
 	fmt.Fprintf(w, "  load ticks dropped (every worker busy): %d of %.0f offered\n", s.faults.missed.Load(), s.cfg.Rate*secs)
 
 	fmt.Fprintf(w, "\nfaults injected:\n")
@@ -509,6 +518,7 @@ func (s *soak) report(cmds []*soakCmd, samples []soakSample, ran time.Duration, 
 	fmt.Fprintf(w, "NATS reconnects: instance 1 %d (disconnects %d), instance 2 %d (disconnects %d), soak client %d\n",
 		r1, d1, r2, d2, s.nc.Stats().Reconnects)
 
+	fmt.Fprintf(w, "\nCPU: %s\n", soakCPU(samples, ran))
 	fmt.Fprintf(w, "\nRSS over time (MiB, max in each slice):\n  %8s %12s %12s\n", "t", "instance 1", "instance 2")
 	const slices = 10
 	width := ran / slices
@@ -540,4 +550,29 @@ func (s *soak) report(cmds []*soakCmd, samples []soakSample, ran time.Duration, 
 			fmt.Fprintf(w, "      %s\n", c.detail)
 		}
 	}
+}
+
+func soakMS(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+}
+
+// soakCPU sums each instance's CPU time over its processes (the last
+// sample of each) and the soak's own (the NATS cluster and the clients),
+// as a share of one core over the run.
+func soakCPU(samples []soakSample, ran time.Duration) string {
+	var used [2]time.Duration
+	lastOf := map[[2]int]time.Duration{}
+	for _, s := range samples {
+		lastOf[[2]int{s.inst, s.pid}] = s.cpu
+	}
+	for k, cpu := range lastOf {
+		used[k[0]] += cpu
+	}
+	own, err := cpuTime(os.Getpid())
+	self := "unknown"
+	if err == nil {
+		self = fmt.Sprintf("%.0f%%", 100*own.Seconds()/ran.Seconds())
+	}
+	return fmt.Sprintf("instance 1 %.0f%%, instance 2 %.0f%% of one core over the run; the soak process (3 NATS servers and the clients) %s since it started",
+		100*used[0].Seconds()/ran.Seconds(), 100*used[1].Seconds()/ran.Seconds(), self)
 }
