@@ -117,11 +117,19 @@ var soakWeights = map[string]int{skSignin: 36, skAssign: 15, skUnassign: 10, skS
 // Each tenant's products: P then B under the policy of app "teams" (P
 // runs out, claims move to B), Q under the policy of app "crm", A for
 // direct assignments among a pool bigger than its seats, E for requests.
+//
+// The people are a fixed population per tenant, so that after warm-up the
+// load changes state without growing it (but for the requests, which the
+// request list keeps for 12 months): the first sign-ins bring new users
+// in until soakSigninPool have signed in, later ones are returning users;
+// the first submits register new requesters until soakRequesterPool.
 const (
-	soakSeatsP    = 40
-	soakSeatsA    = 30
-	soakPoolA     = 45
-	soakSeatsMany = 1_000_000
+	soakSigninPool    = 250
+	soakRequesterPool = 50
+	soakSeatsP        = 40
+	soakSeatsA        = 30
+	soakPoolA         = 45
+	soakSeatsMany     = 1_000_000
 )
 
 // soakCmd is one command the soak sent and what finally came of it.
@@ -169,6 +177,9 @@ type soakTenant struct {
 	signedIn []string
 	pending  [][2]string // submitted requests not yet decided: id, requester
 	nextReq  int
+	// requesters are the registered requesters, each registered by the
+	// first submit that picked it.
+	requesters []string
 }
 
 // soak is one `seatflow bench --soak` run.
@@ -811,9 +822,10 @@ func (s *soak) op(ctx context.Context, kind string) {
 	c := &soakCmd{kind: kind, tenant: t.name, key: s.key(kind)}
 	switch kind {
 	case skSignin:
-		// Half new users, half users signing in again.
+		// Half new users while the population lasts, the others (and
+		// all later) users signing in again.
 		t.mu.Lock()
-		if len(t.signedIn) == 0 || mrand.IntN(2) == 0 {
+		if t.nextUser < soakSigninPool && (len(t.signedIn) == 0 || mrand.IntN(2) == 0) {
 			t.nextUser++
 			c.user = fmt.Sprintf("s%06d", t.nextUser)
 			t.signedIn = append(t.signedIn, c.user)
@@ -841,15 +853,30 @@ func (s *soak) op(ctx context.Context, kind string) {
 		c.product = "A"
 		s.command(ctx, c, "POST", "/v1/products/A/licenses", admin, map[string]any{"remove": 1})
 	case skSubmit:
-		// A requester is a directory user: register one, then request.
+		// A requester is a directory user: while the population lasts,
+		// register a new one (through either instance) and request at
+		// once; later, a registered one requests again.
 		t.mu.Lock()
-		t.nextReq++
-		c.user = fmt.Sprintf("r%06d", t.nextReq)
+		register := t.nextReq < soakRequesterPool
+		if register {
+			t.nextReq++
+			c.user = fmt.Sprintf("r%06d", t.nextReq)
+		} else if len(t.requesters) > 0 {
+			c.user = t.requesters[mrand.IntN(len(t.requesters))]
+		}
 		t.mu.Unlock()
-		reg := &soakCmd{kind: skRegister, tenant: t.name, key: s.key(skRegister), user: c.user}
-		if s.command(ctx, reg, "PUT", "/v1/users/"+c.user, s.token(t.name, "soak-admin", "user-admin"),
-			map[string]any{"email": c.user + "@" + t.name + ".example", "display_name": "Soak " + c.user}); !reg.ok() {
-			return
+		if c.user == "" {
+			return // every requester is still being registered
+		}
+		if register {
+			reg := &soakCmd{kind: skRegister, tenant: t.name, key: s.key(skRegister), user: c.user}
+			if s.command(ctx, reg, "PUT", "/v1/users/"+c.user, s.token(t.name, "soak-admin", "user-admin"),
+				map[string]any{"email": c.user + "@" + t.name + ".example", "display_name": "Soak " + c.user}); !reg.ok() {
+				return
+			}
+			t.mu.Lock()
+			t.requesters = append(t.requesters, c.user)
+			t.mu.Unlock()
 		}
 		r := s.command(ctx, c, "POST", "/v1/requests", s.token(t.name, c.user, "user"),
 			map[string]any{"product_id": "E", "users": []string{}, "justification": "soak"})
