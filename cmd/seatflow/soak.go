@@ -43,8 +43,11 @@ type soakConfig struct {
 	Workers int
 	// Sample is how often the instances' RSS is read.
 	Sample time.Duration
-	// Tolerance is how much the mean RSS of the last part of an
-	// instance's life may exceed that of the part before (0.25: 25%).
+	// Tolerance is how much the mean RSS of the last third of an
+	// instance's life may exceed that of the middle third (0.10: 10%). The
+	// load's state grows after warm-up only by its requests, a few
+	// percent over a third of a 10-minute run; memory that grows with
+	// every event (e.g. every command id kept) exceeds it.
 	Tolerance float64
 	// Binary is the seatflow executable run as `serve` (default: this one).
 	Binary   string
@@ -65,7 +68,7 @@ func (c *soakConfig) setDefaults() {
 		c.Sample = max(time.Second, min(5*time.Second, c.Duration/60))
 	}
 	if c.Tolerance == 0 {
-		c.Tolerance = 0.25
+		c.Tolerance = 0.10
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

@@ -24,7 +24,9 @@ func TestSoakSmoke(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	var out bytes.Buffer
-	err := runSoak(context.Background(), soakConfig{Duration: 20 * time.Second, Rate: 12, Tenants: 2, Workers: 8, Binary: bin},
+	// 20 seconds say nothing about memory growth: the check runs with a
+	// loose tolerance here; bench --soak 10m is what judges it.
+	err := runSoak(context.Background(), soakConfig{Duration: 20 * time.Second, Rate: 12, Tenants: 2, Workers: 8, Binary: bin, Tolerance: 0.5},
 		&out, newLogger(io.Discard, "error"))
 	t.Logf("soak output:\n%s", out.String())
 	if err != nil {
