@@ -73,6 +73,7 @@ type benchConfig struct {
 	ExportEvents int
 	LogLevel     string
 	CPUProfile   string
+	Soak         soakConfig
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -93,8 +94,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	f.int(&bc.ExportEvents, "export-events", 1_000_000, "events the export scenario writes to one tenant and exports")
 	f.string(&bc.LogLevel, "log-level", "error", "log level of the service under test")
 	f.string(&bc.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	f.duration(&bc.Soak.Duration, "soak", 0, "instead of the benchmark, a soak of this duration: mixed load on two serve processes over a 3-node cluster, with an instance SIGKILLed and a NATS node restarted, then the invariants, every acknowledged command and memory checked")
+	f.float(&bc.Soak.Rate, "soak-rate", 30, "with --soak: commands per second offered to both instances together")
+	f.int(&bc.Soak.Tenants, "soak-tenants", 3, "with --soak: tenants the load is spread over")
+	f.int(&bc.Soak.Workers, "soak-workers", 16, "with --soak: commands in flight at most")
+	f.float(&bc.Soak.Tolerance, "soak-rss-tolerance", 0.10, "with --soak: how much the mean RSS of the last third of an instance's life may exceed the middle third's (0.10 = 10%)")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	if bc.Soak.Duration > 0 {
+		bc.Soak.LogLevel = "info"
+		return runSoak(ctx, bc.Soak, stdout, newLogger(stderr, bc.LogLevel))
 	}
 	selected := map[string]bool{}
 	for _, s := range strings.Split(bc.Scenarios, ",") {
@@ -308,7 +318,7 @@ func (b *benchRun) baselines(ctx context.Context) error {
 
 // startService runs `seatflow serve` in-process against the bench's NATS.
 func (b *benchRun) startService(ctx context.Context) error {
-	secret := make([]byte, 32)
+	secret := make([]byte, auth.MinSecretLen)
 	_, _ = rand.Read(secret)
 	var cfg Config
 	f := newFlags("serve", io.Discard, func(string) string { return "" })

@@ -108,6 +108,15 @@ func (f *flags) int(p *int, name string, def int, help string) {
 	f.fs.IntVar(p, name, def, help+" (env "+envName(name)+")")
 }
 
+func (f *flags) float(p *float64, name string, def float64, help string) {
+	if v := f.getenv(envName(name)); v != "" {
+		if _, err := fmt.Sscanf(v, "%g", &def); err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a number", envName(name), v))
+		}
+	}
+	f.fs.Float64Var(p, name, def, help+" (env "+envName(name)+")")
+}
+
 func (f *flags) duration(p *time.Duration, name string, def time.Duration, help string) {
 	if v := f.getenv(envName(name)); v != "" {
 		d, err := time.ParseDuration(v)

@@ -30,6 +30,8 @@ commands:
             creds cluster --out DIR: auth.conf for a cluster's nats-servers, service.creds for serve
   bench     benchmark the service against raw JetStream on the same server:
             [--scenarios a,b,..] [--nats-url U]
+            bench --soak D: two serve processes on a 3-node cluster under mixed
+            load for D, one SIGKILLed, a NATS node restarted; checks at the end
   help      show this text
 
 Run 'seatflow <command> -h' for a command's flags. Every flag is also read
