@@ -104,7 +104,7 @@ func (s *Service) assignBatch(ctx context.Context, tenant TenantID, id ProductID
 	s.drain(e)
 	fresh := !e.loaded
 	if !e.loaded {
-		if err := s.catchUp(ctx, string(tenant), agg, e); err != nil {
+		if err := s.catchUp(ctx, string(tenant), agg, e, false); err != nil {
 			fail(err)
 			return
 		}
@@ -149,7 +149,7 @@ func (s *Service) assignBatch(ctx context.Context, tenant TenantID, id ProductID
 		}
 		if refused && !fresh {
 			// Confirm refusals against the store before giving them.
-			if err := s.catchUp(ctx, string(tenant), agg, e); err != nil {
+			if err := s.catchUp(ctx, string(tenant), agg, e, false); err != nil {
 				fail(err)
 				return
 			}
@@ -197,7 +197,7 @@ func (s *Service) assignBatch(ctx context.Context, tenant TenantID, id ProductID
 			fail(err)
 			return
 		}
-		if err := s.catchUp(ctx, string(tenant), agg, e); err != nil {
+		if err := s.catchUp(ctx, string(tenant), agg, e, false); err != nil {
 			fail(err)
 			return
 		}

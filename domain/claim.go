@@ -310,5 +310,5 @@ func (s *Service) refresh(ctx context.Context, tenant TenantID, agg events.Aggre
 	if !e.loaded {
 		return nil
 	}
-	return s.catchUp(ctx, string(tenant), agg, e)
+	return s.catchUp(ctx, string(tenant), agg, e, false)
 }

@@ -98,7 +98,7 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 		// Someone else wrote: catch up everything the batch read, in
 		// lock order (org, policies, products), and decide again.
 		for _, agg := range b.order {
-			if err := s.catchUp(ctx, b.tenant, agg, b.entries[agg]); err != nil {
+			if err := s.catchUp(ctx, b.tenant, agg, b.entries[agg], false); err != nil {
 				return nil, err
 			}
 		}
@@ -126,7 +126,7 @@ func (b *claimBatch) lock(ctx context.Context, agg events.Aggregate) error {
 	b.order = append(b.order, agg)
 	b.s.drain(e)
 	if !e.loaded {
-		return b.s.catchUp(ctx, b.tenant, agg, e)
+		return b.s.catchUp(ctx, b.tenant, agg, e, false)
 	}
 	return nil
 }

@@ -32,6 +32,18 @@ type Store interface {
 	Append(ctx context.Context, writes ...Write) ([]uint64, error)
 }
 
+// LeaderStore is a Store whose replicas may answer Load from behind the
+// leader (a replicated stream read with direct gets). LoadLatest answers
+// from the leader's head, so a refusal (a user not registered yet, a request
+// not yet submitted) is never confirmed on a replica that has not seen the
+// write that would allow the command. Stores without replicas need not
+// implement it.
+type LeaderStore interface {
+	Store
+	// LoadLatest is Load as of the leader's last sequence of the subject.
+	LoadLatest(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error)
+}
+
 // Write is one aggregate's part of an append. All its events belong to the
 // same aggregate of the same tenant.
 type Write struct {
@@ -333,10 +345,22 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 
 	refresh := func() error {
 		for _, agg := range aggs {
-			if err := s.catchUp(ctx, string(tenant), agg, tx.entries[agg]); err != nil {
+			if err := s.catchUp(ctx, string(tenant), agg, tx.entries[agg], false); err != nil {
 				return err
 			}
 		}
+		return nil
+	}
+	// confirm catches up from the leader's head before a refusal is
+	// reported: the states decided on may come from a replica behind it.
+	confirmed := false
+	confirm := func() error {
+		for _, agg := range aggs {
+			if err := s.catchUp(ctx, string(tenant), agg, tx.entries[agg], true); err != nil {
+				return err
+			}
+		}
+		confirmed = true
 		return nil
 	}
 	// A command over one aggregate may decide on its cached state: the
@@ -363,9 +387,10 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 		tx.Now, tx.emitted, tx.order = s.cfg.Now(), map[events.Aggregate][]events.Data{}, nil
 		if err := decide(tx); err != nil {
 			var verr *ValidationError
-			if !fresh && !errors.As(err, &verr) {
-				// Confirm a rejection against the store before reporting it.
-				if err := refresh(); err != nil {
+			if !confirmed && !errors.As(err, &verr) {
+				// Confirm a rejection against the latest state before
+				// reporting it.
+				if err := confirm(); err != nil {
 					return Result{}, err
 				}
 				fresh = true
@@ -455,12 +480,16 @@ func subjects(tenant string, aggs []events.Aggregate) string {
 
 // catchUp loads the aggregate's events after the entry's position (all of
 // them if the entry is not loaded) and folds them in.
-func (s *Service) catchUp(ctx context.Context, tenant string, agg events.Aggregate, e *entry) error {
+func (s *Service) catchUp(ctx context.Context, tenant string, agg events.Aggregate, e *entry, latest bool) error {
 	if !e.loaded {
 		e.kind = kinds[agg.Kind]
 		e.state, e.pos, e.commands, e.recent = e.kind.init(agg.ID), 0, map[string]uint64{}, nil
 	}
-	evs, err := s.store.Load(ctx, tenant, agg, e.pos)
+	load := s.store.Load
+	if ls, ok := s.store.(LeaderStore); ok && latest {
+		load = ls.LoadLatest
+	}
+	evs, err := load(ctx, tenant, agg, e.pos)
 	if err != nil {
 		e.loaded = false
 		return err // the store names the subject

@@ -210,3 +210,46 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("a service without a clock or ID source was created")
 	}
 }
+
+// laggingReplica is a store whose Load answers from a replica that has not
+// seen the user aggregates yet, while LoadLatest answers from the leader.
+type laggingReplica struct{ domain.Store }
+
+func (l laggingReplica) Load(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
+	if agg.Kind == events.KindUser {
+		return nil, nil
+	}
+	return l.Store.Load(ctx, tenant, agg, after)
+}
+
+func (l laggingReplica) LoadLatest(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
+	return l.Store.Load(ctx, tenant, agg, after)
+}
+
+// TestRefusalConfirmedAgainstTheLeader: a request naming a user registered
+// moments before through another instance is not refused because the
+// replica that answered the first read had not seen the registration yet:
+// a refusal is confirmed against the leader's head first.
+func TestRefusalConfirmedAgainstTheLeader(t *testing.T) {
+	inner := &faultyStore{}
+	writer := newService(t, inner)
+	meta := func(id string) events.Meta { return events.Meta{Actor: "ada", CommandID: id} }
+	if _, _, err := writer.Product(ctx, "contoso", "e5", meta("p"), domain.AddProduct{Name: "E5", Licenses: 1, SelfService: "blocked"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"u1", "u2"} {
+		if _, _, err := writer.RegisterUser(ctx, "contoso", domain.UserID(u), meta("reg-"+u), domain.RegisterUser{Email: u + "@example.com", DisplayName: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader := newService(t, laggingReplica{inner})
+	_, _, err := reader.SubmitRequest(ctx, "contoso", "r1", meta("submit"), domain.SubmitRequest{ProductID: "e5", Requester: "u1", Users: []domain.UserID{"u2"}})
+	if err != nil {
+		t.Fatalf("submit decided on a lagging replica: %v, want it confirmed against the leader and accepted", err)
+	}
+	// A refusal the leader confirms stays a refusal.
+	_, _, err = reader.SubmitRequest(ctx, "contoso", "r2", meta("submit2"), domain.SubmitRequest{ProductID: "e5", Requester: "u1", Users: []domain.UserID{"nobody"}})
+	if !matches(err, &domain.NotFoundError{}) {
+		t.Fatalf("request for an unknown user: %v, want not found", err)
+	}
+}

@@ -124,6 +124,16 @@ func (s *countingStore) Load(ctx context.Context, tenant string, agg events.Aggr
 	return s.inner.Load(ctx, tenant, agg, after)
 }
 
+// LoadLatest passes on to the inner store's LoadLatest where it has one.
+func (s *countingStore) LoadLatest(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
+	if ls, ok := s.inner.(domain.LeaderStore); ok {
+		return ls.LoadLatest(ctx, tenant, agg, after)
+	}
+	return s.inner.Load(ctx, tenant, agg, after)
+}
+
+var _ domain.LeaderStore = (*countingStore)(nil)
+
 func (s *countingStore) Append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
 	pos, err := s.inner.Append(ctx, writes...)
 	switch {

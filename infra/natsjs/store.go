@@ -119,11 +119,23 @@ func (s *Store) withTimeout(ctx context.Context) (context.Context, context.Cance
 // is always a prefix of the aggregate's history. The concurrency check of
 // Append, not Load, is what keeps decisions on stale state from landing.
 func (s *Store) Load(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
-	evs, err := s.load(ctx, tenant, agg, after)
+	evs, err := s.load(ctx, tenant, agg, after, false)
 	return evs, unavailable(err)
 }
 
-func (s *Store) load(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
+// LoadLatest is Load up to the last sequence the stream's leader holds for
+// the aggregate: the head is asked of the leader (a message get, not a
+// direct get any replica may answer), then the range is read with direct
+// gets, which wait for a replica that has not reached that head yet. The
+// domain uses it to confirm a refusal.
+func (s *Store) LoadLatest(ctx context.Context, tenant string, agg events.Aggregate, after uint64) ([]events.Envelope, error) {
+	evs, err := s.load(ctx, tenant, agg, after, true)
+	return evs, unavailable(err)
+}
+
+var _ domain.LeaderStore = (*Store)(nil)
+
+func (s *Store) load(ctx context.Context, tenant string, agg events.Aggregate, after uint64, latest bool) ([]events.Envelope, error) {
 	if err := events.CheckAggregate(tenant, agg); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
@@ -131,7 +143,11 @@ func (s *Store) load(ctx context.Context, tenant string, agg events.Aggregate, a
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 
-	last, err := s.lastMsg(ctx, subj)
+	lastOf := s.lastMsg
+	if latest {
+		lastOf = s.leaderLastMsg
+	}
+	last, err := lastOf(ctx, subj)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", subj, err)
 	}
@@ -186,6 +202,37 @@ func (s *Store) lastMsg(ctx context.Context, subj string) (*rawMsg, error) {
 		return nil, fmt.Errorf("direct get last: bad %s header %q", hdrSequence, resp.Header.Get(hdrSequence))
 	}
 	return &rawMsg{seq: seq, data: resp.Data}, nil
+}
+
+// leaderLastMsg returns the last message on subj as the stream's leader
+// has it, or nil if it has none.
+func (s *Store) leaderLastMsg(ctx context.Context, subj string) (*rawMsg, error) {
+	req, _ := json.Marshal(struct {
+		LastFor string `json:"last_by_subj"`
+	}{subj})
+	resp, err := s.nc.RequestWithContext(ctx, s.prefix+"STREAM.MSG.GET."+StreamEvents, req)
+	if err != nil {
+		return nil, fmt.Errorf("get last from the leader: %w", err)
+	}
+	var r struct {
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(resp.Data, &r); err != nil {
+		return nil, fmt.Errorf("get last from the leader: %w", err)
+	}
+	switch {
+	case r.Error != nil && r.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound:
+		return nil, nil
+	case r.Error != nil:
+		return nil, fmt.Errorf("get last from the leader: %w", r.Error)
+	case r.Message == nil:
+		return nil, errors.New("get last from the leader: an answer without a message")
+	}
+	return &rawMsg{seq: r.Message.Seq, data: r.Message.Data}, nil
 }
 
 // directGetBatch is the body of a batched direct get request

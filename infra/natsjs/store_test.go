@@ -424,3 +424,35 @@ func TestLoadLargeAggregate(t *testing.T) {
 		t.Fatalf("tail: got %d events from %d, want 10 from %d", len(tail), tail[0].Position, evs[n-10].Position)
 	}
 }
+
+// TestLoadLatest: reading from the leader's head gives what Load gives on a
+// current server, nothing for an aggregate without events, and the tail
+// after a position.
+func TestLoadLatest(t *testing.T) {
+	env := newStoreEnv(t)
+	ctx := testCtx(t)
+	agg := productAgg("latest")
+	if evs, err := env.store.LoadLatest(ctx, "acme", agg, 0); err != nil || len(evs) != 0 {
+		t.Fatalf("empty aggregate: %v, %v", evs, err)
+	}
+	var expected uint64
+	for i := range 5 {
+		pos, err := env.store.Append(ctx, domain.Write{Expected: expected, Events: []events.Envelope{purchased("acme", agg, i+1)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		expected = pos[0]
+	}
+	all, err := env.store.Load(ctx, "acme", agg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := env.store.LoadLatest(ctx, "acme", agg, 0)
+	if err != nil || len(latest) != 5 || latest[4].Position != all[4].Position {
+		t.Fatalf("latest: %d events (%v), want the 5 Load gives", len(latest), err)
+	}
+	tail, err := env.store.LoadLatest(ctx, "acme", agg, all[3].Position)
+	if err != nil || len(tail) != 1 || tail[0].Position != all[4].Position {
+		t.Fatalf("tail after %d: %v, %v", all[3].Position, tail, err)
+	}
+}
