@@ -41,6 +41,10 @@ func (c autoClaimFlags) validate() error {
 	return nil
 }
 
+// rolloverCheck is how often the granter looks for a new UTC day (the
+// daily cap's rollover); end-to-end tests shorten it and move clockOffset.
+var rolloverCheck = signin.DefaultRolloverCheck
+
 // reportNow is the clock of the claim report's window; end-to-end tests
 // replace it to check the 1/7/30/90-day windows without waiting.
 var reportNow = time.Now
@@ -71,7 +75,7 @@ func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog
 		svc:      svc,
 		policies: projections.NewPolicyList(),
 		claims:   projections.NewClaims(),
-		granter:  signin.NewGranter(svc, opts, log),
+		granter:  signin.NewGranter(svc, opts, log).Clock(serviceNow, rolloverCheck),
 		handler:  signin.NewHandler(svc, signin.NewStreamTenants(c.js, natsjs.StreamEvents), opts),
 		url:      c.url,
 		opts:     c.opts,
