@@ -427,3 +427,46 @@ func TestCheckSignInTimeWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestCapHoldsAcrossServices: two services on one store (two instances,
+// each with its own cache) claim under a policy with a daily cap of 7 at
+// once; the policy's count is written with every claim under its check, so
+// exactly 7 claim and the others queue with reason daily_cap.
+func TestCapHoldsAcrossServices(t *testing.T) {
+	w := newClaimWorld(t, 50, 0, true)
+	seven := 7
+	if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyLimits{DailyCap: domain.OptionalInt{Set: true, Value: &seven}}); err != nil {
+		t.Fatal(err)
+	}
+	svcs := []*domain.Service{w.svc, newService(t, w.store)}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		reasons = map[string]int{}
+	)
+	for i, svc := range svcs {
+		wg.Go(func() {
+			for j := range 10 {
+				u := fmt.Sprintf("u%d-%d", i, j)
+				outs, err := svc.ClaimBatch(ctx, "contoso", []domain.SignIn{{ID: "s-" + u, UserID: domain.UserID(u), App: "teams", At: now}}, domain.ClaimOptions{})
+				if err != nil {
+					t.Errorf("%s: %v", u, err)
+					return
+				}
+				mu.Lock()
+				reasons[outs[0].Status+"/"+outs[0].Reason]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	claims := 0
+	w.store.mu.Lock()
+	for _, e := range w.store.log {
+		claims += len(events.Claims(e.Data))
+	}
+	w.store.mu.Unlock()
+	if claims != 7 || reasons["claimed/"] != 7 || reasons["queued/daily_cap"] != 13 {
+		t.Fatalf("got %d claims stored, outcomes %v; want 7 claimed and 13 queued for daily_cap", claims, reasons)
+	}
+}
