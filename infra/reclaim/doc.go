@@ -14,4 +14,9 @@
 // nothing for a command with nothing left to do, so several reactors,
 // restarts and overlapping ticks never warn or reclaim twice. Time comes
 // from an injected clock.
+//
+// What it does not close: a sign-in recorded between the reactor's read of
+// the bucket and its append (one round trip) is not seen by that reclaim.
+// Closing it would take an event per sign-in of a warned user on the
+// product aggregate, whose check would then order the two.
 package reclaim
