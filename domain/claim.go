@@ -31,8 +31,9 @@ const (
 	ClaimClaimed = "claimed"
 	// ClaimAlreadyLicensed: the user already held a product of the policy.
 	ClaimAlreadyLicensed = "already_licensed"
-	// ClaimQueued: every product was full; the user waits in the policy's
-	// queue.
+	// ClaimQueued: the user waits in the policy's queue: every product
+	// was full, others already waited, or a cap was reached
+	// (ClaimOutcome.Reason says which).
 	ClaimQueued = "queued"
 	// ClaimAlreadyClaimed: the user claimed under the policy before and
 	// no longer holds that license (an admin took it back): a user claims
@@ -45,6 +46,9 @@ type ClaimOutcome struct {
 	Status    string    `json:"status"`
 	PolicyID  PolicyID  `json:"policy_id,omitempty"`
 	ProductID ProductID `json:"product_id,omitempty"`
+	// Reason is why a queued user waits: events.QueueNoSeats,
+	// QueueDailyCap or QueueTotalCap (only with ClaimQueued).
+	Reason string `json:"reason,omitempty"`
 }
 
 // ClaimOptions tune claims.
@@ -236,6 +240,14 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 			tx.Emit(pagg, events.QueuedUserDropped{PolicyID: string(pid), UserID: string(head.UserID), Reason: events.DropAlreadyLicensed})
 			return nil
 		}
+		// A cap keeps the whole queue waiting (first come, first served);
+		// the granter looks again when the UTC day rolls over or the caps
+		// change. The grant's count is written to the policy with its
+		// check, as a sign-in's claim is.
+		day := Day(tx.Now)
+		if p.CapReason(day, 0) != "" {
+			return nil
+		}
 		claimed, err := claimFirstFree(tx, p, head.UserID, head.SigninID, tx.Now, opts)
 		if err != nil || !claimed {
 			return err
@@ -247,6 +259,9 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 			}
 		}
 		tx.Emit(pagg, events.QueuedUserGranted{PolicyID: string(pid), UserID: string(head.UserID), ProductID: product})
+		if p.Limits.Capped() {
+			tx.Emit(pagg, p.counted(day, 1))
+		}
 		return nil
 	}, nil)
 	if errors.Is(err, errStale) {

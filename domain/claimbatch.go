@@ -229,7 +229,7 @@ func (b *claimBatch) writes(changes []BatchChange, in []SignIn, now time.Time) (
 			envs = append(envs, env)
 			owners = append(owners, who)
 		}
-		cs := byAgg[agg]
+		cs := lastCount(byAgg[agg])
 		var (
 			merged claimsDraft
 			rest   []BatchChange
@@ -273,4 +273,27 @@ func (d *claimsDraft) add(lc events.LicenseClaimed, signIn int) {
 	d.event.Claims = append(d.event.Claims, events.Claim{UserID: lc.UserID, DisabledServices: lc.DisabledServices,
 		SigninID: lc.SigninID, ClaimedAt: lc.ClaimedAt})
 	d.who = append(d.who, signIn)
+}
+
+// lastCount keeps only the last PolicyClaimsCounted of an aggregate's
+// changes: each carries the policy's counts after its claim, so the last
+// one records the whole batch's.
+func lastCount(cs []BatchChange) []BatchChange {
+	last := -1
+	for i, c := range cs {
+		if _, ok := c.Data.(events.PolicyClaimsCounted); ok {
+			last = i
+		}
+	}
+	if last < 0 {
+		return cs
+	}
+	out := make([]BatchChange, 0, len(cs))
+	for i, c := range cs {
+		if _, ok := c.Data.(events.PolicyClaimsCounted); ok && i != last {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }

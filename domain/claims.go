@@ -67,7 +67,14 @@ type claimOverlay struct {
 	holds    map[ProductID]map[UserID]bool
 	claimed  map[PolicyID]map[UserID]bool
 	queued   map[PolicyID]map[UserID]bool
+	counted  map[PolicyID]int         // claims under a capped policy decided in this batch
+	reasons  map[queueKey]string      // why the users queued in this batch wait
 	outcomes map[string]ClaimDecision // by sign-in id: a sign-in twice in one batch
+}
+
+type queueKey struct {
+	policy PolicyID
+	user   UserID
 }
 
 func (o *claimOverlay) product(id ProductID) *Product {
@@ -107,7 +114,8 @@ func mark[K comparable](m map[K]map[UserID]bool, k K, u UserID) {
 // one decision per sign-in. It does no I/O and does not modify the view.
 func DecideClaims(v ClaimView, in []SignIn, opts ClaimOptions, now time.Time) ([]BatchChange, []ClaimDecision) {
 	o := &claimOverlay{v: v, taken: map[ProductID]int{}, holds: map[ProductID]map[UserID]bool{},
-		claimed: map[PolicyID]map[UserID]bool{}, queued: map[PolicyID]map[UserID]bool{}, outcomes: map[string]ClaimDecision{}}
+		claimed: map[PolicyID]map[UserID]bool{}, queued: map[PolicyID]map[UserID]bool{}, counted: map[PolicyID]int{}, reasons: map[queueKey]string{},
+		outcomes: map[string]ClaimDecision{}}
 	done := v.Done
 	if done == nil {
 		done = func(string) bool { return false }
@@ -158,7 +166,12 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 		}
 	}
 	if p.Queued(u) || o.queued[pid][u] {
-		return out(ClaimQueued, ""), nil
+		d := out(ClaimQueued, "")
+		d.Outcome.Reason = p.QueueReason(u)
+		if d.Outcome.Reason == "" {
+			d.Outcome.Reason = o.reasons[queueKey{pid, u}]
+		}
+		return d, nil
 	}
 	for _, id := range p.Listed {
 		if o.product(id).ClaimedUnder(pid, u) || o.claimed[pid][u] {
@@ -169,12 +182,20 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 		}
 	}
 	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}
-	queue := func() (ClaimDecision, []Change) {
+	day := Day(now)
+	capped := p.CapReason(day, o.counted[pid])
+	queue := func(reason string) (ClaimDecision, []Change) {
 		mark(o.queued, pid, u)
-		return out(ClaimQueued, ""), []Change{{pagg, events.UserQueued{PolicyID: string(pid), UserID: string(u), SigninID: s.ID, SignedInAt: s.At.UTC()}}}
+		o.reasons[queueKey{pid, u}] = reason
+		d := out(ClaimQueued, "")
+		d.Outcome.Reason = reason
+		return d, []Change{{pagg, events.UserQueued{PolicyID: string(pid), UserID: string(u), SigninID: s.ID, SignedInAt: s.At.UTC(), Reason: reason}}}
+	}
+	if capped != "" {
+		return queue(capped)
 	}
 	if len(p.Queue) > 0 || len(o.queued[pid]) > 0 {
-		return queue()
+		return queue(events.QueueNoSeats) // first come, first served: behind those waiting
 	}
 	for i, pp := range p.Products {
 		id := ProductID(pp.ProductID)
@@ -202,9 +223,13 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 		if after == 0 && !o.othersFree(p, i) {
 			cs = append(cs, Change{agg, events.PolicyExhausted{PolicyID: string(pid), ProductID: string(id)}})
 		}
+		if p.Limits.Capped() {
+			o.counted[pid]++
+			cs = append(cs, Change{pagg, p.counted(day, o.counted[pid])})
+		}
 		return out(ClaimClaimed, id), cs
 	}
-	return queue()
+	return queue(events.QueueNoSeats)
 }
 
 func (o *claimOverlay) othersFree(p *Policy, except int) bool {

@@ -23,6 +23,12 @@ type claimGiven struct {
 	claimedB       []string // claimed B under p1 once, no longer hold it
 	queue          []string
 	done           []string // sign-in ids whose events already stand
+	// dailyCap and totalCap are p1's caps (0: off); today and total are
+	// its counts (today's on the day of now, or on yesterday with stale).
+	dailyCap, totalCap int
+	today, total       int
+	stale              bool
+	queueReason        string
 }
 
 func (g claimGiven) view() domain.ClaimView {
@@ -41,7 +47,22 @@ func (g claimGiven) view() domain.ClaimView {
 	p1 := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Enabled: !g.disabled,
 		Products: []events.PolicyProduct{pp("P", "chat"), pp("B")}, Listed: []domain.ProductID{"P", "B"}}
 	for _, u := range g.queue {
-		domain.EvolvePolicy(p1, events.Envelope{Data: events.UserQueued{PolicyID: "p1", UserID: u, SigninID: "q-" + u}})
+		domain.EvolvePolicy(p1, events.Envelope{Data: events.UserQueued{PolicyID: "p1", UserID: u, SigninID: "q-" + u, Reason: g.queueReason}})
+	}
+	if g.dailyCap > 0 || g.totalCap > 0 {
+		lc := events.PolicyLimitsChanged{PolicyID: "p1"}
+		if g.dailyCap > 0 {
+			lc.DailyCap = &g.dailyCap
+		}
+		if g.totalCap > 0 {
+			lc.TotalCap = &g.totalCap
+		}
+		domain.EvolvePolicy(p1, events.Envelope{Data: lc})
+		day := domain.Day(now)
+		if g.stale {
+			day = domain.Day(now.AddDate(0, 0, -1))
+		}
+		domain.EvolvePolicy(p1, events.Envelope{Data: events.PolicyClaimsCounted{PolicyID: "p1", Day: day, Today: g.today, Total: g.total}})
 	}
 	return domain.ClaimView{
 		Org:      &domain.Org{AutoClaim: !g.off, AppPolicies: map[string]domain.PolicyID{"teams": "p1"}},
@@ -78,7 +99,9 @@ func change(c domain.BatchChange) string {
 	case events.LicenseClaimed:
 		s += " " + e.UserID
 	case events.UserQueued:
-		s += " " + e.UserID
+		s += " " + e.UserID + " " + e.Reason
+	case events.PolicyClaimsCounted:
+		s += fmt.Sprintf(" %s %d/%d", e.Day, e.Today, e.Total)
 	}
 	return s
 }
@@ -94,8 +117,8 @@ func TestDecideClaims(t *testing.T) {
 		{"fills the primary, then the backup, then queues in arrival order",
 			claimGiven{pSeats: 2, bSeats: 1}, []string{"s1:u1", "s2:u2", "s3:u3", "s4:u4", "s5:u5"},
 			[]string{"product/P LicenseClaimed u1", "product/P PoolLow", "product/P LicenseClaimed u2",
-				"product/B LicenseClaimed u3", "product/B PolicyExhausted", "policy/p1 UserQueued u4", "policy/p1 UserQueued u5"},
-			[]string{"claimed/P", "claimed/P", "claimed/B", "queued", "queued"}},
+				"product/B LicenseClaimed u3", "product/B PolicyExhausted", "policy/p1 UserQueued u4 no_seats", "policy/p1 UserQueued u5 no_seats"},
+			[]string{"claimed/P", "claimed/P", "claimed/B", "queued(no_seats)", "queued(no_seats)"}},
 		{"a licensed user signs in again: nothing",
 			claimGiven{pSeats: 2, bSeats: 1, holdsB: []string{"u1"}}, []string{"s1:u1"},
 			nil, []string{"already_licensed/B"}},
@@ -116,7 +139,32 @@ func TestDecideClaims(t *testing.T) {
 			[]string{"product/P LicenseClaimed u2"}, []string{"already_claimed", "claimed/P"}},
 		{"newcomers queue behind those already waiting",
 			claimGiven{pSeats: 5, bSeats: 5, queue: []string{"w1"}}, []string{"s1:u1", "s2:w1"},
-			[]string{"policy/p1 UserQueued u1"}, []string{"queued", "queued"}},
+			[]string{"policy/p1 UserQueued u1 no_seats"}, []string{"queued(no_seats)", "queued"}},
+		{"a daily cap: claims up to it, each counted on the policy, then queues with the reason",
+			claimGiven{pSeats: 5, bSeats: 5, dailyCap: 3, today: 1, total: 7}, []string{"s1:u1", "s2:u2", "s3:u3", "s4:u4"},
+			[]string{"product/P LicenseClaimed u1", "policy/p1 PolicyClaimsCounted 2026-11-23 2/8", "product/P LicenseClaimed u2",
+				"policy/p1 PolicyClaimsCounted 2026-11-23 3/9", "policy/p1 UserQueued u3 daily_cap", "policy/p1 UserQueued u4 daily_cap"},
+			[]string{"claimed/P", "claimed/P", "queued(daily_cap)", "queued(daily_cap)"}},
+		{"a daily cap counts the UTC day of now: yesterday's claims do not count",
+			claimGiven{pSeats: 5, bSeats: 5, dailyCap: 1, today: 1, total: 1, stale: true}, []string{"s1:u1", "s2:u2"},
+			[]string{"product/P LicenseClaimed u1", "policy/p1 PolicyClaimsCounted 2026-11-23 1/2", "policy/p1 UserQueued u2 daily_cap"},
+			[]string{"claimed/P", "queued(daily_cap)"}},
+		{"a total cap reached queues everyone with its reason",
+			claimGiven{pSeats: 5, bSeats: 5, totalCap: 4, dailyCap: 10, total: 4}, []string{"s1:u1"},
+			[]string{"policy/p1 UserQueued u1 total_cap"}, []string{"queued(total_cap)"}},
+		{"the total cap wins over the daily cap when both are reached",
+			claimGiven{pSeats: 5, bSeats: 5, totalCap: 2, dailyCap: 2, today: 1, total: 1}, []string{"s1:u1", "s2:u2"},
+			[]string{"product/P LicenseClaimed u1", "policy/p1 PolicyClaimsCounted 2026-11-23 2/2", "policy/p1 UserQueued u2 total_cap"},
+			[]string{"claimed/P", "queued(total_cap)"}},
+		{"under the cap but out of seats: no_seats",
+			claimGiven{pSeats: 0, bSeats: 0, dailyCap: 5}, []string{"s1:u1"},
+			[]string{"policy/p1 UserQueued u1 no_seats"}, []string{"queued(no_seats)"}},
+		{"a waiting user signs in again: queued, with the reason they wait",
+			claimGiven{pSeats: 5, bSeats: 5, dailyCap: 1, today: 1, queue: []string{"w1"}, queueReason: "daily_cap"}, []string{"s1:w1"},
+			nil, []string{"queued(daily_cap)"}},
+		{"licensed users pass a reached cap untouched",
+			claimGiven{pSeats: 5, bSeats: 5, dailyCap: 1, today: 1, holdsP: []string{"u1"}}, []string{"s1:u1"},
+			nil, []string{"already_licensed/P"}},
 		{"a bad sign-in is refused alone",
 			claimGiven{pSeats: 5}, []string{"s1:u1", "s2:bad user", "s3:u3"},
 			[]string{"product/P LicenseClaimed u1", "product/P LicenseClaimed u3"}, []string{"claimed/P", "error", "claimed/P"}},
@@ -141,6 +189,9 @@ func TestDecideClaims(t *testing.T) {
 				o := d.Outcome.Status
 				if d.Outcome.ProductID != "" {
 					o += "/" + string(d.Outcome.ProductID)
+				}
+				if d.Outcome.Reason != "" {
+					o += "(" + d.Outcome.Reason + ")"
 				}
 				if d.Err != nil {
 					o = "error"
@@ -374,5 +425,48 @@ func TestCheckSignInTimeWindow(t *testing.T) {
 		if (err == nil) != tc.valid || (err != nil && !matches(err, &domain.ValidationError{})) {
 			t.Errorf("at %s: got %v, want valid=%v", tc.at, err, tc.valid)
 		}
+	}
+}
+
+// TestCapHoldsAcrossServices: two services on one store (two instances,
+// each with its own cache) claim under a policy with a daily cap of 7 at
+// once; the policy's count is written with every claim under its check, so
+// exactly 7 claim and the others queue with reason daily_cap.
+func TestCapHoldsAcrossServices(t *testing.T) {
+	w := newClaimWorld(t, 50, 0, true)
+	seven := 7
+	if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyLimits{DailyCap: domain.OptionalInt{Set: true, Value: &seven}}); err != nil {
+		t.Fatal(err)
+	}
+	svcs := []*domain.Service{w.svc, newService(t, w.store)}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		reasons = map[string]int{}
+	)
+	for i, svc := range svcs {
+		wg.Go(func() {
+			for j := range 10 {
+				u := fmt.Sprintf("u%d-%d", i, j)
+				outs, err := svc.ClaimBatch(ctx, "contoso", []domain.SignIn{{ID: "s-" + u, UserID: domain.UserID(u), App: "teams", At: now}}, domain.ClaimOptions{})
+				if err != nil {
+					t.Errorf("%s: %v", u, err)
+					return
+				}
+				mu.Lock()
+				reasons[outs[0].Status+"/"+outs[0].Reason]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	claims := 0
+	w.store.mu.Lock()
+	for _, e := range w.store.log {
+		claims += len(events.Claims(e.Data))
+	}
+	w.store.mu.Unlock()
+	if claims != 7 || reasons["claimed/"] != 7 || reasons["queued/daily_cap"] != 13 {
+		t.Fatalf("got %d claims stored, outcomes %v; want 7 claimed and 13 queued for daily_cap", claims, reasons)
 	}
 }

@@ -23,7 +23,13 @@ var (
 
 func TestDecidePolicy(t *testing.T) {
 	e5 := given(added) // services mail, chat
-	e3 := &domain.Product{ID: "e3", Name: "E3", Services: []string{"mail"}, Purchased: 1}
+	// e3 holds two claims under p1 (one today, one yesterday) and one
+	// under p1 since taken back.
+	e3 := &domain.Product{ID: "e3", Name: "E3", Services: []string{"mail"}, Purchased: 3,
+		Holders:   map[domain.UserID]domain.Holding{"a": {PolicyID: "p1", AssignedAt: now}, "b": {PolicyID: "p1", AssignedAt: now.AddDate(0, 0, -1)}},
+		Claimants: map[domain.PolicyID]map[domain.UserID]bool{"p1": {"a": true, "b": true, "c": true}}}
+	capped := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e3")}, Enabled: true}
+	domain.EvolvePolicy(capped, events.Envelope{Data: events.PolicyLimitsChanged{PolicyID: "p1", DailyCap: ip(5)}})
 	products := map[domain.ProductID]*domain.Product{"e5": e5, "e3": e3}
 	created := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5")}, Enabled: true}
 	off := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5")}}
@@ -89,10 +95,33 @@ func TestDecidePolicy(t *testing.T) {
 			then: []domain.Change{{Agg: polAgg, Data: events.PolicyProductsChanged{PolicyID: "p1", Products: []events.PolicyProduct{pp("e3"), pp("e5", "mail")}}}}},
 		{name: "same list", org: bound, policy: created, when: domain.SetPolicyProducts{Products: []events.PolicyProduct{pp("e5")}}},
 		{name: "empty list", org: bound, policy: created, when: domain.SetPolicyProducts{Products: []events.PolicyProduct{}}, wantErr: &domain.ValidationError{}},
+		{name: "create with caps and reclaim", org: empty, policy: &domain.Policy{ID: "p1"},
+			when: domain.CreatePolicy{Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5")}, Disabled: true,
+				Limits: domain.PolicyLimits{DailyCap: ip(10), ReclaimAfterDays: ip(30)}},
+			then: []domain.Change{
+				{Agg: polAgg, Data: events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e5")}}},
+				{Agg: polAgg, Data: events.PolicyLimitsChanged{PolicyID: "p1", DailyCap: ip(10), ReclaimAfterDays: ip(30)}},
+			}},
+		{name: "turning a cap on counts the claims the products recorded", org: bound, policy: created,
+			when: domain.SetPolicyLimits{TotalCap: set(ip(100))},
+			then: []domain.Change{
+				{Agg: polAgg, Data: events.PolicyLimitsChanged{PolicyID: "p1", TotalCap: ip(100)}},
+				{Agg: polAgg, Data: events.PolicyClaimsCounted{PolicyID: "p1", Day: "2026-11-23", Today: 1, Total: 3}},
+			}},
+		{name: "changing a cap keeps counting", org: bound, policy: capped,
+			when: domain.SetPolicyLimits{DailyCap: set(ip(6)), ReclaimAfterDays: set(ip(10)), ReclaimWarnDays: set(ip(3))},
+			then: []domain.Change{{Agg: polAgg, Data: events.PolicyLimitsChanged{PolicyID: "p1", DailyCap: ip(6), ReclaimAfterDays: ip(10), ReclaimWarnDays: ip(3)}}}},
+		{name: "a cap turned off", org: bound, policy: capped, when: domain.SetPolicyLimits{DailyCap: set(nil)},
+			then: []domain.Change{{Agg: polAgg, Data: events.PolicyLimitsChanged{PolicyID: "p1"}}}},
+		{name: "limits unchanged", org: bound, policy: capped, when: domain.SetPolicyLimits{DailyCap: set(ip(5)), TotalCap: set(nil)}},
+		{name: "a cap of zero", org: bound, policy: created, when: domain.SetPolicyLimits{DailyCap: set(ip(0))}, wantErr: &domain.ValidationError{}},
+		{name: "a warning without reclaiming", org: bound, policy: created, when: domain.SetPolicyLimits{ReclaimWarnDays: set(ip(3))}, wantErr: &domain.ValidationError{}},
+		{name: "a warning not before reclaiming", org: bound, policy: created,
+			when: domain.SetPolicyLimits{ReclaimAfterDays: set(ip(3)), ReclaimWarnDays: set(ip(3))}, wantErr: &domain.ValidationError{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := domain.DecidePolicy(domain.PolicyView{Org: tt.org, Policy: tt.policy, Products: products}, tt.when)
+			got, err := domain.DecidePolicy(domain.PolicyView{Org: tt.org, Policy: tt.policy, Products: products, Now: now}, tt.when)
 			if tt.wantErr != nil {
 				if !matches(err, tt.wantErr) {
 					t.Fatalf("error: got %v, want %T %v", err, tt.wantErr, tt.wantErr)
@@ -133,3 +162,7 @@ func TestPolicyQueueStaysCheap(t *testing.T) {
 		t.Fatalf("after a grant and a drop: head %v, length %d", p.Queue[0].UserID, len(p.Queue))
 	}
 }
+
+func ip(n int) *int { return &n }
+
+func set(v *int) domain.OptionalInt { return domain.OptionalInt{Set: true, Value: v} }

@@ -36,6 +36,16 @@ type Holding struct {
 	Source           events.Source
 	PolicyID         PolicyID
 	AssignedAt       time.Time
+	// Warned is the reclaim warning pending on a license claimed under a
+	// policy with reclaiming on (nil: none).
+	Warned *ReclaimWarning
+}
+
+// ReclaimWarning is a pending LicenseReclaimWarned: the last sign-in it
+// was based on and when the license is reclaimed unless the user signs in.
+type ReclaimWarning struct {
+	LastSeen  time.Time
+	ReclaimAt time.Time
 }
 
 // Exists reports whether the product has been added.
@@ -223,6 +233,16 @@ func EvolveProduct(p *Product, env events.Envelope) {
 			p.claim(c)
 		}
 	case events.LicenseUnassigned:
+		delete(p.Holders, UserID(e.UserID))
+	case events.LicenseReclaimWarned:
+		if h, ok := p.Holders[UserID(e.UserID)]; ok {
+			h.Warned = &ReclaimWarning{LastSeen: e.LastSeen, ReclaimAt: e.ReclaimAt}
+			p.Holders[UserID(e.UserID)] = h
+		}
+	case events.LicenseReclaimed:
+		// The seat is free; the user still counts as having claimed under
+		// the policy (Claimants), so they do not claim it back by signing
+		// in: a user claims at most once under a policy.
 		delete(p.Holders, UserID(e.UserID))
 	}
 }

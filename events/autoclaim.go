@@ -1,6 +1,10 @@
 package events
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Wire names of the auto-claim event types that are not in CONTRACT.md's
 // minimum list. They never change.
@@ -134,14 +138,18 @@ type AppPolicyUnbound struct {
 	PolicyID string `json:"policy_id"`
 }
 
-// UserQueued records, on the policy aggregate, a user who signed in to the
-// policy's app while every product of the policy was full. Queued users are
-// granted in the order of these events as seats appear.
+// UserQueued (v2) records, on the policy aggregate, a user who signed in to
+// the policy's app and could not claim: Reason is QueueNoSeats (every
+// product of the policy was full, or others waited), QueueDailyCap or
+// QueueTotalCap. Queued users are granted in the order of these events as
+// seats appear and the caps allow. Version 1 had no reason; its upcaster
+// gives QueueNoSeats, the only reason there was.
 type UserQueued struct {
 	PolicyID   string    `json:"policy_id"`
 	UserID     string    `json:"user_id"`
 	SigninID   string    `json:"signin_id"`
 	SignedInAt time.Time `json:"signed_in_at"`
+	Reason     string    `json:"reason"`
 }
 
 // QueuedUserGranted records, on the policy aggregate, that the head of the
@@ -197,7 +205,7 @@ func (LicensesAssigned) EventType() string  { return TypeLicensesAssigned }
 
 func (AppPolicyBound) EventVersion() int    { return 1 }
 func (AppPolicyUnbound) EventVersion() int  { return 1 }
-func (UserQueued) EventVersion() int        { return 1 }
+func (UserQueued) EventVersion() int        { return 2 }
 func (QueuedUserGranted) EventVersion() int { return 1 }
 func (QueuedUserDropped) EventVersion() int { return 1 }
 func (PoolLow) EventVersion() int           { return 1 }
@@ -216,4 +224,112 @@ func registerAutoClaim(r *Registry) {
 	Register[PolicyExhausted](r)
 	Register[LicensesClaimed](r)
 	Register[LicensesAssigned](r)
+	Register[PolicyLimitsChanged](r)
+	Register[PolicyClaimsCounted](r)
+	Register[LicenseReclaimWarned](r)
+	Register[LicenseReclaimed](r)
+	r.AddUpcaster(TypeUserQueued, 1, upcastUserQueuedV1)
 }
+
+// userQueuedV1 is the first published shape of UserQueued: the only reason
+// to queue was that every product was full.
+type userQueuedV1 struct {
+	PolicyID   string    `json:"policy_id"`
+	UserID     string    `json:"user_id"`
+	SigninID   string    `json:"signin_id"`
+	SignedInAt time.Time `json:"signed_in_at"`
+}
+
+func upcastUserQueuedV1(old json.RawMessage) (json.RawMessage, error) {
+	var v1 userQueuedV1
+	if err := json.Unmarshal(old, &v1); err != nil {
+		return nil, fmt.Errorf("read v1: %w", err)
+	}
+	return json.Marshal(UserQueued{PolicyID: v1.PolicyID, UserID: v1.UserID, SigninID: v1.SigninID,
+		SignedInAt: v1.SignedInAt, Reason: QueueNoSeats})
+}
+
+// Wire names of the cap and reclaim event types (issue 13).
+const (
+	TypePolicyLimitsChanged  = "PolicyLimitsChanged"
+	TypePolicyClaimsCounted  = "PolicyClaimsCounted"
+	TypeLicenseReclaimWarned = "LicenseReclaimWarned"
+	TypeLicenseReclaimed     = "LicenseReclaimed"
+)
+
+// Reasons a user waits in a policy's queue (UserQueued v2).
+const (
+	// QueueNoSeats: every product of the policy was full (or others were
+	// already waiting for a seat).
+	QueueNoSeats = "no_seats"
+	// QueueDailyCap: the policy's daily cap of claims was reached for the
+	// UTC day.
+	QueueDailyCap = "daily_cap"
+	// QueueTotalCap: the policy's total cap of claims was reached.
+	QueueTotalCap = "total_cap"
+)
+
+// PolicyLimitsChanged records, on the policy aggregate, the policy's claim
+// caps and reclaim settings; each is nil when off. DailyCap bounds the
+// claims under the policy per UTC day and TotalCap the claims under it
+// ever; a license claimed under the policy whose user has not signed in to
+// the app for ReclaimAfterDays days is reclaimed, after a warning
+// ReclaimWarnDays days before.
+type PolicyLimitsChanged struct {
+	PolicyID         string `json:"policy_id"`
+	DailyCap         *int   `json:"daily_cap"`
+	TotalCap         *int   `json:"total_cap"`
+	ReclaimAfterDays *int   `json:"reclaim_after_days"`
+	ReclaimWarnDays  *int   `json:"reclaim_warn_days"`
+}
+
+// PolicyClaimsCounted records, on the policy aggregate, how many licenses
+// were claimed under a capped policy: Today on the UTC day Day, and Total
+// ever. It carries the counts after the claims it records (absolute, not
+// increments). Claims under a capped policy append it in the same
+// all-or-nothing write as the claims, with the policy's concurrency check,
+// so two instances claiming under one policy at once conflict on it and
+// the caps hold. The first one after a cap is turned on carries the claims
+// the policy's products recorded until then.
+type PolicyClaimsCounted struct {
+	PolicyID string `json:"policy_id"`
+	Day      string `json:"day"`
+	Today    int    `json:"today"`
+	Total    int    `json:"total"`
+}
+
+// LicenseReclaimWarned records, on the product aggregate, that UserID's
+// license claimed under PolicyID will be reclaimed at ReclaimAt unless
+// they sign in to App before; LastSeen is their last sign-in known then
+// (their claim, when none since).
+type LicenseReclaimWarned struct {
+	ProductID string    `json:"product_id"`
+	UserID    string    `json:"user_id"`
+	PolicyID  string    `json:"policy_id"`
+	App       string    `json:"app"`
+	LastSeen  time.Time `json:"last_seen"`
+	ReclaimAt time.Time `json:"reclaim_at"`
+}
+
+// LicenseReclaimed records, on the product aggregate, that UserID's license
+// claimed under PolicyID was taken back because they had not signed in to
+// App since LastSeen; the seat is free again for the policy's queue. The
+// user still counts as having claimed under the policy (a user claims at
+// most once under a policy).
+type LicenseReclaimed struct {
+	ProductID string    `json:"product_id"`
+	UserID    string    `json:"user_id"`
+	PolicyID  string    `json:"policy_id"`
+	App       string    `json:"app"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+func (PolicyLimitsChanged) EventType() string  { return TypePolicyLimitsChanged }
+func (PolicyClaimsCounted) EventType() string  { return TypePolicyClaimsCounted }
+func (LicenseReclaimWarned) EventType() string { return TypeLicenseReclaimWarned }
+func (LicenseReclaimed) EventType() string     { return TypeLicenseReclaimed }
+
+func (PolicyLimitsChanged) EventVersion() int  { return 1 }
+func (PolicyClaimsCounted) EventVersion() int  { return 1 }
+func (LicenseReclaimWarned) EventVersion() int { return 1 }
+func (LicenseReclaimed) EventVersion() int     { return 1 }

@@ -83,7 +83,7 @@ func (lc *LicenseCounts) Apply(env events.Envelope) {
 		p.Assigned += len(e.Claims)
 	case events.LicensesAssigned:
 		p.Assigned += len(e.Assignments)
-	case events.LicenseUnassigned:
+	case events.LicenseUnassigned, events.LicenseReclaimed:
 		p.Assigned--
 	}
 }
@@ -203,14 +203,21 @@ func (ul *UserLicenses) Apply(env events.Envelope) {
 			ul.set(env.Tenant, c.UserID, UserLicense{ProductID: c.ProductID, DisabledServices: c.DisabledServices,
 				Source: events.Source{Kind: events.SourcePolicy, Ref: c.PolicyID}, AssignedAt: c.ClaimedAt})
 		}
-	case events.LicenseUnassigned:
+	case events.LicenseUnassigned, events.LicenseReclaimed:
+		var user, product string
+		switch e := e.(type) {
+		case events.LicenseUnassigned:
+			user, product = e.UserID, e.ProductID
+		case events.LicenseReclaimed:
+			user, product = e.UserID, e.ProductID
+		}
 		ul.mu.Lock()
 		users := ul.tenants[env.Tenant]
-		held := slices.DeleteFunc(users[e.UserID], func(h heldLicense) bool { return h.product == e.ProductID })
+		held := slices.DeleteFunc(users[user], func(h heldLicense) bool { return h.product == product })
 		if len(held) == 0 {
-			delete(users, e.UserID)
+			delete(users, user)
 		} else {
-			users[e.UserID] = held
+			users[user] = held
 		}
 		ul.mu.Unlock()
 	}

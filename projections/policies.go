@@ -37,6 +37,15 @@ type PolicyListItem struct {
 	// order; Queued counts them all.
 	Queue  []string `json:"queue"`
 	Queued int      `json:"queued"`
+	Limits
+}
+
+// Limits are a policy's claim caps and reclaim settings (null: off).
+type Limits struct {
+	DailyCap         *int `json:"daily_cap"`
+	TotalCap         *int `json:"total_cap"`
+	ReclaimAfterDays *int `json:"reclaim_after_days"`
+	ReclaimWarnDays  *int `json:"reclaim_warn_days"`
 }
 
 // QueueHeadLen is how many waiting users a policy view lists.
@@ -51,6 +60,7 @@ type policyState struct {
 	Products []events.PolicyProduct `json:"products,omitempty"`
 	Enabled  bool                   `json:"enabled,omitempty"`
 	Queue    []string               `json:"queue,omitempty"`
+	Limits   Limits                 `json:"limits"`
 }
 
 type productSeats struct {
@@ -110,7 +120,7 @@ func (pl *PolicyList) Apply(env events.Envelope) {
 			p.Assigned += len(e.Claims)
 		case events.LicensesAssigned:
 			p.Assigned += len(e.Assignments)
-		case events.LicenseUnassigned:
+		case events.LicenseUnassigned, events.LicenseReclaimed:
 			p.Assigned--
 		}
 	case events.KindPolicy:
@@ -127,6 +137,8 @@ func (pl *PolicyList) Apply(env events.Envelope) {
 			p.Products = e.Products
 		case events.UserQueued:
 			p.Queue = append(p.Queue, e.UserID)
+		case events.PolicyLimitsChanged:
+			p.Limits = Limits{DailyCap: e.DailyCap, TotalCap: e.TotalCap, ReclaimAfterDays: e.ReclaimAfterDays, ReclaimWarnDays: e.ReclaimWarnDays}
 		case events.QueuedUserGranted:
 			p.dequeue(e.UserID)
 		case events.QueuedUserDropped:
@@ -181,7 +193,7 @@ func (pl *PolicyList) Policy(tenant, id string) (PolicyListItem, bool) {
 func (t *policyTenant) view(p *policyState) PolicyListItem {
 	item := PolicyListItem{PolicyID: p.ID, Name: p.Name, App: p.App, Enabled: p.Enabled,
 		Products: make([]PolicyProductView, 0, len(p.Products)), Queue: slices.Clone(p.Queue[:min(len(p.Queue), QueueHeadLen)]),
-		Queued: len(p.Queue)}
+		Queued: len(p.Queue), Limits: p.Limits}
 	if item.Queue == nil {
 		item.Queue = []string{}
 	}
@@ -201,7 +213,7 @@ func (t *policyTenant) view(p *policyState) PolicyListItem {
 
 // Version is the version of the policy list's logic and snapshot shape
 // (see Snapshotter).
-func (*PolicyList) Version() int { return 1 }
+func (*PolicyList) Version() int { return 2 }
 
 // Snapshot returns the policy list's state as JSON.
 func (pl *PolicyList) Snapshot() ([]byte, error) {

@@ -9,12 +9,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/httpapi"
+	"github.com/seatflow/seatflow/infra/lastseen"
 	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/reclaim"
 	"github.com/seatflow/seatflow/infra/signin"
 	"github.com/seatflow/seatflow/projections"
 )
@@ -41,6 +44,14 @@ func (c autoClaimFlags) validate() error {
 	return nil
 }
 
+// rolloverCheck is how often the granter looks for a new UTC day (the
+// daily cap's rollover); end-to-end tests shorten it and move clockOffset.
+var rolloverCheck = signin.DefaultRolloverCheck
+
+// reclaimEvery is how often the reclaim reactor looks for idle licenses;
+// end-to-end tests shorten it and move clockOffset.
+var reclaimEvery = reclaim.DefaultInterval
+
 // reportNow is the clock of the claim report's window; end-to-end tests
 // replace it to check the 1/7/30/90-day windows without waiting.
 var reportNow = time.Now
@@ -53,9 +64,12 @@ type autoClaim struct {
 	claims   *projections.Claims
 	granter  *signin.Granter
 	handler  *signin.Handler
-	url      string
-	opts     []nats.Option
-	metrics  prometheus.Registerer // the sign-in router's metrics; nil: none
+	// candidates feed the reclaim reactor.
+	candidates *projections.ReclaimCandidates
+	js         jetstream.JetStream
+	url        string
+	opts       []nats.Option
+	metrics    prometheus.Registerer // the sign-in router's metrics; nil: none
 	// fresh returns once the read side has applied every event stored so
 	// far (set by serve): a sign-in partition is taken only then.
 	fresh    func(ctx context.Context) error
@@ -68,20 +82,22 @@ type autoClaim struct {
 func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog.Logger) *autoClaim {
 	opts := domain.ClaimOptions{LowSeats: flags.LowSeats}
 	return &autoClaim{
-		svc:      svc,
-		policies: projections.NewPolicyList(),
-		claims:   projections.NewClaims(),
-		granter:  signin.NewGranter(svc, opts, log),
-		handler:  signin.NewHandler(svc, signin.NewStreamTenants(c.js, natsjs.StreamEvents), opts),
-		url:      c.url,
-		opts:     c.opts,
-		log:      log,
+		svc:        svc,
+		policies:   projections.NewPolicyList(),
+		claims:     projections.NewClaims(),
+		granter:    signin.NewGranter(svc, opts, log).Clock(serviceNow, rolloverCheck),
+		handler:    signin.NewHandler(svc, signin.NewStreamTenants(c.js, natsjs.StreamEvents), opts),
+		candidates: projections.NewReclaimCandidates(),
+		js:         c.js,
+		url:        c.url,
+		opts:       c.opts,
+		log:        log,
 	}
 }
 
 // projections are the read models the runner feeds for auto-claim.
 func (a *autoClaim) projections() []projections.Projection {
-	return []projections.Projection{a.policies, a.claims, a.granter}
+	return []projections.Projection{a.policies, a.claims, a.granter, a.candidates}
 }
 
 // http is the HTTP API's auto-claim configuration.
@@ -90,9 +106,21 @@ func (a *autoClaim) http() *httpapi.AutoClaimConfig {
 		Now: func() time.Time { return reportNow() }}
 }
 
-// start runs the sign-in router and the granter until the returned stop is
-// called; stop waits for both (the router finishes the message in hand).
+// start runs the sign-in router, the granter and the reclaim reactor until
+// the returned stop is called; stop waits for them (the router finishes the
+// message in hand). The sign-in handler records the last sign-ins of
+// licensed users in the last-seen bucket, which the reactor reads.
 func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
+	seen, err := lastseen.Open(ctx, a.js, a.replicas)
+	if err != nil {
+		return nil, err
+	}
+	a.handler.RecordSeen(seen)
+	reactor, err := reclaim.New(reclaim.Config{Commands: a.svc, Due: a.candidates, LastSeen: seen, Now: serviceNow,
+		Interval: reclaimEvery, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
 	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Metrics: a.metrics, Handler: a.handler, Logger: a.log,
 		Partitions: natsjs.SigninPartitions, Fresh: a.fresh, Replicas: a.replicas})
 	if err != nil {
@@ -100,7 +128,11 @@ func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		reactor.Run(runCtx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := r.Run(runCtx); err != nil {

@@ -100,6 +100,8 @@ func (c *Checker) Apply(env events.Envelope) {
 		}
 	case events.LicenseUnassigned:
 		delete(c.product(t, e.ProductID).holders, e.UserID)
+	case events.LicenseReclaimed:
+		delete(c.product(t, e.ProductID).holders, e.UserID)
 	case events.UserQueued:
 		c.queued[[3]string{t, e.PolicyID, e.UserID}] = true
 	case events.QueuedUserGranted:

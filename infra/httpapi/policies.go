@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -145,10 +146,32 @@ type policyProductBody struct {
 }
 
 type createPolicyBody struct {
-	Name     *string             `json:"name"`
-	App      *string             `json:"app"`
-	Products []policyProductBody `json:"products"`
-	Enabled  *bool               `json:"enabled"`
+	Name             *string             `json:"name"`
+	App              *string             `json:"app"`
+	Products         []policyProductBody `json:"products"`
+	Enabled          *bool               `json:"enabled"`
+	DailyCap         *int                `json:"daily_cap"`
+	TotalCap         *int                `json:"total_cap"`
+	ReclaimAfterDays *int                `json:"reclaim_after_days"`
+	ReclaimWarnDays  *int                `json:"reclaim_warn_days"`
+}
+
+// optionalInt is a PATCH field that may be absent (unchanged), null (off)
+// or a number.
+type optionalInt struct{ domain.OptionalInt }
+
+func (o *optionalInt) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Value = nil
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	o.Value = &n
+	return nil
 }
 
 func policyProducts(bs []policyProductBody) ([]events.PolicyProduct, error) {
@@ -198,12 +221,23 @@ func (s *Server) createPolicy(w http.ResponseWriter, r *http.Request, c auth.Cla
 		return err
 	}
 	return s.runPolicy(w, r, c, id, http.StatusCreated, domain.CreatePolicy{Name: *b.Name, App: *b.App, Products: ps,
-		Disabled: b.Enabled != nil && !*b.Enabled})
+		Disabled: b.Enabled != nil && !*b.Enabled, Limits: domain.PolicyLimits{DailyCap: b.DailyCap, TotalCap: b.TotalCap,
+			ReclaimAfterDays: b.ReclaimAfterDays, ReclaimWarnDays: b.ReclaimWarnDays}})
 }
 
 type patchPolicyBody struct {
-	Name    *string `json:"name"`
-	Enabled *bool   `json:"enabled"`
+	Name             *string     `json:"name"`
+	Enabled          *bool       `json:"enabled"`
+	DailyCap         optionalInt `json:"daily_cap"`
+	TotalCap         optionalInt `json:"total_cap"`
+	ReclaimAfterDays optionalInt `json:"reclaim_after_days"`
+	ReclaimWarnDays  optionalInt `json:"reclaim_warn_days"`
+}
+
+func (b patchPolicyBody) limits() (domain.SetPolicyLimits, bool) {
+	l := domain.SetPolicyLimits{DailyCap: b.DailyCap.OptionalInt, TotalCap: b.TotalCap.OptionalInt,
+		ReclaimAfterDays: b.ReclaimAfterDays.OptionalInt, ReclaimWarnDays: b.ReclaimWarnDays.OptionalInt}
+	return l, l.DailyCap.Set || l.TotalCap.Set || l.ReclaimAfterDays.Set || l.ReclaimWarnDays.Set
 }
 
 // PATCH /v1/policies/{id}
@@ -216,8 +250,9 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request, c auth.Clai
 	if err := decode(w, r, &b); err != nil {
 		return err
 	}
-	if b.Name == nil && b.Enabled == nil {
-		return invalidField("name", "give name, enabled or both")
+	limits, setLimits := b.limits()
+	if b.Name == nil && b.Enabled == nil && !setLimits {
+		return invalidField("name", "give name, enabled, daily_cap, total_cap, reclaim_after_days or reclaim_warn_days")
 	}
 	meta, err := s.meta(r, c)
 	if err != nil {
@@ -242,6 +277,15 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request, c auth.Clai
 		}
 		if sum, res, err = s.cfg.AutoClaim.Commands.Policy(r.Context(), domain.TenantID(c.Tenant), domain.PolicyID(id), m,
 			domain.SetPolicyEnabled{Enabled: *b.Enabled}); err != nil {
+			return err
+		}
+	}
+	if setLimits {
+		m := meta
+		if b.Name != nil || b.Enabled != nil {
+			m.CommandID += ":limits"
+		}
+		if sum, res, err = s.cfg.AutoClaim.Commands.Policy(r.Context(), domain.TenantID(c.Tenant), domain.PolicyID(id), m, limits); err != nil {
 			return err
 		}
 	}

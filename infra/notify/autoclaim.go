@@ -3,6 +3,7 @@ package notify
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
@@ -11,6 +12,13 @@ import (
 // KindPoolLow is the notification to global admins that a policy's product
 // is low on seats or the policy has run out.
 const KindPoolLow = "pool.low"
+
+// Reclaim notification kinds: to the user whose unused license is about to
+// be, or was, reclaimed.
+const (
+	KindReclaimWarning = "license.reclaim_warning"
+	KindReclaimed      = "license.reclaimed"
+)
 
 // roleGlobalAdmin is the directory role pool.low goes to.
 const roleGlobalAdmin = domain.RoleGlobalAdmin
@@ -21,9 +29,30 @@ const roleGlobalAdmin = domain.RoleGlobalAdmin
 // sent once.
 func AutoClaimRules() Rules {
 	return Rules{
-		events.TypePoolLow:         poolLow,
-		events.TypePolicyExhausted: policyExhausted,
+		events.TypePoolLow:              poolLow,
+		events.TypePolicyExhausted:      policyExhausted,
+		events.TypeLicenseReclaimWarned: reclaimWarning,
+		events.TypeLicenseReclaimed:     reclaimed,
 	}
+}
+
+func reclaimWarning(l Lookup, env events.Envelope) ([]Draft, error) {
+	e := env.Data.(events.LicenseReclaimWarned)
+	product := l.ProductName(env.Tenant, e.ProductID)
+	text := fmt.Sprintf("You have not signed in to %s since %s. Your license of %s, claimed when you first signed in to it, "+
+		"will be reclaimed on %s so that someone else can use it.\nSign in to %s before then to keep it.\n",
+		e.App, e.LastSeen.UTC().Format(time.DateOnly), product, e.ReclaimAt.UTC().Format(time.DateOnly), e.App)
+	return []Draft{{UserID: e.UserID, Kind: KindReclaimWarning, Subject: fmt.Sprintf("Your %s license will be reclaimed on %s", product,
+		e.ReclaimAt.UTC().Format(time.DateOnly)), Text: text, Refs: Refs{PolicyID: e.PolicyID, ProductID: e.ProductID}}}, nil
+}
+
+func reclaimed(l Lookup, env events.Envelope) ([]Draft, error) {
+	e := env.Data.(events.LicenseReclaimed)
+	product := l.ProductName(env.Tenant, e.ProductID)
+	text := fmt.Sprintf("Your license of %s was reclaimed: you had not signed in to %s since %s. Ask an admin if you need it again.\n",
+		product, e.App, e.LastSeen.UTC().Format(time.DateOnly))
+	return []Draft{{UserID: e.UserID, Kind: KindReclaimed, Subject: "Your " + product + " license was reclaimed", Text: text,
+		Refs: Refs{PolicyID: e.PolicyID, ProductID: e.ProductID}}}, nil
 }
 
 func globalAdmins(l Lookup, tenant string) []string {

@@ -39,11 +39,55 @@ type Granter struct {
 	opts domain.ClaimOptions
 	log  *slog.Logger
 
+	// now is the clock of day rollovers; every is how often Run looks at
+	// it (see Clock).
+	now   func() time.Time
+	every time.Duration
+	day   string // the UTC day the capped policies were last looked at
+
 	mu       sync.Mutex
 	byProd   map[string]map[string]map[string]bool // tenant -> product -> policies
 	policies map[string]map[string]bool            // tenant -> policies
+	capped   map[string]map[string]bool            // tenant -> policies with a claim cap
 	dirty    map[policyKey]bool
 	wake     chan struct{}
+}
+
+// DefaultRolloverCheck is how often the granter looks whether the UTC day
+// changed, so that queues held by a daily cap are served the new day.
+const DefaultRolloverCheck = 30 * time.Second
+
+// Clock sets the clock the granter reads the UTC day from and how often
+// Run looks at it (default time.Now, DefaultRolloverCheck). Call before
+// Run.
+func (g *Granter) Clock(now func() time.Time, every time.Duration) *Granter {
+	if now != nil {
+		g.now = now
+	}
+	if every > 0 {
+		g.every = every
+	}
+	return g
+}
+
+// Rollover marks every capped policy when the UTC day of the granter's
+// clock differs from the one it last saw, so that users a daily cap kept
+// waiting are served; it reports whether the day changed. Run calls it;
+// it is exported for tests that move the clock.
+func (g *Granter) Rollover() bool {
+	day := domain.Day(g.now())
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if day == g.day {
+		return false
+	}
+	g.day = day
+	for t, ps := range g.capped {
+		for p := range ps {
+			g.mark(t, p)
+		}
+	}
+	return true
 }
 
 // NewGranter returns a Granter.
@@ -52,8 +96,8 @@ func NewGranter(cmds Granting, opts domain.ClaimOptions, log *slog.Logger) *Gran
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Granter{cmds: cmds, opts: opts, log: log.With("component", "granter"),
-		byProd: map[string]map[string]map[string]bool{}, policies: map[string]map[string]bool{},
-		dirty: map[policyKey]bool{}, wake: make(chan struct{}, 1)}
+		byProd: map[string]map[string]map[string]bool{}, policies: map[string]map[string]bool{}, capped: map[string]map[string]bool{},
+		dirty: map[policyKey]bool{}, wake: make(chan struct{}, 1), now: time.Now, every: DefaultRolloverCheck}
 }
 
 // Name implements projections.Projection.
@@ -77,6 +121,18 @@ func (g *Granter) Apply(env events.Envelope) {
 		}
 	case events.UserQueued:
 		g.mark(t, e.PolicyID)
+	case events.PolicyLimitsChanged:
+		if g.capped[t] == nil {
+			g.capped[t] = map[string]bool{}
+		}
+		if e.DailyCap != nil || e.TotalCap != nil {
+			g.capped[t][e.PolicyID] = true
+		} else {
+			delete(g.capped[t], e.PolicyID)
+		}
+		g.mark(t, e.PolicyID) // a cap raised or lifted may let the queue move
+	case events.LicenseReclaimed:
+		g.markProduct(t, e.ProductID)
 	case events.QueuedUserGranted:
 		g.mark(t, e.PolicyID)
 	case events.QueuedUserDropped:
@@ -124,13 +180,22 @@ func (g *Granter) mark(tenant, policy string) {
 	}
 }
 
-// Run grants until ctx ends.
+// Run grants until ctx ends. It also looks at the clock every so often
+// (see Clock): when the UTC day changes, the capped policies' queues are
+// looked at again.
 func (g *Granter) Run(ctx context.Context) {
+	tick := time.NewTicker(g.every)
+	defer tick.Stop()
+	g.Rollover()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-g.wake:
+		case <-tick.C:
+			if !g.Rollover() {
+				continue
+			}
 		}
 		g.mu.Lock()
 		work := g.dirty
@@ -165,21 +230,23 @@ func (g *Granter) grant(ctx context.Context, k policyKey) {
 	}
 }
 
-// granterState is the Granter's snapshot: which products each policy lists.
+// granterState is the Granter's snapshot: which products each policy
+// lists, and which policies are capped.
 type granterState struct {
 	ByProduct map[string]map[string]map[string]bool `json:"by_product"`
 	Policies  map[string]map[string]bool            `json:"policies"`
+	Capped    map[string]map[string]bool            `json:"capped"`
 }
 
 // Version is the version of the granter's snapshot shape (see
 // projections.Snapshotter).
-func (*Granter) Version() int { return 1 }
+func (*Granter) Version() int { return 2 }
 
 // Snapshot returns which products each policy lists.
 func (g *Granter) Snapshot() ([]byte, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return json.Marshal(granterState{ByProduct: g.byProd, Policies: g.policies})
+	return json.Marshal(granterState{ByProduct: g.byProd, Policies: g.policies, Capped: g.capped})
 }
 
 // Restore replaces the granter's index with a snapshot and marks every
@@ -196,9 +263,12 @@ func (g *Granter) Restore(b []byte) error {
 	if st.Policies == nil {
 		st.Policies = map[string]map[string]bool{}
 	}
+	if st.Capped == nil {
+		st.Capped = map[string]map[string]bool{}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.byProd, g.policies = st.ByProduct, st.Policies
+	g.byProd, g.policies, g.capped = st.ByProduct, st.Policies, st.Capped
 	for t, ps := range g.policies {
 		for p := range ps {
 			g.mark(t, p)

@@ -106,3 +106,51 @@ func TestGranterRestoreLooksAtEveryPolicy(t *testing.T) {
 		return nil
 	})
 }
+
+// TestGranterServesCappedQueuesWhenTheDayRollsOver: with an injected
+// clock, a new UTC day makes the granter look at the capped policies (and
+// only those) once; the same day again does nothing.
+func TestGranterServesCappedQueuesWhenTheDayRollsOver(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		clock = time.Date(2026, 11, 2, 23, 59, 0, 0, time.UTC)
+	)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	fg := &fakeGranting{moves: map[string]int{}}
+	g := signin.NewGranter(fg, domain.ClaimOptions{}, nil).Clock(now, time.Millisecond)
+	apply := func(id string, d events.Data) {
+		g.Apply(events.New("e", "contoso", events.Aggregate{Kind: events.KindPolicy, ID: id}, time.Now(), events.Meta{CommandID: "c"}, d))
+	}
+	five := 5
+	apply("p1", events.PolicyCreated{PolicyID: "p1", Products: []events.PolicyProduct{{ProductID: "P"}}})
+	apply("p2", events.PolicyCreated{PolicyID: "p2", Products: []events.PolicyProduct{{ProductID: "Q"}}})
+	apply("p1", events.PolicyLimitsChanged{PolicyID: "p1", DailyCap: &five})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	seen := map[string]bool{}
+	natstest.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		for _, c := range fg.called() {
+			seen[c] = true
+		}
+		if !seen["contoso/p1"] || !seen["contoso/p2"] {
+			return fmt.Errorf("first looks: got %v, want p1 and p2", seen)
+		}
+		return nil
+	})
+	if g.Rollover() {
+		t.Fatal("the same day counted as a rollover")
+	}
+	mu.Lock()
+	clock = clock.Add(2 * time.Minute) // the next UTC day
+	mu.Unlock()
+	var got []string
+	natstest.CheckFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		got = append(got, fg.called()...)
+		if !slices.Equal(got, []string{"contoso/p1"}) {
+			return fmt.Errorf("grant calls after the rollover: got %v, want [contoso/p1]", got)
+		}
+		return nil
+	})
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/lastseen"
 )
 
 // MaxPayload bounds a sign-in message; larger ones are dead-lettered.
@@ -151,6 +152,7 @@ type Handler struct {
 	cmds    Commands
 	tenants Tenants
 	opts    domain.ClaimOptions
+	seen    SeenRecorder
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -159,6 +161,22 @@ type Handler struct {
 // NewHandler returns a Handler.
 func NewHandler(cmds Commands, tenants Tenants, opts domain.ClaimOptions) *Handler {
 	return &Handler{cmds: cmds, tenants: tenants, opts: opts, groups: map[string]*group{}}
+}
+
+// SeenRecorder keeps the last sign-in of each user to each app (the
+// reclaim reactor's input), without an event per sign-in.
+type SeenRecorder interface {
+	// Record stores sign-ins of one tenant; it returns once they are
+	// stored. Errors are transient.
+	Record(ctx context.Context, tenant string, seen []lastseen.Seen) error
+}
+
+// RecordSeen makes the handler record, before a batch's sign-ins are
+// acknowledged, the sign-ins of users who hold a product of the app's
+// policy (a claim records its own time). Call before handling.
+func (h *Handler) RecordSeen(r SeenRecorder) *Handler {
+	h.seen = r
+	return h
 }
 
 // Outcome is what one sign-in of a batch did, or why it can never succeed
@@ -207,8 +225,18 @@ func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []Payload) 
 		if err != nil {
 			return nil, err
 		}
+		var seen []lastseen.Seen
 		for j, r := range res {
 			out[idx[from+j]] = Outcome{ClaimOutcome: r.ClaimOutcome, Position: r.Position, Err: permanent(r.Err)}
+			if r.Err == nil && r.Status == domain.ClaimAlreadyLicensed {
+				s := in[from+j]
+				seen = append(seen, lastseen.Seen{UserID: string(s.UserID), App: s.App, At: s.At})
+			}
+		}
+		if h.seen != nil && len(seen) > 0 {
+			if err := h.seen.Record(ctx, tenant, seen); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

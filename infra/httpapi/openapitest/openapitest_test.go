@@ -11,7 +11,8 @@ import (
 // policyAnswer is a PUT /v1/policies/{id}/products answer as the server
 // gives it.
 const policyAnswer = `{"policy_id":"P1","name":"Chat","app":"teams","products":[{"product_id":"b","disabled_services":[]}],` +
-	`"enabled":true,"queue":[{"user_id":"u2","signin_id":"s2","signed_in_at":"2025-03-01T11:00:00Z"}],"queued":1,"position":12}`
+	`"enabled":true,"queue":[{"user_id":"u2","signin_id":"s2","signed_in_at":"2025-03-01T11:00:00Z","reason":"no_seats"}],"queued":1,` +
+	`"daily_cap":null,"total_cap":null,"reclaim_after_days":null,"reclaim_warn_days":null,"position":12}`
 
 func exchange(body string, resHeader http.Header) openapitest.Exchange {
 	return openapitest.Exchange{
