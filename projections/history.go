@@ -285,14 +285,28 @@ func (h *LicenseHistory) Apply(env events.Envelope) {
 		x.kind, x.ref = events.SourcePolicy, e.PolicyID
 		x.version, x.place = t.policyPlace(e.PolicyID, e.ProductID)
 		h.add(t, e.UserID, e.ProductID, x)
-	case events.LicenseUnassigned:
+	case events.LicenseUnassigned, events.LicenseReclaimed:
+		// A reclaim takes the license back like an unassignment; the entry's
+		// type says which.
+		user, product := unassignedOf(e)
 		x := base
 		x.op, x.kind = opDel, events.SourceManual
-		if was, ok := held(h.entries(t, e.UserID, e.ProductID)); ok {
+		if was, ok := held(h.entries(t, user, product)); ok {
 			x.kind, x.ref, x.version, x.place, x.group = h.names[was.kind], h.names[was.ref], was.version, int(was.place), h.names[was.group]
 		}
-		h.add(t, e.UserID, e.ProductID, x)
+		h.add(t, user, product, x)
 	}
+}
+
+// unassignedOf is the user and product a license was taken back from.
+func unassignedOf(d events.Data) (user, product string) {
+	switch e := d.(type) {
+	case events.LicenseUnassigned:
+		return e.UserID, e.ProductID
+	case events.LicenseReclaimed:
+		return e.UserID, e.ProductID
+	}
+	return "", ""
 }
 
 func (h *LicenseHistory) assigned(t *historyTenant, x draft, a events.LicenseAssigned, at time.Time) {

@@ -137,3 +137,28 @@ func TestLicenseHistoryLicensesAt(t *testing.T) {
 		}
 	}
 }
+
+// TestLicenseHistoryAfterAReclaim: a license reclaimed for disuse ends its
+// history with the reclaim, naming the policy it was claimed under, and is
+// no longer held.
+func TestLicenseHistoryAfterAReclaim(t *testing.T) {
+	h := projections.NewLicenseHistory()
+	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	apply := func(pos uint64, agg events.Aggregate, d events.Data) {
+		h.Apply(events.Envelope{Tenant: "t", Aggregate: agg, Position: pos, OccurredAt: at.Add(time.Duration(pos) * time.Hour), Type: d.EventType(), Data: d})
+	}
+	pol, prod := events.Aggregate{Kind: events.KindPolicy, ID: "p1"}, events.Aggregate{Kind: events.KindProduct, ID: "e5"}
+	apply(1, pol, events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "e5"}}, Enabled: true})
+	apply(2, prod, events.LicenseClaimed{ProductID: "e5", UserID: "u1", PolicyID: "p1", App: "teams", ClaimedAt: at})
+	apply(3, prod, events.LicenseReclaimed{ProductID: "e5", UserID: "u1", PolicyID: "p1", App: "teams", LastSeen: at})
+	got, ok := h.History("t", "u1", "e5")
+	if !ok || len(got) != 2 {
+		t.Fatalf("history: %+v (%v), want the claim and the reclaim", got, ok)
+	}
+	if got[1].Type != "LicenseReclaimed" || got[1].Origin.Kind != events.SourcePolicy || got[1].Origin.Ref != "p1" {
+		t.Fatalf("reclaim entry: %+v, want LicenseReclaimed of policy p1", got[1])
+	}
+	if held := h.LicensesAt("t", "u1", 3); len(held) != 0 {
+		t.Fatalf("licenses after the reclaim: %+v, want none", held)
+	}
+}
