@@ -44,10 +44,17 @@ type User struct {
 	Email       string
 	DisplayName string
 	Roles       []string
+	// UserName and ExternalID are what an identity provider provisioned the
+	// user with (SCIM); Inactive is true once it deactivated the user, and
+	// Deleted once it deleted them.
+	UserName   string
+	ExternalID string
+	Inactive   bool
+	Deleted    bool
 }
 
 // Registered reports whether the user is in the directory.
-func (u *User) Registered() bool { return u.Email != "" }
+func (u *User) Registered() bool { return u.Email != "" && !u.Deleted }
 
 // View is the user as the API shows it.
 func (u *User) View() UserView {
@@ -64,8 +71,13 @@ type UserView struct {
 
 // EvolveUser folds one event into u.
 func EvolveUser(u *User, env events.Envelope) {
-	if e, ok := env.Data.(events.UserRegistered); ok {
-		u.Email, u.DisplayName, u.Roles = e.Email, e.DisplayName, e.Roles
+	switch e := env.Data.(type) {
+	case events.UserRegistered:
+		u.Email, u.DisplayName, u.Roles, u.Deleted = e.Email, e.DisplayName, e.Roles, false
+	case events.UserProvisioned:
+		u.UserName, u.ExternalID, u.Inactive = e.UserName, e.ExternalID, !e.Active
+	case events.UserDeleted:
+		*u = User{ID: u.ID, Deleted: true}
 	}
 }
 
