@@ -181,10 +181,12 @@ type Group struct {
 	Name     string
 	Members  []UserID
 	Products []events.PolicyProduct
+	// Deleted is true once the group was deleted; its id is not reused.
+	Deleted bool
 }
 
-// Exists reports whether the group has been created.
-func (g *Group) Exists() bool { return g.Name != "" }
+// Exists reports whether the group has been created and not deleted.
+func (g *Group) Exists() bool { return g.Name != "" && !g.Deleted }
 
 // HasMember reports whether u is a member of g.
 func (g *Group) HasMember(u UserID) bool { return slices.Contains(g.Members, u) }
@@ -209,12 +211,15 @@ type GroupView struct {
 
 // EvolveGroup folds one event into g.
 func EvolveGroup(g *Group, env events.Envelope) {
-	if e, ok := env.Data.(events.GroupChanged); ok {
-		g.Name, g.Products = e.Name, e.Products
+	switch e := env.Data.(type) {
+	case events.GroupChanged:
+		g.Name, g.Products, g.Deleted = e.Name, e.Products, false
 		g.Members = make([]UserID, len(e.Members))
 		for i, m := range e.Members {
 			g.Members[i] = UserID(m)
 		}
+	case events.GroupDeleted:
+		g.Deleted = true
 	}
 }
 

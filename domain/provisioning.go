@@ -234,3 +234,41 @@ func (s *Service) ChangeGroupMembers(ctx context.Context, tenant TenantID, id Gr
 		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })
 	return out, res, err
 }
+
+// DecideDeleteGroup decides deleting group id over the states of the group
+// and of its products: the group emptied of members and products (its
+// licenses taken back, as a group change does) and GroupDeleted. Errors:
+// *NotFoundError.
+func DecideDeleteGroup(state StateOf, id GroupID) ([]Emit, error) {
+	gagg := groupAgg(id)
+	g := state(gagg).(*Group)
+	if !g.Exists() {
+		return nil, &NotFoundError{Kind: "group", ID: string(id)}
+	}
+	out, err := DecideGroup(state, id, SetGroup{Name: g.Name, Members: []UserID{}, Products: []events.PolicyProduct{}})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, Emit{gagg, []events.Data{events.GroupDeleted{GroupID: string(id)}}}), nil
+}
+
+// DeleteGroup deletes group id, taking back the licenses it gave, in one
+// append.
+func (s *Service) DeleteGroup(ctx context.Context, tenant TenantID, id GroupID, meta events.Meta) (Result, error) {
+	if err := checkID("group_id", string(id)); err != nil {
+		return Result{}, err
+	}
+	gagg := groupAgg(id)
+	return s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
+		func(tx *Tx) []events.Aggregate { return groupProducts(tx.State(gagg).(*Group), nil) },
+		func(tx *Tx) error {
+			emits, err := DecideDeleteGroup(tx.State, id)
+			if err != nil {
+				return err
+			}
+			for _, e := range emits {
+				tx.Emit(e.Agg, e.Events...)
+			}
+			return nil
+		}, nil)
+}

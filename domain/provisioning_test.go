@@ -165,3 +165,32 @@ func checkKind(t *testing.T, err, want error) {
 		}
 	}
 }
+
+// TestDecideDeleteGroup: deleting a licensed group takes back its licenses
+// and records GroupDeleted; a deleted group is not found again.
+func TestDecideDeleteGroup(t *testing.T) {
+	state := provisioningState(registered)
+	got, err := domain.DecideDeleteGroup(state, "g1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []domain.Emit{
+		{Agg: g1Agg, Events: []events.Data{events.GroupChanged{GroupID: "g1", Name: "Sales", Members: []string{}, Products: []events.PolicyProduct{}}}},
+		{Agg: e5Agg, Events: []events.Data{events.LicenseUnassigned{ProductID: "e5", UserID: "u1"}}},
+		{Agg: g1Agg, Events: []events.Data{events.GroupDeleted{GroupID: "g1"}}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	g := state(g1Agg).(*domain.Group)
+	for _, e := range got {
+		for _, d := range e.Events {
+			if e.Agg == g1Agg {
+				domain.EvolveGroup(g, events.Envelope{Data: d})
+			}
+		}
+	}
+	if _, err := domain.DecideDeleteGroup(state, "g1"); err == nil {
+		t.Fatal("deleted twice: got no error, want not found")
+	}
+}

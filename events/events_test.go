@@ -32,6 +32,7 @@ var samples = []events.Data{
 	events.LicenseUnassigned{ProductID: "e5", UserID: "u1", Reason: events.UnassignedUserDeactivated},
 	events.UserProvisioned{UserID: "u1", UserName: "u1@example.com", ExternalID: "00ujl29u0le5T6Aj10h7", Active: true},
 	events.UserDeleted{UserID: "u1"},
+	events.GroupDeleted{GroupID: "g1"},
 	events.RequestSubmitted{RequestID: "r1", ProductID: "e5", Requester: "u1", Users: []string{"u1", "u2"}, Justification: "project X", ExpiresAt: at.AddDate(0, 0, 30)},
 	events.RequestShared{RequestID: "r1", Recipients: []events.ShareRecipient{{Email: "boss@example.com", UserID: "boss", ShareID: "sh1"}}, Subject: "Please decide", Message: "Thoughts?", ExpiresAt: at.AddDate(0, 0, 7)},
 	events.ShareAnswered{RequestID: "r1", ShareID: "sh1", Email: "boss@example.com", Recommendation: "approve", Comment: "fine"},

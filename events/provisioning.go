@@ -5,6 +5,7 @@ package events
 const (
 	TypeUserProvisioned = "UserProvisioned"
 	TypeUserDeleted     = "UserDeleted"
+	TypeGroupDeleted    = "GroupDeleted"
 )
 
 // UserProvisioned records, on a user aggregate, the attributes an identity
@@ -27,6 +28,15 @@ type UserDeleted struct {
 	UserID string `json:"user_id"`
 }
 
+// GroupDeleted records, on a group aggregate, that the group was deleted. A
+// GroupChanged without members or products precedes it in the same append,
+// releasing the licenses the group gave.
+type GroupDeleted struct {
+	GroupID string `json:"group_id"`
+}
+
+func (GroupDeleted) EventType() string    { return TypeGroupDeleted }
+func (GroupDeleted) EventVersion() int    { return 1 }
 func (UserProvisioned) EventType() string { return TypeUserProvisioned }
 func (UserProvisioned) EventVersion() int { return 1 }
 func (UserDeleted) EventType() string     { return TypeUserDeleted }
@@ -36,4 +46,5 @@ func (UserDeleted) EventVersion() int     { return 1 }
 func registerProvisioning(r *Registry) {
 	Register[UserProvisioned](r)
 	Register[UserDeleted](r)
+	Register[GroupDeleted](r)
 }

@@ -115,6 +115,18 @@ func (d *Directory) Apply(env events.Envelope) {
 			}
 			delete(dt.Users, e.UserID)
 		}
+	case events.GroupDeleted:
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		dt := d.tenant(env.Tenant)
+		if old := dt.Groups[e.GroupID]; old != nil {
+			for _, m := range old.Members {
+				if u := dt.Users[m]; u != nil {
+					u.Groups = slices.DeleteFunc(u.Groups, func(g string) bool { return g == e.GroupID })
+				}
+			}
+			delete(dt.Groups, e.GroupID)
+		}
 	case events.GroupChanged:
 		d.mu.Lock()
 		defer d.mu.Unlock()
