@@ -22,13 +22,16 @@ const (
 	RoleUser = "user"
 	// RoleIngest is for upstream systems that post sign-ins over HTTP.
 	RoleIngest = "ingest"
+	// RoleSCIM is for an identity provider that provisions the tenant's
+	// users and groups through SCIM 2.0 (/scim/v2).
+	RoleSCIM = "scim"
 )
 
 // DirectoryRoles lists the roles a directory user can hold: the admin roles.
 var DirectoryRoles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin}
 
 // Roles lists every role a token can carry.
-var Roles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin, RoleUser, RoleIngest}
+var Roles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin, RoleUser, RoleIngest, RoleSCIM}
 
 // Bounds of directory entries.
 const (
