@@ -225,7 +225,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP, Health: func() error {
+		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP,
+		SCIM: rq.scim(), Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
 			}

@@ -104,6 +104,9 @@ type Config struct {
 	// Requests serves the directory, request-process and license-request
 	// routes (see requests.go). nil: those routes are not served.
 	Requests *RequestsConfig
+	// SCIM serves the SCIM 2.0 service provider under /scim/v2 (see
+	// scim.go). nil: those routes are not served.
+	SCIM *SCIMConfig
 }
 
 // DefaultWaitTimeout is Config.WaitTimeout's default.

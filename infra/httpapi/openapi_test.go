@@ -23,6 +23,8 @@ type (
 	stubRequestCommands   struct{ httpapi.RequestCommands }
 	stubRequestQueries    struct{ httpapi.RequestQueries }
 	stubDirectoryQueries  struct{ httpapi.DirectoryQueries }
+	stubSCIMCommands      struct{ httpapi.SCIMCommands }
+	stubSCIMDirectory     struct{ httpapi.SCIMDirectory }
 	stubCommands          struct{ httpapi.Commands }
 	stubProducts          struct{ httpapi.ProductQueries }
 	stubLicenses          struct{ httpapi.LicenseQueries }
@@ -76,6 +78,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Claims: stubClaimQueries{}, SignIns: stubSignIns{}},
 		Requests: &httpapi.RequestsConfig{Commands: stubRequestCommands{}, Requests: stubRequestQueries{},
 			Directory: stubDirectoryQueries{}},
+		SCIM: &httpapi.SCIMConfig{Commands: stubSCIMCommands{}, Directory: stubSCIMDirectory{}},
 	})
 	if err != nil {
 		t.Fatal(err)
