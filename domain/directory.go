@@ -231,6 +231,10 @@ type SetGroup struct {
 	Name     string
 	Members  []UserID
 	Products []events.PolicyProduct
+	// Inactive lists members an identity provider deactivated: they stay
+	// members but get none of the group's licenses. The Service fills it
+	// from the members' own states.
+	Inactive []UserID
 }
 
 func (c SetGroup) validate() error {
@@ -361,7 +365,8 @@ func DecideGroup(state StateOf, gid GroupID, next SetGroup) ([]Emit, error) {
 			if err := p.checkDisabled(spec.DisabledServices); err != nil {
 				return nil, err
 			}
-			grants, _, err := grantAll(p, next.Members, spec.DisabledServices, src, freed)
+			active := slices.DeleteFunc(slices.Clone(next.Members), func(u UserID) bool { return slices.Contains(next.Inactive, u) })
+			grants, _, err := grantAll(p, active, spec.DisabledServices, src, freed)
 			if err != nil {
 				return nil, err
 			}
@@ -430,10 +435,37 @@ func (s *Service) SetGroup(ctx context.Context, tenant TenantID, id GroupID, met
 	gagg := groupAgg(id)
 	var out GroupView
 	res, err := s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
-		func(tx *Tx) []events.Aggregate { return groupProducts(tx.State(gagg).(*Group), c.Products) },
-		func(tx *Tx) error { return decideGroup(tx, id, c) },
+		func(tx *Tx) []events.Aggregate {
+			return append(groupProducts(tx.State(gagg).(*Group), c.Products), memberAggs(c.Members)...)
+		},
+		func(tx *Tx) error {
+			c.Inactive = inactiveMembers(tx, c.Members)
+			return decideGroup(tx, id, c)
+		},
 		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })
 	return out, res, err
+}
+
+// memberAggs names the user aggregates of members, whose states say
+// whether they may hold the group's licenses.
+func memberAggs(members []UserID) []events.Aggregate {
+	out := make([]events.Aggregate, len(members))
+	for i, m := range members {
+		out[i] = userAgg(m)
+	}
+	return out
+}
+
+// inactiveMembers lists the members, loaded in tx, that an identity
+// provider deactivated or deleted.
+func inactiveMembers(tx *Tx, members []UserID) []UserID {
+	var out []UserID
+	for _, m := range members {
+		if u := tx.State(userAgg(m)).(*User); u.Inactive || u.Deleted {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // errReplan means the aggregates a command must decide on changed between

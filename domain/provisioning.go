@@ -23,6 +23,10 @@ type ProvisionUser struct {
 	// read model: deactivation releases those the user really holds in
 	// the products' own state. A product missing from it keeps its seat.
 	Holds []ProductID
+	// Groups lists the groups the user may be a member of, from a read
+	// model: reactivation gives back the licenses of those the user really
+	// is in, where the product has a free seat.
+	Groups []GroupID
 }
 
 // DeleteUser is an identity provider deleting a directory user: Holds as in
@@ -66,7 +70,36 @@ func DecideProvision(state StateOf, id UserID, c ProvisionUser) ([]Emit, error) 
 	if !c.Active {
 		out = append(out, release(state, id, c.Holds, events.UnassignedUserDeactivated)...)
 	}
+	if c.Active && u.Inactive {
+		out = append(out, regrant(state, id, c.Groups)...)
+	}
 	return out, nil
+}
+
+// regrant plans the licenses a reactivated user id gets back from the
+// groups it is a member of: one per product it does not hold, from the
+// first of its groups that licenses the product, while the product has a
+// free seat. A product without one is skipped: the user is reactivated all
+// the same and an admin sees the shortfall in the product's counts.
+func regrant(state StateOf, id UserID, groups []GroupID) []Emit {
+	var out []Emit
+	granted := map[string]bool{}
+	for _, gid := range dedupe(groups) {
+		g := state(groupAgg(gid)).(*Group)
+		if !g.Exists() || !g.HasMember(id) {
+			continue
+		}
+		for _, spec := range g.Products {
+			p := state(productAgg(ProductID(spec.ProductID))).(*Product)
+			if _, holds := p.Holders[id]; holds || granted[spec.ProductID] || !p.Exists() || p.Available() < 1 {
+				continue
+			}
+			granted[spec.ProductID] = true
+			out = append(out, Emit{productAgg(ProductID(spec.ProductID)), []events.Data{events.LicenseAssigned{ProductID: spec.ProductID, UserID: string(id),
+				DisabledServices: nonNil(spec.DisabledServices), Source: events.Source{Kind: events.SourceGroup, Ref: string(gid)}}}})
+		}
+	}
+	return out
 }
 
 // DecideDeleteUser decides deleting user id over the states of the user, of
@@ -123,18 +156,31 @@ func dedupe[T comparable](xs []T) []T {
 
 // ProvisionUser provisions directory user id as c: registers or updates it,
 // records its identity-provider attributes and, on deactivation, releases its
-// licenses, all in one append.
+// licenses (on reactivation, gives back its groups' ones), all in one append.
 func (s *Service) ProvisionUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, c ProvisionUser) (User, Result, error) {
 	if err := checkID("user_id", string(id)); err != nil {
 		return User{}, Result{}, err
 	}
 	uagg := userAgg(id)
-	aggs := []events.Aggregate{uagg}
+	seed := []events.Aggregate{uagg}
 	for _, p := range dedupe(c.Holds) {
-		aggs = append(aggs, productAgg(p))
+		seed = append(seed, productAgg(p))
+	}
+	for _, g := range dedupe(c.Groups) {
+		seed = append(seed, groupAgg(g))
 	}
 	var out User
-	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
+	res, err := s.transactPlanned(ctx, tenant, meta, seed, func(tx *Tx) []events.Aggregate {
+		var ps []events.Aggregate
+		for _, g := range dedupe(c.Groups) {
+			for _, p := range tx.State(groupAgg(g)).(*Group).Products {
+				if a := productAgg(ProductID(p.ProductID)); !slices.Contains(seed, a) && !slices.Contains(ps, a) {
+					ps = append(ps, a)
+				}
+			}
+		}
+		return ps
+	}, func(tx *Tx) error {
 		emits, err := DecideProvision(tx.State, id, c)
 		if err != nil {
 			return err
@@ -218,7 +264,7 @@ func (s *Service) ChangeGroupMembers(ctx context.Context, tenant TenantID, id Gr
 	res, err := s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
 		func(tx *Tx) []events.Aggregate {
 			g := tx.State(gagg).(*Group)
-			return groupProducts(g, g.Products)
+			return append(groupProducts(g, g.Products), memberAggs(c.Apply(g).Members)...)
 		},
 		func(tx *Tx) error {
 			g := tx.State(gagg).(*Group)
@@ -229,6 +275,7 @@ func (s *Service) ChangeGroupMembers(ctx context.Context, tenant TenantID, id Gr
 			if err := next.validate(); err != nil {
 				return err
 			}
+			next.Inactive = inactiveMembers(tx, next.Members)
 			return decideGroup(tx, id, next)
 		},
 		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })

@@ -194,3 +194,66 @@ func TestDecideDeleteGroup(t *testing.T) {
 		t.Fatal("deleted twice: got no error, want not found")
 	}
 }
+
+// TestDecideProvisionReactivation: a deactivated member of licensed groups
+// gets the groups' licenses back when reactivated, where seats are free,
+// once per product; and a group change never licenses a deactivated member.
+func TestDecideProvisionReactivation(t *testing.T) {
+	u := &domain.User{ID: "u1"}
+	for _, d := range []events.Data{registered, deactivated} {
+		domain.EvolveUser(u, events.Envelope{Data: d})
+	}
+	product := func(id string, seats int) *domain.Product {
+		p := &domain.Product{ID: domain.ProductID(id)}
+		domain.EvolveProduct(p, events.Envelope{Data: events.ProductAdded{ProductID: id, Name: id, Services: []string{"chat"}, Licenses: seats, SelfService: events.SelfServiceBlocked}})
+		return p
+	}
+	group := func(id string, products ...string) *domain.Group {
+		g := &domain.Group{ID: domain.GroupID(id)}
+		var ps []events.PolicyProduct
+		for _, p := range products {
+			ps = append(ps, events.PolicyProduct{ProductID: p, DisabledServices: []string{"chat"}})
+		}
+		domain.EvolveGroup(g, events.Envelope{Data: events.GroupChanged{GroupID: id, Name: id, Members: []string{"u1"}, Products: ps}})
+		return g
+	}
+	states := map[events.Aggregate]any{
+		u1Agg:                                u,
+		{Kind: events.KindProduct, ID: "e5"}: product("e5", 1),
+		{Kind: events.KindProduct, ID: "e3"}: product("e3", 0),
+		{Kind: events.KindGroup, ID: "g1"}:   group("g1", "e5", "e3"),
+		{Kind: events.KindGroup, ID: "g2"}:   group("g2", "e5"),
+	}
+	state := func(a events.Aggregate) any { return states[a] }
+	got, err := domain.DecideProvision(state, "u1", domain.ProvisionUser{Email: "ann@example.com", DisplayName: "Ann", UserName: "ann@example.com",
+		ExternalID: "ext-1", Active: true, Groups: []domain.GroupID{"g1", "g2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []domain.Emit{
+		{Agg: u1Agg, Events: []events.Data{provisioned}},
+		{Agg: e5Agg, Events: []events.Data{events.LicenseAssigned{ProductID: "e5", UserID: "u1", DisabledServices: []string{"chat"}, Source: events.Source{Kind: events.SourceGroup, Ref: "g1"}}}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("reactivation: got %+v, want %+v", got, want)
+	}
+
+	// The group changes (a product added) while u1 is deactivated: u2
+	// joins and is licensed, u1 is not.
+	states[events.Aggregate{Kind: events.KindProduct, ID: "e5"}] = product("e5", 5)
+	changes, err := domain.DecideGroup(state, "g1", domain.SetGroup{Name: "g1", Members: []domain.UserID{"u1", "u2"},
+		Products: []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}}, Inactive: []domain.UserID{"u1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes {
+		for _, d := range c.Events {
+			if a, ok := d.(events.LicenseAssigned); ok && a.UserID == "u1" {
+				t.Fatalf("group change licensed the deactivated member: %+v", changes)
+			}
+		}
+		if c.Agg == e5Agg && len(c.Events) != 1 {
+			t.Fatalf("group change on %v: got %+v, want u2's license", c.Agg, c.Events)
+		}
+	}
+}

@@ -286,6 +286,19 @@ func TestSCIMProvisioningEntraAndOkta(t *testing.T) {
 	if r := w.scim(t, entra, "PATCH", "/Users/"+ann, entraDisableUserString, 200); r.body["active"] != false {
 		t.Fatalf("string False: %s", r.raw)
 	}
+	// She is still a member of the licensed group, but a change of the
+	// group does not license her again (P has no free seat: it would fail).
+	w.svc.do(t, "PUT", "/v1/groups/"+gid, w.admin, map[string]any{"name": "displayName", "members": []string{ann}, "products": []map[string]any{{"product_id": "P"}}}).want(t, 200, "")
+	if got := w.licensesOf(t, ann); len(got) != 0 {
+		t.Fatalf("a group change licensed the deactivated user: %v", got)
+	}
+	// Paging through the users (Gina, Ann, Bob), as the providers' imports do.
+	if r := w.scim(t, entra, "GET", "/Users?startIndex=2&count=1", "", 200); r.body["totalResults"] != 3.0 || r.body["startIndex"] != 2.0 || len(r.body["Resources"].([]any)) != 1 {
+		t.Fatalf("page 2: %s", r.raw)
+	}
+	if r := w.scim(t, entra, "GET", "/Users"+filterQuery(`displayName eq "Test User"`), "", 200); r.body["totalResults"] != 1.0 {
+		t.Fatalf("displayName filter: %s", r.raw)
+	}
 	// Entra removes her from the group (its value-list form).
 	if r := w.scim(t, entra, "PATCH", "/Groups/"+gid, fill(entraRemoveMember, "user", ann), 200); len(scimMembers(r)) != 0 {
 		t.Fatalf("after Entra remove: %s", r.raw)

@@ -359,6 +359,10 @@ func (h *scimUsers) provision(r *http.Request, id string, p provisioned, created
 		for _, l := range h.s.cfg.Licenses.Licenses(c.Tenant, id) {
 			cmd.Holds = append(cmd.Holds, domain.ProductID(l.ProductID))
 		}
+	} else if u, ok := h.cfg.Directory.User(c.Tenant, id); ok && u.Inactive {
+		for _, g := range u.Groups {
+			cmd.Groups = append(cmd.Groups, domain.GroupID(g))
+		}
 	}
 	meta, err := h.s.meta(r, c)
 	if err != nil {
