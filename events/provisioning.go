@@ -23,7 +23,8 @@ type UserProvisioned struct {
 
 // UserDeleted records, on a user aggregate, that the identity provider
 // deleted the user: it leaves the directory and its groups, and its
-// licenses were released in the same append. The id is never reused.
+// licenses were released in the same append. SCIM never reuses the id; a
+// later UserRegistered of it (PUT /v1/users) registers the user anew.
 type UserDeleted struct {
 	UserID string `json:"user_id"`
 }

@@ -124,8 +124,9 @@ const (
 )
 
 // LicenseUnassigned (v2) records a user's license of a product taken back,
-// and why: Reason is one of the Unassigned* constants (empty: by an admin or
-// a group change). Version 1 had no reason; its upcaster leaves it empty.
+// and why: reason is "user_deactivated" or "user_deleted" when the identity
+// provider deprovisioned the user, absent when an admin or a group change
+// took it back. Version 1 had no reason; its upcaster leaves it absent.
 type LicenseUnassigned struct {
 	ProductID string `json:"product_id"`
 	UserID    string `json:"user_id"`
