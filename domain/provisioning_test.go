@@ -257,3 +257,28 @@ func TestDecideProvisionReactivation(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideRequestDecisionSkipsDeactivatedMembers: fulfilling a request
+// through a licensed group licenses the approved user, not a deactivated
+// member of the group.
+func TestDecideRequestDecisionSkipsDeactivatedMembers(t *testing.T) {
+	w := givenDecision(5, false, "e5")
+	g := &domain.Group{}
+	domain.EvolveGroup(g, events.Envelope{Data: events.GroupChanged{GroupID: "g1", Name: "Sales", Members: []string{"u9"}, Products: []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}}}})
+	w[events.Aggregate{Kind: events.KindGroup, ID: "g1"}] = g
+	u9 := &domain.User{ID: "u9"}
+	domain.EvolveUser(u9, events.Envelope{Data: events.UserProvisioned{UserID: "u9", UserName: "u9", Active: false}})
+	w[events.Aggregate{Kind: events.KindUser, ID: "u9"}] = u9
+	got, err := domain.DecideRequestDecision(w.state, "r1", domain.Decide{Approve: []domain.UserID{"u1"}, Reject: []domain.UserID{"u2", "u3"}, GroupID: "g1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"group/g1 GroupChanged [u9 u1]",
+		"product/e5 LicenseAssigned u1[]",
+		"request/r1 RequestApproved e5[u1] [u2 u3]g1",
+	}
+	if s := summary(got); !reflect.DeepEqual(s, want) {
+		t.Fatalf("got %q, want %q", s, want)
+	}
+}
