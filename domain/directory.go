@@ -22,13 +22,16 @@ const (
 	RoleUser = "user"
 	// RoleIngest is for upstream systems that post sign-ins over HTTP.
 	RoleIngest = "ingest"
+	// RoleSCIM is for an identity provider that provisions the tenant's
+	// users and groups through SCIM 2.0 (/scim/v2).
+	RoleSCIM = "scim"
 )
 
 // DirectoryRoles lists the roles a directory user can hold: the admin roles.
 var DirectoryRoles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin}
 
 // Roles lists every role a token can carry.
-var Roles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin, RoleUser, RoleIngest}
+var Roles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin, RoleUser, RoleIngest, RoleSCIM}
 
 // Bounds of directory entries.
 const (
@@ -44,10 +47,17 @@ type User struct {
 	Email       string
 	DisplayName string
 	Roles       []string
+	// UserName and ExternalID are what an identity provider provisioned the
+	// user with (SCIM); Inactive is true once it deactivated the user, and
+	// Deleted once it deleted them.
+	UserName   string
+	ExternalID string
+	Inactive   bool
+	Deleted    bool
 }
 
 // Registered reports whether the user is in the directory.
-func (u *User) Registered() bool { return u.Email != "" }
+func (u *User) Registered() bool { return u.Email != "" && !u.Deleted }
 
 // View is the user as the API shows it.
 func (u *User) View() UserView {
@@ -64,8 +74,13 @@ type UserView struct {
 
 // EvolveUser folds one event into u.
 func EvolveUser(u *User, env events.Envelope) {
-	if e, ok := env.Data.(events.UserRegistered); ok {
-		u.Email, u.DisplayName, u.Roles = e.Email, e.DisplayName, e.Roles
+	switch e := env.Data.(type) {
+	case events.UserRegistered:
+		u.Email, u.DisplayName, u.Roles, u.Deleted = e.Email, e.DisplayName, e.Roles, false
+	case events.UserProvisioned:
+		u.UserName, u.ExternalID, u.Inactive = e.UserName, e.ExternalID, !e.Active
+	case events.UserDeleted:
+		*u = User{ID: u.ID, Deleted: true}
 	}
 }
 
@@ -169,10 +184,12 @@ type Group struct {
 	Name     string
 	Members  []UserID
 	Products []events.PolicyProduct
+	// Deleted is true once the group was deleted; its id is not reused.
+	Deleted bool
 }
 
-// Exists reports whether the group has been created.
-func (g *Group) Exists() bool { return g.Name != "" }
+// Exists reports whether the group has been created and not deleted.
+func (g *Group) Exists() bool { return g.Name != "" && !g.Deleted }
 
 // HasMember reports whether u is a member of g.
 func (g *Group) HasMember(u UserID) bool { return slices.Contains(g.Members, u) }
@@ -197,12 +214,15 @@ type GroupView struct {
 
 // EvolveGroup folds one event into g.
 func EvolveGroup(g *Group, env events.Envelope) {
-	if e, ok := env.Data.(events.GroupChanged); ok {
-		g.Name, g.Products = e.Name, e.Products
+	switch e := env.Data.(type) {
+	case events.GroupChanged:
+		g.Name, g.Products, g.Deleted = e.Name, e.Products, false
 		g.Members = make([]UserID, len(e.Members))
 		for i, m := range e.Members {
 			g.Members[i] = UserID(m)
 		}
+	case events.GroupDeleted:
+		g.Deleted = true
 	}
 }
 
@@ -211,6 +231,10 @@ type SetGroup struct {
 	Name     string
 	Members  []UserID
 	Products []events.PolicyProduct
+	// Inactive lists members an identity provider deactivated: they stay
+	// members but get none of the group's licenses. The Service fills it
+	// from the members' own states.
+	Inactive []UserID
 }
 
 func (c SetGroup) validate() error {
@@ -341,7 +365,8 @@ func DecideGroup(state StateOf, gid GroupID, next SetGroup) ([]Emit, error) {
 			if err := p.checkDisabled(spec.DisabledServices); err != nil {
 				return nil, err
 			}
-			grants, _, err := grantAll(p, next.Members, spec.DisabledServices, src, freed)
+			active := slices.DeleteFunc(slices.Clone(next.Members), func(u UserID) bool { return slices.Contains(next.Inactive, u) })
+			grants, _, err := grantAll(p, active, spec.DisabledServices, src, freed)
 			if err != nil {
 				return nil, err
 			}
@@ -410,10 +435,37 @@ func (s *Service) SetGroup(ctx context.Context, tenant TenantID, id GroupID, met
 	gagg := groupAgg(id)
 	var out GroupView
 	res, err := s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
-		func(tx *Tx) []events.Aggregate { return groupProducts(tx.State(gagg).(*Group), c.Products) },
-		func(tx *Tx) error { return decideGroup(tx, id, c) },
+		func(tx *Tx) []events.Aggregate {
+			return append(groupProducts(tx.State(gagg).(*Group), c.Products), memberAggs(c.Members)...)
+		},
+		func(tx *Tx) error {
+			c.Inactive = inactiveMembers(tx, c.Members)
+			return decideGroup(tx, id, c)
+		},
 		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })
 	return out, res, err
+}
+
+// memberAggs names the user aggregates of members, whose states say
+// whether they may hold the group's licenses.
+func memberAggs(members []UserID) []events.Aggregate {
+	out := make([]events.Aggregate, len(members))
+	for i, m := range members {
+		out[i] = userAgg(m)
+	}
+	return out
+}
+
+// inactiveMembers lists the members, loaded in tx, that an identity
+// provider deactivated or deleted.
+func inactiveMembers(tx *Tx, members []UserID) []UserID {
+	var out []UserID
+	for _, m := range members {
+		if u := tx.State(userAgg(m)).(*User); u.Inactive || u.Deleted {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // errReplan means the aggregates a command must decide on changed between

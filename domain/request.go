@@ -375,7 +375,15 @@ func decisionAggs(tx *Tx, r *Request, c Decide) []events.Aggregate {
 		gagg := groupAgg(c.GroupID)
 		out := []events.Aggregate{gagg}
 		if _, ok := tx.entries[gagg]; ok {
-			out = append(out, groupProducts(tx.State(gagg).(*Group), nil)...)
+			g := tx.State(gagg).(*Group)
+			out = append(out, groupProducts(g, nil)...)
+			// Every member's state: a deactivated one gets no license.
+			out = append(out, memberAggs(g.Members)...)
+		}
+		for _, u := range c.Approve {
+			if a := userAgg(u); events.ValidID(string(u)) && !slices.Contains(out, a) {
+				out = append(out, a)
+			}
 		}
 		return out
 	}
@@ -461,7 +469,13 @@ func DecideRequestDecision(state StateOf, id RequestID, c Decide) ([]Emit, error
 				members = append(members, u)
 			}
 		}
-		out, err := DecideGroup(state, c.GroupID, SetGroup{Name: g.Name, Members: members, Products: g.Products})
+		var inactive []UserID
+		for _, m := range members {
+			if u := state(userAgg(m)).(*User); u.Inactive || u.Deleted {
+				inactive = append(inactive, m)
+			}
+		}
+		out, err := DecideGroup(state, c.GroupID, SetGroup{Name: g.Name, Members: members, Products: g.Products, Inactive: inactive})
 		if err != nil {
 			return nil, err
 		}

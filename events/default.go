@@ -32,8 +32,10 @@ func Default() *Registry {
 	Register[GroupChanged](r)
 	registerAutoClaim(r)
 	registerRequests(r)
+	registerProvisioning(r)
 
 	r.AddUpcaster(TypeProductAdded, 1, upcastProductAddedV1)
+	r.AddUpcaster(TypeLicenseUnassigned, 1, upcastLicenseUnassignedV1)
 	return r
 }
 
@@ -57,4 +59,18 @@ func upcastProductAddedV1(old json.RawMessage) (json.RawMessage, error) {
 		Licenses:    v1.Licenses,
 		SelfService: SelfServiceAllowed,
 	})
+}
+
+// upcastLicenseUnassignedV1 lifts LicenseUnassigned v1 (no reason) to v2: the
+// fields are the same and the reason stays empty, as v1 events were all an
+// admin's or a group's doing.
+func upcastLicenseUnassignedV1(old json.RawMessage) (json.RawMessage, error) {
+	var v1 struct {
+		ProductID string `json:"product_id"`
+		UserID    string `json:"user_id"`
+	}
+	if err := json.Unmarshal(old, &v1); err != nil {
+		return nil, fmt.Errorf("read v1: %w", err)
+	}
+	return json.Marshal(LicenseUnassigned{ProductID: v1.ProductID, UserID: v1.UserID})
 }

@@ -110,10 +110,27 @@ type LicenseClaimed struct {
 	ClaimedAt        time.Time `json:"claimed_at"`
 }
 
-// LicenseUnassigned records a user's license of a product taken back.
+// Reasons a license was unassigned (LicenseUnassigned.Reason).
+const (
+	// UnassignedByAdmin: an admin took it back, or the group that gave it
+	// dropped the user or the product (the reason of every v1 event).
+	UnassignedByAdmin = ""
+	// UnassignedUserDeactivated: the identity provider deprovisioned the
+	// user (SCIM active: false).
+	UnassignedUserDeactivated = "user_deactivated"
+	// UnassignedUserDeleted: the identity provider deleted the user (SCIM
+	// DELETE).
+	UnassignedUserDeleted = "user_deleted"
+)
+
+// LicenseUnassigned (v2) records a user's license of a product taken back,
+// and why: reason is "user_deactivated" or "user_deleted" when the identity
+// provider deprovisioned the user, absent when an admin or a group change
+// took it back. Version 1 had no reason; its upcaster leaves it absent.
 type LicenseUnassigned struct {
 	ProductID string `json:"product_id"`
 	UserID    string `json:"user_id"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // RequestSubmitted records a user asking for a product for themselves and
@@ -278,7 +295,7 @@ func (LicensesRemoved) EventVersion() int            { return 1 }
 func (SelfServicePurchaseChanged) EventVersion() int { return 1 }
 func (LicenseAssigned) EventVersion() int            { return 1 }
 func (LicenseClaimed) EventVersion() int             { return 1 }
-func (LicenseUnassigned) EventVersion() int          { return 1 }
+func (LicenseUnassigned) EventVersion() int          { return 2 }
 func (RequestSubmitted) EventVersion() int           { return 1 }
 func (RequestShared) EventVersion() int              { return 1 }
 func (ShareAnswered) EventVersion() int              { return 1 }

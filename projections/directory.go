@@ -19,10 +19,16 @@ type DirectoryUser struct {
 	DisplayName string   `json:"display_name"`
 	Roles       []string `json:"roles"`
 	Groups      []string `json:"groups"`
+	// UserName, ExternalID and Inactive are what an identity provider
+	// provisioned the user with (UserProvisioned); empty and false for a
+	// user it never provisioned.
+	UserName   string `json:"user_name,omitempty"`
+	ExternalID string `json:"external_id,omitempty"`
+	Inactive   bool   `json:"inactive,omitempty"`
 }
 
-// IsAdmin reports whether the user holds an admin role.
-func (u DirectoryUser) IsAdmin() bool { return len(u.Roles) > 0 }
+// IsAdmin reports whether the user holds an admin role and is active.
+func (u DirectoryUser) IsAdmin() bool { return len(u.Roles) > 0 && !u.Inactive }
 
 // DirectoryGroup is one security group.
 type DirectoryGroup struct {
@@ -52,7 +58,7 @@ func NewDirectory() *Directory { return &Directory{tenants: map[string]*director
 func (*Directory) Name() string { return NameDirectory }
 
 // Version implements Snapshotter.
-func (*Directory) Version() int { return 1 }
+func (*Directory) Version() int { return 2 }
 
 // Snapshot implements Snapshotter.
 func (d *Directory) Snapshot() ([]byte, error) {
@@ -93,6 +99,34 @@ func (d *Directory) Apply(env events.Envelope) {
 			u.Roles = []string{}
 		}
 		dt.Emails[strings.ToLower(e.Email)] = e.UserID
+	case events.UserProvisioned:
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if u := d.tenant(env.Tenant).Users[e.UserID]; u != nil {
+			u.UserName, u.ExternalID, u.Inactive = e.UserName, e.ExternalID, !e.Active
+		}
+	case events.UserDeleted:
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		dt := d.tenant(env.Tenant)
+		if u := dt.Users[e.UserID]; u != nil {
+			if dt.Emails[strings.ToLower(u.Email)] == e.UserID {
+				delete(dt.Emails, strings.ToLower(u.Email))
+			}
+			delete(dt.Users, e.UserID)
+		}
+	case events.GroupDeleted:
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		dt := d.tenant(env.Tenant)
+		if old := dt.Groups[e.GroupID]; old != nil {
+			for _, m := range old.Members {
+				if u := dt.Users[m]; u != nil {
+					u.Groups = slices.DeleteFunc(u.Groups, func(g string) bool { return g == e.GroupID })
+				}
+			}
+			delete(dt.Groups, e.GroupID)
+		}
 	case events.GroupChanged:
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -162,6 +196,20 @@ func (d *Directory) Admins(tenant string) []DirectoryUser {
 			if u.IsAdmin() {
 				out = append(out, u.view())
 			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
+	return out
+}
+
+// Users lists every user of tenant, by id.
+func (d *Directory) Users(tenant string) []DirectoryUser {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := []DirectoryUser{}
+	if dt := d.tenants[tenant]; dt != nil {
+		for _, u := range dt.Users {
+			out = append(out, u.view())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })

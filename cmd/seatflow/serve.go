@@ -235,7 +235,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 		History: &httpapi.HistoryConfig{Licenses: modelOf[*projections.LicenseHistory](models), AsOf: past, Export: past,
 			Foresight: &httpapi.ForesightConfig{Claims: ac.claims, Queues: ac.policies, Simulate: svc,
 				Now: func() time.Time { return reportNow() }}},
-		Health: func() error {
+		SCIM: rq.scim(), Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
 			}

@@ -31,7 +31,7 @@ func tokenCmd(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	f.tokenFlags(&cfg)
 	f.fs.StringVar(&tenant, "tenant", "", "tenant the token is for (required)")
 	f.fs.StringVar(&user, "user", "", "user id, the token's subject (required)")
-	f.fs.StringVar(&roles, "role", "", "role(s), comma-separated: global-admin, user-admin, license-admin, user, ingest (required)")
+	f.fs.StringVar(&roles, "role", "", "role(s), comma-separated: global-admin, user-admin, license-admin, user, ingest, scim (required)")
 	f.fs.DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token is valid (at most --token-max-ttl)")
 	if err := f.parse(args); err != nil {
 		return err

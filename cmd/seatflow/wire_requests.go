@@ -118,6 +118,12 @@ func (q *requests) http(keys auth.Keys) (*httpapi.RequestsConfig, error) {
 		PendingFor: q.flags.PendingFor, Retention: q.flags.Retention, ShareTTL: q.flags.ShareTTL, Now: serviceNow}, nil
 }
 
+// scim is the HTTP API's SCIM 2.0 configuration: provisioning writes the
+// same directory events as /v1/users and /v1/groups.
+func (q *requests) scim() *httpapi.SCIMConfig {
+	return &httpapi.SCIMConfig{Commands: q.svc, Directory: q.directory}
+}
+
 // start runs the notifier, the expiry scheduler and, when configured, the
 // SMTP sender until the returned stop is called. httpAddr is the API's
 // address, the default base of share links. Call after http.

@@ -21,6 +21,7 @@ const (
 	RoleLicenseAdmin = domain.RoleLicenseAdmin
 	RoleUser         = domain.RoleUser
 	RoleIngest       = domain.RoleIngest
+	RoleSCIM         = domain.RoleSCIM
 )
 
 // Roles lists every known role.

@@ -107,6 +107,9 @@ type Config struct {
 	// History serves a license's history, the as_of queries and the event
 	// export (see history.go). nil: those routes are not served.
 	History *HistoryConfig
+	// SCIM serves the SCIM 2.0 service provider under /scim/v2 (see
+	// scim.go). nil: those routes are not served.
+	SCIM *SCIMConfig
 }
 
 // DefaultWaitTimeout is Config.WaitTimeout's default.

@@ -14,6 +14,12 @@
 //     (body "position" and header Seatflow-Position); every GET accepts
 //     ?after=<position> and waits for the read models to reach it;
 //   - a panic in a handler becomes a 500 problem, never a crashed process;
+//   - the SCIM 2.0 service provider under /scim/v2 (scim.go) is the one
+//     exception to problem+json: it answers application/scim+json and SCIM
+//     error JSON, as identity providers expect; it takes only tokens with
+//     role scim, and writes the same directory commands as /v1/users and
+//     /v1/groups, each write waiting for the read models before answering
+//     so the provider's next filter sees it;
 //   - the web pages (/console, /shared/{token}) are static files embedded in
 //     the binary, served with a strict Content-Security-Policy; they hold no
 //     data and call the same API as any client, so they add no access path.

@@ -23,6 +23,8 @@ type (
 	stubRequestCommands   struct{ httpapi.RequestCommands }
 	stubRequestQueries    struct{ httpapi.RequestQueries }
 	stubDirectoryQueries  struct{ httpapi.DirectoryQueries }
+	stubSCIMCommands      struct{ httpapi.SCIMCommands }
+	stubSCIMDirectory     struct{ httpapi.SCIMDirectory }
 	stubCommands          struct{ httpapi.Commands }
 	stubProducts          struct{ httpapi.ProductQueries }
 	stubLicenses          struct{ httpapi.LicenseQueries }
@@ -83,6 +85,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Directory: stubDirectoryQueries{}},
 		History: &httpapi.HistoryConfig{Licenses: stubHistory{}, Export: stubExporter{}, Foresight: &httpapi.ForesightConfig{
 			Claims: stubClaimCounts{}, Queues: stubQueueCounts{}, Simulate: stubSimulator{}}},
+		SCIM: &httpapi.SCIMConfig{Commands: stubSCIMCommands{}, Directory: stubSCIMDirectory{}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), mux: http.NewServeMux()}
 	s.routes()
+	if err := s.scimRoutes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
