@@ -26,6 +26,9 @@ const (
 	ClaimOff = "off"
 	// ClaimNoPolicy: no enabled policy serves the app.
 	ClaimNoPolicy = "no_policy"
+	// ClaimUserInactive: the identity provider deactivated or deleted the
+	// user: a sign-in of theirs claims nothing and joins no queue.
+	ClaimUserInactive = "user_inactive"
 	// ClaimClaimed: the user holds a license of a product of the policy
 	// (claimed now, or by an earlier delivery of the same sign-in).
 	ClaimClaimed = "claimed"
@@ -227,7 +230,7 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		return false, err
 	}
 	meta := events.Meta{Actor: "auto-claim", CommandID: GrantCommandID(pid, head.SigninID), CausationID: head.SigninID}
-	aggs := append([]events.Aggregate{orgAgg, pagg}, listedAggs(listed)...)
+	aggs := append([]events.Aggregate{orgAgg, pagg, userAgg(head.UserID)}, listedAggs(listed)...)
 	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
 		o, p := tx.State(orgAgg).(*Org), tx.State(pagg).(*Policy)
 		if len(p.Queue) == 0 || p.Queue[0].UserID != head.UserID || !productsEqual(p.Products, products) || !slices.Equal(p.Listed, listed) {
@@ -238,6 +241,11 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		}
 		if _, held := heldProduct(tx, p, head.UserID); held {
 			tx.Emit(pagg, events.QueuedUserDropped{PolicyID: string(pid), UserID: string(head.UserID), Reason: events.DropAlreadyLicensed})
+			return nil
+		}
+		if u := tx.State(userAgg(head.UserID)).(*User); u.Inactive || u.Deleted {
+			// Deprovisioned while waiting: the seat goes to the next one.
+			tx.Emit(pagg, events.QueuedUserDropped{PolicyID: string(pid), UserID: string(head.UserID), Reason: events.DropUserInactive})
 			return nil
 		}
 		// A cap keeps the whole queue waiting (first come, first served);

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -319,5 +320,54 @@ func TestReplayedMultiAggregateCommandAnswersItsLastPosition(t *testing.T) {
 		if again.Position != first.Position {
 			t.Fatalf("replay: position %d, want %d", again.Position, first.Position)
 		}
+	}
+}
+
+// TestDeprovisionedUsersClaimNothing: a user the identity provider
+// deactivated claims nothing and joins no queue when signing in, and one
+// deactivated while waiting leaves the queue when their turn comes, so the
+// seat goes to the next one; reactivated, they claim again.
+func TestDeprovisionedUsersClaimNothing(t *testing.T) {
+	w := newClaimWorld(t, 1, 0, true)
+	provision := func(user string, active bool) {
+		w.svc.Observe(events.Envelope{Tenant: "contoso", Aggregate: events.Aggregate{Kind: events.KindUser, ID: user},
+			Data: events.UserProvisioned{UserID: user, UserName: user, Active: active}})
+	}
+	provision("gone", false)
+	if out, evs := w.signIn("s-gone", "gone"); out.Status != domain.ClaimUserInactive || len(evs) != 0 {
+		t.Fatalf("deactivated user's sign-in: %+v %v, want user_inactive and nothing", out, evs)
+	}
+	// u1 takes the only seat; u2 and u3 queue; u2 is deactivated while waiting.
+	w.signIn("s1", "u1")
+	w.signIn("s2", "u2")
+	w.signIn("s3", "u3")
+	if _, _, err := w.svc.ProvisionUser(ctx, "contoso", "u2", w.meta(), domain.ProvisionUser{Email: "u2@example.com", DisplayName: "U2",
+		UserName: "u2", Active: false}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.svc.Product(ctx, "contoso", "P", w.meta(), domain.PurchaseLicenses{Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for moved := true; moved; {
+		var err error
+		if moved, err = w.svc.GrantNext(ctx, "contoso", "p1", domain.ClaimOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var types []string
+	for _, e := range w.store.log {
+		switch d := e.Data.(type) {
+		case events.QueuedUserDropped:
+			types = append(types, "dropped "+d.UserID+" "+d.Reason)
+		case events.QueuedUserGranted:
+			types = append(types, "granted "+d.UserID)
+		}
+	}
+	if !slices.Equal(types, []string{"dropped u2 user_inactive", "granted u3"}) {
+		t.Fatalf("queue: %v, want u2 dropped as inactive and u3 granted", types)
+	}
+	provision("gone", true)
+	if out, _ := w.signIn("s-back", "gone"); out.Status != domain.ClaimQueued {
+		t.Fatalf("reactivated user's sign-in: %+v, want queued (no seat left)", out)
 	}
 }

@@ -182,6 +182,7 @@ func (b *claimBatch) view() ClaimView {
 			v.Products[ProductID(agg.ID)] = st
 		}
 	}
+	v.Inactive = func(u UserID) bool { return b.s.isInactive(b.tenant, u) }
 	v.Done = func(id string) bool {
 		for _, e := range b.entries {
 			if _, ok := e.commands[id]; ok {

@@ -19,6 +19,9 @@ type ClaimView struct {
 	// redelivered sign-in whose claim (or queueing) was stored before.
 	// Nil: none did.
 	Done func(commandID string) bool
+	// Inactive reports whether the identity provider deactivated or
+	// deleted a user. Nil: nobody is.
+	Inactive func(UserID) bool
 }
 
 // BatchChange is one event a batch decision causes, with the sign-in (its
@@ -154,6 +157,9 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 		return ClaimDecision{Outcome: ClaimOutcome{Status: ClaimOff, PolicyID: pid}}, nil
 	}
 	u := s.UserID
+	if o.v.Inactive != nil && o.v.Inactive(u) {
+		return ClaimDecision{Outcome: ClaimOutcome{Status: ClaimUserInactive, PolicyID: pid}}, nil
+	}
 	out := func(status string, prod ProductID) ClaimDecision {
 		return ClaimDecision{Outcome: ClaimOutcome{Status: status, PolicyID: pid, ProductID: prod}}
 	}

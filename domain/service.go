@@ -129,7 +129,15 @@ type Service struct {
 	mu     sync.Mutex
 	cache  map[cacheKey]*entry
 	groups map[cacheKey]*assignGroup // direct assignments per product (group commit)
+	// inactive holds, per tenant, the users an identity provider
+	// deactivated or deleted, as Observe saw them: a claim reads it
+	// without loading every signing-in user's aggregate.
+	inactive map[string]map[UserID]provisioned
 }
+
+// provisioned is what an identity provider did to a user, as Observe saw
+// it (EvolveUser's Inactive and Deleted).
+type provisioned struct{ inactive, deleted bool }
 
 type cacheKey struct {
 	tenant string
@@ -166,6 +174,9 @@ const maxPending = 1024
 func (s *Service) Observe(env events.Envelope) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if env.Aggregate.Kind == events.KindUser {
+		s.observeUser(env)
+	}
 	e, ok := s.cache[cacheKey{env.Tenant, env.Aggregate}]
 	if !ok {
 		return
@@ -176,6 +187,43 @@ func (s *Service) Observe(env events.Envelope) {
 		return
 	}
 	e.pending = append(e.pending, env)
+}
+
+// observeUser keeps the set of deactivated and deleted users current, as
+// EvolveUser does for one user.
+func (s *Service) observeUser(env events.Envelope) {
+	u := UserID(env.Aggregate.ID)
+	p := s.inactive[env.Tenant][u]
+	switch e := env.Data.(type) {
+	case events.UserProvisioned:
+		p.inactive = !e.Active
+	case events.UserDeleted:
+		p = provisioned{deleted: true}
+	case events.UserRegistered:
+		p.deleted = false
+	default:
+		return
+	}
+	if p == (provisioned{}) {
+		delete(s.inactive[env.Tenant], u)
+		return
+	}
+	if s.inactive == nil {
+		s.inactive = map[string]map[UserID]provisioned{}
+	}
+	if s.inactive[env.Tenant] == nil {
+		s.inactive[env.Tenant] = map[UserID]provisioned{}
+	}
+	s.inactive[env.Tenant][u] = p
+}
+
+// isInactive reports whether tenant's user u is deactivated or deleted, as
+// far as Observe has seen.
+func (s *Service) isInactive(tenant string, u UserID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.inactive[tenant][u]
+	return p.inactive || p.deleted
 }
 
 // drain folds the events Observe saw into a locked entry.

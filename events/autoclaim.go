@@ -164,6 +164,9 @@ type QueuedUserGranted struct {
 // Reasons a queued user leaves the queue without a claim.
 const (
 	DropAlreadyLicensed = "already_licensed"
+	// DropUserInactive: the identity provider deactivated or deleted the
+	// user while they waited.
+	DropUserInactive = "user_inactive"
 )
 
 // QueuedUserDropped records, on the policy aggregate, that the head of the
