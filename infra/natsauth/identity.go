@@ -30,12 +30,12 @@ const (
 // account updates (revocations) to running servers. Tenants' publishers and
 // readers are users of SEATFLOW issued by Issue.
 type Identity struct {
-	Operator    nkeys.KeyPair
-	System      nkeys.KeyPair
-	Account     nkeys.KeyPair
-	Service     nkeys.KeyPair
-	SystemUser  nkeys.KeyPair
-	jetStreamJS jwt.JetStreamLimits
+	Operator   nkeys.KeyPair
+	System     nkeys.KeyPair
+	Account    nkeys.KeyPair
+	Service    nkeys.KeyPair
+	SystemUser nkeys.KeyPair
+	jsLimits   jwt.JetStreamLimits
 }
 
 type identityFile struct {
@@ -207,7 +207,7 @@ func (id *Identity) SystemAccountPublicKey() string { return pub(id.System) }
 
 // SetJetStreamLimits replaces the SEATFLOW account's JetStream limits
 // (default: unlimited). Tests use it to fill the disk on purpose.
-func (id *Identity) SetJetStreamLimits(l jwt.JetStreamLimits) { id.jetStreamJS = l }
+func (id *Identity) SetJetStreamLimits(l jwt.JetStreamLimits) { id.jsLimits = l }
 
 // OperatorClaims is the operator JWT's content, for server.Options.
 func (id *Identity) OperatorClaims() (*jwt.OperatorClaims, string, error) {
@@ -243,8 +243,8 @@ func (id *Identity) AccountJWT(revocations map[string]time.Time) (string, error)
 	ac := jwt.NewAccountClaims(id.AccountPublicKey())
 	ac.Name = AccountName
 	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1, MaxAckPending: -1}
-	if id.jetStreamJS != (jwt.JetStreamLimits{}) {
-		ac.Limits.JetStreamLimits = id.jetStreamJS
+	if id.jsLimits != (jwt.JetStreamLimits{}) {
+		ac.Limits.JetStreamLimits = id.jsLimits
 	}
 	for k, at := range revocations {
 		ac.RevokeAt(k, at)

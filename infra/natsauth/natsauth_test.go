@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/notify"
 )
 
 // bus is a running server (or cluster) with every Seatflow stream and some
@@ -386,4 +388,22 @@ func testGuards(t *testing.T, b *bus) {
 		// Other credentials of the tenant keep working.
 		b.connect(t, "a", natsauth.RolePublisher, "other")
 	})
+}
+
+// TestServiceConsumersNamed: the consumers the permissions protect by name
+// are the ones the edges keep, and the streams they name exist.
+func TestServiceConsumersNamed(t *testing.T) {
+	want := map[string][]string{natsjs.StreamEvents: {notify.DefaultNotifierDur}, natsjs.StreamNotify: {notify.DefaultSenderDur}}
+	if !reflect.DeepEqual(natsauth.ServiceConsumers, want) {
+		t.Fatalf("ServiceConsumers: got %v, want %v", natsauth.ServiceConsumers, want)
+	}
+	names := map[string]bool{}
+	for _, c := range natsjs.StreamConfigs(1) {
+		names[c.Name] = true
+	}
+	for _, s := range []string{natsjs.StreamEvents, natsjs.StreamNotify, natsjs.StreamDLQ, natsjs.StreamSignins} {
+		if !names[s] {
+			t.Errorf("stream %s is not one of natsjs's", s)
+		}
+	}
 }

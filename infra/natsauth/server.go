@@ -62,7 +62,6 @@ func (id *Identity) ConfigureServer(opts *server.Options, resolverDir string, re
 	opts.TrustedOperators = []*jwt.OperatorClaims{oc}
 	opts.SystemAccount = id.SystemAccountPublicKey()
 	opts.AccountResolver = res
-	opts.NoAuthUser = ""
 	return nil
 }
 
@@ -144,6 +143,7 @@ func (id *Identity) PushRevocations(nc *nats.Conn, revocations map[string]time.T
 		return fmt.Errorf("natsauth: look up account %s: %w", acc, err)
 	}
 	merged := map[string]time.Time{}
+	limits := id.jsLimits
 	if len(msg.Data) > 0 {
 		ac, err := jwt.DecodeAccountClaims(string(msg.Data))
 		if err != nil {
@@ -153,13 +153,16 @@ func (id *Identity) PushRevocations(nc *nats.Conn, revocations map[string]time.T
 			merged[k] = time.Unix(at, 0)
 		}
 		if ac.Limits.JetStreamLimits != (jwt.JetStreamLimits{}) {
-			id.jetStreamJS = ac.Limits.JetStreamLimits
+			limits = ac.Limits.JetStreamLimits
 		}
 	}
 	for k, at := range revocations {
 		merged[k] = at
 	}
-	tok, err := id.AccountJWT(merged)
+	// Sign with the limits the servers have, without changing id.
+	signer := *id
+	signer.jsLimits = limits
+	tok, err := signer.AccountJWT(merged)
 	if err != nil {
 		return err
 	}
