@@ -106,9 +106,9 @@ func (s *Service) assignBatch(ctx context.Context, tenant TenantID, id ProductID
 	e := s.entry(cacheKey{string(tenant), agg})
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s.drain(e)
-	fresh := !e.loaded
-	if !e.loaded {
+	behind := s.drain(e)
+	fresh := !e.loaded || behind
+	if fresh {
 		if err := s.catchUp(ctx, string(tenant), agg, e, false); err != nil {
 			fail(err)
 			return

@@ -59,9 +59,23 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 	if err := b.lockView(ctx, in); err != nil {
 		return nil, err
 	}
+	confirmed := false
 	for attempt := 1; ; attempt++ {
 		now := s.cfg.Now()
 		changes, decisions := DecideClaims(b.view(), in, opts, now)
+		if !confirmed && slices.ContainsFunc(decisions, unconfirmedRefusal) {
+			// A sign-in found auto-claim off or no policy for its app on
+			// the states this process holds, which may trail a switch or
+			// a policy another instance just stored: confirm against the
+			// stream leader's head, as a command's refusal is, and decide
+			// again (locking the policies and products a changed org now
+			// names).
+			confirmed = true
+			if err := b.confirm(ctx, in); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		out := make([]BatchOutcome, len(in))
 		base := b.maxPos()
 		for i, d := range decisions {
@@ -124,8 +138,7 @@ func (b *claimBatch) lock(ctx context.Context, agg events.Aggregate) error {
 	e.mu.Lock()
 	b.entries[agg] = e
 	b.order = append(b.order, agg)
-	b.s.drain(e)
-	if !e.loaded {
+	if behind := b.s.drain(e); behind || !e.loaded {
 		return b.s.catchUp(ctx, b.tenant, agg, e, false)
 	}
 	return nil
@@ -135,6 +148,54 @@ func (b *claimBatch) unlock() {
 	for _, e := range b.entries {
 		e.mu.Unlock()
 	}
+	b.entries, b.order = map[events.Aggregate]*entry{}, nil
+}
+
+// unconfirmedRefusal: the outcomes a stale org or policy can cause.
+func unconfirmedRefusal(d ClaimDecision) bool {
+	return d.Err == nil && (d.Outcome.Status == ClaimOff || d.Outcome.Status == ClaimNoPolicy)
+}
+
+// confirm catches every locked aggregate up from the leader's head; when
+// the org then names policies or products the batch has not locked, it
+// locks the view again from the start, in lock order.
+func (b *claimBatch) confirm(ctx context.Context, in []SignIn) error {
+	for _, agg := range b.order {
+		if err := b.s.catchUp(ctx, b.tenant, agg, b.entries[agg], true); err != nil {
+			return err
+		}
+	}
+	org := b.entries[orgAgg].state.(*Org)
+	complete := true
+	for _, si := range in {
+		pid := org.AppPolicies[si.App]
+		if pid == "" {
+			continue
+		}
+		pe, ok := b.entries[events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}]
+		if !ok {
+			complete = false
+			break
+		}
+		for _, id := range pe.state.(*Policy).Listed {
+			if _, ok := b.entries[events.Aggregate{Kind: events.KindProduct, ID: string(id)}]; !ok {
+				complete = false
+			}
+		}
+	}
+	if complete {
+		return nil
+	}
+	b.unlock()
+	if err := b.lockView(ctx, in); err != nil {
+		return err
+	}
+	for _, agg := range b.order { // those cached before may trail too
+		if err := b.s.catchUp(ctx, b.tenant, agg, b.entries[agg], true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *claimBatch) lockView(ctx context.Context, in []SignIn) error {

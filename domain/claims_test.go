@@ -281,7 +281,8 @@ func TestClaimBatchAppendsOnceAndRetriesOnConflict(t *testing.T) {
 }
 
 // TestClaimBatchObservesOtherWriters: a policy turned off by another
-// instance is seen through Observe (the stream), without a read.
+// instance is seen through Observe (the stream): claims read nothing; a
+// refusal is confirmed against the store's head before it is given.
 func TestClaimBatchObservesOtherWriters(t *testing.T) {
 	w := newClaimWorld(t, 5, 5, true)
 	if got := w.batch(w.svc, "s1:u1"); got[0] != "claimed/P" {
@@ -296,6 +297,9 @@ func TestClaimBatchObservesOtherWriters(t *testing.T) {
 	if got := w.batch(w.svc, "s2:u2"); got[0] != "claimed/P" {
 		t.Fatalf("before the stream delivered the change: got %v (the cache is not read again)", got)
 	}
+	if w.store.loads != loads {
+		t.Errorf("a claim read the store %d times, want none", w.store.loads-loads)
+	}
 	for _, e := range w.store.log[from:] {
 		w.svc.Observe(e)
 	}
@@ -303,8 +307,27 @@ func TestClaimBatchObservesOtherWriters(t *testing.T) {
 	if got := w.batch(w.svc, "s3:u3"); got[0] != "no_policy" {
 		t.Errorf("after the stream delivered the change: got %v, want no_policy", got)
 	}
-	if w.store.loads != loads {
-		t.Errorf("the batches read the store %d times, want none", w.store.loads-loads)
+}
+
+// TestClaimBatchConfirmsARefusal: auto-claim turned on, and a policy
+// created, through another instance a moment ago and not yet delivered by
+// the stream: a sign-in's "off" or "no_policy" on the cached state is
+// confirmed against the store and the sign-in claims.
+func TestClaimBatchConfirmsARefusal(t *testing.T) {
+	w := newClaimWorld(t, 5, 5, true)
+	if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyEnabled{Enabled: false}); err != nil {
+		t.Fatal(err)
+	}
+	other := newService(t, w.store)
+	if got := w.batch(w.svc, "s1:u1"); got[0] != "no_policy" {
+		t.Fatalf("policy off: got %v", got)
+	}
+	// Turned on again elsewhere; this instance has not observed it.
+	if _, _, err := other.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyEnabled{Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.batch(w.svc, "s2:u2"); got[0] != "claimed/P" {
+		t.Fatalf("policy on again, not yet observed: got %v, want the refusal confirmed away", got)
 	}
 }
 
@@ -468,5 +491,42 @@ func TestCapHoldsAcrossServices(t *testing.T) {
 	w.store.mu.Unlock()
 	if claims != 7 || reasons["claimed/"] != 7 || reasons["queued/daily_cap"] != 13 {
 		t.Fatalf("got %d claims stored, outcomes %v; want 7 claimed and 13 queued for daily_cap", claims, reasons)
+	}
+}
+
+// TestClaimBatchCatchesUpWhatObserveDropped: an aggregate another instance
+// writes more often than an idle entry keeps observed events for is caught
+// up from the store from its own position (not reloaded whole) before a
+// batch reads it, and the batch decides on the latest state.
+func TestClaimBatchCatchesUpWhatObserveDropped(t *testing.T) {
+	w := newClaimWorld(t, 5, 5, true)
+	if got := w.batch(w.svc, "s1:u1"); got[0] != "claimed/P" {
+		t.Fatalf("got %v", got)
+	}
+	other := newService(t, w.store)
+	from := len(w.store.log)
+	// Another instance renames the policy 100 times, then turns it off.
+	for i := range 100 {
+		if _, _, err := other.Policy(ctx, "contoso", "p1", w.meta(), domain.RenamePolicy{Name: fmt.Sprintf("Teams %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := other.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyEnabled{Enabled: false}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range w.store.log[from:] {
+		w.svc.Observe(e)
+	}
+	w.store.afters = nil
+	if got := w.batch(w.svc, "s2:u2"); got[0] != "no_policy" {
+		t.Fatalf("got %v, want no_policy (the policy is off)", got)
+	}
+	for _, after := range w.store.afters {
+		if after == 0 {
+			t.Fatalf("an aggregate was reloaded whole (loads after %v); want catch-ups from the cached positions", w.store.afters)
+		}
+	}
+	if len(w.store.afters) == 0 {
+		t.Fatal("nothing was caught up")
 	}
 }

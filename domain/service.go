@@ -150,7 +150,7 @@ type entry struct {
 	state    any
 	pos      uint64
 	loaded   bool
-	stale    bool              // Observe dropped events: reload (guarded by Service.mu)
+	stale    bool              // Observe dropped events: catch up from the store (guarded by Service.mu)
 	commands map[string]uint64 // command ID -> position of its last event, for CommandMemory
 	// recent lists the commands in the order their events were stored, with
 	// when, so those older than CommandMemory are forgotten from the head.
@@ -161,8 +161,10 @@ type entry struct {
 }
 
 // maxPending bounds the events Observe keeps for an entry no command
-// locks; beyond it the entry is reloaded when next used.
-const maxPending = 1024
+// locks (the memory an idle cached aggregate costs); beyond it they are
+// dropped and the entry catches up from the store, from its own position,
+// when next used.
+const maxPending = 64
 
 // Observe folds an event the process learnt of from the stream (the
 // projection runner feeds every event it applies) into the cached state of
@@ -227,22 +229,23 @@ func (s *Service) isInactive(tenant string, u UserID) bool {
 }
 
 // drain folds the events Observe saw into a locked entry.
-func (s *Service) drain(e *entry) {
+func (s *Service) drain(e *entry) (behind bool) {
 	s.mu.Lock()
 	pending, stale := e.pending, e.stale
 	e.pending, e.stale = nil, false
 	s.mu.Unlock()
-	if stale {
-		e.loaded = false
-	}
 	if !e.loaded {
-		return
+		return false
+	}
+	if stale {
+		return true // events were dropped: the caller catches up
 	}
 	for _, ev := range pending {
 		if ev.Position > e.pos {
 			e.apply(ev)
 		}
 	}
+	return false
 }
 
 // NewService returns a Service on store.
@@ -375,6 +378,7 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 	})
 	aggs = slices.Compact(aggs)
 	tx := &Tx{entries: make(map[events.Aggregate]*entry, len(aggs))}
+	behind := false // an entry dropped what Observe saw: catch it up first
 	// Lock in one global order so two commands over overlapping aggregates
 	// never deadlock.
 	for _, agg := range aggs {
@@ -387,7 +391,7 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 		e := s.entry(cacheKey{string(tenant), agg})
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		s.drain(e)
+		behind = s.drain(e) || behind
 		tx.entries[agg] = e
 	}
 
@@ -416,7 +420,7 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 	// several may read aggregates it does not write, which no check
 	// protects, so all of them are caught up before the first decision
 	// (in kind order: org, then policy, then product).
-	fresh := len(aggs) > 1
+	fresh := len(aggs) > 1 || behind
 	for _, agg := range aggs {
 		fresh = fresh || !tx.entries[agg].loaded
 	}

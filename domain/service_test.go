@@ -24,6 +24,7 @@ type faultyStore struct {
 	loads  int
 	before func(s *faultyStore) // runs once before the next append
 	lose   bool                 // store the next append, then report an error
+	afters []uint64             // the after of every Load
 }
 
 func (s *faultyStore) last(agg events.Aggregate) uint64 {
@@ -40,6 +41,7 @@ func (s *faultyStore) Load(_ context.Context, tenant string, agg events.Aggregat
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loads++
+	s.afters = append(s.afters, after)
 	var out []events.Envelope
 	for _, e := range s.log {
 		if e.Tenant == tenant && e.Aggregate == agg && e.Position > after {
