@@ -251,6 +251,7 @@ func TestConsoleHistoryAndForesight(t *testing.T) {
 	if n := admin.count(button("Add a policy") + "[not(@hidden)]"); n != 0 {
 		t.Errorf("Add a policy is offered as of a past instant")
 	}
+	admin.shot("console-asof-policy")
 	admin.click(button("Back to now"))
 	admin.waitGone(banner)
 }

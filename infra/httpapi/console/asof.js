@@ -113,7 +113,8 @@ export async function policyAsOfPanel(id, onClose) {
       el("dt", {}, "Daily cap"), el("dd", { data: { field: "daily_cap" } }, limit(p.daily_cap, "claims a day")),
       el("dt", {}, "Total cap"), el("dd", { data: { field: "total_cap" } }, limit(p.total_cap, "claims")),
       el("dt", {}, "Reclaim unused licenses"), el("dd", { data: { field: "reclaim_after_days" } }, limit(p.reclaim_after_days, "days without a sign-in")),
-      el("dt", {}, "Warn before reclaiming"), el("dd", { data: { field: "reclaim_warn_days" } }, limit(p.reclaim_warn_days, "days"))),
+      el("dt", {}, "Warn before reclaiming"), el("dd", { data: { field: "reclaim_warn_days" } },
+        p.reclaim_warn_days == null && p.reclaim_after_days != null ? Math.min(7, p.reclaim_after_days - 1) + " days (the default)" : limit(p.reclaim_warn_days, "days"))),
     el("section", { class: "block", "aria-label": "Products" }, el("h3", {}, "Products, in claim order"),
       el("ol", { class: "asof-products" }, order)),
     p.queued ? el("p", { class: "muted" }, p.queued + " people were waiting for a license.") : null);

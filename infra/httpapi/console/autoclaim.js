@@ -23,7 +23,7 @@ export async function autoClaimView(root, ctx) {
     el("div", { class: "view-head" }, el("h1", {}, "Auto-claim policy"),
       el("div", { class: "actions" }, addButton, reportButton)),
     el("p", { class: "lead" }, "When someone signs in to an app for the first time, they get a license from the policy's first product with one available, then from its backups in order."),
-    asOfBar("A policy you open shows as it stood then: its status, products, caps and reclaim settings.", () => ctx.show()),
+    asOfBar("A policy you open shows as it stood then: its status, products, caps and reclaim settings; the list shows today's policies.", () => ctx.show()),
     settingSlot,
     el("div", { class: "split" }, listSlot, paneSlot),
     reportSlot);
