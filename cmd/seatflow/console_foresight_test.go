@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the test types an instant in New York time, wherever it runs
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
