@@ -25,6 +25,9 @@ type Product struct {
 	// of this product under it, held or not: a user claims at most once
 	// under a policy (invariant 3), even after the license is taken back.
 	Claimants map[PolicyID]map[UserID]bool
+	// ForecastWarned says a run-out forecast warning stands
+	// (PoolForecastWarned with no PoolForecastCleared since).
+	ForecastWarned bool
 }
 
 // ClaimedUnder reports whether u ever claimed this product under policy.
@@ -244,6 +247,10 @@ func EvolveProduct(p *Product, env events.Envelope) {
 		// the policy (Claimants), so they do not claim it back by signing
 		// in: a user claims at most once under a policy.
 		delete(p.Holders, UserID(e.UserID))
+	case events.PoolForecastWarned:
+		p.ForecastWarned = true
+	case events.PoolForecastCleared:
+		p.ForecastWarned = false
 	}
 }
 

@@ -444,6 +444,7 @@ func TestConsoleRoles(t *testing.T) {
 	t.Run("assets", func(t *testing.T) {
 		for _, path := range []string{"/console", "/console/app.js", "/console/api.js", "/console/ui.js", "/console/picker.js",
 			"/console/requests.js", "/console/licenses.js", "/console/autoclaim.js", "/console/user.js", "/console/shared.js", "/console/names.js",
+			"/console/asof.js", "/console/history.js", "/console/foresight.js", "/console/foresight.css",
 			"/console/style.css", "/console/icon.svg", "/shared/any-token"} {
 			res := w.svc.do(t, "GET", path, "", nil).want(t, 200, "")
 			csp := res.header.Get("Content-Security-Policy")
@@ -506,7 +507,7 @@ func TestConsoleRoles(t *testing.T) {
 			t.Errorf("a product name was parsed as HTML")
 		}
 		e3 := "//tr[@data-product-id='e3']"
-		if got := lia.text(e3); got != "Office 365 E3 2 0 2 Blocked" {
+		if got := lia.text(e3); got != "Office 365 E3 2 0 2 Blocked No recent claims" {
 			t.Errorf("E3 row %q", got)
 		}
 		lia.click(e3 + "//button")

@@ -375,6 +375,7 @@ func TestBadConfig(t *testing.T) {
 		{"short secret", []string{"serve", "--token-secret", "short"}, nil, "--token-secret"},
 		{"replicas without cluster", []string{"serve", "--replicas", "3"}, nil, "--replicas"},
 		{"stray argument", []string{"serve", "extra"}, nil, "unexpected argument"},
+		{"negative forecast horizon", []string{"serve", "--forecast-horizon", "-1h"}, nil, "--forecast-horizon"},
 		{"several problems, one line", []string{"serve", "--http", "nope", "--sync", "sometimes", "--replicas", "9"}, nil, "--sync"},
 		{"unknown command", []string{"frobnicate"}, nil, "unknown command"},
 		{"token without tenant", []string{"token", "--user", "u", "--role", "user", "--token-secret", testSecret}, nil, "--tenant is required"},

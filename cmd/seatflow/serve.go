@@ -359,7 +359,7 @@ func watchRevocations(ctx context.Context, c *conn, cfg Config, log *slog.Logger
 func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, log *slog.Logger) (*projections.LicenseCounts, *projections.UserLicenses, *autoClaim, *requests, []projections.Projection) {
 	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
 	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
-	ac.replicas = cfg.Replicas
+	ac.replicas, ac.counts = cfg.Replicas, counts
 	rq := wireRequests(c, svc, counts, cfg.Requests, log)
 	ac.metrics, rq.metrics = m.Registry(), m.Registry()
 	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/forecast"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/lastseen"
 	"github.com/seatflow/seatflow/infra/natsjs"
@@ -29,17 +30,25 @@ const DefaultLowSeats = 5
 type autoClaimFlags struct {
 	// LowSeats is the low-seat threshold of the pool.low alert (0: off).
 	LowSeats int
+	// ForecastHorizon is how far ahead a product's run-out date raises the
+	// pool.forecast alert (0: off).
+	ForecastHorizon time.Duration
 }
 
 // bindAutoClaimFlags adds the auto-claim flags to serve's flag set.
 func bindAutoClaimFlags(f *flags, c *autoClaimFlags) {
 	f.int(&c.LowSeats, "pool-low-threshold", DefaultLowSeats,
 		"free seats at which a policy's product raises the pool.low alert to global admins (0: only when a policy runs out)")
+	f.duration(&c.ForecastHorizon, "forecast-horizon", forecast.DefaultHorizon,
+		"a product whose forecast run-out date comes this close raises the pool.forecast alert to global admins, once (0: off)")
 }
 
 func (c autoClaimFlags) validate() error {
 	if c.LowSeats < 0 {
 		return fmt.Errorf("--pool-low-threshold %d: must not be negative", c.LowSeats)
+	}
+	if c.ForecastHorizon < 0 {
+		return fmt.Errorf("--forecast-horizon %s: must not be negative", c.ForecastHorizon)
 	}
 	return nil
 }
@@ -51,6 +60,10 @@ var rolloverCheck = signin.DefaultRolloverCheck
 // reclaimEvery is how often the reclaim reactor looks for idle licenses;
 // end-to-end tests shorten it and move clockOffset.
 var reclaimEvery = reclaim.DefaultInterval
+
+// forecastEvery is how often the forecast reactor forecasts; end-to-end
+// tests shorten it.
+var forecastEvery = forecast.DefaultInterval
 
 // reportNow is the clock of the claim report's window; end-to-end tests
 // replace it to check the 1/7/30/90-day windows without waiting.
@@ -66,10 +79,14 @@ type autoClaim struct {
 	handler  *signin.Handler
 	// candidates feed the reclaim reactor.
 	candidates *projections.ReclaimCandidates
-	js         jetstream.JetStream
-	url        string
-	opts       []nats.Option
-	metrics    prometheus.Registerer // the sign-in router's metrics; nil: none
+	// counts (set by readModels) and warnings feed the forecast reactor.
+	counts   *projections.LicenseCounts
+	warnings *projections.ForecastWarnings
+	horizon  time.Duration
+	js       jetstream.JetStream
+	url      string
+	opts     []nats.Option
+	metrics  prometheus.Registerer // the sign-in router's metrics; nil: none
 	// fresh returns once the read side has applied every event stored so
 	// far (set by serve): a sign-in partition is taken only then.
 	fresh    func(ctx context.Context) error
@@ -88,6 +105,8 @@ func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog
 		granter:    signin.NewGranter(svc, opts, log).Clock(serviceNow, rolloverCheck),
 		handler:    signin.NewHandler(svc, signin.NewStreamTenants(c.js, natsjs.StreamEvents), opts),
 		candidates: projections.NewReclaimCandidates(),
+		warnings:   projections.NewForecastWarnings(),
+		horizon:    flags.ForecastHorizon,
 		js:         c.js,
 		url:        c.url,
 		opts:       c.opts,
@@ -97,7 +116,7 @@ func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog
 
 // projections are the read models the runner feeds for auto-claim.
 func (a *autoClaim) projections() []projections.Projection {
-	return []projections.Projection{a.policies, a.claims, a.granter, a.candidates}
+	return []projections.Projection{a.policies, a.claims, a.granter, a.candidates, a.warnings}
 }
 
 // http is the HTTP API's auto-claim configuration.
@@ -106,8 +125,9 @@ func (a *autoClaim) http() *httpapi.AutoClaimConfig {
 		Now: func() time.Time { return reportNow() }}
 }
 
-// start runs the sign-in router, the granter and the reclaim reactor until
-// the returned stop is called; stop waits for them (the router finishes the
+// start runs the sign-in router, the granter, the reclaim reactor and the
+// forecast reactor (unless its horizon is 0) until the returned stop is
+// called; stop waits for them (the router finishes the
 // message in hand). The sign-in handler records the last sign-ins of
 // licensed users in the last-seen bucket, which the reactor reads.
 func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
@@ -121,6 +141,14 @@ func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	var ahead *forecast.Reactor
+	if a.horizon > 0 {
+		ahead, err = forecast.New(forecast.Config{Commands: a.svc, Products: a.counts, Claims: a.claims, Queues: a.policies,
+			Warnings: a.warnings, Horizon: a.horizon, Now: serviceNow, Interval: forecastEvery, Logger: a.log})
+		if err != nil {
+			return nil, err
+		}
+	}
 	r, err := signin.New(ctx, signin.Config{URL: a.url, Options: a.opts, Metrics: a.metrics, Handler: a.handler, Logger: a.log,
 		Partitions: natsjs.SigninPartitions, Fresh: a.fresh, Replicas: a.replicas})
 	if err != nil {
@@ -133,6 +161,13 @@ func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
 		defer wg.Done()
 		reactor.Run(runCtx)
 	}()
+	if ahead != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ahead.Run(runCtx)
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		if err := r.Run(runCtx); err != nil {

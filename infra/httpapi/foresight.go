@@ -8,6 +8,7 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/forecast"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -77,12 +78,9 @@ func (s *Server) forecast(w http.ResponseWriter, r *http.Request, c auth.Claims)
 	}
 	fs := s.cfg.History.Foresight
 	now := fs.Now()
-	day := 24 * time.Hour
-	return writeJSON(w, http.StatusOK, domain.ForecastRunOut(domain.ForecastInput{
-		ProductID: domain.ProductID(id), Available: p.Available, Queued: fs.Queues.QueuedFor(c.Tenant, id),
-		Claims7:  fs.Claims.ProductClaims(c.Tenant, id, now.Add(-7*day), now),
-		Claims30: fs.Claims.ProductClaims(c.Tenant, id, now.Add(-30*day), now),
-	}, now))
+	// The forecast reactor's input, so the pool.forecast warning and this
+	// answer agree.
+	return writeJSON(w, http.StatusOK, domain.ForecastRunOut(forecast.Input(fs.Claims, fs.Queues, c.Tenant, p, now), now))
 }
 
 type simulateBody struct {

@@ -70,3 +70,48 @@ func TestReclaimNotifications(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolForecastNotification: a forecast warning reaches the global
+// admins only, as pool.forecast, with the run-out date and the licenses to
+// buy.
+func TestPoolForecastNotification(t *testing.T) {
+	l, _ := lookup(t)
+	runOut := time.Date(2026, 11, 12, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		e       events.PoolForecastWarned
+		subject string
+		text    []string
+	}{
+		{events.PoolForecastWarned{ProductID: "e5", RunOutAt: runOut, DaysLeft: 10.5, Available: 12, ClaimsPerDay7: 1.14, ClaimsPerDay30: 0.27,
+			BuyToCover30Days: 23, HorizonDays: 14},
+			"Office E5 runs out around 2026-11-12 (in 10.5 days)",
+			[]string{"1.14 a day over the last 7 days, 0.27 over the last 30", "12 available.", "Buy 23 licenses of Office E5 to cover the next 30 days", "within 14 days"}},
+		{events.PoolForecastWarned{ProductID: "e5", RunOutAt: runOut, DaysLeft: 0, Available: 1, Queued: 3, ClaimsPerDay7: 1,
+			BuyToCover30Days: 32, HorizonDays: 14},
+			"Office E5 has run out (3 waiting)",
+			[]string{"no license left for the users waiting for one: 1 available, 3 users waiting", "Buy 32 licenses"}},
+		{events.PoolForecastWarned{ProductID: "e5", RunOutAt: runOut, DaysLeft: 40, Available: 40, ClaimsPerDay7: 1, HorizonDays: 60},
+			"Office E5 runs out around 2026-11-12 (in 40 days)",
+			[]string{"The licenses left cover the next 30 days", "within 60 days"}},
+	} {
+		e := ev("f1", events.KindProduct, "e5", "seatflow-forecast", tc.e)
+		drafts, err := notify.DefaultRules()[e.Type](l, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, skipped := notify.Address(l, e, drafts)
+		if len(skipped) > 0 || len(ns) != 1 {
+			t.Fatalf("got %+v (skipped %v), want one notification to the global admin", ns, skipped)
+		}
+		n := ns[0]
+		if n.Kind != notify.KindPoolForecast || n.To[0] != "ada@x.com" || n.Refs != (notify.Refs{ProductID: "e5"}) ||
+			n.ID != notify.MsgID(e.ID, notify.KindPoolForecast, "ada") || n.Subject != tc.subject {
+			t.Fatalf("%+v, want subject %q", n, tc.subject)
+		}
+		for _, want := range tc.text {
+			if !strings.Contains(n.Text, want) {
+				t.Errorf("text lacks %q:\n%s", want, n.Text)
+			}
+		}
+	}
+}

@@ -86,9 +86,12 @@ func (rs Rules) Merge(more Rules) Rules {
 	return out
 }
 
-// DefaultRules are every rule serve runs: the request rules of this file
-// and the auto-claim alerts of autoclaim.go.
-func DefaultRules() Rules { return RequestRules().Merge(AutoClaimRules()) }
+// DefaultRules are every rule serve runs: the request rules of this file,
+// the auto-claim alerts of autoclaim.go and the forecast alert of
+// foresight.go.
+func DefaultRules() Rules {
+	return RequestRules().Merge(AutoClaimRules()).Merge(ForesightRules())
+}
 
 // RequestRules are the notifications of license requests and claims.
 func RequestRules() Rules {

@@ -3,11 +3,13 @@
 import { download, get, write } from "./api.js";
 import { nameOf, resolve } from "./names.js";
 import { announce, busy, el, field, fmtDate, fmtTime, notice, panel, servicesFieldset, slot, table, uid } from "./ui.js";
+import { asOf, asOfBar, policyAsOfPanel } from "./asof.js";
+import { limitsForm, simulateForm } from "./foresight.js";
 
 const MAX_PRODUCTS = 5;
 const PERIODS = [1, 7, 30, 90];
 
-export async function autoClaimView(root) {
+export async function autoClaimView(root, ctx) {
   let products = [];
   let openID = null;
   const settingSlot = el("section", { class: "card setting", "aria-label": "Auto-claim policy setting" });
@@ -21,6 +23,7 @@ export async function autoClaimView(root) {
     el("div", { class: "view-head" }, el("h1", {}, "Auto-claim policy"),
       el("div", { class: "actions" }, addButton, reportButton)),
     el("p", { class: "lead" }, "When someone signs in to an app for the first time, they get a license from the policy's first product with one available, then from its backups in order."),
+    asOfBar("A policy you open shows as it stood then: its status, products, caps and reclaim settings; the list shows today's policies.", () => ctx.show()),
     settingSlot,
     el("div", { class: "split" }, listSlot, paneSlot),
     reportSlot);
@@ -211,6 +214,13 @@ export async function autoClaimView(root) {
   async function openPolicy(id, focusSelector) {
     openID = id;
     root.querySelectorAll("tr[data-policy-id]").forEach((tr) => tr.classList.toggle("selected", tr.dataset.policyId === id));
+    if (asOf()) {
+      const pane = await policyAsOfPanel(id, closePane);
+      pane.dataset.policyId = id;
+      paneSlot.replaceChildren(pane);
+      pane.focusHeading();
+      return;
+    }
     products = await get("/v1/products");
     const p = await get("/v1/policies/" + encodeURIComponent(id));
     const path = "/v1/policies/" + encodeURIComponent(id);
@@ -282,6 +292,19 @@ export async function autoClaimView(root) {
         current.length < MAX_PRODUCTS && others.length ? el("div", { class: "inline-form" }, field("Product to add", addSel), add)
           : el("p", { class: "hint" }, current.length >= MAX_PRODUCTS ? "A policy has at most one primary and four backup products." : "Every product is already in this policy.")),
       servicesEditor(current, putProducts),
+      limitsForm(p, async (body, formOut) => {
+        try {
+          await write("PATCH", path, body);
+          announce("Limits saved");
+          await loadList();
+          await openPolicy(id, "form.limits button[type=submit]");
+          const s = paneSlot.querySelector("form.limits .slot");
+          if (s) s.replaceChildren(notice("ok", "Limits saved."));
+        } catch (e) {
+          formOut.error(e);
+        }
+      }),
+      simulateForm(p, products),
       p.queued ? el("p", { class: "muted" }, p.queued + " people are waiting for a license.") : null,
       out);
     pane.dataset.policyId = id;
@@ -385,6 +408,14 @@ export async function autoClaimView(root) {
   }
 
   products = await get("/v1/products");
+  if (asOf()) {
+    // The setting and the list are today's; only a policy's pane shows the
+    // past, and nothing can be changed.
+    settingSlot.hidden = true;
+    addButton.hidden = true;
+    await loadList();
+    return;
+  }
   await Promise.all([loadSetting(), loadList()]);
 }
 

@@ -5,6 +5,9 @@ import { get, roles, write } from "./api.js";
 import { nameOf, person, resolve } from "./names.js";
 import { picker } from "./picker.js";
 import { announce, busy, el, field, fmtDate, notice, panel, servicesFieldset, slot, table } from "./ui.js";
+import { asOf, asOfBar, productAsOfPanel, withAsOf } from "./asof.js";
+import { forecastCell, forecastFacts, forecasts } from "./foresight.js";
+import { historyButton, historyPanel, userLicensesCard } from "./history.js";
 
 export function originText(src) {
   const ref = src && src.ref ? " " + src.ref : "";
@@ -17,19 +20,35 @@ export function originText(src) {
   }
 }
 
-export async function licensesView(root) {
+export async function licensesView(root, ctx) {
   const canBuy = roles().some((r) => r === "global-admin" || r === "license-admin");
   const listSlot = el("div", { class: "list" });
   const paneSlot = el("div", { class: "pane-slot" });
   let openID = null;
+  let products = [];
+  const productName = (id) => (products.find((p) => p.product_id === id) || {}).name || id;
+  const userCard = userLicensesCard(productName, openHistory);
 
   root.append(
     el("div", { class: "view-head" }, el("h1", {}, "Licenses")),
     el("p", { class: "lead" }, "The products your organisation has, how many licenses are assigned and how many are left."),
-    el("div", { class: "split" }, listSlot, paneSlot));
+    asOfBar("Products and a user's licenses show as they stood then.", () => ctx.show()),
+    el("div", { class: "split" }, listSlot, paneSlot),
+    userCard);
+
+  // openHistory shows a license's history in the pane; closing it goes
+  // back to the product it was opened from.
+  async function openHistory(user, productID) {
+    const back = openID;
+    const pane = await historyPanel(user, productID, productName(productID), () => (back ? openProduct(back) : closePane()));
+    paneSlot.replaceChildren(pane);
+    pane.focusHeading();
+  }
 
   async function loadList() {
-    const list = await get("/v1/products");
+    const list = await get(withAsOf("/v1/products"));
+    products = list;
+    const ahead = asOf() ? null : await forecasts(list);
     let purchased = 0, assigned = 0, available = 0;
     const rows = list.map((p) => {
       purchased += p.purchased; assigned += p.assigned; available += p.available;
@@ -38,12 +57,13 @@ export async function licensesView(root) {
         el("td", { class: "num", data: { field: "purchased" } }, p.purchased),
         el("td", { class: "num", data: { field: "assigned" } }, p.assigned),
         el("td", { class: "num" + (p.available === 0 ? " out" : ""), data: { field: "available" } }, p.available),
-        el("td", { data: { field: "self_service" } }, p.self_service === "allowed" ? "Allowed" : "Blocked"));
+        el("td", { data: { field: "self_service" } }, p.self_service === "allowed" ? "Allowed" : "Blocked"),
+        ahead ? forecastCell(ahead.get(p.product_id)) : null);
     });
     listSlot.replaceChildren(
       list.length ? el("div", { class: "stats" }, stat("Purchased", purchased), stat("Assigned", assigned), stat("Available", available)) : "",
       table("Products", ["Product", { label: "Purchased", num: true }, { label: "Assigned", num: true },
-        { label: "Available", num: true }, "Self-service purchase"], rows, "No products yet."));
+        { label: "Available", num: true }, "Self-service purchase"].concat(ahead ? ["Forecast"] : []), rows, "No products yet."));
     return list;
   }
 
@@ -65,14 +85,22 @@ export async function licensesView(root) {
   async function openProduct(id) {
     openID = id;
     root.querySelectorAll("tr[data-product-id]").forEach((tr) => tr.classList.toggle("selected", tr.dataset.productId === id));
+    if (asOf()) {
+      const pane = productAsOfPanel(products.find((x) => x.product_id === id), closePane);
+      pane.dataset.productId = id;
+      paneSlot.replaceChildren(pane);
+      pane.focusHeading();
+      return;
+    }
     const path = "/v1/products/" + encodeURIComponent(id);
-    const [p, holders] = await Promise.all([get(path), get(path + "/assignments")]);
+    const [p, holders, ahead] = await Promise.all([get(path), get(path + "/assignments"), forecasts([{ product_id: id }])]);
     await resolve(holders.map((h) => h.user_id));
     const parts = [el("dl", { class: "facts" },
       el("dt", {}, "Purchased"), el("dd", { data: { field: "purchased" } }, p.purchased),
       el("dt", {}, "Assigned"), el("dd", { data: { field: "assigned" } }, p.assigned),
       el("dt", {}, "Available"), el("dd", { data: { field: "available" } }, p.available),
       el("dt", {}, "Apps and services"), el("dd", {}, p.services.length ? p.services.join(", ") : "None"))];
+    parts.push(forecastFacts(ahead.get(id)));
     if (canBuy) parts.push(buyForm(p), selfServiceForm(p));
     parts.push(assignForm(p), holdersSection(p, holders));
     const pane = panel(p.name, closePane, ...parts);
@@ -191,7 +219,7 @@ export async function licensesView(root) {
         el("td", {}, person(h.user_id)),
         el("td", { data: { field: "off" } }, h.disabled_services.length ? h.disabled_services.join(", ") : "None"),
         el("td", { data: { field: "origin" } }, originText(h.source), el("span", { class: "muted block-line" }, "since " + fmtDate(h.assigned_at))),
-        el("td", {}, un));
+        el("td", {}, el("div", { class: "buttons tight" }, historyButton(h.user_id, p.product_id, openHistory), un)));
     });
     return el("section", { class: "block", "aria-label": "Licensed users" }, el("h3", {}, "Licensed users"), out,
       table("Licensed users", ["User", "Apps off", "Origin", { label: "Actions", hidden: true }], rows, "No one holds a license of this product."));
@@ -199,6 +227,7 @@ export async function licensesView(root) {
 
   try {
     await loadList();
+    await userCard.restore();
   } catch (e) {
     listSlot.replaceChildren(notice("error", "Could not load the products: " + e.message));
   }
