@@ -33,6 +33,7 @@ func Default() *Registry {
 	registerAutoClaim(r)
 	registerRequests(r)
 	registerProvisioning(r)
+	registerIdentity(r)
 
 	r.AddUpcaster(TypeProductAdded, 1, upcastProductAddedV1)
 	r.AddUpcaster(TypeLicenseUnassigned, 1, upcastLicenseUnassignedV1)
