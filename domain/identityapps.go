@@ -99,7 +99,8 @@ func sortIdentityApps(ms []events.IdentityApp) {
 }
 
 // IdentityAppFor returns the Seatflow app that provider's application
-// appID is mapped to in ms (as the org holds them), or false when none is.
+// appID is mapped to in ms, or false when none is. ms is sorted as the org
+// holds it (Org.IdentityApps, Service.IdentityApps).
 func IdentityAppFor(ms []events.IdentityApp, provider, appID string) (string, bool) {
 	if provider == events.ProviderEntra {
 		appID = strings.ToLower(appID)
