@@ -125,10 +125,13 @@ func SignIns(evs []Event, apps []events.IdentityApp, findUser FindUser) ([]signi
 }
 
 // MalformedError is a payload Seatflow cannot read. Field is where in it
-// (a path like data.events[2].published), Reason what is wrong.
+// (a path like data.events[2].published, or body), Reason what is wrong;
+// JSON is set when the JSON itself is broken or of the wrong type there,
+// rather than a value missing or invalid.
 type MalformedError struct {
 	Field  string
 	Reason string
+	JSON   bool
 }
 
 func (e *MalformedError) Error() string {
@@ -165,6 +168,7 @@ func decodeAt(path string, raw json.RawMessage, dst any) error {
 		typ    *json.UnmarshalTypeError
 		syntax *json.SyntaxError
 	)
+	var m *MalformedError
 	where := path
 	if where == "" {
 		where = "body" // the payload itself
@@ -175,12 +179,14 @@ func decodeAt(path string, raw json.RawMessage, dst any) error {
 		if typ.Field != "" {
 			field = join(path, typ.Field)
 		}
-		return malformed(field, "must be %s, not %s", kind(typ.Type), typ.Value)
+		m = malformed(field, "must be %s, not %s", kind(typ.Type), typ.Value)
 	case errors.As(err, &syntax):
-		return malformed(where, "malformed JSON at byte %d: %v", syntax.Offset, syntax)
+		m = malformed(where, "malformed JSON at byte %d: %v", syntax.Offset, syntax)
 	default:
-		return malformed(where, "%s", strings.TrimPrefix(err.Error(), "json: "))
+		m = malformed(where, "%s", strings.TrimPrefix(err.Error(), "json: "))
 	}
+	m.JSON = true
+	return m
 }
 
 // kind names the JSON type a Go type decodes from.
