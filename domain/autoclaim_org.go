@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"slices"
 
 	"github.com/seatflow/seatflow/events"
 )
@@ -22,6 +23,9 @@ type Org struct {
 	AppPolicies map[string]PolicyID
 	// Process is how the org collects license requests (see org.go).
 	Process RequestProcess
+	// IdentityApps maps identity-provider applications to Seatflow apps
+	// (see identityapps.go), sorted by provider and application id.
+	IdentityApps []events.IdentityApp
 }
 
 // EvolveOrg folds one event into o. Events of other types are ignored.
@@ -31,6 +35,9 @@ func EvolveOrg(o *Org, env events.Envelope) {
 		o.AutoClaim = e.Enabled
 	case events.RequestProcessChanged:
 		o.Process = RequestProcess{Mode: e.Mode, Message: e.Message, Link: e.Link}
+	case events.IdentityAppsMapped:
+		o.IdentityApps = slices.Clone(e.Mappings)
+		sortIdentityApps(o.IdentityApps) // lookups search it
 	case events.AppPolicyBound:
 		if o.AppPolicies == nil {
 			o.AppPolicies = map[string]PolicyID{}

@@ -34,6 +34,7 @@ func Default() *Registry {
 	registerRequests(r)
 	registerProvisioning(r)
 	registerForesight(r)
+	registerIdentity(r)
 
 	r.AddUpcaster(TypeProductAdded, 1, upcastProductAddedV1)
 	r.AddUpcaster(TypeLicenseUnassigned, 1, upcastLicenseUnassignedV1)

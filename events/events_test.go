@@ -33,6 +33,7 @@ var samples = []events.Data{
 	events.UserProvisioned{UserID: "u1", UserName: "u1@example.com", ExternalID: "00ujl29u0le5T6Aj10h7", Active: true},
 	events.UserDeleted{UserID: "u1"},
 	events.GroupDeleted{GroupID: "g1"},
+	events.IdentityAppsMapped{Mappings: []events.IdentityApp{{Provider: events.ProviderEntra, ProviderAppID: "de8bc8b5-d9f9-48b1-a8ad-b748da725064", App: "teams"}, {Provider: events.ProviderOkta, ProviderAppID: "0oa1a35nndfI7w1yp1d8", App: "teams"}}},
 	events.RequestSubmitted{RequestID: "r1", ProductID: "e5", Requester: "u1", Users: []string{"u1", "u2"}, Justification: "project X", ExpiresAt: at.AddDate(0, 0, 30)},
 	events.RequestShared{RequestID: "r1", Recipients: []events.ShareRecipient{{Email: "boss@example.com", UserID: "boss", ShareID: "sh1"}}, Subject: "Please decide", Message: "Thoughts?", ExpiresAt: at.AddDate(0, 0, 7)},
 	events.ShareAnswered{RequestID: "r1", ShareID: "sh1", Email: "boss@example.com", Recommendation: "approve", Comment: "fine"},

@@ -42,6 +42,10 @@ type directoryTenant struct {
 	Users  map[string]*DirectoryUser  `json:"users"`
 	Groups map[string]*DirectoryGroup `json:"groups"`
 	Emails map[string]string          `json:"emails"` // lower-case email -> user id
+	// UserNames and ExternalIDs index what an identity provider
+	// provisioned: lower-case userName -> user id, externalId -> user id.
+	UserNames   map[string]string `json:"user_names"`
+	ExternalIDs map[string]string `json:"external_ids"`
 }
 
 // Directory is the read model of directory users (by id and by email, with
@@ -58,7 +62,7 @@ func NewDirectory() *Directory { return &Directory{tenants: map[string]*director
 func (*Directory) Name() string { return NameDirectory }
 
 // Version implements Snapshotter.
-func (*Directory) Version() int { return 2 }
+func (*Directory) Version() int { return 3 }
 
 // Snapshot implements Snapshotter.
 func (d *Directory) Snapshot() ([]byte, error) {
@@ -73,7 +77,8 @@ func (d *Directory) Restore(b []byte) error {
 func (d *Directory) tenant(t string) *directoryTenant {
 	dt := d.tenants[t]
 	if dt == nil {
-		dt = &directoryTenant{Users: map[string]*DirectoryUser{}, Groups: map[string]*DirectoryGroup{}, Emails: map[string]string{}}
+		dt = &directoryTenant{Users: map[string]*DirectoryUser{}, Groups: map[string]*DirectoryGroup{}, Emails: map[string]string{},
+			UserNames: map[string]string{}, ExternalIDs: map[string]string{}}
 		d.tenants[t] = dt
 	}
 	return dt
@@ -102,8 +107,16 @@ func (d *Directory) Apply(env events.Envelope) {
 	case events.UserProvisioned:
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if u := d.tenant(env.Tenant).Users[e.UserID]; u != nil {
+		dt := d.tenant(env.Tenant)
+		if u := dt.Users[e.UserID]; u != nil {
+			dt.unindexProvisioned(u)
 			u.UserName, u.ExternalID, u.Inactive = e.UserName, e.ExternalID, !e.Active
+			if u.UserName != "" {
+				dt.UserNames[strings.ToLower(u.UserName)] = u.UserID
+			}
+			if u.ExternalID != "" {
+				dt.ExternalIDs[u.ExternalID] = u.UserID
+			}
 		}
 	case events.UserDeleted:
 		d.mu.Lock()
@@ -113,6 +126,7 @@ func (d *Directory) Apply(env events.Envelope) {
 			if dt.Emails[strings.ToLower(u.Email)] == e.UserID {
 				delete(dt.Emails, strings.ToLower(u.Email))
 			}
+			dt.unindexProvisioned(u)
 			delete(dt.Users, e.UserID)
 		}
 	case events.GroupDeleted:
@@ -148,6 +162,23 @@ func (d *Directory) Apply(env events.Envelope) {
 	}
 }
 
+// unindexProvisioned forgets u's userName and externalId, where they
+// still point at u.
+func (dt *directoryTenant) unindexProvisioned(u *DirectoryUser) {
+	if dt.UserNames == nil {
+		dt.UserNames = map[string]string{}
+	}
+	if dt.ExternalIDs == nil {
+		dt.ExternalIDs = map[string]string{}
+	}
+	if k := strings.ToLower(u.UserName); dt.UserNames[k] == u.UserID {
+		delete(dt.UserNames, k)
+	}
+	if dt.ExternalIDs[u.ExternalID] == u.UserID {
+		delete(dt.ExternalIDs, u.ExternalID)
+	}
+}
+
 func (u *DirectoryUser) view() DirectoryUser {
 	v := *u
 	v.Roles, v.Groups = slices.Clone(u.Roles), slices.Clone(u.Groups)
@@ -178,6 +209,30 @@ func (d *Directory) UserByEmail(tenant, email string) (DirectoryUser, bool) {
 	var id string
 	if dt != nil {
 		id = dt.Emails[strings.ToLower(email)]
+	}
+	d.mu.RUnlock()
+	if id == "" {
+		return DirectoryUser{}, false
+	}
+	return d.User(tenant, id)
+}
+
+// UserByLogin returns the directory user an identity provider's sign-in
+// event names: the user provisioned with userName login (any case), else
+// the one provisioned with externalID (exactly; skipped when empty), else
+// the one whose email is login (any case).
+func (d *Directory) UserByLogin(tenant, login, externalID string) (DirectoryUser, bool) {
+	d.mu.RLock()
+	dt := d.tenants[tenant]
+	var id string
+	if dt != nil {
+		id = dt.UserNames[strings.ToLower(login)]
+		if id == "" && externalID != "" {
+			id = dt.ExternalIDs[externalID]
+		}
+		if id == "" && login != "" {
+			id = dt.Emails[strings.ToLower(login)]
+		}
 	}
 	d.mu.RUnlock()
 	if id == "" {

@@ -58,3 +58,62 @@ func TestDirectoryProvisioning(t *testing.T) {
 		t.Fatalf("restored %+v, want %+v", r.Users("contoso"), d.Users("contoso"))
 	}
 }
+
+// TestDirectoryUserByLogin: an identity provider's sign-in finds the user
+// it provisioned by userName (any case), else by externalId, else by
+// email; a renamed or deleted user is found no more by its old names, and
+// a snapshot keeps the indexes.
+func TestDirectoryUserByLogin(t *testing.T) {
+	u := events.KindUser
+	d := projections.NewDirectory()
+	for _, e := range []events.Envelope{
+		env("contoso", u, "01SCIM", events.UserRegistered{UserID: "01SCIM", Email: "ann.lee@contoso.com", DisplayName: "Ann", Roles: []string{}}),
+		env("contoso", u, "01SCIM", events.UserProvisioned{UserID: "01SCIM", UserName: "Ann.Lee@Contoso.com", ExternalID: "00u1ae58uup0y5Qkg1d8", Active: true}),
+		env("contoso", u, "bob", events.UserRegistered{UserID: "bob", Email: "Bob.Ray@contoso.com", DisplayName: "Bob", Roles: []string{}}),
+		env("fabrikam", u, "01OTHER", events.UserRegistered{UserID: "01OTHER", Email: "x@fabrikam.com", DisplayName: "X", Roles: []string{}}),
+		env("fabrikam", u, "01OTHER", events.UserProvisioned{UserID: "01OTHER", UserName: "ann.lee@contoso.com", Active: true}),
+	} {
+		d.Apply(e)
+	}
+	find := func(d *projections.Directory, login, ext string) string {
+		got, _ := d.UserByLogin("contoso", login, ext)
+		return got.UserID
+	}
+	for _, c := range []struct{ login, ext, want string }{
+		{"ann.lee@contoso.com", "", "01SCIM"},
+		{"ANN.LEE@CONTOSO.COM", "other", "01SCIM"},
+		{"ann@old-domain.com", "00u1ae58uup0y5Qkg1d8", "01SCIM"},
+		{"ann@old-domain.com", "00U1AE58UUP0Y5QKG1D8", ""},
+		{"bob.ray@contoso.com", "", "bob"},
+		{"x@fabrikam.com", "", ""},
+		{"", "", ""},
+	} {
+		if got := find(d, c.login, c.ext); got != c.want {
+			t.Errorf("UserByLogin(%q, %q) = %q, want %q", c.login, c.ext, got, c.want)
+		}
+	}
+	d.Apply(env("contoso", u, "01SCIM", events.UserProvisioned{UserID: "01SCIM", UserName: "ann.smith@contoso.com", ExternalID: "00u1ae58uup0y5Qkg1d8", Active: true}))
+	if got := find(d, "Ann.Lee@Contoso.com", ""); got != "01SCIM" {
+		t.Errorf("after a rename, the old login finds %q by the email, want 01SCIM", got)
+	}
+	if got := find(d, "ann.smith@contoso.com", ""); got != "01SCIM" {
+		t.Errorf("after a rename, the new login finds %q", got)
+	}
+	snap, err := d.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := projections.NewDirectory()
+	if err := r.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := find(r, "ann.smith@contoso.com", ""); got != "01SCIM" {
+		t.Errorf("restored directory finds %q", got)
+	}
+	d.Apply(env("contoso", u, "01SCIM", events.UserDeleted{UserID: "01SCIM"}))
+	for _, c := range [][2]string{{"ann.smith@contoso.com", ""}, {"", "00u1ae58uup0y5Qkg1d8"}, {"ann.lee@contoso.com", ""}} {
+		if got := find(d, c[0], c[1]); got != "" {
+			t.Errorf("a deleted user is found by %v: %q", c, got)
+		}
+	}
+}

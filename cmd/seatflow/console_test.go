@@ -445,6 +445,7 @@ func TestConsoleRoles(t *testing.T) {
 		for _, path := range []string{"/console", "/console/app.js", "/console/api.js", "/console/ui.js", "/console/picker.js",
 			"/console/requests.js", "/console/licenses.js", "/console/autoclaim.js", "/console/user.js", "/console/shared.js", "/console/names.js",
 			"/console/asof.js", "/console/history.js", "/console/foresight.js", "/console/foresight.css",
+			"/console/identity.js",
 			"/console/style.css", "/console/icon.svg", "/shared/any-token"} {
 			res := w.svc.do(t, "GET", path, "", nil).want(t, 200, "")
 			csp := res.header.Get("Content-Security-Policy")

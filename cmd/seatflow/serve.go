@@ -230,6 +230,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	if cfg.MetricsListen != "" {
 		apiMetrics = nil
 	}
+	idp, err := identityHooks(c, svc, rq.directory, m.Registry())
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
@@ -237,7 +241,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 		History: &httpapi.HistoryConfig{Licenses: modelOf[*projections.LicenseHistory](models), AsOf: past, Export: past,
 			Foresight: &httpapi.ForesightConfig{Claims: ac.claims, Queues: ac.policies, Simulate: svc,
 				Now: func() time.Time { return reportNow() }}},
-		SCIM: rq.scim(), Health: func() error {
+		SCIM: rq.scim(), Identity: idp, Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
 			}

@@ -111,6 +111,9 @@ type Config struct {
 	// SCIM serves the SCIM 2.0 service provider under /scim/v2 (see
 	// scim.go). nil: those routes are not served.
 	SCIM *SCIMConfig
+	// Identity serves the identity-app mapping and the Okta and Entra ID
+	// sign-in hooks (see hooks.go). nil: those routes are not served.
+	Identity *IdentityConfig
 }
 
 // DefaultWaitTimeout is Config.WaitTimeout's default.
@@ -154,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if f := c.History; f != nil && f.Foresight != nil && (f.Foresight.Claims == nil || f.Foresight.Queues == nil || f.Foresight.Simulate == nil) {
 		errs = append(errs, errors.New("httpapi: Config.History.Foresight needs Claims, Queues and Simulate"))
+	}
+	if i := c.Identity; i != nil && (i.Commands == nil || i.Hooks == nil) {
+		errs = append(errs, errors.New("httpapi: Config.Identity needs Commands and Hooks"))
 	}
 	if c.WaitTimeout < 0 {
 		errs = append(errs, errors.New("httpapi: Config.WaitTimeout must not be negative"))

@@ -34,6 +34,8 @@ type (
 	stubClaimCounts       struct{ httpapi.ClaimCounts }
 	stubQueueCounts       struct{ httpapi.QueueCounts }
 	stubSimulator         struct{ httpapi.Simulator }
+	stubIdentityCommands  struct{ httpapi.IdentityCommands }
+	stubIdentityHooks     struct{ httpapi.IdentityHooks }
 )
 
 // documented reads docs/openapi.yaml's operations as "METHOD /path".
@@ -85,7 +87,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Directory: stubDirectoryQueries{}},
 		History: &httpapi.HistoryConfig{Licenses: stubHistory{}, Export: stubExporter{}, Foresight: &httpapi.ForesightConfig{
 			Claims: stubClaimCounts{}, Queues: stubQueueCounts{}, Simulate: stubSimulator{}}},
-		SCIM: &httpapi.SCIMConfig{Commands: stubSCIMCommands{}, Directory: stubSCIMDirectory{}},
+		SCIM:     &httpapi.SCIMConfig{Commands: stubSCIMCommands{}, Directory: stubSCIMDirectory{}},
+		Identity: &httpapi.IdentityConfig{Commands: stubIdentityCommands{}, Hooks: stubIdentityHooks{}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -165,13 +165,9 @@ func (s *Server) waitAfter(r *http.Request) error {
 // "Name" for "name"); unknown keys, wrong types, trailing data and an empty
 // or non-object body are invalid_json.
 func decode(w http.ResponseWriter, r *http.Request, dst any) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return fail(CodeBodyTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
-		}
-		return &apiError{code: CodeInvalidJSON, detail: "the request body could not be read", cause: err}
+		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fail(CodeInvalidJSON, "the request body is empty; it must be a JSON object")
@@ -193,6 +189,19 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 		}
 	}
 	return strictUnmarshal(body, dst)
+}
+
+// readBody reads the request body, at most MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, fail(CodeBodyTooLarge, fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes))
+		}
+		return nil, &apiError{code: CodeInvalidJSON, detail: "the request body could not be read", cause: err}
+	}
+	return body, nil
 }
 
 // noDuplicateKeys refuses a body in which an object, at any depth, names

@@ -69,6 +69,7 @@ func (s *Server) routes() {
 	s.requestRoutes()
 	s.historyRoutes()
 	s.foresightRoutes()
+	s.identityRoutes()
 	s.consoleRoutes()
 }
 

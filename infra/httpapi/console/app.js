@@ -7,6 +7,7 @@ import { requestsView } from "./requests.js";
 import { licensesView } from "./licenses.js";
 import { autoClaimView } from "./autoclaim.js";
 import { askView, myRequestsView, myLicensesView } from "./user.js";
+import { identityView } from "./identity.js";
 
 const ADMIN = ["global-admin", "user-admin", "license-admin"];
 const $ = (id) => document.getElementById(id);
@@ -18,6 +19,8 @@ const VIEWS = {
     why: "Licenses are managed by a User administrator, License administrator or Global admin." },
   autoclaim: { label: "Auto-claim policy", who: ["global-admin"], render: autoClaimView,
     why: "Auto-claim policies can be managed by a Global admin only." },
+  identity: { label: "Identity apps", who: ["global-admin"], render: identityView,
+    why: "Identity apps can be managed by a Global admin only." },
   request: { label: "Request a license", who: ["user"], render: askView, why: "" },
   "my-requests": { label: "My requests", who: ["user"], render: myRequestsView, why: "" },
   "my-licenses": { label: "My licenses", who: ["user"], render: myLicensesView, why: "" },
