@@ -26,6 +26,11 @@ const LoginAudience = "seatflow-console-login"
 // anti-forgery token.
 var ErrBadCSRFToken = errors.New("the CSRF token is missing or does not belong to this session")
 
+// ErrUnmapped is wrapped by the error of an organisation sign-in whose
+// identity provider vouched for someone who is no Seatflow principal: the
+// claims name no valid tenant or user id (see infra/oidc's Mapping).
+var ErrUnmapped = errors.New("the identity provider's claims name no Seatflow user")
+
 // Session is a console session: the same principal as a bearer token's
 // (tenant, user, roles, jti, lifetime) and the session's anti-forgery
 // token.
