@@ -110,6 +110,10 @@ type Config struct {
 	// SCIM serves the SCIM 2.0 service provider under /scim/v2 (see
 	// scim.go). nil: those routes are not served.
 	SCIM *SCIMConfig
+	// Console turns on the console's organisation sign-in and its session
+	// cookie (see session.go). nil: neither exists, and the console asks
+	// for a bearer token.
+	Console *ConsoleConfig
 }
 
 // DefaultWaitTimeout is Config.WaitTimeout's default.

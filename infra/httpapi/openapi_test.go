@@ -34,6 +34,7 @@ type (
 	stubClaimCounts       struct{ httpapi.ClaimCounts }
 	stubQueueCounts       struct{ httpapi.QueueCounts }
 	stubSimulator         struct{ httpapi.Simulator }
+	stubSignIn            struct{ httpapi.SignIn }
 )
 
 // documented reads docs/openapi.yaml's operations as "METHOD /path".
@@ -85,7 +86,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Directory: stubDirectoryQueries{}},
 		History: &httpapi.HistoryConfig{Licenses: stubHistory{}, Export: stubExporter{}, Foresight: &httpapi.ForesightConfig{
 			Claims: stubClaimCounts{}, Queues: stubQueueCounts{}, Simulate: stubSimulator{}}},
-		SCIM: &httpapi.SCIMConfig{Commands: stubSCIMCommands{}, Directory: stubSCIMDirectory{}},
+		SCIM:    &httpapi.SCIMConfig{Commands: stubSCIMCommands{}, Directory: stubSCIMDirectory{}},
+		Console: &httpapi.ConsoleConfig{SignIn: stubSignIn{}},
 	})
 	if err != nil {
 		t.Fatal(err)
