@@ -57,6 +57,8 @@ type Config struct {
 	MetricsListen string
 	// MetricsTenantLabels labels metrics by tenant, product and policy.
 	MetricsTenantLabels bool
+	// OIDC is the console's organisation sign-in (off without an issuer).
+	OIDC oidcFlags
 }
 
 // flags binds the shared flags to fs. Each flag's default comes from the
@@ -232,6 +234,7 @@ func serveFlags(f *flags, c *Config) {
 	bindAutoClaimFlags(f, &c.AutoClaim)
 	bindRequestFlags(f, &c.Requests)
 	bindHTTPFlags(f, &c.HTTPServer)
+	bindOIDCFlags(f, &c.OIDC)
 	f.string(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of on --http")
 	f.bool(&c.MetricsTenantLabels, "metrics-tenant-labels", true, "label metrics by tenant, product and policy (off: sums, a fixed number of series)")
 }
@@ -345,6 +348,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.HTTPServer.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.OIDC.validate(c.Requests.PublicURL, c.HTTP, c.TokenMaxTTL); err != nil {
 		errs = append(errs, err)
 	}
 	if c.MetricsListen != "" {
