@@ -39,6 +39,11 @@ func (s *Service) assign(ctx context.Context, tenant TenantID, id ProductID, met
 	if meta.CorrelationID == "" {
 		meta.CorrelationID = meta.CommandID
 	}
+	if _, old := s.mayBeOld(ctx, meta.CommandID); old {
+		// A repeat from longer ago than memory holds is looked up in the
+		// store, alone, by the plain transaction.
+		return s.transactProduct(ctx, tenant, id, meta, cmd)
+	}
 	key := cacheKey{string(tenant), events.Aggregate{Kind: events.KindProduct, ID: string(id)}}
 	s.mu.Lock()
 	if s.groups == nil {

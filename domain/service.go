@@ -425,8 +425,19 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 			return Result{}, err
 		}
 	}
+	lookedUp := false
 	for attempt := 1; ; attempt++ {
-		if pos, done := tx.replayed(meta.CommandID); done {
+		pos, done := tx.replayed(meta.CommandID)
+		if !done && !lookedUp {
+			// Memory holds the last CommandWindow of each aggregate's
+			// commands; a repeat of an older one is looked up in the store.
+			lookedUp = true
+			var err error
+			if pos, done, err = s.lookUpCommand(ctx, string(tenant), tx.entries, meta.CommandID); err != nil {
+				return Result{}, err
+			}
+		}
+		if done {
 			if view != nil {
 				view(tx)
 			}
@@ -547,56 +558,6 @@ func (s *Service) catchUp(ctx context.Context, tenant string, agg events.Aggrega
 	}
 	e.loaded = true
 	return nil
-}
-
-// CommandMemory is how long, in event time, an aggregate remembers the
-// commands whose events it holds, so that a repeated command (an HTTP retry
-// with its Idempotency-Key, a redelivered sign-in) answers as the first time
-// instead of acting again. It matches how long the API remembers an
-// Idempotency-Key. Past it, a repeat is decided afresh on the state, which
-// for sign-ins, grants and expiries means nothing happens again (a user
-// claims at most once under a policy, a grant or expiry applies once).
-// Memory per aggregate is then bounded by its command rate, not its age.
-const CommandMemory = 24 * time.Hour
-
-type recentCommand struct {
-	id  string
-	pos uint64
-	at  int64 // unix nanoseconds of the event
-}
-
-// apply folds one stored event into the entry.
-func (e *entry) apply(ev events.Envelope) {
-	e.kind.evolve(e.state, ev)
-	e.pos = ev.Position
-	at := ev.OccurredAt.UnixNano()
-	e.remember(ev.CommandID, ev.Position, at)
-	if m, ok := ev.Data.(interface{ CommandIDs() []string }); ok {
-		// An event decided for several commands at once (group commit).
-		for _, id := range m.CommandIDs() {
-			e.remember(id, ev.Position, at)
-		}
-	}
-	horizon := at - int64(CommandMemory)
-	n := 0
-	for n < len(e.recent) && e.recent[n].at < horizon {
-		if r := e.recent[n]; e.commands[r.id] == r.pos { // not written again since
-			delete(e.commands, r.id)
-		}
-		n++
-	}
-	if n > 0 {
-		clear(e.recent[:n])
-		e.recent = e.recent[n:]
-	}
-}
-
-func (e *entry) remember(id string, pos uint64, at int64) {
-	if id == "" {
-		return
-	}
-	e.commands[id] = pos
-	e.recent = append(e.recent, recentCommand{id: id, pos: pos, at: at})
 }
 
 func (s *Service) sleep(ctx context.Context, attempt int) error {

@@ -8,9 +8,10 @@ import (
 	"github.com/seatflow/seatflow/events"
 )
 
-// TestCommandMemoryIsBounded: an aggregate remembers the commands of the
-// last CommandMemory of its events, not every command it ever had, and a
-// command whose later event is still recent is kept.
+// TestCommandMemoryIsBounded: an aggregate keeps in memory the commands of
+// the last CommandWindow of its events, not every command it ever had (older
+// repeats are looked up in the store), and a command whose later event is
+// still recent is kept.
 func TestCommandMemoryIsBounded(t *testing.T) {
 	e := &entry{kind: kinds[events.KindProduct]}
 	e.state, e.commands = e.kind.init("e5"), map[string]uint64{}
@@ -25,11 +26,12 @@ func TestCommandMemoryIsBounded(t *testing.T) {
 		e.apply(events.Envelope{Position: uint64(i + 1), OccurredAt: at, CommandID: id,
 			Data: events.LicensesPurchased{ProductID: "e5", Count: 1}})
 	}
-	if got := len(e.commands); got > perDay+2 {
-		t.Fatalf("remembered %d commands after 3 days, want about one day's (%d)", got, perDay)
+	window := int(CommandWindow / time.Minute)
+	if got := len(e.commands); got > window+2 {
+		t.Fatalf("remembered %d commands after 3 days, want about the window's (%d)", got, window)
 	}
-	if len(e.recent) > perDay+2 {
-		t.Fatalf("recent holds %d, want about %d", len(e.recent), perDay)
+	if len(e.recent) > window+2 || cap(e.recent) > 4*(window+2)+64 {
+		t.Fatalf("recent holds %d (capacity %d), want about %d", len(e.recent), cap(e.recent), window)
 	}
 	if _, ok := e.commands[fmt.Sprintf("c%d", 3*perDay-2)]; !ok {
 		t.Fatal("the previous command is forgotten")

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/memstore"
 )
 
 // faultyStore is a store double that can be told to let a rival write land
@@ -251,5 +254,76 @@ func TestRefusalConfirmedAgainstTheLeader(t *testing.T) {
 	_, _, err = reader.SubmitRequest(ctx, "contoso", "r2", meta("submit2"), domain.SubmitRequest{ProductID: "e5", Requester: "u1", Users: []domain.UserID{"nobody"}})
 	if !matches(err, &domain.NotFoundError{}) {
 		t.Fatalf("request for an unknown user: %v, want not found", err)
+	}
+}
+
+// TestServiceRecognisesARepeatFromLongerAgoThanMemory: an aggregate keeps
+// only the last CommandWindow of its commands in memory; a command repeated
+// later than that (an HTTP client retrying an hour later with its
+// Idempotency-Key, or with the Seatflow-Command-Id of a lost answer) is
+// looked up in the store and answers as the first time, once, within
+// CommandMemory. Past CommandMemory it is decided afresh, as documented.
+func TestServiceRecognisesARepeatFromLongerAgoThanMemory(t *testing.T) {
+	start := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		id      string
+		hint    bool          // the HTTP layer says when the key was first seen
+		after   time.Duration // when the repeat comes
+		applied bool          // whether the repeat buys again
+	}{
+		{"a ULID command id, an hour later", ulid.MustNew(ulid.Timestamp(start), nil).String(), false, time.Hour, false},
+		{"an Idempotency-Key first seen at the purchase, an hour later", "key-7f3a", true, time.Hour, false},
+		{"a ULID command id, within the window", ulid.MustNew(ulid.Timestamp(start), nil).String(), false, time.Minute, false},
+		{"a ULID command id, past CommandMemory", ulid.MustNew(ulid.Timestamp(start), nil).String(), false, domain.CommandMemory + time.Hour, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := start
+			var n atomic.Int64
+			store := memstore.New(events.Default())
+			svc, err := domain.NewService(store, domain.Config{Now: func() time.Time { return clock },
+				NewID: func() string { return fmt.Sprintf("ev-%d", n.Add(1)) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if tc.hint {
+				ctx = domain.WithCommandIssued(ctx, start)
+			}
+			buy := func(id string) (domain.ProductSummary, domain.Result) {
+				t.Helper()
+				sum, res, err := svc.Product(ctx, "contoso", "e5", events.Meta{Actor: "ada", CommandID: id}, domain.PurchaseLicenses{Count: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return sum, res
+			}
+			if _, _, err := svc.Product(ctx, "contoso", "e5", events.Meta{Actor: "ada", CommandID: "add"},
+				domain.AddProduct{Name: "E5", Licenses: 5, SelfService: "blocked"}); err != nil {
+				t.Fatal(err)
+			}
+			_, first := buy(tc.id)
+			// Other purchases a minute apart move the product's memory on.
+			others := int(min(tc.after, 2*domain.CommandWindow) / time.Minute)
+			for i := range others {
+				clock = clock.Add(time.Minute)
+				if _, _, err := svc.Product(context.Background(), "contoso", "e5", events.Meta{Actor: "ada", CommandID: fmt.Sprintf("other-%d", i)},
+					domain.PurchaseLicenses{Count: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			clock = start.Add(tc.after)
+			sum, res := buy(tc.id)
+			want := 5 + 3 + others
+			if tc.applied {
+				want += 3
+			}
+			if sum.Purchased != want || res.Replayed == tc.applied {
+				t.Fatalf("repeat: %d purchased, replayed %v; want %d purchased, replayed %v", sum.Purchased, res.Replayed, want, !tc.applied)
+			}
+			if !tc.applied && res.Position != first.Position {
+				t.Fatalf("the repeat answers position %d, the purchase stood at %d", res.Position, first.Position)
+			}
+		})
 	}
 }

@@ -98,7 +98,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	f.float(&bc.Soak.Rate, "soak-rate", 30, "with --soak: commands per second offered to both instances together")
 	f.int(&bc.Soak.Tenants, "soak-tenants", 3, "with --soak: tenants the load is spread over")
 	f.int(&bc.Soak.Workers, "soak-workers", 16, "with --soak: commands in flight at most")
-	f.float(&bc.Soak.Tolerance, "soak-rss-tolerance", 0.10, "with --soak: how much the mean RSS of the last third of an instance's life may exceed the middle third's (0.10 = 10%)")
+	f.float(&bc.Soak.Tolerance, "soak-rss-tolerance", 0.10, "with --soak: how much the mean anonymous memory (RssAnon) of the last third of an instance's life may exceed the middle third's (0.10 = 10%)")
+	f.string(&bc.Soak.Profile, "soak-profile", "", "with --soak: write the instances' heap profiles to this directory every sixth of the run (compare with go tool pprof -top -base A B)")
 	if err := f.parse(args); err != nil {
 		return err
 	}

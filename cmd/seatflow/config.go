@@ -57,6 +57,8 @@ type Config struct {
 	MetricsListen string
 	// MetricsTenantLabels labels metrics by tenant, product and policy.
 	MetricsTenantLabels bool
+	// Pprof serves net/http/pprof on the metrics listener.
+	Pprof bool
 	// OIDC is the console's organisation sign-in (off without an issuer).
 	OIDC oidcFlags
 }
@@ -237,6 +239,7 @@ func serveFlags(f *flags, c *Config) {
 	bindOIDCFlags(f, &c.OIDC)
 	f.string(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of on --http")
 	f.bool(&c.MetricsTenantLabels, "metrics-tenant-labels", true, "label metrics by tenant, product and policy (off: sums, a fixed number of series)")
+	f.bool(&c.Pprof, "pprof", false, "also serve Go's /debug/pprof/ profiles on --metrics-listen (which it requires)")
 }
 
 // tokenFlags binds the bearer-token key and lifetime flags, shared by serve
@@ -357,6 +360,11 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			errs = append(errs, fmt.Errorf("--metrics-listen %q: %v", c.MetricsListen, err))
 		}
+	}
+	if c.Pprof && c.MetricsListen == "" {
+		// Profiles name code paths and hold heap contents: never on the
+		// API's listener, only on the one operators keep private.
+		errs = append(errs, errors.New("--pprof needs --metrics-listen (profiles are served only on that listener)"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return &configError{err}

@@ -101,6 +101,7 @@ func TestHTTPLimitsValidated(t *testing.T) {
 		{"--http-read-header-timeout", "20s", "--http-read-timeout", "10s"},
 		{"--http-max-header-bytes", "1"},
 		{"--http-max-conns", "0"},
+		{"--pprof"}, // without --metrics-listen
 	} {
 		var stderr strings.Builder
 		code := Main(t.Context(), append([]string{"serve", "--data-dir", t.TempDir()}, args...), io.Discard, &stderr, func(string) string { return "" })
@@ -114,7 +115,7 @@ func TestHTTPLimitsValidated(t *testing.T) {
 // /metrics off the API's listener, and --metrics-tenant-labels=false keeps
 // the number of series fixed however many tenants and products there are.
 func TestMetricsOnTheirOwnListenerWithoutTenantLabels(t *testing.T) {
-	svc, _ := startServe(t, t.TempDir(), "--metrics-listen", "127.0.0.1:0", "--metrics-tenant-labels=false")
+	svc, _ := startServe(t, t.TempDir(), "--metrics-listen", "127.0.0.1:0", "--metrics-tenant-labels=false", "--pprof")
 	var addr string
 	waitFor(t, 10*time.Second, "the metrics listener", func() bool {
 		m := regexp.MustCompile(`"msg":"serving metrics","metrics":"([^"]+)"`).FindStringSubmatch(svc.logs.String())
@@ -128,6 +129,17 @@ func TestMetricsOnTheirOwnListenerWithoutTenantLabels(t *testing.T) {
 			"services": []string{"mail"}, "licenses": 3, "self_service": "blocked"}).want(t, 201, "")
 	}
 	svc.do(t, "GET", "/metrics", "", nil).want(t, 404, "")
+	svc.do(t, "GET", "/debug/pprof/heap", "", nil).want(t, 404, "")
+	// --pprof: Go's profiles on the metrics listener only.
+	res, err := http.Get("http://" + addr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || len(prof) < 2 || prof[0] != 0x1f || prof[1] != 0x8b { // a gzipped profile
+		t.Fatalf("heap profile on the metrics listener: %d, %d bytes", res.StatusCode, len(prof))
+	}
 	waitFor(t, 10*time.Second, "purchased licenses summed over tenants", func() bool {
 		res, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {

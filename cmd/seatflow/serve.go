@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -306,10 +308,20 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
+		if cfg.Pprof {
+			// Sample a heap allocation every 16 KiB (Go's default is every
+			// 512 KiB) so heap profiles resolve a read model's growth.
+			runtime.MemProfileRate = 16 << 10
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		ms, mlimited := cfg.HTTPServer.server(mux, mln, log)
 		go func() { _ = ms.Serve(mlimited) }()
 		defer ms.Close()
-		log.Info("serving metrics", "metrics", mln.Addr().String())
+		log.Info("serving metrics", "metrics", mln.Addr().String(), "pprof", cfg.Pprof)
 	}
 	log.Info("serving", "http", ln.Addr().String(), "nats", redactURL(c.url), "data_dir", cfg.DataDir)
 	if ready != nil {

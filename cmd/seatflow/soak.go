@@ -49,6 +49,9 @@ type soakConfig struct {
 	// percent over a third of a 10-minute run; memory that grows with
 	// every event (e.g. every command id kept) exceeds it.
 	Tolerance float64
+	// Profile, when set, is a directory the instances' heap profiles (after
+	// a GC) are written to every sixth of the run, for `go tool pprof -base`.
+	Profile string
 	// Binary is the seatflow executable run as `serve` (default: this one).
 	Binary   string
 	LogLevel string
@@ -163,13 +166,14 @@ type soakFaults struct {
 	idMismatch     atomic.Int64 // answers naming another command id than the key sent
 }
 
-// soakSample is one RSS reading of an instance.
+// soakSample is one memory reading of an instance.
 type soakSample struct {
-	at   time.Duration // since the load began
-	inst int
-	pid  int
-	kb   int64
-	cpu  time.Duration // CPU time the process has used so far
+	at    time.Duration // since the load began
+	inst  int
+	pid   int
+	kb    int64         // RssAnon: what the verdict judges
+	rssKB int64         // VmRSS, for the report
+	cpu   time.Duration // CPU time the process has used so far
 }
 
 type soakTenant struct {
@@ -286,6 +290,9 @@ func (s *soak) run(ctx context.Context) error {
 		s.insts[i] = &soakInstance{idx: i, bin: s.cfg.Binary, dir: filepath.Join(s.dir, fmt.Sprintf("instance-%d", i+1)),
 			args: []string{"--nats-url", s.cluster.URLs(), "--nats-creds", creds, "--replicas", "3",
 				"--token-secret", hex.EncodeToString(secret), "--log-level", s.cfg.LogLevel}}
+		if s.cfg.Profile != "" {
+			s.insts[i].args = append(s.insts[i].args, "--metrics-listen", "127.0.0.1:0", "--pprof")
+		}
 		if err := s.insts[i].start(ctx); err != nil {
 			return err
 		}
@@ -309,6 +316,9 @@ func (s *soak) run(ctx context.Context) error {
 	defer stopLoad()
 	var bg sync.WaitGroup
 	bg.Go(func() { s.sample(loadCtx) })
+	if s.cfg.Profile != "" {
+		bg.Go(func() { s.profiles(loadCtx) })
+	}
 	loadDone := make(chan struct{})
 	go func() { defer close(loadDone); s.load(loadCtx) }()
 	faultErr := s.faultsRun(loadCtx)
@@ -328,7 +338,10 @@ func (s *soak) run(ctx context.Context) error {
 
 // --- instances ----------------------------------------------------------------
 
-var soakServingRE = regexp.MustCompile(`"msg":"serving","http":"([^"]+)"`)
+var (
+	soakServingRE = regexp.MustCompile(`"msg":"serving","http":"([^"]+)"`)
+	soakMetricsRE = regexp.MustCompile(`"msg":"serving metrics","metrics":"([^"]+)"`)
+)
 
 // soakInstance is one `seatflow serve` child process, restartable on its
 // data dir.
@@ -474,6 +487,7 @@ type soakLog struct {
 	partial []byte
 	last    []string
 	serving chan string
+	metrics string // the metrics listener's address, when it has one
 
 	reconnects, disconnects atomic.Int64
 }
@@ -494,6 +508,9 @@ func (l *soakLog) Write(p []byte) (int, error) {
 			l.reconnects.Add(1)
 		case strings.Contains(line, `"msg":"NATS disconnected"`):
 			l.disconnects.Add(1)
+		}
+		if m := soakMetricsRE.FindStringSubmatch(line); m != nil {
+			l.metrics = m[1]
 		}
 		if m := soakServingRE.FindStringSubmatch(line); m != nil {
 			select {
@@ -517,20 +534,38 @@ func (l *soakLog) tail() string {
 	return strings.Join(l.last, "\n")
 }
 
-// rssKB reads VmRSS of pid from /proc.
-func rssKB(pid int) (int64, error) {
+// procMemKB reads VmRSS and RssAnon of pid from /proc/<pid>/status.
+// RssAnon is the memory the process itself owns (heap, stacks, the Go
+// runtime); the rest of VmRSS is file-backed, mostly the executable's code
+// pages, which the kernel shares and drops at will and which grow as code
+// first runs (the fault paths do, a third and two thirds in).
+func procMemKB(pid int) (rss, anon int64, err error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer f.Close()
+	field := func(line, name string) (int64, bool) {
+		v, ok := strings.CutPrefix(line, name+":")
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		return n, err == nil
+	}
+	var got int
 	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+	for sc.Scan() && got < 2 {
+		if n, ok := field(sc.Text(), "VmRSS"); ok {
+			rss, got = n, got+1
+		} else if n, ok := field(sc.Text(), "RssAnon"); ok {
+			anon, got = n, got+1
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	if got < 2 {
+		return 0, 0, fmt.Errorf("no VmRSS and RssAnon in /proc/%d/status", pid)
+	}
+	return rss, anon, nil
 }
 
 // cpuTime reads the user and system CPU time pid has used from
@@ -561,16 +596,68 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * 10 * time.Millisecond, nil
 }
 
+// profiles writes each running instance's heap profile to the profile
+// directory every sixth of the run, and once more as the load ends.
+func (s *soak) profiles(ctx context.Context) {
+	if err := os.MkdirAll(s.cfg.Profile, 0o755); err != nil {
+		s.note("profiles: %v", err)
+		return
+	}
+	t := time.NewTicker(s.cfg.Duration / 6)
+	defer t.Stop()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-t.C:
+		}
+		at := time.Since(s.began).Round(time.Second)
+		for i, in := range s.insts {
+			in.mu.Lock()
+			addr := ""
+			if in.logs != nil {
+				in.logs.mu.Lock()
+				addr = in.logs.metrics
+				in.logs.mu.Unlock()
+			}
+			in.mu.Unlock()
+			if addr == "" || in.pid() == 0 {
+				continue
+			}
+			name := filepath.Join(s.cfg.Profile, fmt.Sprintf("instance-%d-%04ds.heap.pb.gz", i+1, int(at.Seconds())))
+			if err := fetchFile(s.client, "http://"+addr+"/debug/pprof/heap?gc=1", name); err != nil {
+				s.note("instance %d heap profile: %v", i+1, err)
+			}
+		}
+	}
+}
+
+func fetchFile(c *http.Client, url, name string) error {
+	res, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %s", url, res.Status)
+	}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(name, b, 0o644)
+}
+
 func (s *soak) sample(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Sample)
 	defer t.Stop()
 	for {
 		for i, in := range s.insts {
 			if pid := in.pid(); pid != 0 {
-				if kb, err := rssKB(pid); err == nil {
+				if rss, anon, err := procMemKB(pid); err == nil {
 					cpu, _ := cpuTime(pid)
 					s.mu.Lock()
-					s.samples = append(s.samples, soakSample{at: time.Since(s.began), inst: i, pid: pid, kb: kb, cpu: cpu})
+					s.samples = append(s.samples, soakSample{at: time.Since(s.began), inst: i, pid: pid, kb: anon, rssKB: rss, cpu: cpu})
 					s.mu.Unlock()
 				}
 			}

@@ -196,7 +196,8 @@ func soakCheckRefusals(cmds []*soakCmd, limit int) (problems []string) {
 	return problems
 }
 
-// soakMemory is the flatness verdict of one instance's RSS.
+// soakMemory is the flatness verdict of one instance's anonymous memory
+// (RssAnon).
 type soakMemory struct {
 	inst         int
 	samples      int
@@ -208,7 +209,7 @@ type soakMemory struct {
 	minKB, maxKB int64
 }
 
-// soakMemoryFlat judges the RSS samples of instance inst's last process:
+// soakMemoryFlat judges the RssAnon samples of instance inst's last process:
 // the first third of its life is warm-up; the mean of the last third may
 // exceed the mean of the middle third by at most tolerance.
 func soakMemoryFlat(samples []soakSample, inst int, tolerance float64) soakMemory {
@@ -245,7 +246,7 @@ func soakMemoryFlat(samples []soakSample, inst int, tolerance float64) soakMemor
 	m.growth = m.late/m.early - 1
 	m.ok = m.growth <= tolerance
 	if !m.ok {
-		m.why = fmt.Sprintf("last third %.0f MiB is %.0f%% above the middle third's %.0f MiB (tolerance %.0f%%)",
+		m.why = fmt.Sprintf("anonymous memory: last third %.1f MiB is %.0f%% above the middle third's %.1f MiB (tolerance %.0f%%)",
 			m.late/1024, 100*m.growth, m.early/1024, 100*tolerance)
 	}
 	return m
@@ -316,7 +317,7 @@ func (s *soak) finish(ctx context.Context, ran time.Duration) error {
 			p = []string{m.why}
 		}
 		check(fmt.Sprintf("instance %d memory flat after warm-up", i+1), p,
-			fmt.Sprintf("RSS mean %.0f -> %.0f MiB (%+.1f%%, tolerance %.0f%%) over its last life from %s",
+			fmt.Sprintf("anonymous memory (RssAnon) mean %.1f -> %.1f MiB (%+.1f%%, tolerance %.0f%%) over its last life from %s",
 				m.early/1024, m.late/1024, 100*m.growth, 100*s.cfg.Tolerance, m.lifeFrom.Round(time.Second)))
 	}
 	s.report(cmds, samples, ran, checks)
@@ -541,24 +542,25 @@ func (s *soak) report(cmds []*soakCmd, samples []soakSample, ran time.Duration, 
 		r1, d1, r2, d2, s.nc.Stats().Reconnects)
 
 	fmt.Fprintf(w, "\nCPU: %s\n", soakCPU(samples, ran))
-	fmt.Fprintf(w, "\nRSS over time (MiB, max in each slice):\n  %8s %12s %12s\n", "t", "instance 1", "instance 2")
+	fmt.Fprintf(w, "\nMemory over time (MiB, max in each slice; anonymous / whole RSS):\n  %8s %14s %14s\n", "t", "instance 1", "instance 2")
 	const slices = 10
 	width := ran / slices
 	for i := range slices {
 		from, to := time.Duration(i)*width, time.Duration(i+1)*width
 		cell := [2]string{"-", "-"}
-		var mx [2]int64
+		var mx, rss [2]int64
 		for _, sm := range samples {
 			if sm.at >= from && (sm.at < to || i == slices-1) {
 				mx[sm.inst] = max(mx[sm.inst], sm.kb)
+				rss[sm.inst] = max(rss[sm.inst], sm.rssKB)
 			}
 		}
 		for j := range mx {
 			if mx[j] > 0 {
-				cell[j] = fmt.Sprintf("%.1f", float64(mx[j])/1024)
+				cell[j] = fmt.Sprintf("%.1f / %.1f", float64(mx[j])/1024, float64(rss[j])/1024)
 			}
 		}
-		fmt.Fprintf(w, "  %8s %12s %12s\n", to.Round(time.Second), cell[0], cell[1])
+		fmt.Fprintf(w, "  %8s %14s %14s\n", to.Round(time.Second), cell[0], cell[1])
 	}
 
 	fmt.Fprintf(w, "\nchecks:\n")

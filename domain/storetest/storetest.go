@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) domain.Store) {
 		{"Isolation", testIsolation},
 		{"ConcurrentAppendsOneWins", testConcurrentAppends},
 		{"InvalidInputStoresNothing", testInvalidInput},
+		{"LoadSince", testLoadSince},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
 	}
@@ -435,5 +437,41 @@ func testInvalidInput(t *testing.T, s domain.Store) {
 				t.Errorf("events of %s after the refused append: got %d, want none", b.ID, len(got))
 			}
 		})
+	}
+}
+
+// testLoadSince: a TimeStore reads an aggregate's events stored from an
+// instant on (by the store's clock, which on one machine is the test's).
+// Stores without a time index are skipped: the domain reads them whole.
+func testLoadSince(t *testing.T, s domain.Store) {
+	ts, ok := s.(domain.TimeStore)
+	if !ok {
+		t.Skipf("%T has no time index (not a domain.TimeStore)", s)
+	}
+	agg, other := product("since"), product("since-other")
+	before := time.Now().Add(-time.Minute)
+	p1 := mustAppend(t, s, write(0, event(tenant, agg, 1)))
+	mid := time.Now()
+	p2 := mustAppend(t, s, write(p1[0], event(tenant, agg, 2), event(tenant, agg, 3)))
+	mustAppend(t, s, write(0, event(tenant, other, 4)))
+	for _, tc := range []struct {
+		name  string
+		since time.Time
+		want  []uint64
+	}{
+		{"from before the first", before, append(p1, p2...)},
+		{"from between the writes", mid, p2},
+		{"from after the last", time.Now().Add(time.Hour), nil},
+	} {
+		evs, err := ts.LoadSince(context30s(t), tenant, agg, tc.since)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := positions(evs); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: positions %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if evs, err := ts.LoadSince(context30s(t), tenant, product("since-none"), before); err != nil || len(evs) != 0 {
+		t.Errorf("an aggregate without events: %d events, %v", len(evs), err)
 	}
 }

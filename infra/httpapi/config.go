@@ -50,8 +50,9 @@ var _ LicenseQueries = (*projections.UserLicenses)(nil)
 // first used with (natsjs.IdempotencyKeys).
 type IdempotencyKeys interface {
 	// Remember records fingerprint the first time tenant's key is used and
-	// reports whether it matches the one recorded before.
-	Remember(ctx context.Context, tenant, key, fingerprint string) (bool, error)
+	// reports whether it matches the one recorded before, and when the key
+	// was first seen.
+	Remember(ctx context.Context, tenant, key, fingerprint string) (same bool, first time.Time, err error)
 }
 
 // Progress is how far the read models have applied the event stream.

@@ -102,14 +102,16 @@ func (s *Server) checkIdempotencyKey(w http.ResponseWriter, r *http.Request, c a
 	h := sha256.New()
 	fmt.Fprintf(h, "%s %s\n", r.Method, r.URL.Path)
 	h.Write(body)
-	same, err := s.cfg.Idempotency.Remember(r.Context(), c.Tenant, key, hex.EncodeToString(h.Sum(nil)))
+	same, first, err := s.cfg.Idempotency.Remember(r.Context(), c.Tenant, key, hex.EncodeToString(h.Sum(nil)))
 	if err != nil {
 		return r, fmt.Errorf("%w: %w", domain.ErrUnavailable, err)
 	}
 	if !same {
 		return r, fail(CodeIdempotencyKeyReused, fmt.Sprintf("the Idempotency-Key %q was first used with a different request; use a new key for a new request", key))
 	}
-	return r, nil
+	// The domain keeps a short window of command ids in memory; a repeat
+	// of a request first seen longer ago is looked up in the store.
+	return r.WithContext(domain.WithCommandIssued(r.Context(), first)), nil
 }
 
 // optionalKey returns header name's value, "" when absent, or a validation

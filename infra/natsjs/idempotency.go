@@ -41,24 +41,25 @@ func OpenIdempotencyKeys(ctx context.Context, js jetstream.JetStream, replicas i
 }
 
 // Remember records fingerprint for tenant's key the first time the key is
-// used, and reports whether it matches the fingerprint recorded before.
-func (k *IdempotencyKeys) Remember(ctx context.Context, tenant, key, fingerprint string) (bool, error) {
+// used, and reports whether it matches the fingerprint recorded before and
+// when the key was first seen (now, the first time).
+func (k *IdempotencyKeys) Remember(ctx context.Context, tenant, key, fingerprint string) (bool, time.Time, error) {
 	sum := sha256.Sum256([]byte(key))
 	name := tenant + "." + hex.EncodeToString(sum[:])
 	for range 3 {
 		if _, err := k.kv.Create(ctx, name, []byte(fingerprint)); err == nil {
-			return true, nil
+			return true, time.Now(), nil
 		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			return false, fmt.Errorf("idempotency keys: remember: %w", err)
+			return false, time.Time{}, fmt.Errorf("idempotency keys: remember: %w", err)
 		}
 		e, err := k.kv.Get(ctx, name)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue // expired between the two calls: try again
 		}
 		if err != nil {
-			return false, fmt.Errorf("idempotency keys: look up: %w", err)
+			return false, time.Time{}, fmt.Errorf("idempotency keys: look up: %w", err)
 		}
-		return string(e.Value()) == fingerprint, nil
+		return string(e.Value()) == fingerprint, e.Created(), nil
 	}
-	return false, errors.New("idempotency keys: the key keeps expiring while looked up")
+	return false, time.Time{}, errors.New("idempotency keys: the key keeps expiring while looked up")
 }

@@ -133,7 +133,55 @@ func (s *Store) LoadLatest(ctx context.Context, tenant string, agg events.Aggreg
 	return evs, unavailable(err)
 }
 
-var _ domain.LeaderStore = (*Store)(nil)
+var (
+	_ domain.LeaderStore = (*Store)(nil)
+	_ domain.TimeStore   = (*Store)(nil)
+)
+
+// LoadSince returns the aggregate's events the stream stored at or after
+// since, by the stream's own time index (a direct get with start_time finds
+// the first; the rest are read as Load reads). The domain looks up a
+// command issued longer ago than its memory reaches with it.
+func (s *Store) LoadSince(ctx context.Context, tenant string, agg events.Aggregate, since time.Time) ([]events.Envelope, error) {
+	if err := events.CheckAggregate(tenant, agg); err != nil {
+		return nil, fmt.Errorf("load since: %w", err)
+	}
+	subj := events.Subject(tenant, agg)
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+	last, err := s.lastMsg(ctx, subj)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("load %s since %s: %w", subj, since.Format(time.RFC3339), err))
+	}
+	if last == nil {
+		return nil, nil
+	}
+	req, _ := json.Marshal(struct {
+		StartTime time.Time `json:"start_time"`
+		NextFor   string    `json:"next_by_subj"`
+	}{since.UTC(), subj})
+	resp, err := s.nc.RequestWithContext(ctx, s.prefix+"DIRECT.GET."+StreamEvents, req)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("load %s since %s: %w", subj, since.Format(time.RFC3339), err))
+	}
+	switch status := resp.Header.Get(hdrStatus); status {
+	case "":
+	case "404":
+		return nil, nil // nothing stored since
+	default:
+		return nil, fmt.Errorf("load %s since %s: status %s %s", subj, since.Format(time.RFC3339), status, resp.Header.Get(hdrDescription))
+	}
+	first, err := strconv.ParseUint(resp.Header.Get(hdrSequence), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("load %s since: bad %s header %q", subj, hdrSequence, resp.Header.Get(hdrSequence))
+	}
+	if first > last.seq {
+		// A replica ahead of the one that told the last: read what we know.
+		first = last.seq
+	}
+	evs, err := s.readRange(ctx, tenant, agg, subj, first, last.seq)
+	return evs, unavailable(err)
+}
 
 func (s *Store) load(ctx context.Context, tenant string, agg events.Aggregate, after uint64, latest bool) ([]events.Envelope, error) {
 	if err := events.CheckAggregate(tenant, agg); err != nil {
