@@ -59,6 +59,8 @@ type Config struct {
 	MetricsTenantLabels bool
 	// Pprof serves net/http/pprof on the metrics listener.
 	Pprof bool
+	// OIDC is the console's organisation sign-in (off without an issuer).
+	OIDC oidcFlags
 }
 
 // flags binds the shared flags to fs. Each flag's default comes from the
@@ -234,6 +236,7 @@ func serveFlags(f *flags, c *Config) {
 	bindAutoClaimFlags(f, &c.AutoClaim)
 	bindRequestFlags(f, &c.Requests)
 	bindHTTPFlags(f, &c.HTTPServer)
+	bindOIDCFlags(f, &c.OIDC)
 	f.string(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address instead of on --http")
 	f.bool(&c.MetricsTenantLabels, "metrics-tenant-labels", true, "label metrics by tenant, product and policy (off: sums, a fixed number of series)")
 	f.bool(&c.Pprof, "pprof", false, "also serve Go's /debug/pprof/ profiles on --metrics-listen (which it requires)")
@@ -348,6 +351,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.HTTPServer.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.OIDC.validate(c.Requests.PublicURL, c.HTTP, c.TokenMaxTTL); err != nil {
 		errs = append(errs, err)
 	}
 	if c.MetricsListen != "" {

@@ -200,7 +200,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	if err != nil {
 		return err
 	}
-	revoked, err := watchRevocations(ctx, c, cfg, log)
+	revoked, revocations, err := watchRevocations(ctx, c, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -234,6 +234,20 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	if err != nil {
 		return err
 	}
+	// The listener comes first: the default public URL, to which the
+	// identity provider returns, is its address.
+	ln, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return &configError{fmt.Errorf("--http %s: %w", cfg.HTTP, err)}
+	}
+	defer ln.Close() // a no-op once the HTTP server closed it
+	var console *httpapi.ConsoleConfig
+	if cfg.OIDC.on() {
+		console, err = cfg.OIDC.console(ctx, publicBase(cfg.Requests.PublicURL, ln.Addr().String()), rq.directory, revoked, revocations, log)
+		if err != nil {
+			return err
+		}
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
 		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
@@ -241,7 +255,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 		History: &httpapi.HistoryConfig{Licenses: modelOf[*projections.LicenseHistory](models), AsOf: past, Export: past,
 			Foresight: &httpapi.ForesightConfig{Claims: ac.claims, Queues: ac.policies, Simulate: svc,
 				Now: func() time.Time { return reportNow() }}},
-		SCIM: rq.scim(), Identity: idp, Health: func() error {
+		SCIM: rq.scim(), Identity: idp, Console: console, Health: func() error {
 			if err := probe.Check(context.Background()); err != nil {
 				return err
 			}
@@ -250,10 +264,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		return &configError{fmt.Errorf("--http %s: %w", cfg.HTTP, err)}
 	}
 
 	runCtx, stopRunner := context.WithCancel(context.Background())
@@ -348,14 +358,15 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 // watchRevocations opens the token revocation bucket and loads it; it
 // returns once every revocation made so far is held, so no instance starts
 // serving a token revoked before it started.
-func watchRevocations(ctx context.Context, c *conn, cfg Config, log *slog.Logger) (*revocation.Set, error) {
+func watchRevocations(ctx context.Context, c *conn, cfg Config, log *slog.Logger) (*revocation.Set, jetstream.KeyValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	kv, err := revocation.Open(ctx, c.js, cfg.Replicas)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return revocation.Watch(ctx, kv, log)
+	set, err := revocation.Watch(ctx, kv, log)
+	return set, kv, err
 }
 
 // readModels builds every read model serve feeds, in the order the runner

@@ -17,6 +17,13 @@
 //     than the maximum ttl, and was not refused by the revocation check;
 //   - Issue refuses to sign claims that Verify would reject.
 //
+// The same keys sign the console's sessions after an organisation sign-in
+// (IssueSession, audience SessionAudience, with a CSRF token inside) and the
+// short-lived state of a sign-in in progress (IssueLogin, audience
+// LoginAudience). Each audience is accepted only where it belongs: a session
+// is no bearer token and a bearer token no session. Sessions share the
+// bearer tokens' checks, rotation and revocation (by jti or by user).
+//
 // Secrets have one form, hex (ParseSecret). They live in
 // <data-dir>/token-secret (LoadOrCreateSecrets: one key per line, the
 // current one first) unless the operator passes them, so `seatflow serve`

@@ -119,12 +119,22 @@ func (c Claims) problems() []string {
 	return p
 }
 
-// jwtClaims is the token's JSON payload.
+// jwtClaims is the JSON payload of a bearer token and of a console
+// session (which adds csrf).
 type jwtClaims struct {
 	Tenant string   `json:"tenant"`
 	Roles  []string `json:"roles"`
+	CSRF   string   `json:"csrf,omitempty"`
 	jwt.RegisteredClaims
 }
+
+// registeredClaims is a payload whose registered claims parse checks.
+type registeredClaims interface {
+	jwt.Claims
+	registered() jwt.RegisteredClaims
+}
+
+func (c *jwtClaims) registered() jwt.RegisteredClaims { return c.RegisteredClaims }
 
 // Config configures an Issuer.
 type Config struct {
@@ -180,6 +190,15 @@ func (i *Issuer) MaxTTL() time.Duration { return i.maxTTL }
 // subject, no roles or an unknown role, or when ttl is not positive or
 // above the maximum.
 func (i *Issuer) Issue(c Claims, ttl time.Duration, now time.Time) (string, error) {
+	if err := i.checkIssue(c, ttl); err != nil {
+		return "", err
+	}
+	claims := jwtClaims{Tenant: c.Tenant, Roles: slices.Clone(c.Roles), RegisteredClaims: i.registered(TokenAudience, c.Subject, ttl, now)}
+	return i.sign(claims)
+}
+
+// checkIssue refuses claims or a ttl that Verify would reject.
+func (i *Issuer) checkIssue(c Claims, ttl time.Duration) error {
 	p := c.problems()
 	if ttl <= 0 {
 		p = append(p, fmt.Sprintf("ttl %v is not positive", ttl))
@@ -187,20 +206,26 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration, now time.Time) (string, erro
 		p = append(p, fmt.Sprintf("ttl %v exceeds the maximum %v (--token-max-ttl)", ttl, i.maxTTL))
 	}
 	if len(p) > 0 {
-		return "", fmt.Errorf("%w: %s", ErrInvalidClaims, strings.Join(p, "; "))
+		return fmt.Errorf("%w: %s", ErrInvalidClaims, strings.Join(p, "; "))
 	}
-	claims := jwtClaims{
-		Tenant: c.Tenant,
-		Roles:  slices.Clone(c.Roles),
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    TokenIssuer,
-			Subject:   c.Subject,
-			Audience:  jwt.ClaimStrings{TokenAudience},
-			ID:        ulid.Make().String(),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
+	return nil
+}
+
+// registered is the registered claims of a new token for audience: issuer
+// TokenIssuer, a new ULID jti, iat now and exp now+ttl.
+func (i *Issuer) registered(audience, subject string, ttl time.Duration, now time.Time) jwt.RegisteredClaims {
+	return jwt.RegisteredClaims{
+		Issuer:    TokenIssuer,
+		Subject:   subject,
+		Audience:  jwt.ClaimStrings{audience},
+		ID:        ulid.Make().String(),
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 	}
+}
+
+// sign signs claims with the current key, its id in the "kid" header.
+func (i *Issuer) sign(claims jwt.Claims) (string, error) {
 	key := i.keys.Current()
 	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
 	t.Header["kid"] = key.ID
@@ -218,19 +243,29 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration, now time.Time) (string, erro
 // unknown key, wrong audience, lifetime above the maximum, revoked, ...)
 // and may be shown to the caller, as it reveals nothing about the keys.
 func (i *Issuer) Verify(token string, now time.Time) (Claims, error) {
+	var jc jwtClaims
+	if err := i.parse(token, now, TokenAudience, &jc); err != nil {
+		return Claims{}, err
+	}
+	return i.identity(jc)
+}
+
+// parse checks token's signature, algorithm, key, issuer, audience, iat,
+// exp, lifetime and jti at time now and decodes its payload into dst.
+// Every error wraps ErrInvalidToken.
+func (i *Issuer) parse(token string, now time.Time, audience string, dst registeredClaims) error {
 	if len(token) > maxTokenLen {
-		return Claims{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
+		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
 	p := jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(TokenIssuer),
-		jwt.WithAudience(TokenAudience),
+		jwt.WithAudience(audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
 		jwt.WithStrictDecoding(),
 	)
-	var jc jwtClaims
-	_, err := p.ParseWithClaims(token, &jc, func(t *jwt.Token) (any, error) {
+	_, err := p.ParseWithClaims(token, dst, func(t *jwt.Token) (any, error) {
 		if t.Method != jwt.SigningMethodHS256 {
 			return nil, fmt.Errorf("signing method %v is not HS256", t.Header["alg"])
 		}
@@ -245,20 +280,27 @@ func (i *Issuer) Verify(token string, now time.Time) (Claims, error) {
 		return key.Secret, nil
 	})
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if jc.IssuedAt == nil {
-		return Claims{}, fmt.Errorf("%w: iat is missing", ErrInvalidToken)
+	rc := dst.registered()
+	if rc.IssuedAt == nil {
+		return fmt.Errorf("%w: iat is missing", ErrInvalidToken)
 	}
-	if jc.IssuedAt.After(now.Add(MaxClockSkew)) {
-		return Claims{}, fmt.Errorf("%w: issued in the future (iat %s)", ErrInvalidToken, jc.IssuedAt.UTC().Format(time.RFC3339))
+	if rc.IssuedAt.After(now.Add(MaxClockSkew)) {
+		return fmt.Errorf("%w: issued in the future (iat %s)", ErrInvalidToken, rc.IssuedAt.UTC().Format(time.RFC3339))
 	}
-	if life := jc.ExpiresAt.Sub(jc.IssuedAt.Time); life > i.maxTTL {
-		return Claims{}, fmt.Errorf("%w: lifetime %v exceeds the maximum %v", ErrInvalidToken, life, i.maxTTL)
+	if life := rc.ExpiresAt.Sub(rc.IssuedAt.Time); life > i.maxTTL {
+		return fmt.Errorf("%w: lifetime %v exceeds the maximum %v", ErrInvalidToken, life, i.maxTTL)
 	}
-	if _, err := ulid.ParseStrict(jc.ID); err != nil {
-		return Claims{}, fmt.Errorf("%w: jti %.40q is not a ULID", ErrInvalidToken, jc.ID)
+	if _, err := ulid.ParseStrict(rc.ID); err != nil {
+		return fmt.Errorf("%w: jti %.40q is not a ULID", ErrInvalidToken, rc.ID)
 	}
+	return nil
+}
+
+// identity checks the identity a parsed token carries and asks the
+// revocation check about it.
+func (i *Issuer) identity(jc jwtClaims) (Claims, error) {
 	c := Claims{Tenant: jc.Tenant, Subject: jc.Subject, Roles: jc.Roles, ID: jc.ID,
 		IssuedAt: jc.IssuedAt.UTC(), ExpiresAt: jc.ExpiresAt.UTC()}
 	if p := c.problems(); len(p) > 0 {

@@ -114,6 +114,10 @@ type Config struct {
 	// Identity serves the identity-app mapping and the Okta and Entra ID
 	// sign-in hooks (see hooks.go). nil: those routes are not served.
 	Identity *IdentityConfig
+	// Console turns on the console's organisation sign-in and its session
+	// cookie (see session.go). nil: neither exists, and the console asks
+	// for a bearer token.
+	Console *ConsoleConfig
 }
 
 // DefaultWaitTimeout is Config.WaitTimeout's default.

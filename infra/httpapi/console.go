@@ -14,7 +14,8 @@ import (
 
 // The web console: static pages (plain HTML, CSS and ES modules, no build
 // step) that call the public JSON API like any other client. The console
-// asks for a bearer token and keeps it in the tab's session storage; the
+// asks for a bearer token and keeps it in the tab's session storage, or,
+// with organisation sign-in (session.go), uses the session cookie; the
 // shared-request page uses the share link's token instead. The pages
 // themselves hold no data, so they are served without authentication.
 //

@@ -1,10 +1,15 @@
 // Package httpapi is Seatflow's HTTP API: JSON under /v1, routed with
 // net/http's method patterns, authenticated with bearer tokens from
-// infra/auth, answering errors as application/problem+json.
+// infra/auth (or, with Config.Console, the console's session cookie after an
+// organisation sign-in), answering errors as application/problem+json.
 //
 // Invariants kept here:
 //   - the tenant of every command and query is the token's tenant; no path,
 //     query or body field can name another one;
+//   - a session cookie is a credential only with Config.Console, yields the
+//     same principal as a bearer token, and lets no write through without
+//     the session's CSRF token (Seatflow-CSRF-Token) from this origin;
+//     sign-out revokes it on every instance (session.go);
 //   - a request is authenticated, authorised, and its path, headers and body
 //     fully validated before any command runs, so a rejected request never
 //     appends an event;

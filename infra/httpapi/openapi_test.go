@@ -36,6 +36,7 @@ type (
 	stubSimulator         struct{ httpapi.Simulator }
 	stubIdentityCommands  struct{ httpapi.IdentityCommands }
 	stubIdentityHooks     struct{ httpapi.IdentityHooks }
+	stubSignIn            struct{ httpapi.SignIn }
 )
 
 // documented reads docs/openapi.yaml's operations as "METHOD /path".
@@ -89,6 +90,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Claims: stubClaimCounts{}, Queues: stubQueueCounts{}, Simulate: stubSimulator{}}},
 		SCIM:     &httpapi.SCIMConfig{Commands: stubSCIMCommands{}, Directory: stubSCIMDirectory{}},
 		Identity: &httpapi.IdentityConfig{Commands: stubIdentityCommands{}, Hooks: stubIdentityHooks{}},
+		Console:  &httpapi.ConsoleConfig{SignIn: stubSignIn{}},
 	})
 	if err != nil {
 		t.Fatal(err)

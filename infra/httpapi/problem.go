@@ -34,6 +34,9 @@ const (
 	// different request.
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
 	CodeInternal             = "internal"
+	// CodeInvalidCSRFToken: a write authenticated by the console's session
+	// cookie without the session's CSRF token, or from another origin.
+	CodeInvalidCSRFToken = "invalid_csrf_token"
 )
 
 // ProblemTypePrefix prefixes a code to make a problem's "type" URI.
@@ -72,6 +75,7 @@ var codeInfo = map[string]struct {
 	CodeOutcomeUnknown:       {http.StatusServiceUnavailable, "Outcome unknown"},
 	CodeIdempotencyKeyReused: {http.StatusUnprocessableEntity, "Idempotency-Key reused"},
 	CodeInternal:             {http.StatusInternalServerError, "Internal error"},
+	CodeInvalidCSRFToken:     {http.StatusForbidden, "CSRF token missing or wrong"},
 	CodeSelfServiceAllowed:   {http.StatusConflict, "Self-service purchase is allowed"},
 	CodeOwnRequestProcess:    {http.StatusConflict, "The organisation uses its own request process"},
 	CodeAlreadyDecided:       {http.StatusConflict, "Request already decided"},
@@ -108,8 +112,11 @@ func invalidField(field, reason string) error {
 //
 //	| code                  | status | meaning                                                          |
 //	|-----------------------|--------|------------------------------------------------------------------|
-//	| unauthorized          | 401    | no bearer token, or it is invalid or expired                     |
+//	| unauthorized          | 401    | no bearer token (nor session cookie), or it is invalid, expired  |
+//	|                       |        | or revoked                                                       |
 //	| forbidden             | 403    | the token's roles do not allow this request                      |
+//	| invalid_csrf_token    | 403    | a write with the session cookie lacks its CSRF token, or comes   |
+//	|                       |        | from a page of another origin                                    |
 //	| invalid_json          | 400    | body is not one JSON object of the expected shape: syntax error, |
 //	|                       |        | unknown field, wrong JSON type, trailing data, empty body        |
 //	| validation_failed     | 400    | a value is missing or invalid (path id, body field, header,      |

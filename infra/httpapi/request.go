@@ -36,10 +36,14 @@ const MaxBodyBytes = 1 << 20
 // keyRE is the shape of Idempotency-Key, X-Correlation-ID and X-Request-ID.
 var keyRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
 
-// authenticate returns the claims of the request's bearer token.
+// authenticate returns the claims of the request's bearer token or, when
+// it has none and the console signs in, of its session cookie.
 func (s *Server) authenticate(r *http.Request) (auth.Claims, error) {
 	h := r.Header.Values("Authorization")
 	if len(h) == 0 {
+		if c, ok, err := s.authenticateSession(r); ok {
+			return c, err
+		}
 		return auth.Claims{}, fail(CodeUnauthorized, "a bearer token is required (Authorization: Bearer <token>)")
 	}
 	scheme, token, ok := strings.Cut(h[0], " ")

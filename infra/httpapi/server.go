@@ -20,6 +20,8 @@ type Server struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	patterns []string
+	// console is the organisation sign-in; nil when Config.Console is.
+	console *console
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -31,6 +33,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "httpapi"), mux: http.NewServeMux()}
+	if cfg.Console != nil {
+		c, err := newConsole(*cfg.Console, cfg.Tokens.MaxTTL())
+		if err != nil {
+			return nil, err
+		}
+		s.console = c
+	}
 	s.routes()
 	if err := s.scimRoutes(); err != nil {
 		return nil, err
@@ -71,6 +80,7 @@ func (s *Server) routes() {
 	s.foresightRoutes()
 	s.identityRoutes()
 	s.consoleRoutes()
+	s.sessionRoutes()
 }
 
 // access says who may call a route: holders of any of roles, or, when self

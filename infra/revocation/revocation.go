@@ -151,6 +151,8 @@ type Set struct {
 	// subs maps tenant + "\x00" + subject to the instants at or before
 	// which its tokens are revoked, by bucket key.
 	subs map[string]map[string]time.Time
+	// changed is closed (and replaced) whenever an entry is added.
+	changed chan struct{}
 }
 
 // Watch loads the bucket's entries and keeps watching it until Stop. It
@@ -173,7 +175,7 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger) (*Set, 
 		return nil, fmt.Errorf("watch %s: %w", Bucket, err)
 	}
 	s := &Set{log: log.With("component", "revocations"), w: w, cancel: cancel, done: make(chan struct{}),
-		entries: map[string]Entry{}, jtis: map[string]time.Time{}, subs: map[string]map[string]time.Time{}}
+		entries: map[string]Entry{}, jtis: map[string]time.Time{}, subs: map[string]map[string]time.Time{}, changed: make(chan struct{})}
 	loaded := make(chan struct{})
 	go s.run(w, loaded)
 	select {
@@ -215,6 +217,8 @@ func (s *Set) run(w jetstream.KeyWatcher, loaded chan struct{}) {
 func (s *Set) add(key string, e Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.entries[key] = e
 	if e.JTI != "" {
 		s.jtis[e.JTI] = e.Until
@@ -261,6 +265,28 @@ func (s *Set) Check(c auth.Claims) error {
 		}
 	}
 	return nil
+}
+
+// WaitRevoked returns once Check refuses c (its revocation, recorded with
+// Revoke, has reached this instance's watcher), or ctx's error. A sign-out
+// waits for it, so that the same instance refuses the session from its
+// answer on.
+func (s *Set) WaitRevoked(ctx context.Context, c auth.Claims) error {
+	for {
+		s.mu.RLock()
+		ch := s.changed
+		s.mu.RUnlock()
+		if s.Check(c) != nil {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-s.done:
+			return fmt.Errorf("watch %s: the watcher stopped", Bucket)
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the revocation of %s: %w", c.ID, ctx.Err())
+		}
+	}
 }
 
 // Len is the number of revocations held.

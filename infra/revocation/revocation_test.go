@@ -121,3 +121,38 @@ func TestRevokeRefusesBadEntries(t *testing.T) {
 		}
 	}
 }
+
+// WaitRevoked returns once the revocation has reached the set, and not
+// before; without one it waits until its context ends.
+func TestWaitRevoked(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx := context.Background()
+	kv, err := revocation.Open(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := revocation.Watch(ctx, kv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Stop()
+	now := time.Now()
+	c := auth.Claims{Tenant: "acme", Subject: "ann", ID: ulid.Make().String(), IssuedAt: now.Truncate(time.Second)}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := set.WaitRevoked(short, c); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("nothing revoked: got %v, want the context's deadline", err)
+	}
+	if _, err := revocation.Revoke(ctx, kv, revocation.Entry{JTI: c.ID, Until: now.Add(time.Hour)}, now); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := set.WaitRevoked(wctx, c); err != nil {
+		t.Fatalf("after Revoke: %v", err)
+	}
+	if err := set.Check(c); !errors.Is(err, auth.ErrRevoked) {
+		t.Fatalf("WaitRevoked returned before Check refuses: %v", err)
+	}
+}

@@ -1,11 +1,18 @@
 // The console's only way to the server: the public JSON API, with the
-// bearer token the person pasted in. Every write carries an
-// Idempotency-Key; every read after a write passes ?after=<position> so the
-// page shows the write's result, never a stale read model.
+// bearer token the person pasted in, or with the session cookie of an
+// organisation sign-in (then every write carries the session's CSRF token).
+// Every write carries an Idempotency-Key; every read after a write passes
+// ?after=<position> so the page shows the write's result, never a stale
+// read model.
 
 const TOKEN_KEY = "seatflow.console.token";
+const CSRF_HEADER = "Seatflow-CSRF-Token";
 
 let token = null;
+// session is GET /console/session's answer while signed in with the
+// organisation: who, the roles and the CSRF token. The cookie itself is
+// HttpOnly: this page never sees it.
+let session = null;
 let position = 0;
 let onUnauthorized = () => {};
 
@@ -20,6 +27,7 @@ export class APIError extends Error {
 
 export function setToken(t) {
   token = t;
+  if (t) session = null;
   if (t) sessionStorage.setItem(TOKEN_KEY, t);
   else sessionStorage.removeItem(TOKEN_KEY);
 }
@@ -32,9 +40,49 @@ export function whenUnauthorized(fn) {
   onUnauthorized = fn;
 }
 
-// claims reads the token's payload for display and to choose the views; the
-// server is what verifies it and decides what is allowed.
+// setSession switches to the organisation session info describes (null:
+// none).
+export function setSession(info) {
+  session = info && info.signed_in ? info : null;
+  if (session) setToken(null);
+}
+
+export function inSession() {
+  return session !== null;
+}
+
+// sessionInfo asks whether organisation sign-in is on and who is signed in:
+// null when it is off (the server has no /console/session), otherwise the
+// answer, with refused set when the server refused the session cookie
+// (expired, signed out, tampered with).
+export async function sessionInfo() {
+  let res;
+  try {
+    res = await fetch("/console/session", { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" });
+  } catch (_) {
+    return null;
+  }
+  if (res.status === 404) return null;
+  if (res.status === 401) return { signed_in: false, refused: true, login_url: "/console/login" };
+  if (!res.ok) throw new APIError(res.status, await problemOf(res));
+  return res.json();
+}
+
+// signOut ends the organisation session on the server (which revokes it)
+// and forgets it here.
+export async function signOut() {
+  const headers = { Accept: "application/json" };
+  if (session) headers[CSRF_HEADER] = session.csrf_token;
+  const res = await send("POST", "/console/logout", undefined, headers);
+  if (!res.ok) throw new APIError(res.status, await problemOf(res));
+  session = null;
+}
+
+// claims reads the token's payload (or the session's principal) for display
+// and to choose the views; the server is what verifies it and decides what
+// is allowed.
 export function claims() {
+  if (session) return { sub: session.user_id, tenant: session.tenant, roles: session.roles || [] };
   try {
     const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
     const c = JSON.parse(atob(part.padEnd(Math.ceil(part.length / 4) * 4, "=")));
@@ -71,7 +119,8 @@ async function send(method, path, body, headers) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
-      credentials: "omit",
+      // The session cookie goes only where it is the credential.
+      credentials: session ? "same-origin" : "omit",
     });
   } catch (e) {
     throw new APIError(0, { title: "Network error", detail: "The server did not answer (" + e.message + "). Check your connection and try again." });
@@ -87,9 +136,10 @@ async function problemOf(res) {
   }
 }
 
-function authHeaders(extra) {
+function authHeaders(extra, isWrite) {
   const h = Object.assign({ Accept: "application/json" }, extra || {});
   if (token) h.Authorization = "Bearer " + token;
+  else if (session && isWrite) h[CSRF_HEADER] = session.csrf_token;
   return h;
 }
 
@@ -107,7 +157,7 @@ export async function get(path) {
 // answer's position for the reads that follow.
 export async function write(method, path, body) {
   const key = newKey();
-  const headers = authHeaders({ "Content-Type": "application/json", "Idempotency-Key": key });
+  const headers = authHeaders({ "Content-Type": "application/json", "Idempotency-Key": key }, true);
   let res = await send(method, path, body, headers);
   if (res.status === 503) res = await send(method, path, body, headers);
   if (!res.ok) {

@@ -1,7 +1,7 @@
 // Seatflow admin center: plain ES modules, no build step, nothing loaded
-// from elsewhere. The views are chosen by the token's roles; the server
-// decides what each call may do.
-import { claims, roles, savedToken, setToken, whenUnauthorized } from "./api.js";
+// from elsewhere. The views are chosen by the roles of the token or of the
+// organisation sign-in's session; the server decides what each call may do.
+import { claims, inSession, roles, savedToken, sessionInfo, setSession, setToken, signOut, whenUnauthorized } from "./api.js";
 import { el, notice } from "./ui.js";
 import { requestsView } from "./requests.js";
 import { licensesView } from "./licenses.js";
@@ -89,27 +89,51 @@ function showWho() {
   $("who").hidden = false;
 }
 
-function askForToken(message) {
+// Why a sign-in with the organisation came back without a session
+// (/console?signin_error=<reason>, set by the server).
+const SIGNIN_ERRORS = {
+  denied: "Your organisation did not sign you in: the sign-in was cancelled, or your account may not use Seatflow. Ask your administrator if this keeps happening.",
+  expired: "The sign-in took too long, or was started in another browser. Sign in again.",
+  provider: "The sign-in with your organisation could not be completed. Try again; if it keeps failing, ask your administrator.",
+  not_mapped: "Your organisation signed you in, but your account is not set up for Seatflow. Ask your administrator.",
+  unavailable: "Your organisation's sign-in cannot be reached right now. Try again in a moment.",
+};
+
+// oidc is whether the server offers "Sign in with your organisation".
+let oidc = false;
+
+function askForToken(message, kind) {
   // A view still loading must not take the page back from the sign-in.
   renderSeq++;
   setToken(null);
+  setSession(null);
   $("view").hidden = true;
   $("view").replaceChildren();
   $("nav").hidden = true;
   $("who").hidden = true;
   $("login").hidden = false;
+  $("org-login").hidden = !oidc;
+  $("token-login").hidden = oidc;
+  $("use-token").hidden = false;
   const m = $("login-message");
   m.textContent = message || "";
+  m.className = "notice " + (kind || "error");
+  m.setAttribute("role", kind === "ok" ? "status" : "alert");
   m.hidden = !message;
   document.body.dataset.state = "login";
-  $("token-input").focus();
+  if (oidc) $("org-login-link").focus();
+  else $("token-input").focus();
+}
+
+function enter() {
+  $("login").hidden = true;
+  showWho();
+  show();
 }
 
 function start(tok) {
   setToken(tok);
-  $("login").hidden = true;
-  showWho();
-  show();
+  enter();
 }
 
 // tokenFromFragment takes #token=... out of the address (a fragment is never
@@ -122,8 +146,31 @@ function tokenFromFragment() {
   return t || null;
 }
 
-function init() {
-  whenUnauthorized(() => askForToken("The server did not accept this token (expired, malformed, or signed with another secret). Paste a new one."));
+// signInError takes ?signin_error=... out of the address and explains it.
+function signInError() {
+  const reason = new URLSearchParams(location.search).get("signin_error");
+  if (reason === null) return "";
+  history.replaceState(null, "", location.pathname + location.hash);
+  return SIGNIN_ERRORS[reason] || "The sign-in with your organisation failed. Sign in again.";
+}
+
+async function leave() {
+  if (!inSession()) {
+    askForToken("");
+    return;
+  }
+  try {
+    await signOut();
+    askForToken("You have signed out.", "ok");
+  } catch (e) {
+    $("view").prepend(notice("error", "Could not sign out: " + e.message));
+  }
+}
+
+async function init() {
+  whenUnauthorized(() => askForToken(inSession()
+    ? "Your session has ended (it expired, or you signed out elsewhere). Sign in again."
+    : "The server did not accept this token (expired, malformed, or signed with another secret). Paste a new one."));
   $("login-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const t = $("token-input").value.trim().replace(/^Bearer\s+/i, "");
@@ -131,15 +178,34 @@ function init() {
     $("token-input").value = "";
     start(t);
   });
-  $("sign-out").addEventListener("click", () => askForToken(""));
+  $("use-token").addEventListener("click", () => {
+    $("token-login").hidden = false;
+    $("use-token").hidden = true;
+    $("token-input").focus();
+  });
+  $("sign-out").addEventListener("click", leave);
   window.addEventListener("hashchange", () => {
     const t = tokenFromFragment();
     if (t) start(t);
-    else if (savedToken()) show();
+    else if (savedToken() || inSession()) show();
   });
+  const failed = signInError();
+  let info = null;
+  try {
+    info = await sessionInfo();
+  } catch (e) {
+    info = null;
+  }
+  oidc = info !== null;
   const t = tokenFromFragment() || savedToken();
-  if (t) start(t);
-  else askForToken("");
+  if (t) {
+    start(t);
+  } else if (info && info.signed_in) {
+    setSession(info);
+    enter();
+  } else {
+    askForToken(failed || (info && info.refused ? "Your session has ended. Sign in again." : ""));
+  }
 }
 
 init();
