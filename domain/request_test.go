@@ -411,3 +411,38 @@ func TestSubmitAfterAnotherInstanceSwitchesProcess(t *testing.T) {
 		t.Fatalf("%d events stored", got-before)
 	}
 }
+
+// TestASettledRequestLeavesTheCache: once decided, a request is not kept in
+// the aggregate cache (the cache would otherwise grow with the request
+// history); a later command on it loads it again and behaves as before: a
+// repeated decision replays, a different one is refused.
+func TestASettledRequestLeavesTheCache(t *testing.T) {
+	w := newReqWorld(t)
+	w.setup()
+	w.submit("r1", "u1", "u2")
+	decide := func(id string, d domain.Decide) (domain.RequestView, domain.Result, error) {
+		return w.svc.DecideRequest(ctx, "contoso", "r1", w.meta(id), d)
+	}
+	first, res, err := decide("dec-r1", domain.Decide{Approve: []domain.UserID{"u1"}, Reject: []domain.UserID{"u2"}})
+	if err != nil || first.Status != events.RequestStatusPartiallyApproved {
+		t.Fatalf("decide: %v, status %q", err, first.Status)
+	}
+	reloaded := func() bool {
+		w.store.mu.Lock()
+		defer w.store.mu.Unlock()
+		return slices.Contains(w.store.loadLog, "request/r1@0")
+	}
+	w.store.mu.Lock()
+	w.store.loadLog = nil
+	w.store.mu.Unlock()
+	again, res2, err := decide("dec-r1", domain.Decide{Approve: []domain.UserID{"u1"}, Reject: []domain.UserID{"u2"}})
+	if err != nil || !res2.Replayed || res2.Position != res.Position || again.Status != first.Status {
+		t.Fatalf("repeated decision: %v, %+v, status %q; want a replay at %d", err, res2, again.Status, res.Position)
+	}
+	if !reloaded() {
+		t.Fatalf("the decided request was answered from the cache (loads %v); want it loaded again", w.store.loadLog)
+	}
+	if _, _, err := decide("dec-other", domain.Decide{Approve: []domain.UserID{"u2"}}); !errors.Is(err, domain.ErrAlreadyDecided) {
+		t.Fatalf("a second decision: %v, want ErrAlreadyDecided", err)
+	}
+}

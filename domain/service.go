@@ -179,8 +179,13 @@ func (s *Service) Observe(env events.Envelope) {
 	if env.Aggregate.Kind == events.KindUser {
 		s.observeUser(env)
 	}
-	e, ok := s.cache[cacheKey{env.Tenant, env.Aggregate}]
+	k := cacheKey{env.Tenant, env.Aggregate}
+	e, ok := s.cache[k]
 	if !ok {
+		return
+	}
+	if settling(env) { // see settle.go
+		delete(s.cache, k)
 		return
 	}
 	if len(e.pending) >= maxPending {
@@ -486,6 +491,7 @@ func (s *Service) Transact(ctx context.Context, tenant TenantID, meta events.Met
 			if view != nil {
 				view(tx)
 			}
+			s.forgetSettled(string(tenant), all)
 			return Result{Position: positions[len(positions)-1], Events: all}, nil
 		}
 		if !errors.Is(err, ErrConcurrency) {

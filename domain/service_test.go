@@ -19,12 +19,13 @@ import (
 // faultyStore is a store double that can be told to let a rival write land
 // first (a conflict) or to lose the answer to an append that did land.
 type faultyStore struct {
-	mu     sync.Mutex
-	log    []events.Envelope
-	loads  int
-	before func(s *faultyStore) // runs once before the next append
-	lose   bool                 // store the next append, then report an error
-	afters []uint64             // the after of every Load
+	mu      sync.Mutex
+	log     []events.Envelope
+	loads   int
+	before  func(s *faultyStore) // runs once before the next append
+	lose    bool                 // store the next append, then report an error
+	afters  []uint64             // the after of every Load
+	loadLog []string             // kind/id@after of every Load
 }
 
 func (s *faultyStore) last(agg events.Aggregate) uint64 {
@@ -42,6 +43,7 @@ func (s *faultyStore) Load(_ context.Context, tenant string, agg events.Aggregat
 	defer s.mu.Unlock()
 	s.loads++
 	s.afters = append(s.afters, after)
+	s.loadLog = append(s.loadLog, fmt.Sprintf("%s/%s@%d", agg.Kind, agg.ID, after))
 	var out []events.Envelope
 	for _, e := range s.log {
 		if e.Tenant == tenant && e.Aggregate == agg && e.Position > after {

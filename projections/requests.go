@@ -93,17 +93,50 @@ type RequestDetails struct {
 type requestsTenant struct {
 	Requests map[string]*RequestDetails `json:"requests"`
 	Products map[string]string          `json:"products"` // id -> name
+	// Swept is the event time of the last sweep of requests past the
+	// retention (see sweep).
+	Swept time.Time `json:"swept,omitzero"`
 }
 
 // Requests is the read model of license requests: the Requests list, each
 // request's details, and the pending ones for the expiry scheduler.
 type Requests struct {
-	mu      sync.RWMutex
-	tenants map[string]*requestsTenant
+	mu        sync.RWMutex
+	tenants   map[string]*requestsTenant
+	retention time.Duration
 }
 
-// NewRequests returns an empty Requests.
+// NewRequests returns an empty Requests that keeps every request.
 func NewRequests() *Requests { return &Requests{tenants: map[string]*requestsTenant{}} }
+
+// NewRequestsRetaining returns an empty Requests that drops a decided or
+// expired request once it was submitted more than retention ago, in event
+// time, so the model's memory follows the retention, not the history. The
+// request's events stay in the stream (GET /v1/history exports them);
+// pending requests are never dropped. A sweep runs when the event time has
+// moved on by a sixteenth of the retention (at least a second) since the
+// last, so the model is the same function of the stream on every instance
+// and after every rebuild.
+func NewRequestsRetaining(retention time.Duration) *Requests {
+	rq := NewRequests()
+	rq.retention = retention
+	return rq
+}
+
+// sweep drops tenant rt's settled requests submitted before at less the
+// retention, when a sweep is due.
+func (rq *Requests) sweep(rt *requestsTenant, at time.Time) {
+	if rq.retention <= 0 || at.Sub(rt.Swept) < max(rq.retention/16, time.Second) {
+		return
+	}
+	rt.Swept = at
+	horizon := at.Add(-rq.retention)
+	for id, r := range rt.Requests {
+		if r.Status != RequestPending && r.RequestedAt.Before(horizon) {
+			delete(rt.Requests, id)
+		}
+	}
+}
 
 // Name implements Projection.
 func (*Requests) Name() string { return NameRequests }
@@ -141,6 +174,7 @@ func (rq *Requests) Apply(env events.Envelope) {
 	rq.mu.Lock()
 	defer rq.mu.Unlock()
 	rt := rq.tenant(env.Tenant)
+	rq.sweep(rt, env.OccurredAt)
 	if e, ok := env.Data.(events.ProductAdded); ok {
 		rt.Products[e.ProductID] = e.Name
 		for _, r := range rt.Requests {

@@ -116,3 +116,53 @@ func TestDirectory(t *testing.T) {
 		t.Fatalf("tenant leak: %+v", a)
 	}
 }
+
+// TestRequestsRetention: with a retention, a decided or expired request
+// leaves the model once it is older than the retention in event time (its
+// details too); a pending one stays however old; another tenant's events
+// sweep only that tenant; a rebuild from the same events gives the same
+// model.
+func TestRequestsRetention(t *testing.T) {
+	history := requestHistory()
+	later := func(tenant, id string, d time.Duration) events.Envelope {
+		return at(env(tenant, events.KindRequest, id, events.RequestSubmitted{RequestID: id, ProductID: "e5", Requester: "u4",
+			Users: []string{"u4"}, ExpiresAt: t0.AddDate(0, 0, 60)}), d, "u4")
+	}
+	history = append(history,
+		later("fabrikam", "f2", 30*24*time.Hour), // another tenant's clock moves: contoso is not swept
+		later("contoso", "r4", 10*24*time.Hour),  // 10 days on: r1 and r2 (decided at 5 h) are past 7 days
+	)
+	build := func() *projections.Requests {
+		rq := projections.NewRequestsRetaining(7 * 24 * time.Hour)
+		for _, e := range history[:len(history)-1] {
+			rq.Apply(e)
+		}
+		if _, ok := rq.Details("contoso", "r1"); !ok {
+			t.Fatal("r1 dropped by another tenant's event")
+		}
+		rq.Apply(history[len(history)-1])
+		return rq
+	}
+	rq := build()
+	var got []string
+	for _, it := range rq.List("contoso", projections.RequestFilter{}) {
+		got = append(got, it.RequestID+":"+it.Status)
+	}
+	if want := []string{"r4:pending", "r3:pending"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("after 10 days with a 7-day retention: %v, want %v (the pending r3 stays)", got, want)
+	}
+	if _, ok := rq.Details("contoso", "r1"); ok {
+		t.Fatal("details of a request past the retention are still served")
+	}
+	if !reflect.DeepEqual(build().List("contoso", projections.RequestFilter{}), rq.List("contoso", projections.RequestFilter{})) {
+		t.Fatal("a rebuild differs")
+	}
+	// Without a retention nothing is dropped.
+	all := projections.NewRequests()
+	for _, e := range history {
+		all.Apply(e)
+	}
+	if n := len(all.List("contoso", projections.RequestFilter{})); n != 4 {
+		t.Fatalf("without a retention: %d requests, want 4", n)
+	}
+}

@@ -39,7 +39,7 @@ type requestFlags struct {
 
 // bindRequestFlags adds the license-request flags to serve's flag set.
 func bindRequestFlags(f *flags, c *requestFlags) {
-	f.duration(&c.Retention, "request-retention", projections.DefaultRetention, "how long requests stay in the Requests list")
+	f.duration(&c.Retention, "request-retention", projections.DefaultRetention, "how long a decided or expired request stays in the Requests list and in memory (its events stay in the stream)")
 	f.duration(&c.PendingFor, "request-deadline", domain.DefaultPendingFor, "how long a request may stay pending before it expires")
 	f.duration(&c.WarnBefore, "request-warn-before", expiry.DefaultWarnBefore, "how long before a request's deadline its users are warned (negative: never)")
 	f.duration(&c.ShareTTL, "share-link-ttl", domain.DefaultShareTTL, "how long a shared request's e-mailed link stays valid (at most until the request's deadline)")
@@ -98,7 +98,7 @@ type requests struct {
 
 func wireRequests(c *conn, svc *domain.Service, counts *projections.LicenseCounts, flags requestFlags, log *slog.Logger) *requests {
 	return &requests{c: c, svc: svc, flags: flags, counts: counts, directory: projections.NewDirectory(),
-		list: projections.NewRequests(), log: log}
+		list: projections.NewRequestsRetaining(flags.Retention), log: log}
 }
 
 // projections are the read models the runner feeds for requests.
