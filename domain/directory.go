@@ -2,7 +2,6 @@ package domain
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/mail"
 	"slices"
@@ -146,18 +145,6 @@ func normalEmail(field, s string) (string, error) {
 // validation error naming field.
 func NormalEmail(field, s string) (string, error) { return normalEmail(field, s) }
 
-func userAgg(id UserID) events.Aggregate {
-	return events.Aggregate{Kind: events.KindUser, ID: string(id)}
-}
-
-func groupAgg(id GroupID) events.Aggregate {
-	return events.Aggregate{Kind: events.KindGroup, ID: string(id)}
-}
-
-func productAgg(id ProductID) events.Aggregate {
-	return events.Aggregate{Kind: events.KindProduct, ID: string(id)}
-}
-
 // RegisterUser registers or updates directory user id.
 func (s *Service) RegisterUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, c RegisterUser) (UserView, Result, error) {
 	if err := checkID("user_id", string(id)); err != nil {
@@ -289,23 +276,6 @@ func groupProducts(g *Group, next []events.PolicyProduct) []events.Aggregate {
 	return out
 }
 
-// decideGroup emits, in tx, what changing group gid to next causes: the
-// GroupChanged, and on each product the licenses members gain (unless they
-// hold the product already) and those that leave with the group (only the
-// ones this group gave). It fails with ErrNoLicensesAvailable when a
-// product lacks seats for the new members, and with a NotFoundError for an
-// unknown product.
-func decideGroup(tx *Tx, gid GroupID, next SetGroup) error {
-	out, err := DecideGroup(tx.State, gid, next)
-	if err != nil {
-		return err
-	}
-	for _, e := range out {
-		tx.Emit(e.Agg, e.Events...)
-	}
-	return nil
-}
-
 // Emit is one aggregate's new events, as a decider over several aggregates
 // returns them; the transaction loop appends them with every aggregate's
 // concurrency check.
@@ -435,15 +405,28 @@ func (s *Service) SetGroup(ctx context.Context, tenant TenantID, id GroupID, met
 	gagg := groupAgg(id)
 	var out GroupView
 	res, err := s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
-		func(tx *Tx) []events.Aggregate {
-			return append(groupProducts(tx.State(gagg).(*Group), c.Products), memberAggs(c.Members)...)
+		func(state StateOf) []events.Aggregate {
+			return append(groupProducts(state(gagg).(*Group), c.Products), memberAggs(c.Members)...)
 		},
 		func(tx *Tx) error {
-			c.Inactive = inactiveMembers(tx, c.Members)
-			return decideGroup(tx, id, c)
+			emits, err := DecideSetGroup(tx.State, id, c)
+			if err != nil {
+				return err
+			}
+			tx.EmitAll(emits...)
+			return nil
 		},
 		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })
 	return out, res, err
+}
+
+// DecideSetGroup decides setting group gid to c (already validated) over
+// the states of the group, of every product it had or gets and of every
+// member: as DecideGroup, with the members an identity provider
+// deactivated or deleted (c.Inactive) read from their own states.
+func DecideSetGroup(state StateOf, gid GroupID, c SetGroup) ([]Emit, error) {
+	c.Inactive = inactiveMembers(state, c.Members)
+	return DecideGroup(state, gid, c)
 }
 
 // memberAggs names the user aggregates of members, whose states say
@@ -456,51 +439,16 @@ func memberAggs(members []UserID) []events.Aggregate {
 	return out
 }
 
-// inactiveMembers lists the members, loaded in tx, that an identity
-// provider deactivated or deleted.
-func inactiveMembers(tx *Tx, members []UserID) []UserID {
+// inactiveMembers lists the members an identity provider deactivated or
+// deleted.
+func inactiveMembers(state StateOf, members []UserID) []UserID {
 	var out []UserID
 	for _, m := range members {
-		if u := tx.State(userAgg(m)).(*User); u.Inactive || u.Deleted {
+		if u := state(userAgg(m)).(*User); u.Inactive || u.Deleted {
 			out = append(out, m)
 		}
 	}
 	return out
-}
-
-// errReplan means the aggregates a command must decide on changed between
-// planning and deciding; the command is planned again.
-var errReplan = errors.New("the command's aggregates changed; plan again")
-
-// maxReplans bounds how often a command is planned again.
-const maxReplans = 10
-
-// transactPlanned runs a command whose set of aggregates depends on state:
-// plan names the aggregates beyond seed from a read of seed, and is asked
-// again inside the transaction; if it then names one that was not loaded,
-// the command is planned again.
-func (s *Service) transactPlanned(ctx context.Context, tenant TenantID, meta events.Meta, seed []events.Aggregate,
-	plan func(tx *Tx) []events.Aggregate, decide func(tx *Tx) error, view func(tx *Tx)) (Result, error) {
-	for range maxReplans {
-		var extra []events.Aggregate
-		if _, err := s.read(ctx, tenant, seed, func(tx *Tx) { extra = plan(tx) }); err != nil {
-			return Result{}, err
-		}
-		aggs := append(slices.Clone(seed), extra...)
-		res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
-			for _, a := range plan(tx) {
-				if _, ok := tx.entries[a]; !ok {
-					return errReplan
-				}
-			}
-			return decide(tx)
-		}, view)
-		if errors.Is(err, errReplan) {
-			continue
-		}
-		return res, err
-	}
-	return Result{}, fmt.Errorf("%s: planned %d times: %w", subjects(string(tenant), seed), maxReplans, ErrConcurrency)
 }
 
 // checkDisabled checks that disabled names services of p, each once.

@@ -60,15 +60,25 @@ func (s *Service) WarnForecast(ctx context.Context, tenant TenantID, product Pro
 	if err := checkID("product_id", string(product)); err != nil {
 		return Result{}, err
 	}
-	agg := events.Aggregate{Kind: events.KindProduct, ID: string(product)}
+	agg := productAgg(product)
 	return s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
-		p := tx.State(agg).(*Product)
-		if !p.Exists() {
-			return &NotFoundError{Kind: "product", ID: string(product)}
+		evs, err := DecideWarnForecast(tx.State(agg).(*Product), in, horizon, tx.Now)
+		if err != nil {
+			return err
 		}
-		in.ProductID, in.Available = product, p.Available()
-		tx.Emit(agg, DecideForecastWarning(ForecastWarningView{Forecast: ForecastRunOut(in, tx.Now), Warned: p.ForecastWarned,
-			Horizon: horizon}, tx.Now)...)
+		tx.Emit(agg, evs...)
 		return nil
 	}, nil)
+}
+
+// DecideWarnForecast decides the run-out forecast warning of product p
+// (see DecideForecastWarning) on p's own free seats and whether it stands
+// warned, with in's queue and claim counts (in.Available and in.ProductID
+// are ignored). Errors: *NotFoundError when p does not exist.
+func DecideWarnForecast(p *Product, in ForecastInput, horizon time.Duration, now time.Time) ([]events.Data, error) {
+	if !p.Exists() {
+		return nil, &NotFoundError{Kind: "product", ID: string(p.ID)}
+	}
+	in.ProductID, in.Available = p.ID, p.Available()
+	return DecideForecastWarning(ForecastWarningView{Forecast: ForecastRunOut(in, now), Warned: p.ForecastWarned, Horizon: horizon}, now), nil
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -212,6 +213,41 @@ func DecideProduct(p *Product, cmd ProductCommand, now time.Time) ([]events.Data
 	}
 }
 
+// AssignDecision is what one direct assignment of a batch decided: its
+// LicenseAssigned, or why it is refused.
+type AssignDecision struct {
+	Assigned events.LicenseAssigned
+	Err      error
+}
+
+// DecideAssignments decides direct assignments of p together (group
+// commit), in order, as DecideProduct decides each: every one sees the
+// seats and users the ones before it took, so a user gets at most one
+// license (ErrAlreadyAssigned) and the batch takes at most p's free seats
+// (ErrNoLicensesAvailable). It returns one decision per command.
+func DecideAssignments(p *Product, cmds []AssignLicense, now time.Time) []AssignDecision {
+	out := make([]AssignDecision, len(cmds))
+	taken, held := 0, map[UserID]bool{}
+	for i, c := range cmds {
+		evs, err := DecideProduct(p, c, now)
+		switch {
+		case err != nil:
+		case held[c.UserID]:
+			err = fmt.Errorf("user %q, product %q: %w", c.UserID, p.ID, ErrAlreadyAssigned)
+		case p.Available()-taken < 1:
+			err = fmt.Errorf("product %q: %w", p.ID, ErrNoLicensesAvailable)
+		}
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Assigned = evs[0].(events.LicenseAssigned)
+		taken++
+		held[c.UserID] = true
+	}
+	return out
+}
+
 // EvolveProduct folds one event into p. Events of other types are ignored.
 func EvolveProduct(p *Product, env events.Envelope) {
 	switch e := env.Data.(type) {
@@ -343,3 +379,34 @@ func nonNil(xs []string) []string {
 }
 
 func one(d events.Data) []events.Data { return []events.Data{d} }
+
+// Product runs one command on a product's license pool and answers with the
+// product's counts after it.
+func (s *Service) Product(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd ProductCommand) (ProductSummary, Result, error) {
+	if err := checkID("product_id", string(id)); err != nil {
+		return ProductSummary{}, Result{}, err
+	}
+	if err := checkTenant(tenant); err != nil {
+		return ProductSummary{}, Result{}, err
+	}
+	if c, ok := cmd.(AssignLicense); ok {
+		return s.assign(ctx, tenant, id, meta, c)
+	}
+	return s.transactProduct(ctx, tenant, id, meta, cmd)
+}
+
+// transactProduct runs one product command on its own.
+func (s *Service) transactProduct(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd ProductCommand) (ProductSummary, Result, error) {
+	var out ProductSummary
+	agg := productAgg(id)
+	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		p := tx.State(agg).(*Product)
+		evs, err := DecideProduct(p, cmd, tx.Now)
+		if err != nil {
+			return err
+		}
+		tx.Emit(agg, evs...)
+		return nil
+	}, func(tx *Tx) { out = tx.State(agg).(*Product).Summary() })
+	return out, res, err
+}

@@ -170,10 +170,10 @@ func (s *Service) ProvisionUser(ctx context.Context, tenant TenantID, id UserID,
 		seed = append(seed, groupAgg(g))
 	}
 	var out User
-	res, err := s.transactPlanned(ctx, tenant, meta, seed, func(tx *Tx) []events.Aggregate {
+	res, err := s.transactPlanned(ctx, tenant, meta, seed, func(state StateOf) []events.Aggregate {
 		var ps []events.Aggregate
 		for _, g := range dedupe(c.Groups) {
-			for _, p := range tx.State(groupAgg(g)).(*Group).Products {
+			for _, p := range state(groupAgg(g)).(*Group).Products {
 				if a := productAgg(ProductID(p.ProductID)); !slices.Contains(seed, a) && !slices.Contains(ps, a) {
 					ps = append(ps, a)
 				}
@@ -185,9 +185,7 @@ func (s *Service) ProvisionUser(ctx context.Context, tenant TenantID, id UserID,
 		if err != nil {
 			return err
 		}
-		for _, e := range emits {
-			tx.Emit(e.Agg, e.Events...)
-		}
+		tx.EmitAll(emits...)
 		return nil
 	}, func(tx *Tx) { out = *tx.State(uagg).(*User) })
 	return out, res, err
@@ -211,9 +209,7 @@ func (s *Service) DeleteUser(ctx context.Context, tenant TenantID, id UserID, me
 		if err != nil {
 			return err
 		}
-		for _, e := range emits {
-			tx.Emit(e.Agg, e.Events...)
-		}
+		tx.EmitAll(emits...)
 		return nil
 	}, nil)
 }
@@ -262,24 +258,37 @@ func (s *Service) ChangeGroupMembers(ctx context.Context, tenant TenantID, id Gr
 	gagg := groupAgg(id)
 	var out GroupView
 	res, err := s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
-		func(tx *Tx) []events.Aggregate {
-			g := tx.State(gagg).(*Group)
+		func(state StateOf) []events.Aggregate {
+			g := state(gagg).(*Group)
 			return append(groupProducts(g, g.Products), memberAggs(c.Apply(g).Members)...)
 		},
 		func(tx *Tx) error {
-			g := tx.State(gagg).(*Group)
-			if !g.Exists() {
-				return &NotFoundError{Kind: "group", ID: string(id)}
-			}
-			next := c.Apply(g)
-			if err := next.validate(); err != nil {
+			emits, err := DecideChangeMembers(tx.State, id, c)
+			if err != nil {
 				return err
 			}
-			next.Inactive = inactiveMembers(tx, next.Members)
-			return decideGroup(tx, id, next)
+			tx.EmitAll(emits...)
+			return nil
 		},
 		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })
 	return out, res, err
+}
+
+// DecideChangeMembers decides changing existing group id by c over the
+// states of the group, of its products and of every member it will have:
+// c applied to the group's current state, then decided as DecideSetGroup.
+// Errors: as DecideGroup, and *NotFoundError for a group that does not
+// exist.
+func DecideChangeMembers(state StateOf, id GroupID, c ChangeMembers) ([]Emit, error) {
+	g := state(groupAgg(id)).(*Group)
+	if !g.Exists() {
+		return nil, &NotFoundError{Kind: "group", ID: string(id)}
+	}
+	next := c.Apply(g)
+	if err := next.validate(); err != nil {
+		return nil, err
+	}
+	return DecideSetGroup(state, id, next)
 }
 
 // DecideDeleteGroup decides deleting group id over the states of the group
@@ -307,15 +316,13 @@ func (s *Service) DeleteGroup(ctx context.Context, tenant TenantID, id GroupID, 
 	}
 	gagg := groupAgg(id)
 	return s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
-		func(tx *Tx) []events.Aggregate { return groupProducts(tx.State(gagg).(*Group), nil) },
+		func(state StateOf) []events.Aggregate { return groupProducts(state(gagg).(*Group), nil) },
 		func(tx *Tx) error {
 			emits, err := DecideDeleteGroup(tx.State, id)
 			if err != nil {
 				return err
 			}
-			for _, e := range emits {
-				tx.Emit(e.Agg, e.Events...)
-			}
+			tx.EmitAll(emits...)
 			return nil
 		}, nil)
 }

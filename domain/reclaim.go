@@ -84,7 +84,7 @@ func (s *Service) Reclaim(ctx context.Context, tenant TenantID, product ProductI
 	if err := checkID("product_id", string(product)); err != nil {
 		return Result{}, err
 	}
-	agg := events.Aggregate{Kind: events.KindProduct, ID: string(product)}
+	agg := productAgg(product)
 	return s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
 		evs, err := DecideReclaim(tx.State(agg).(*Product), cmd, tx.Now)
 		if err != nil {

@@ -33,14 +33,18 @@ const (
 	SelfServiceBlocked = "blocked"
 )
 
-// Request statuses, as the request's events make them and every read of a
-// request shows them: one list for the domain and the read models.
+// RequestStatus is where a license request stands, as the request's events
+// make it and every read of a request shows it: one list for the domain and
+// the read models.
+type RequestStatus string
+
+// Request statuses.
 const (
-	RequestStatusPending           = "pending"
-	RequestStatusApproved          = "approved"
-	RequestStatusPartiallyApproved = "partially_approved"
-	RequestStatusDenied            = "denied"
-	RequestStatusExpired           = "expired"
+	RequestStatusPending           RequestStatus = "pending"
+	RequestStatusApproved          RequestStatus = "approved"
+	RequestStatusPartiallyApproved RequestStatus = "partially_approved"
+	RequestStatusDenied            RequestStatus = "denied"
+	RequestStatusExpired           RequestStatus = "expired"
 )
 
 // Source kinds: where a user's license came from.
