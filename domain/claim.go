@@ -87,10 +87,12 @@ func GrantCommandID(pid PolicyID, signinID string) string {
 
 // GrantNext grants the head of a policy's waiting queue a license of the
 // first product with a free seat, appending LicenseClaimed on the product
-// and QueuedUserGranted on the policy together. A head who meanwhile holds a
-// product of the policy leaves the queue (QueuedUserDropped). It reports
-// whether the queue moved, so a caller loops until it does not. Nothing is
-// granted while the org switch or the policy is off.
+// and QueuedUserGranted on the policy together; a head who meanwhile holds a
+// product of the policy, or was deprovisioned, leaves the queue
+// (QueuedUserDropped). DecideGrant holds the rules: GrantNext loads what
+// it reads (the org, the policy, the head's user and every product the
+// policy ever listed) and appends what it decides. It reports whether the
+// queue moved, so a caller loops until it does not.
 func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, opts ClaimOptions) (bool, error) {
 	if err := checkID("policy_id", string(pid)); err != nil {
 		return false, err
@@ -143,33 +145,4 @@ func (s *Service) GrantNext(ctx context.Context, tenant TenantID, pid PolicyID, 
 		return false, fmt.Errorf("grant %s in policy %s: %w", head.UserID, pid, err)
 	}
 	return res.Replayed || len(res.Events) > 0, nil
-}
-
-// RegisterSignInUser registers the directory user a sign-in names when the
-// directory does not know them yet. A sign-in never changes a user the
-// directory has: anyone allowed to send sign-ins could otherwise rewrite an
-// admin's email and receive their mail.
-func (s *Service) RegisterSignInUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, email, displayName string) (Result, error) {
-	if err := checkID("user_id", string(id)); err != nil {
-		return Result{}, err
-	}
-	agg := userAgg(id)
-	return s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
-		evs, err := DecideSignInUser(tx.State(agg).(*User), email, displayName)
-		if err != nil {
-			return err
-		}
-		tx.Emit(agg, evs...)
-		return nil
-	}, nil)
-}
-
-// DecideSignInUser returns the events that register the user a sign-in
-// names: none when the directory has them already, whatever the sign-in
-// says their email or name is.
-func DecideSignInUser(u *User, email, displayName string) ([]events.Data, error) {
-	if u.Registered() {
-		return nil, nil
-	}
-	return DecideUser(u, RegisterUser{Email: email, DisplayName: displayName})
 }

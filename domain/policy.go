@@ -358,12 +358,6 @@ func DecidePolicy(v PolicyView, cmd PolicyCommand) ([]Change, error) {
 	}
 }
 
-// Change is one event a decision causes and the aggregate it belongs to.
-type Change struct {
-	Agg  events.Aggregate
-	Data events.Data
-}
-
 // Policy runs one command on an auto-claim policy and answers with the
 // policy after it. Creating and enabling read and write the org aggregate
 // too, whose concurrency check keeps one enabled policy per app; creating

@@ -3,165 +3,20 @@ package domain
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"slices"
-	"strings"
 
 	"github.com/seatflow/seatflow/events"
 )
 
-// The roles of Seatflow, in one place: the admin roles a directory user can
-// hold (users holding any of them are the tenant's admins: they are told
-// when a request arrives) and the roles only a token carries.
+// The group aggregate (sf.evt.<tenant>.group.<id>): a security group, its
+// members and the products it is licensed with. A group's licenses are
+// assigned and taken back in the same all-or-nothing append as its change.
+
+// Bounds of security groups.
 const (
-	RoleGlobalAdmin  = "global-admin"
-	RoleUserAdmin    = "user-admin"
-	RoleLicenseAdmin = "license-admin"
-	// RoleUser is any member of the organisation.
-	RoleUser = "user"
-	// RoleIngest is for upstream systems that post sign-ins over HTTP.
-	RoleIngest = "ingest"
-	// RoleSCIM is for an identity provider that provisions the tenant's
-	// users and groups through SCIM 2.0 (/scim/v2).
-	RoleSCIM = "scim"
-)
-
-// DirectoryRoles lists the roles a directory user can hold: the admin roles.
-var DirectoryRoles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin}
-
-// Roles lists every role a token can carry.
-var Roles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin, RoleUser, RoleIngest, RoleSCIM}
-
-// Bounds of directory entries.
-const (
-	MaxNameLen       = 200
-	MaxEmailLen      = 254
 	MaxGroupMembers  = 1000
 	MaxGroupProducts = 20
 )
-
-// User is the state of one directory user.
-type User struct {
-	ID          UserID
-	Email       string
-	DisplayName string
-	Roles       []string
-	// UserName and ExternalID are what an identity provider provisioned the
-	// user with (SCIM); Inactive is true once it deactivated the user, and
-	// Deleted once it deleted them.
-	UserName   string
-	ExternalID string
-	Inactive   bool
-	Deleted    bool
-}
-
-// Registered reports whether the user is in the directory.
-func (u *User) Registered() bool { return u.Email != "" && !u.Deleted }
-
-// View is the user as the API shows it.
-func (u *User) View() UserView {
-	return UserView{UserID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Roles: nonNil(u.Roles)}
-}
-
-// UserView is a directory user.
-type UserView struct {
-	UserID      UserID   `json:"user_id"`
-	Email       string   `json:"email"`
-	DisplayName string   `json:"display_name"`
-	Roles       []string `json:"roles"`
-}
-
-// EvolveUser folds one event into u.
-func EvolveUser(u *User, env events.Envelope) {
-	switch e := env.Data.(type) {
-	case events.UserRegistered:
-		u.Email, u.DisplayName, u.Roles, u.Deleted = e.Email, e.DisplayName, e.Roles, false
-	case events.UserProvisioned:
-		u.UserName, u.ExternalID, u.Inactive = e.UserName, e.ExternalID, !e.Active
-	case events.UserDeleted:
-		*u = User{ID: u.ID, Deleted: true}
-	}
-}
-
-// RegisterUser registers a directory user or updates one. The email is
-// kept in lower case.
-type RegisterUser struct {
-	Email       string
-	DisplayName string
-	Roles       []string
-	// KeepRoles leaves the user's roles as they are (Roles is ignored).
-	KeepRoles bool
-	// ByGlobalAdmin says the issuer may grant and take away roles; without
-	// it, a command that would change them is refused.
-	ByGlobalAdmin bool
-}
-
-// DecideUser returns the events that register or update u; none when
-// nothing changes.
-func DecideUser(u *User, c RegisterUser) ([]events.Data, error) {
-	email, err := normalEmail("email", c.Email)
-	if err != nil {
-		return nil, err
-	}
-	if c.DisplayName == "" || len(c.DisplayName) > MaxNameLen {
-		return nil, invalid("display_name", "must be 1 to %d bytes", MaxNameLen)
-	}
-	if c.KeepRoles {
-		c.Roles = u.Roles
-	}
-	for _, r := range c.Roles {
-		if !slices.Contains(DirectoryRoles, r) {
-			return nil, invalid("roles", "%q is not a directory role (roles: %s)", r, strings.Join(DirectoryRoles, ", "))
-		}
-	}
-	if hasDuplicate(c.Roles) {
-		return nil, invalid("roles", "lists a role twice")
-	}
-	roles := slices.Clone(nonNil(c.Roles))
-	slices.Sort(roles)
-	if !c.ByGlobalAdmin && !slices.Equal(roles, nonNil(u.Roles)) {
-		return nil, ErrRolesNeedGlobalAdmin
-	}
-	if u.Registered() && u.Email == email && u.DisplayName == c.DisplayName && slices.Equal(u.Roles, roles) {
-		return nil, nil
-	}
-	return one(events.UserRegistered{UserID: string(u.ID), Email: email, DisplayName: c.DisplayName, Roles: roles}), nil
-}
-
-// normalEmail checks that s is one bare address and returns it in lower
-// case.
-func normalEmail(field, s string) (string, error) {
-	if s == "" || len(s) > MaxEmailLen {
-		return "", invalid(field, "must be an email address of 1 to %d bytes", MaxEmailLen)
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return "", invalid(field, "%q is not a bare email address", s)
-	}
-	return strings.ToLower(s), nil
-}
-
-// NormalEmail is the form directory emails are stored and compared in, or a
-// validation error naming field.
-func NormalEmail(field, s string) (string, error) { return normalEmail(field, s) }
-
-// RegisterUser registers or updates directory user id.
-func (s *Service) RegisterUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, c RegisterUser) (UserView, Result, error) {
-	if err := checkID("user_id", string(id)); err != nil {
-		return UserView{}, Result{}, err
-	}
-	var out UserView
-	agg := userAgg(id)
-	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
-		evs, err := DecideUser(tx.State(agg).(*User), c)
-		if err != nil {
-			return err
-		}
-		tx.Emit(agg, evs...)
-		return nil
-	}, func(tx *Tx) { out = tx.State(agg).(*User).View() })
-	return out, res, err
-}
 
 // Group is the state of one security group. Products are the products the
 // group is licensed with: each member holds a license of each (source
@@ -255,40 +110,6 @@ func (c SetGroup) validate() error {
 	return nil
 }
 
-func ids[T ~string](xs []T) []string {
-	out := make([]string, len(xs))
-	for i, x := range xs {
-		out[i] = string(x)
-	}
-	return out
-}
-
-// groupProducts lists the products a group change touches: the group's
-// current ones and the new ones.
-func groupProducts(g *Group, next []events.PolicyProduct) []events.Aggregate {
-	var out []events.Aggregate
-	for _, p := range g.Products {
-		out = append(out, productAgg(ProductID(p.ProductID)))
-	}
-	for _, p := range next {
-		out = append(out, productAgg(ProductID(p.ProductID)))
-	}
-	return out
-}
-
-// Emit is one aggregate's new events, as a decider over several aggregates
-// returns them; the transaction loop appends them with every aggregate's
-// concurrency check.
-type Emit struct {
-	Agg    events.Aggregate
-	Events []events.Data
-}
-
-// StateOf gives a decider the state of an aggregate it reads (the
-// transaction loop has loaded it): *Group for a group, *Product for a
-// product, *Request for a request.
-type StateOf func(events.Aggregate) any
-
 // DecideGroup decides setting group gid to next over the states of the group
 // and of every product it had or gets: the group's change, and per product
 // the licenses taken from members who leave (or from a product the group no
@@ -356,6 +177,15 @@ func DecideGroup(state StateOf, gid GroupID, next SetGroup) ([]Emit, error) {
 	return append(out, changes...), nil
 }
 
+// DecideSetGroup decides setting group gid to c (already validated) over
+// the states of the group, of every product it had or gets and of every
+// member: as DecideGroup, with the members an identity provider
+// deactivated or deleted (c.Inactive) read from their own states.
+func DecideSetGroup(state StateOf, gid GroupID, c SetGroup) ([]Emit, error) {
+	c.Inactive = inactiveMembers(state, c.Members)
+	return DecideGroup(state, gid, c)
+}
+
 func sameProducts(a, b []events.PolicyProduct) bool {
 	return slices.EqualFunc(a, b, func(x, y events.PolicyProduct) bool {
 		return x.ProductID == y.ProductID && slices.Equal(nonNil(x.DisabledServices), nonNil(y.DisabledServices))
@@ -392,6 +222,41 @@ func grantAll(p *Product, users []UserID, disabled []string, src events.Source, 
 	return evs, held, nil
 }
 
+// groupProducts lists the products a group change touches: the group's
+// current ones and the new ones.
+func groupProducts(g *Group, next []events.PolicyProduct) []events.Aggregate {
+	var out []events.Aggregate
+	for _, p := range g.Products {
+		out = append(out, productAgg(ProductID(p.ProductID)))
+	}
+	for _, p := range next {
+		out = append(out, productAgg(ProductID(p.ProductID)))
+	}
+	return out
+}
+
+// memberAggs names the user aggregates of members, whose states say
+// whether they may hold the group's licenses.
+func memberAggs(members []UserID) []events.Aggregate {
+	out := make([]events.Aggregate, len(members))
+	for i, m := range members {
+		out[i] = userAgg(m)
+	}
+	return out
+}
+
+// inactiveMembers lists the members an identity provider deactivated or
+// deleted.
+func inactiveMembers(state StateOf, members []UserID) []UserID {
+	var out []UserID
+	for _, m := range members {
+		if u := state(userAgg(m)).(*User); u.Inactive || u.Deleted {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // SetGroup creates or replaces security group id: its name, members and the
 // products it is licensed with, assigning and taking back the group's
 // licenses in the same all-or-nothing append.
@@ -420,46 +285,115 @@ func (s *Service) SetGroup(ctx context.Context, tenant TenantID, id GroupID, met
 	return out, res, err
 }
 
-// DecideSetGroup decides setting group gid to c (already validated) over
-// the states of the group, of every product it had or gets and of every
-// member: as DecideGroup, with the members an identity provider
-// deactivated or deleted (c.Inactive) read from their own states.
-func DecideSetGroup(state StateOf, gid GroupID, c SetGroup) ([]Emit, error) {
-	c.Inactive = inactiveMembers(state, c.Members)
-	return DecideGroup(state, gid, c)
+// ChangeMembers changes a security group's name and members as an identity
+// provider's PATCH does, against the group's current state: Name, if not
+// nil, renames it; Replace, if not nil, is the whole new member list;
+// then Add joins and Remove leaves (absent members and members already in
+// are ignored). The group's products stay.
+type ChangeMembers struct {
+	Name    *string
+	Replace *[]UserID
+	Add     []UserID
+	Remove  []UserID
 }
 
-// memberAggs names the user aggregates of members, whose states say
-// whether they may hold the group's licenses.
-func memberAggs(members []UserID) []events.Aggregate {
-	out := make([]events.Aggregate, len(members))
-	for i, m := range members {
-		out[i] = userAgg(m)
+// Apply returns g's new state under c.
+func (c ChangeMembers) Apply(g *Group) SetGroup {
+	next := SetGroup{Name: g.Name, Members: slices.Clone(g.Members), Products: slices.Clone(g.Products)}
+	if c.Name != nil {
+		next.Name = *c.Name
 	}
-	return out
-}
-
-// inactiveMembers lists the members an identity provider deactivated or
-// deleted.
-func inactiveMembers(state StateOf, members []UserID) []UserID {
-	var out []UserID
-	for _, m := range members {
-		if u := state(userAgg(m)).(*User); u.Inactive || u.Deleted {
-			out = append(out, m)
+	if c.Replace != nil {
+		next.Members = dedupe(*c.Replace)
+	}
+	for _, m := range c.Add {
+		if !slices.Contains(next.Members, m) {
+			next.Members = append(next.Members, m)
 		}
 	}
-	return out
+	next.Members = slices.DeleteFunc(next.Members, func(m UserID) bool { return slices.Contains(c.Remove, m) })
+	if next.Members == nil {
+		next.Members = []UserID{}
+	}
+	return next
 }
 
-// checkDisabled checks that disabled names services of p, each once.
-func (p *Product) checkDisabled(disabled []string) error {
-	for _, s := range disabled {
-		if !slices.Contains(p.Services, s) {
-			return invalid("disabled_services", "%q is not a service of product %q (services: %v)", s, p.ID, p.Services)
-		}
+// DecideChangeMembers decides changing existing group id by c over the
+// states of the group, of its products and of every member it will have:
+// c applied to the group's current state, then decided as DecideSetGroup.
+// Errors: as DecideGroup, and *NotFoundError for a group that does not
+// exist.
+func DecideChangeMembers(state StateOf, id GroupID, c ChangeMembers) ([]Emit, error) {
+	g := state(groupAgg(id)).(*Group)
+	if !g.Exists() {
+		return nil, &NotFoundError{Kind: "group", ID: string(id)}
 	}
-	if hasDuplicate(disabled) {
-		return invalid("disabled_services", "lists a service twice")
+	next := c.Apply(g)
+	if err := next.validate(); err != nil {
+		return nil, err
 	}
-	return nil
+	return DecideSetGroup(state, id, next)
+}
+
+// ChangeGroupMembers applies c to existing group id as one SetGroup decided
+// on the group's current state, so concurrent membership changes never
+// overwrite each other. Errors: as SetGroup, and *NotFoundError for a group
+// that does not exist.
+func (s *Service) ChangeGroupMembers(ctx context.Context, tenant TenantID, id GroupID, meta events.Meta, c ChangeMembers) (GroupView, Result, error) {
+	if err := checkID("group_id", string(id)); err != nil {
+		return GroupView{}, Result{}, err
+	}
+	gagg := groupAgg(id)
+	var out GroupView
+	res, err := s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
+		func(state StateOf) []events.Aggregate {
+			g := state(gagg).(*Group)
+			return append(groupProducts(g, g.Products), memberAggs(c.Apply(g).Members)...)
+		},
+		func(tx *Tx) error {
+			emits, err := DecideChangeMembers(tx.State, id, c)
+			if err != nil {
+				return err
+			}
+			tx.EmitAll(emits...)
+			return nil
+		},
+		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })
+	return out, res, err
+}
+
+// DecideDeleteGroup decides deleting group id over the states of the group
+// and of its products: the group emptied of members and products (its
+// licenses taken back, as a group change does) and GroupDeleted. Errors:
+// *NotFoundError.
+func DecideDeleteGroup(state StateOf, id GroupID) ([]Emit, error) {
+	gagg := groupAgg(id)
+	g := state(gagg).(*Group)
+	if !g.Exists() {
+		return nil, &NotFoundError{Kind: "group", ID: string(id)}
+	}
+	out, err := DecideGroup(state, id, SetGroup{Name: g.Name, Members: []UserID{}, Products: []events.PolicyProduct{}})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, Emit{gagg, []events.Data{events.GroupDeleted{GroupID: string(id)}}}), nil
+}
+
+// DeleteGroup deletes group id, taking back the licenses it gave, in one
+// append.
+func (s *Service) DeleteGroup(ctx context.Context, tenant TenantID, id GroupID, meta events.Meta) (Result, error) {
+	if err := checkID("group_id", string(id)); err != nil {
+		return Result{}, err
+	}
+	gagg := groupAgg(id)
+	return s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
+		func(state StateOf) []events.Aggregate { return groupProducts(state(gagg).(*Group), nil) },
+		func(tx *Tx) error {
+			emits, err := DecideDeleteGroup(tx.State, id)
+			if err != nil {
+				return err
+			}
+			tx.EmitAll(emits...)
+			return nil
+		}, nil)
 }
