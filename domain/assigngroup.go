@@ -33,12 +33,7 @@ type assignReq struct {
 // several, a plain LicenseAssigned when there is one. Each command keeps
 // its own outcome, command id (replays are recognised) and rejection.
 func (s *Service) assign(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd AssignLicense) (ProductSummary, Result, error) {
-	if meta.CommandID == "" {
-		meta.CommandID = s.cfg.NewID()
-	}
-	if meta.CorrelationID == "" {
-		meta.CorrelationID = meta.CommandID
-	}
+	meta = s.withCommandID(meta)
 	if _, old := s.mayBeOld(ctx, meta.CommandID); old {
 		// A repeat from longer ago than memory holds is looked up in the
 		// store, alone, by the plain transaction.
