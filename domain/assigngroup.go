@@ -33,18 +33,13 @@ type assignReq struct {
 // several, a plain LicenseAssigned when there is one. Each command keeps
 // its own outcome, command id (replays are recognised) and rejection.
 func (s *Service) assign(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd AssignLicense) (ProductSummary, Result, error) {
-	if meta.CommandID == "" {
-		meta.CommandID = s.cfg.NewID()
-	}
-	if meta.CorrelationID == "" {
-		meta.CorrelationID = meta.CommandID
-	}
+	meta = s.withCommandID(meta)
 	if _, old := s.mayBeOld(ctx, meta.CommandID); old {
 		// A repeat from longer ago than memory holds is looked up in the
 		// store, alone, by the plain transaction.
 		return s.transactProduct(ctx, tenant, id, meta, cmd)
 	}
-	key := cacheKey{string(tenant), events.Aggregate{Kind: events.KindProduct, ID: string(id)}}
+	key := cacheKey{string(tenant), productAgg(id)}
 	s.mu.Lock()
 	if s.groups == nil {
 		s.groups = map[cacheKey]*assignGroup{}
@@ -90,7 +85,7 @@ func (s *Service) assign(ctx context.Context, tenant TenantID, id ProductID, met
 
 // assignBatch decides and stores a batch of assignments of one product.
 func (s *Service) assignBatch(ctx context.Context, tenant TenantID, id ProductID, reqs []*assignReq) {
-	agg := events.Aggregate{Kind: events.KindProduct, ID: string(id)}
+	agg := productAgg(id)
 	if len(reqs) == 1 {
 		r := reqs[0]
 		r.sum, r.res, r.err = s.transactProduct(ctx, tenant, id, r.meta, r.cmd)
@@ -116,10 +111,9 @@ func (s *Service) assignBatch(ctx context.Context, tenant TenantID, id ProductID
 	}
 	for attempt := 1; ; attempt++ {
 		now := s.cfg.Now()
-		p := e.state.(*Product)
 		var (
-			taken   int
-			held    = map[UserID]bool{}
+			pending []*assignReq
+			cmds    []AssignLicense
 			batch   events.LicensesAssigned
 			winners []*assignReq
 			refused bool
@@ -130,26 +124,19 @@ func (s *Service) assignBatch(ctx context.Context, tenant TenantID, id ProductID
 				r.res = Result{Position: pos, Replayed: true}
 				continue
 			}
-			evs, err := DecideProduct(p, r.cmd, now)
-			switch {
-			case err != nil:
-			case held[r.cmd.UserID]:
-				err = fmt.Errorf("user %q, product %q: %w", r.cmd.UserID, p.ID, ErrAlreadyAssigned)
-			case p.Available()-taken < 1:
-				err = fmt.Errorf("product %q: %w", p.ID, ErrNoLicensesAvailable)
-			}
-			if err != nil {
-				var verr *ValidationError
-				refused = refused || !errors.As(err, &verr)
-				r.err = err
+			pending, cmds = append(pending, r), append(cmds, r.cmd)
+		}
+		for i, d := range DecideAssignments(e.state.(*Product), cmds, now) {
+			r := pending[i]
+			if d.Err != nil {
+				refused = refused || !isValidation(d.Err)
+				r.err = d.Err
 				continue
 			}
-			la := evs[0].(events.LicenseAssigned)
+			la := d.Assigned
 			batch.ProductID = la.ProductID
 			batch.Assignments = append(batch.Assignments, events.Assignment{UserID: la.UserID, DisabledServices: la.DisabledServices,
 				Source: la.Source, Actor: r.meta.Actor, CommandID: r.meta.CommandID})
-			taken++
-			held[r.cmd.UserID] = true
 			winners = append(winners, r)
 		}
 		if refused && !fresh {

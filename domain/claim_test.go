@@ -66,7 +66,7 @@ func (w *claimWorld) signIn(id, user string) (domain.ClaimOutcome, []string) {
 	return out, types
 }
 
-func (w *claimWorld) expect(id, user string, status string, product domain.ProductID, types ...string) {
+func (w *claimWorld) expect(id, user string, status domain.ClaimStatus, product domain.ProductID, types ...string) {
 	w.t.Helper()
 	out, got := w.signIn(id, user)
 	if out.Status != status || out.ProductID != product || !reflect.DeepEqual(got, types) {

@@ -8,6 +8,61 @@ import (
 	"github.com/seatflow/seatflow/events"
 )
 
+// SignIn is one user signing in to an app, as upstream systems report it.
+// Its ID is the command ID of the claim it may cause, so a sign-in
+// delivered twice claims once.
+type SignIn struct {
+	ID     string
+	UserID UserID
+	App    string
+	At     time.Time
+}
+
+// ClaimStatus says what a sign-in did.
+type ClaimStatus string
+
+// Claim outcomes.
+const (
+	// ClaimOff: the org switch is off or the app's policy is turned off.
+	ClaimOff ClaimStatus = "off"
+	// ClaimNoPolicy: no enabled policy serves the app.
+	ClaimNoPolicy ClaimStatus = "no_policy"
+	// ClaimUserInactive: the identity provider deactivated or deleted the
+	// user: a sign-in of theirs claims nothing and joins no queue.
+	ClaimUserInactive ClaimStatus = "user_inactive"
+	// ClaimClaimed: the user holds a license of a product of the policy
+	// (claimed now, or by an earlier delivery of the same sign-in).
+	ClaimClaimed ClaimStatus = "claimed"
+	// ClaimAlreadyLicensed: the user already held a product of the policy.
+	ClaimAlreadyLicensed ClaimStatus = "already_licensed"
+	// ClaimQueued: the user waits in the policy's queue: every product
+	// was full, others already waited, or a cap was reached
+	// (ClaimOutcome.Reason says which).
+	ClaimQueued ClaimStatus = "queued"
+	// ClaimAlreadyClaimed: the user claimed under the policy before and
+	// no longer holds that license (an admin took it back): a user claims
+	// at most once under a policy.
+	ClaimAlreadyClaimed ClaimStatus = "already_claimed"
+)
+
+// ClaimOutcome says what a sign-in did.
+type ClaimOutcome struct {
+	Status    ClaimStatus `json:"status"`
+	PolicyID  PolicyID    `json:"policy_id,omitempty"`
+	ProductID ProductID   `json:"product_id,omitempty"`
+	// Reason is why a queued user waits: events.QueueNoSeats,
+	// QueueDailyCap or QueueTotalCap (only with ClaimQueued).
+	Reason string `json:"reason,omitempty"`
+}
+
+// ClaimOptions tune claims.
+type ClaimOptions struct {
+	// LowSeats is the low-seat threshold: a claim that takes a product's
+	// free seats from above it to it records PoolLow. 0 turns the alert
+	// off; PolicyExhausted is recorded regardless.
+	LowSeats int
+}
+
 // ClaimView is the state a batch of sign-ins of one tenant is decided on:
 // the org (switch and app policies), the policies serving the batch's apps
 // and every product those policies ever listed.
@@ -75,6 +130,12 @@ type claimOverlay struct {
 	outcomes map[string]ClaimDecision // by sign-in id: a sign-in twice in one batch
 }
 
+func newClaimOverlay(v ClaimView) *claimOverlay {
+	return &claimOverlay{v: v, taken: map[ProductID]int{}, holds: map[ProductID]map[UserID]bool{},
+		claimed: map[PolicyID]map[UserID]bool{}, queued: map[PolicyID]map[UserID]bool{}, counted: map[PolicyID]int{}, reasons: map[queueKey]string{},
+		outcomes: map[string]ClaimDecision{}}
+}
+
 type queueKey struct {
 	policy PolicyID
 	user   UserID
@@ -116,9 +177,7 @@ func mark[K comparable](m map[K]map[UserID]bool, k K, u UserID) {
 // already wait. It returns the events in order, each with its sign-in, and
 // one decision per sign-in. It does no I/O and does not modify the view.
 func DecideClaims(v ClaimView, in []SignIn, opts ClaimOptions, now time.Time) ([]BatchChange, []ClaimDecision) {
-	o := &claimOverlay{v: v, taken: map[ProductID]int{}, holds: map[ProductID]map[UserID]bool{},
-		claimed: map[PolicyID]map[UserID]bool{}, queued: map[PolicyID]map[UserID]bool{}, counted: map[PolicyID]int{}, reasons: map[queueKey]string{},
-		outcomes: map[string]ClaimDecision{}}
+	o := newClaimOverlay(v)
 	done := v.Done
 	if done == nil {
 		done = func(string) bool { return false }
@@ -160,7 +219,7 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 	if o.v.Inactive != nil && o.v.Inactive(u) {
 		return ClaimDecision{Outcome: ClaimOutcome{Status: ClaimUserInactive, PolicyID: pid}}, nil
 	}
-	out := func(status string, prod ProductID) ClaimDecision {
+	out := func(status ClaimStatus, prod ProductID) ClaimDecision {
 		return ClaimDecision{Outcome: ClaimOutcome{Status: status, PolicyID: pid, ProductID: prod}}
 	}
 	for _, id := range p.Listed {
@@ -187,7 +246,7 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 			return out(ClaimAlreadyClaimed, ""), nil
 		}
 	}
-	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}
+	pagg := policyAgg(pid)
 	day := Day(now)
 	capped := p.CapReason(day, o.counted[pid])
 	queue := func(reason string) (ClaimDecision, []Change) {
@@ -203,6 +262,27 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 	if len(p.Queue) > 0 || len(o.queued[pid]) > 0 {
 		return queue(events.QueueNoSeats) // first come, first served: behind those waiting
 	}
+	id, cs, err := o.claimFirstFree(p, u, s.ID, s.At, opts)
+	switch {
+	case err != nil:
+		return ClaimDecision{Err: err}, nil
+	case id == "":
+		return queue(events.QueueNoSeats)
+	}
+	mark(o.claimed, pid, u)
+	if p.Limits.Capped() {
+		o.counted[pid]++
+		cs = append(cs, Change{pagg, p.counted(day, o.counted[pid])})
+	}
+	return out(ClaimClaimed, id), cs
+}
+
+// claimFirstFree claims a license for u from the first product of p, in
+// order, with a free seat: the LicenseClaimed (signinID's, claimed at at),
+// with PoolLow and PolicyExhausted when the claim crosses them. It returns
+// the product, or none when every product is full; an error (a
+// *ValidationError) when the first free product cannot take the claim.
+func (o *claimOverlay) claimFirstFree(p *Policy, u UserID, signinID string, at time.Time, opts ClaimOptions) (ProductID, []Change, error) {
 	for i, pp := range p.Products {
 		id := ProductID(pp.ProductID)
 		prod := o.product(id)
@@ -214,28 +294,23 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 		// them: keep only the disabled services it still has.
 		disabled := slices.DeleteFunc(nonNil(pp.DisabledServices), func(svc string) bool { return !slices.Contains(prod.Services, svc) })
 		if err := prod.checkGrant(u, disabled); err != nil {
-			return ClaimDecision{Err: err}, nil
+			return "", nil, err
 		}
-		agg := events.Aggregate{Kind: events.KindProduct, ID: string(id)}
-		cs := []Change{{agg, events.LicenseClaimed{ProductID: string(id), UserID: string(u), PolicyID: string(pid), App: p.App,
-			DisabledServices: disabled, SigninID: s.ID, ClaimedAt: s.At.UTC()}}}
+		agg := productAgg(id)
+		cs := []Change{{agg, events.LicenseClaimed{ProductID: string(id), UserID: string(u), PolicyID: string(p.ID), App: p.App,
+			DisabledServices: disabled, SigninID: signinID, ClaimedAt: at.UTC()}}}
 		after := before - 1
 		o.taken[id]++
 		mark(o.holds, id, u)
-		mark(o.claimed, pid, u)
 		if opts.LowSeats > 0 && before > opts.LowSeats && after <= opts.LowSeats {
-			cs = append(cs, Change{agg, events.PoolLow{PolicyID: string(pid), ProductID: string(id), Available: after, Threshold: opts.LowSeats}})
+			cs = append(cs, Change{agg, events.PoolLow{PolicyID: string(p.ID), ProductID: string(id), Available: after, Threshold: opts.LowSeats}})
 		}
 		if after == 0 && !o.othersFree(p, i) {
-			cs = append(cs, Change{agg, events.PolicyExhausted{PolicyID: string(pid), ProductID: string(id)}})
+			cs = append(cs, Change{agg, events.PolicyExhausted{PolicyID: string(p.ID), ProductID: string(id)}})
 		}
-		if p.Limits.Capped() {
-			o.counted[pid]++
-			cs = append(cs, Change{pagg, p.counted(day, o.counted[pid])})
-		}
-		return out(ClaimClaimed, id), cs
+		return id, cs, nil
 	}
-	return queue(events.QueueNoSeats)
+	return "", nil, nil
 }
 
 func (o *claimOverlay) othersFree(p *Policy, except int) bool {
@@ -245,4 +320,104 @@ func (o *claimOverlay) othersFree(p *Policy, except int) bool {
 		}
 	}
 	return false
+}
+
+// GrantView is the state granting the head of a policy's waiting queue is
+// decided on: the org switch, the policy, every product it ever listed, and
+// the directory user at the head of the queue.
+type GrantView struct {
+	Org      *Org
+	Policy   *Policy
+	Products map[ProductID]*Product
+	// Head is the directory user at the head of the queue (nil: not in
+	// the directory, which does not stop a grant).
+	Head *User
+}
+
+// GrantStatus says what granting the head of a queue did.
+type GrantStatus string
+
+// Grant statuses.
+const (
+	// GrantEmpty: nobody waits.
+	GrantEmpty GrantStatus = "empty"
+	// GrantOff: the org switch or the policy is off: nobody is granted.
+	GrantOff GrantStatus = "off"
+	// GrantWaiting: the head keeps waiting, and the queue behind them;
+	// GrantOutcome.Reason says why (events.QueueDailyCap, QueueTotalCap or
+	// QueueNoSeats).
+	GrantWaiting GrantStatus = "waiting"
+	// GrantGranted: the head claimed a license of GrantOutcome.ProductID
+	// and left the queue.
+	GrantGranted GrantStatus = "granted"
+	// GrantDropped: the head left the queue without a license;
+	// GrantOutcome.Reason says why (events.DropAlreadyLicensed or
+	// DropUserInactive).
+	GrantDropped GrantStatus = "dropped"
+)
+
+// GrantOutcome is what granting the head of a queue did.
+type GrantOutcome struct {
+	Status    GrantStatus
+	UserID    UserID
+	ProductID ProductID
+	Reason    string
+}
+
+// DecideGrant decides granting the head of v.Policy's waiting queue, as a
+// sign-in's claim is decided (see DecideClaims): nothing while the org
+// switch or the policy is off; a head who meanwhile holds a product the
+// policy ever listed, or whom the identity provider deactivated or
+// deleted, leaves the queue (QueuedUserDropped) and the seat goes to the
+// next; a cap reached keeps the whole queue waiting (first come, first
+// served); otherwise the head claims the first product in order with a
+// free seat (PoolLow and PolicyExhausted recorded on the crossing) and
+// leaves the queue (QueuedUserGranted), the claim counted on a capped
+// policy. Every full product keeps the queue waiting. The claim is stamped
+// now, the grant's time. It does no I/O and does not modify the view.
+func DecideGrant(v GrantView, opts ClaimOptions, now time.Time) ([]Change, GrantOutcome, error) {
+	p := v.Policy
+	if len(p.Queue) == 0 {
+		return nil, GrantOutcome{Status: GrantEmpty}, nil
+	}
+	head := p.Queue[0]
+	out := func(status GrantStatus, prod ProductID, reason string) GrantOutcome {
+		return GrantOutcome{Status: status, UserID: head.UserID, ProductID: prod, Reason: reason}
+	}
+	if v.Org == nil || !v.Org.AutoClaim || !p.Enabled {
+		return nil, out(GrantOff, "", ""), nil
+	}
+	pagg := policyAgg(p.ID)
+	drop := func(reason string) ([]Change, GrantOutcome, error) {
+		return []Change{{pagg, events.QueuedUserDropped{PolicyID: string(p.ID), UserID: string(head.UserID), Reason: reason}}},
+			out(GrantDropped, "", reason), nil
+	}
+	o := newClaimOverlay(ClaimView{Org: v.Org, Policies: map[PolicyID]*Policy{p.ID: p}, Products: v.Products})
+	for _, id := range p.Listed {
+		if o.held(id, head.UserID) {
+			return drop(events.DropAlreadyLicensed)
+		}
+	}
+	if u := v.Head; u != nil && (u.Inactive || u.Deleted) {
+		return drop(events.DropUserInactive) // deprovisioned while waiting: the seat goes to the next one
+	}
+	// The granter looks again when the UTC day rolls over or the caps
+	// change. The grant's count is written to the policy with its check,
+	// as a sign-in's claim is.
+	day := Day(now)
+	if reason := p.CapReason(day, 0); reason != "" {
+		return nil, out(GrantWaiting, "", reason), nil
+	}
+	id, cs, err := o.claimFirstFree(p, head.UserID, head.SigninID, now, opts)
+	switch {
+	case err != nil:
+		return nil, GrantOutcome{}, err
+	case id == "":
+		return nil, out(GrantWaiting, "", events.QueueNoSeats), nil
+	}
+	cs = append(cs, Change{pagg, events.QueuedUserGranted{PolicyID: string(p.ID), UserID: string(head.UserID), ProductID: string(id)}})
+	if p.Limits.Capped() {
+		cs = append(cs, Change{pagg, p.counted(day, 1)})
+	}
+	return cs, out(GrantGranted, id, ""), nil
 }

@@ -186,7 +186,7 @@ func TestDecideClaims(t *testing.T) {
 			}
 			var outs []string
 			for _, d := range decisions {
-				o := d.Outcome.Status
+				o := string(d.Outcome.Status)
 				if d.Outcome.ProductID != "" {
 					o += "/" + string(d.Outcome.ProductID)
 				}
@@ -234,7 +234,7 @@ func (w *claimWorld) batch(svc *domain.Service, specs ...string) []string {
 	}
 	var got []string
 	for _, o := range outs {
-		s := o.Status
+		s := string(o.Status)
 		if o.ProductID != "" {
 			s += "/" + string(o.ProductID)
 		}
@@ -477,7 +477,7 @@ func TestCapHoldsAcrossServices(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				reasons[outs[0].Status+"/"+outs[0].Reason]++
+				reasons[string(outs[0].Status)+"/"+outs[0].Reason]++
 				mu.Unlock()
 			}
 		})

@@ -40,14 +40,6 @@ const (
 	commandSkew = time.Minute
 )
 
-// TimeStore is a Store that can read an aggregate's events stored at or
-// after an instant, by its own time index. Stores without one are read
-// whole and filtered by event time.
-type TimeStore interface {
-	Store
-	LoadSince(ctx context.Context, tenant string, agg events.Aggregate, since time.Time) ([]events.Envelope, error)
-}
-
 type issuedKey struct{}
 
 // WithCommandIssued tells the Service when the command it is about to run

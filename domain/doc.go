@@ -3,9 +3,23 @@
 //
 // Each aggregate is a pair of pure functions: decide(state, command, now)
 // returns the events a command causes or an error, and evolve(state, event)
-// folds one event into the state. Nothing here reads the clock, makes IDs or
-// does I/O; the Service gets those from its caller and reaches storage
-// through the Store interface it declares, which infra implements.
+// folds one event into the state. A decision over several aggregates reads
+// them through a view and returns each one's events. Nothing here reads the
+// clock, makes IDs or does I/O; the Service gets those from its caller and
+// reaches storage through the Store interface it declares, which infra
+// implements.
+//
+// Where things are:
+//   - one file per aggregate, with its state, evolve, commands, deciders and
+//     the Service methods that run them: org.go, product.go, policy.go,
+//     user.go, group.go, request.go;
+//   - claims.go: the auto-claim rules, DecideClaims (a batch of sign-ins)
+//     and DecideGrant (the head of a queue), over the org, a policy and its
+//     products; claim.go and claimbatch.go run them;
+//   - decider.go: the shapes deciders return; tx.go: the transaction loop
+//     every other command runs through; cache.go: the cached states;
+//     commands.go: how a repeated command is recognised; store.go: the
+//     ports infra implements.
 //
 // Invariants kept here and proven by tests, including concurrent ones
 // against real JetStream servers:

@@ -100,3 +100,29 @@ func TestWarnForecastOnce(t *testing.T) {
 		t.Fatalf("an unknown product: no error")
 	}
 }
+
+// TestDecideWarnForecast: the warning is decided on the product's own free
+// seats and standing warning, whatever the input says of them; an unknown
+// product is not found.
+func TestDecideWarnForecast(t *testing.T) {
+	const horizon = 14 * 24 * time.Hour
+	in := domain.ForecastInput{ProductID: "other", Available: 1000, Claims7: 7, Claims30: 7} // a claim a day
+	p := given(added)                                                                        // e5, 2 seats: out in 2 days
+	got, err := domain.DecideWarnForecast(p, in, horizon, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %v, want PoolForecastWarned", got)
+	}
+	if w, ok := got[0].(events.PoolForecastWarned); !ok || w.ProductID != "e5" || w.Available != 2 || w.DaysLeft != 2 {
+		t.Fatalf("got %+v, want e5 warned with 2 seats, 2 days left", got[0])
+	}
+	domain.EvolveProduct(p, events.Envelope{Data: got[0]})
+	if got, err := domain.DecideWarnForecast(p, in, horizon, now); err != nil || got != nil {
+		t.Fatalf("warned already: got %v, %v; want nothing", got, err)
+	}
+	if _, err := domain.DecideWarnForecast(&domain.Product{ID: "nope"}, in, horizon, now); !matches(err, &domain.NotFoundError{}) {
+		t.Fatalf("unknown product: got %v, want not found", err)
+	}
+}

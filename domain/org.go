@@ -4,14 +4,90 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 
 	"github.com/seatflow/seatflow/events"
 )
 
-// This file holds the org aggregate's request-process setting; its
-// auto-claim part is in autoclaim_org.go. Both live on the tenant's one org
-// aggregate (sf.evt.<tenant>.org.org), so a submission that reads the
-// setting is checked against it.
+// Org is the state of a tenant's organisation-wide settings: the auto-claim
+// switch and which policy serves each app, and how license requests are
+// collected. They live on the tenant's one org aggregate
+// (sf.evt.<tenant>.org.org), so a command that reads a setting is checked
+// against it.
+type Org struct {
+	// AutoClaim is the organisation-wide auto-claim switch, off by default.
+	AutoClaim bool
+	// AppPolicies maps each app to its one enabled policy.
+	AppPolicies map[string]PolicyID
+	// Process is how the org collects license requests.
+	Process RequestProcess
+	// IdentityApps maps identity-provider applications to Seatflow apps
+	// (see identityapps.go), sorted by provider and application id.
+	IdentityApps []events.IdentityApp
+}
+
+// EvolveOrg folds one event into o. Events of other types are ignored.
+func EvolveOrg(o *Org, env events.Envelope) {
+	switch e := env.Data.(type) {
+	case events.AutoClaimSettingChanged:
+		o.AutoClaim = e.Enabled
+	case events.RequestProcessChanged:
+		o.Process = RequestProcess{Mode: e.Mode, Message: e.Message, Link: e.Link}
+	case events.IdentityAppsMapped:
+		o.IdentityApps = slices.Clone(e.Mappings)
+		sortIdentityApps(o.IdentityApps) // lookups search it
+	case events.AppPolicyBound:
+		if o.AppPolicies == nil {
+			o.AppPolicies = map[string]PolicyID{}
+		}
+		o.AppPolicies[e.App] = PolicyID(e.PolicyID)
+	case events.AppPolicyUnbound:
+		if o.AppPolicies[e.App] == PolicyID(e.PolicyID) {
+			delete(o.AppPolicies, e.App)
+		}
+	}
+}
+
+// AutoClaimSetting is the org's auto-claim switch.
+type AutoClaimSetting struct {
+	Enabled bool `json:"enabled"`
+}
+
+// SetAutoClaim turns the organisation-wide auto-claim switch on or off.
+// Turning it off stops new claims and grants from the waiting queues; the
+// licenses already claimed stay.
+func (s *Service) SetAutoClaim(ctx context.Context, tenant TenantID, meta events.Meta, enabled bool) (AutoClaimSetting, Result, error) {
+	var out AutoClaimSetting
+	// A switch already in the wanted position causes no write, so no
+	// concurrency check: make sure another instance did not just flip it.
+	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
+		return out, Result{}, err
+	}
+	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{orgAgg}, func(tx *Tx) error {
+		tx.Emit(orgAgg, DecideAutoClaim(tx.State(orgAgg).(*Org), enabled)...)
+		return nil
+	}, func(tx *Tx) { out.Enabled = tx.State(orgAgg).(*Org).AutoClaim })
+	return out, res, err
+}
+
+// DecideAutoClaim returns the events that turn o's auto-claim switch on or
+// off: none when it is already so.
+func DecideAutoClaim(o *Org, enabled bool) []events.Data {
+	if o.AutoClaim == enabled {
+		return nil
+	}
+	return one(events.AutoClaimSettingChanged{Enabled: enabled})
+}
+
+// AutoClaim reads the org's auto-claim switch.
+func (s *Service) AutoClaim(ctx context.Context, tenant TenantID) (AutoClaimSetting, Result, error) {
+	var out AutoClaimSetting
+	if err := s.refresh(ctx, tenant, orgAgg); err != nil {
+		return out, Result{}, err
+	}
+	res, err := s.read(ctx, tenant, []events.Aggregate{orgAgg}, func(tx *Tx) { out.Enabled = tx.State(orgAgg).(*Org).AutoClaim })
+	return out, res, err
+}
 
 // RequestProcess is how an org collects license requests: in Seatflow
 // ("builtin", the default) or through its own process ("own"), in which

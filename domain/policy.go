@@ -269,7 +269,7 @@ type PolicyView struct {
 // why it cannot happen.
 func DecidePolicy(v PolicyView, cmd PolicyCommand) ([]Change, error) {
 	p := v.Policy
-	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(p.ID)}
+	pagg := policyAgg(p.ID)
 	if c, ok := cmd.(CreatePolicy); ok {
 		if p.Exists() {
 			return nil, fmt.Errorf("policy %q: %w", p.ID, ErrAlreadyExists)
@@ -358,12 +358,6 @@ func DecidePolicy(v PolicyView, cmd PolicyCommand) ([]Change, error) {
 	}
 }
 
-// Change is one event a decision causes and the aggregate it belongs to.
-type Change struct {
-	Agg  events.Aggregate
-	Data events.Data
-}
-
 // Policy runs one command on an auto-claim policy and answers with the
 // policy after it. Creating and enabling read and write the org aggregate
 // too, whose concurrency check keeps one enabled policy per app; creating
@@ -373,7 +367,7 @@ func (s *Service) Policy(ctx context.Context, tenant TenantID, id PolicyID, meta
 	if err := checkID("policy_id", string(id)); err != nil {
 		return PolicySummary{}, Result{}, err
 	}
-	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(id)}
+	pagg := policyAgg(id)
 	aggs := []events.Aggregate{orgAgg, pagg}
 	var named []events.PolicyProduct
 	switch c := cmd.(type) {
@@ -407,18 +401,16 @@ func (s *Service) Policy(ctx context.Context, tenant TenantID, id PolicyID, meta
 	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
 		v := PolicyView{Org: tx.State(orgAgg).(*Org), Policy: tx.State(pagg).(*Policy), Products: map[ProductID]*Product{}, Now: tx.Now}
 		for _, pp := range named {
-			v.Products[ProductID(pp.ProductID)] = tx.State(events.Aggregate{Kind: events.KindProduct, ID: pp.ProductID}).(*Product)
+			v.Products[ProductID(pp.ProductID)] = tx.State(productAgg(ProductID(pp.ProductID))).(*Product)
 		}
 		for _, id := range listed {
-			v.Products[id] = tx.State(events.Aggregate{Kind: events.KindProduct, ID: string(id)}).(*Product)
+			v.Products[id] = tx.State(productAgg(id)).(*Product)
 		}
 		changes, err := DecidePolicy(v, cmd)
 		if err != nil {
 			return err
 		}
-		for _, c := range changes {
-			tx.Emit(c.Agg, c.Data)
-		}
+		tx.EmitChanges(changes...)
 		return nil
 	}, func(tx *Tx) { out = tx.State(pagg).(*Policy).Summary() })
 	return out, res, err

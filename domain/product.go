@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -79,6 +80,67 @@ type ProductSummary struct {
 	SelfService string    `json:"self_service"`
 }
 
+// EvolveProduct folds one event into p. Events of other types are ignored.
+func EvolveProduct(p *Product, env events.Envelope) {
+	switch e := env.Data.(type) {
+	case events.ProductAdded:
+		p.ID, p.Name, p.Services, p.Purchased, p.SelfService = ProductID(e.ProductID), e.Name, e.Services, e.Licenses, e.SelfService
+	case events.LicensesPurchased:
+		p.Purchased += e.Count
+	case events.LicensesRemoved:
+		p.Purchased -= e.Count
+	case events.SelfServicePurchaseChanged:
+		p.SelfService = e.SelfService
+	case events.LicenseAssigned:
+		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices, Source: e.Source, AssignedAt: env.OccurredAt})
+	case events.LicensesAssigned:
+		for _, a := range e.Each() {
+			p.hold(UserID(a.UserID), Holding{DisabledServices: a.DisabledServices, Source: a.Source, AssignedAt: env.OccurredAt})
+		}
+	case events.LicenseClaimed:
+		p.claim(e)
+	case events.LicensesClaimed:
+		for _, c := range e.Each() {
+			p.claim(c)
+		}
+	case events.LicenseUnassigned:
+		delete(p.Holders, UserID(e.UserID))
+	case events.LicenseReclaimWarned:
+		if h, ok := p.Holders[UserID(e.UserID)]; ok {
+			h.Warned = &ReclaimWarning{LastSeen: e.LastSeen, ReclaimAt: e.ReclaimAt}
+			p.Holders[UserID(e.UserID)] = h
+		}
+	case events.LicenseReclaimed:
+		// The seat is free; the user still counts as having claimed under
+		// the policy (Claimants), so they do not claim it back by signing
+		// in: a user claims at most once under a policy.
+		delete(p.Holders, UserID(e.UserID))
+	case events.PoolForecastWarned:
+		p.ForecastWarned = true
+	case events.PoolForecastCleared:
+		p.ForecastWarned = false
+	}
+}
+
+func (p *Product) claim(e events.LicenseClaimed) {
+	p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices,
+		Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, PolicyID: PolicyID(e.PolicyID), AssignedAt: e.ClaimedAt})
+	if p.Claimants == nil {
+		p.Claimants = map[PolicyID]map[UserID]bool{}
+	}
+	if p.Claimants[PolicyID(e.PolicyID)] == nil {
+		p.Claimants[PolicyID(e.PolicyID)] = map[UserID]bool{}
+	}
+	p.Claimants[PolicyID(e.PolicyID)][UserID(e.UserID)] = true
+}
+
+func (p *Product) hold(u UserID, h Holding) {
+	if p.Holders == nil {
+		p.Holders = map[UserID]Holding{}
+	}
+	p.Holders[u] = h
+}
+
 // ProductCommand is a command on a product's license pool.
 type ProductCommand interface{ productCommand() }
 
@@ -121,13 +183,19 @@ type ClaimLicense struct {
 // UnassignLicense takes a user's license back.
 type UnassignLicense struct{ UserID UserID }
 
-func (AddProduct) productCommand()       {}
+func (AddProduct) productCommand() {}
+
 func (PurchaseLicenses) productCommand() {}
-func (RemoveLicenses) productCommand()   {}
-func (SetSelfService) productCommand()   {}
-func (AssignLicense) productCommand()    {}
-func (ClaimLicense) productCommand()     {}
-func (UnassignLicense) productCommand()  {}
+
+func (RemoveLicenses) productCommand() {}
+
+func (SetSelfService) productCommand() {}
+
+func (AssignLicense) productCommand() {}
+
+func (ClaimLicense) productCommand() {}
+
+func (UnassignLicense) productCommand() {}
 
 // DecideProduct returns the events cmd causes on p, or why it cannot happen.
 func DecideProduct(p *Product, cmd ProductCommand, now time.Time) ([]events.Data, error) {
@@ -212,71 +280,58 @@ func DecideProduct(p *Product, cmd ProductCommand, now time.Time) ([]events.Data
 	}
 }
 
-// EvolveProduct folds one event into p. Events of other types are ignored.
-func EvolveProduct(p *Product, env events.Envelope) {
-	switch e := env.Data.(type) {
-	case events.ProductAdded:
-		p.ID, p.Name, p.Services, p.Purchased, p.SelfService = ProductID(e.ProductID), e.Name, e.Services, e.Licenses, e.SelfService
-	case events.LicensesPurchased:
-		p.Purchased += e.Count
-	case events.LicensesRemoved:
-		p.Purchased -= e.Count
-	case events.SelfServicePurchaseChanged:
-		p.SelfService = e.SelfService
-	case events.LicenseAssigned:
-		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices, Source: e.Source, AssignedAt: env.OccurredAt})
-	case events.LicensesAssigned:
-		for _, a := range e.Each() {
-			p.hold(UserID(a.UserID), Holding{DisabledServices: a.DisabledServices, Source: a.Source, AssignedAt: env.OccurredAt})
-		}
-	case events.LicenseClaimed:
-		p.claim(e)
-	case events.LicensesClaimed:
-		for _, c := range e.Each() {
-			p.claim(c)
-		}
-	case events.LicenseUnassigned:
-		delete(p.Holders, UserID(e.UserID))
-	case events.LicenseReclaimWarned:
-		if h, ok := p.Holders[UserID(e.UserID)]; ok {
-			h.Warned = &ReclaimWarning{LastSeen: e.LastSeen, ReclaimAt: e.ReclaimAt}
-			p.Holders[UserID(e.UserID)] = h
-		}
-	case events.LicenseReclaimed:
-		// The seat is free; the user still counts as having claimed under
-		// the policy (Claimants), so they do not claim it back by signing
-		// in: a user claims at most once under a policy.
-		delete(p.Holders, UserID(e.UserID))
-	case events.PoolForecastWarned:
-		p.ForecastWarned = true
-	case events.PoolForecastCleared:
-		p.ForecastWarned = false
-	}
+// AssignDecision is what one direct assignment of a batch decided: its
+// LicenseAssigned, or why it is refused.
+type AssignDecision struct {
+	Assigned events.LicenseAssigned
+	Err      error
 }
 
-func (p *Product) claim(e events.LicenseClaimed) {
-	p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices,
-		Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, PolicyID: PolicyID(e.PolicyID), AssignedAt: e.ClaimedAt})
-	if p.Claimants == nil {
-		p.Claimants = map[PolicyID]map[UserID]bool{}
+// DecideAssignments decides direct assignments of p together (group
+// commit), in order, as DecideProduct decides each: every one sees the
+// seats and users the ones before it took, so a user gets at most one
+// license (ErrAlreadyAssigned) and the batch takes at most p's free seats
+// (ErrNoLicensesAvailable). It returns one decision per command.
+func DecideAssignments(p *Product, cmds []AssignLicense, now time.Time) []AssignDecision {
+	out := make([]AssignDecision, len(cmds))
+	taken, held := 0, map[UserID]bool{}
+	for i, c := range cmds {
+		evs, err := DecideProduct(p, c, now)
+		switch {
+		case err != nil:
+		case held[c.UserID]:
+			err = fmt.Errorf("user %q, product %q: %w", c.UserID, p.ID, ErrAlreadyAssigned)
+		case p.Available()-taken < 1:
+			err = fmt.Errorf("product %q: %w", p.ID, ErrNoLicensesAvailable)
+		}
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Assigned = evs[0].(events.LicenseAssigned)
+		taken++
+		held[c.UserID] = true
 	}
-	if p.Claimants[PolicyID(e.PolicyID)] == nil {
-		p.Claimants[PolicyID(e.PolicyID)] = map[UserID]bool{}
-	}
-	p.Claimants[PolicyID(e.PolicyID)][UserID(e.UserID)] = true
-}
-
-func (p *Product) hold(u UserID, h Holding) {
-	if p.Holders == nil {
-		p.Holders = map[UserID]Holding{}
-	}
-	p.Holders[u] = h
+	return out
 }
 
 func (p *Product) checkGrant(u UserID, disabled []string) error {
 	if err := checkID("user_id", string(u)); err != nil {
 		return err
 	}
+	for _, s := range disabled {
+		if !slices.Contains(p.Services, s) {
+			return invalid("disabled_services", "%q is not a service of product %q (services: %v)", s, p.ID, p.Services)
+		}
+	}
+	if hasDuplicate(disabled) {
+		return invalid("disabled_services", "lists a service twice")
+	}
+	return nil
+}
+
+// checkDisabled checks that disabled names services of p, each once.
+func (p *Product) checkDisabled(disabled []string) error {
 	for _, s := range disabled {
 		if !slices.Contains(p.Services, s) {
 			return invalid("disabled_services", "%q is not a service of product %q (services: %v)", s, p.ID, p.Services)
@@ -324,22 +379,197 @@ func checkSource(s events.Source) error {
 	}
 }
 
-func hasDuplicate(xs []string) bool {
-	seen := make(map[string]bool, len(xs))
-	for _, x := range xs {
-		if seen[x] {
-			return true
+// Product runs one command on a product's license pool and answers with the
+// product's counts after it.
+func (s *Service) Product(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd ProductCommand) (ProductSummary, Result, error) {
+	if err := checkID("product_id", string(id)); err != nil {
+		return ProductSummary{}, Result{}, err
+	}
+	if err := checkTenant(tenant); err != nil {
+		return ProductSummary{}, Result{}, err
+	}
+	if c, ok := cmd.(AssignLicense); ok {
+		return s.assign(ctx, tenant, id, meta, c)
+	}
+	return s.transactProduct(ctx, tenant, id, meta, cmd)
+}
+
+// transactProduct runs one product command on its own.
+func (s *Service) transactProduct(ctx context.Context, tenant TenantID, id ProductID, meta events.Meta, cmd ProductCommand) (ProductSummary, Result, error) {
+	var out ProductSummary
+	agg := productAgg(id)
+	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		p := tx.State(agg).(*Product)
+		evs, err := DecideProduct(p, cmd, tx.Now)
+		if err != nil {
+			return err
 		}
-		seen[x] = true
-	}
-	return false
+		tx.Emit(agg, evs...)
+		return nil
+	}, func(tx *Tx) { out = tx.State(agg).(*Product).Summary() })
+	return out, res, err
 }
 
-func nonNil(xs []string) []string {
-	if xs == nil {
-		return []string{}
-	}
-	return slices.Clone(xs)
+// ReclaimCommand is a command of the reclaim reactor on one license of a
+// product.
+type ReclaimCommand interface{ reclaimCommand() }
+
+// WarnReclaim warns a user that their license claimed under PolicyID is
+// reclaimed at ReclaimAt unless they sign in to App before. LastSeen is
+// their last sign-in known to the reactor (their claim, when none since).
+type WarnReclaim struct {
+	UserID    UserID
+	PolicyID  PolicyID
+	App       string
+	LastSeen  time.Time
+	ReclaimAt time.Time
 }
 
-func one(d events.Data) []events.Data { return []events.Data{d} }
+// ReclaimLicense takes back a warned user's license claimed under
+// PolicyID. LastSeen is their last sign-in known to the reactor now.
+type ReclaimLicense struct {
+	UserID   UserID
+	PolicyID PolicyID
+	App      string
+	LastSeen time.Time
+}
+
+func (WarnReclaim) reclaimCommand() {}
+
+func (ReclaimLicense) reclaimCommand() {}
+
+// DecideReclaim returns the events a reclaim command causes on p. The
+// reactor issues its commands again and again (on every tick, from every
+// instance), so a command with nothing (left) to do causes no event and no
+// error: the user no longer holds the license, got it otherwise than under
+// the policy, was warned since their last sign-in already, signed in after
+// the warning (they keep the license), or the reclaim is not due yet.
+func DecideReclaim(p *Product, cmd ReclaimCommand, now time.Time) ([]events.Data, error) {
+	if !p.Exists() {
+		return nil, &NotFoundError{Kind: "product", ID: string(p.ID)}
+	}
+	switch c := cmd.(type) {
+	case WarnReclaim:
+		h, ok := p.Holders[c.UserID]
+		if !ok || h.PolicyID != c.PolicyID || c.PolicyID == "" {
+			return nil, nil
+		}
+		if h.Warned != nil && !c.LastSeen.After(h.Warned.LastSeen) {
+			return nil, nil // warned since the last sign-in
+		}
+		if !c.ReclaimAt.After(c.LastSeen) {
+			return nil, invalid("reclaim_at", "must be after last_seen")
+		}
+		return one(events.LicenseReclaimWarned{ProductID: string(p.ID), UserID: string(c.UserID), PolicyID: string(c.PolicyID),
+			App: c.App, LastSeen: c.LastSeen.UTC(), ReclaimAt: c.ReclaimAt.UTC()}), nil
+	case ReclaimLicense:
+		h, ok := p.Holders[c.UserID]
+		if !ok || h.PolicyID != c.PolicyID || c.PolicyID == "" || h.Warned == nil {
+			return nil, nil
+		}
+		if c.LastSeen.After(h.Warned.LastSeen) {
+			return nil, nil // signed in after the warning: keeps the license
+		}
+		if now.Before(h.Warned.ReclaimAt) {
+			return nil, nil
+		}
+		return one(events.LicenseReclaimed{ProductID: string(p.ID), UserID: string(c.UserID), PolicyID: string(c.PolicyID),
+			App: c.App, LastSeen: h.Warned.LastSeen}), nil
+	default:
+		return nil, fmt.Errorf("reclaim: unknown command %T", cmd)
+	}
+}
+
+// Reclaim runs a reclaim command on one license of product and answers
+// with what it stored (no events: nothing to do). The product's
+// concurrency check orders it with every other change of the product.
+func (s *Service) Reclaim(ctx context.Context, tenant TenantID, product ProductID, meta events.Meta, cmd ReclaimCommand) (Result, error) {
+	if err := checkID("product_id", string(product)); err != nil {
+		return Result{}, err
+	}
+	agg := productAgg(product)
+	return s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		evs, err := DecideReclaim(tx.State(agg).(*Product), cmd, tx.Now)
+		if err != nil {
+			return err
+		}
+		tx.Emit(agg, evs...)
+		return nil
+	}, nil)
+}
+
+// ForecastRearmFactor says how far a warned product's run-out date must
+// move back out before the warning re-arms: beyond this many horizons from
+// now. Without the margin, a run-out date hovering at the horizon's edge (as
+// claims enter and leave the 7-day window) would warn every other day.
+const ForecastRearmFactor = 1.5
+
+// ForecastWarningView is what DecideForecastWarning needs: the product's
+// forecast now, whether a warning stands, and the warning horizon.
+type ForecastWarningView struct {
+	Forecast Forecast
+	// Warned: PoolForecastWarned stands with no PoolForecastCleared since.
+	Warned bool
+	// Horizon is how far ahead a run-out date is warned of (0: never).
+	Horizon time.Duration
+}
+
+// DecideForecastWarning warns of a product whose forecast run-out date came
+// within the horizon, once: a warning stands until the run-out date moves
+// back beyond ForecastRearmFactor horizons (or nobody claims or waits any
+// more), which re-arms it. A product nobody claims or waits for is never
+// warned of, even with no seats left: it runs out of nothing anyone wants.
+func DecideForecastWarning(v ForecastWarningView, now time.Time) []events.Data {
+	if v.Horizon <= 0 {
+		return nil
+	}
+	f := v.Forecast
+	demand := f.Queued > 0 || f.ClaimsPerDay7 > 0 || f.ClaimsPerDay30 > 0
+	switch {
+	case !v.Warned && demand && f.RunOutAt != nil && !f.RunOutAt.After(now.Add(v.Horizon)):
+		return one(events.PoolForecastWarned{ProductID: string(f.ProductID), RunOutAt: f.RunOutAt.UTC(), DaysLeft: *f.DaysLeft,
+			Available: f.Available, Queued: f.Queued, ClaimsPerDay7: f.ClaimsPerDay7, ClaimsPerDay30: f.ClaimsPerDay30,
+			BuyToCover30Days: f.BuyToCover30Days, HorizonDays: round2(v.Horizon.Hours() / 24)})
+	case v.Warned && (!demand || f.RunOutAt == nil || f.RunOutAt.After(now.Add(time.Duration(float64(v.Horizon)*ForecastRearmFactor)))):
+		c := events.PoolForecastCleared{ProductID: string(f.ProductID), Available: f.Available, DaysLeft: f.DaysLeft}
+		if f.RunOutAt != nil {
+			at := f.RunOutAt.UTC()
+			c.RunOutAt = &at
+		}
+		return one(c)
+	}
+	return nil
+}
+
+// DecideWarnForecast decides the run-out forecast warning of product p
+// (see DecideForecastWarning) on p's own free seats and whether it stands
+// warned, with in's queue and claim counts (in.Available and in.ProductID
+// are ignored). Errors: *NotFoundError when p does not exist.
+func DecideWarnForecast(p *Product, in ForecastInput, horizon time.Duration, now time.Time) ([]events.Data, error) {
+	if !p.Exists() {
+		return nil, &NotFoundError{Kind: "product", ID: string(p.ID)}
+	}
+	in.ProductID, in.Available = p.ID, p.Available()
+	return DecideForecastWarning(ForecastWarningView{Forecast: ForecastRunOut(in, now), Warned: p.ForecastWarned, Horizon: horizon}, now), nil
+}
+
+// WarnForecast decides the run-out forecast warning of product (see
+// DecideForecastWarning) on the product's own free seats and in's queue and
+// claim counts (in.Available and in.ProductID are ignored), and stores what
+// it decides: nothing, PoolForecastWarned or PoolForecastCleared. The
+// product's concurrency check orders it with every other change of the
+// product, so several reactors (instances, restarts) warn once.
+func (s *Service) WarnForecast(ctx context.Context, tenant TenantID, product ProductID, meta events.Meta, in ForecastInput, horizon time.Duration) (Result, error) {
+	if err := checkID("product_id", string(product)); err != nil {
+		return Result{}, err
+	}
+	agg := productAgg(product)
+	return s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		evs, err := DecideWarnForecast(tx.State(agg).(*Product), in, horizon, tx.Now)
+		if err != nil {
+			return err
+		}
+		tx.Emit(agg, evs...)
+		return nil
+	}, nil)
+}

@@ -155,3 +155,57 @@ func TestEvolveProductCounts(t *testing.T) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
+
+// TestDecideAssignments: given a product, when direct assignments decided
+// together (group commit), then each one's license or refusal: every one
+// sees the seats and users the ones before it took.
+func TestDecideAssignments(t *testing.T) {
+	assign := func(u string, disabled ...string) domain.AssignLicense {
+		return domain.AssignLicense{UserID: domain.UserID(u), DisabledServices: disabled, Source: manual}
+	}
+	for _, tc := range []struct {
+		name  string
+		given []events.Data
+		when  []domain.AssignLicense
+		then  []string // "u" assigned, or the refusal's kind
+	}{
+		{"two seats, two users", []events.Data{added}, []domain.AssignLicense{assign("u1"), assign("u2")}, []string{"u1", "u2"}},
+		{"invariant 1: one seat left, two users", []events.Data{added, assignU1}, []domain.AssignLicense{assign("u2"), assign("u3")},
+			[]string{"u2", "no seats"}},
+		{"invariant 2: one user twice", []events.Data{added}, []domain.AssignLicense{assign("u2"), assign("u2")},
+			[]string{"u2", "already assigned"}},
+		{"a holder", []events.Data{added, assignU1}, []domain.AssignLicense{assign("u1"), assign("u2")},
+			[]string{"already assigned", "u2"}},
+		{"a refused one takes no seat", []events.Data{added, assignU1}, []domain.AssignLicense{assign("u2", "video"), assign("u3")},
+			[]string{"invalid", "u3"}},
+		{"no product", nil, []domain.AssignLicense{assign("u1")}, []string{"not found"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, d := range domain.DecideAssignments(given(tc.given...), tc.when, now) {
+				var nf *domain.NotFoundError
+				var ve *domain.ValidationError
+				switch {
+				case d.Err == nil:
+					got = append(got, d.Assigned.UserID)
+					if d.Assigned.ProductID != "e5" || d.Assigned.Source != manual {
+						t.Errorf("got %+v, want a manual license of e5", d.Assigned)
+					}
+				case errors.Is(d.Err, domain.ErrNoLicensesAvailable):
+					got = append(got, "no seats")
+				case errors.Is(d.Err, domain.ErrAlreadyAssigned):
+					got = append(got, "already assigned")
+				case errors.As(d.Err, &ve):
+					got = append(got, "invalid")
+				case errors.As(d.Err, &nf):
+					got = append(got, "not found")
+				default:
+					got = append(got, d.Err.Error())
+				}
+			}
+			if !reflect.DeepEqual(got, tc.then) {
+				t.Fatalf("got %q, want %q", got, tc.then)
+			}
+		})
+	}
+}

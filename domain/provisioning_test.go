@@ -282,3 +282,56 @@ func TestDecideRequestDecisionSkipsDeactivatedMembers(t *testing.T) {
 		t.Fatalf("got %q, want %q", s, want)
 	}
 }
+
+// TestDecideGroupMembers: given licensed group g1 (u1, licensed through it,
+// and u2, whom the identity provider deactivated), when its members are set or changed, then
+// the group's change and licenses for the active members who join only;
+// a group that does not exist cannot be changed.
+func TestDecideGroupMembers(t *testing.T) {
+	world := func() decisionWorld {
+		w := givenDecision(5, false, "e5")
+		g := &domain.Group{ID: "g1"}
+		domain.EvolveGroup(g, events.Envelope{Data: events.GroupChanged{GroupID: "g1", Name: "Sales", Members: []string{"u1", "u2"},
+			Products: []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}}}})
+		w[events.Aggregate{Kind: events.KindGroup, ID: "g1"}] = g
+		domain.EvolveProduct(w[e5Agg].(*domain.Product), events.Envelope{Data: events.LicenseAssigned{ProductID: "e5", UserID: "u1",
+			DisabledServices: []string{}, Source: events.Source{Kind: events.SourceGroup, Ref: "g1"}}})
+		u2 := &domain.User{ID: "u2"}
+		domain.EvolveUser(u2, events.Envelope{Data: events.UserProvisioned{UserID: "u2", UserName: "u2", Active: false}})
+		w[events.Aggregate{Kind: events.KindUser, ID: "u2"}] = u2
+		return w
+	}
+	products := []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}}
+	for _, tc := range []struct {
+		name    string
+		decide  func(domain.StateOf) ([]domain.Emit, error)
+		then    []string
+		wantErr error
+	}{
+		{"set: the deactivated member gets no license", func(s domain.StateOf) ([]domain.Emit, error) {
+			return domain.DecideSetGroup(s, "g1", domain.SetGroup{Name: "Sales", Members: []domain.UserID{"u1", "u2", "u3"}, Products: products})
+		}, []string{"group/g1 GroupChanged [u1 u2 u3]", "product/e5 LicenseAssigned u3[]"}, nil},
+		{"change: add one, one deactivated", func(s domain.StateOf) ([]domain.Emit, error) {
+			return domain.DecideChangeMembers(s, "g1", domain.ChangeMembers{Add: []domain.UserID{"u3"}})
+		}, []string{"group/g1 GroupChanged [u1 u2 u3]", "product/e5 LicenseAssigned u3[]"}, nil},
+		{"change: rename only", func(s domain.StateOf) ([]domain.Emit, error) {
+			name := "Sales EMEA"
+			return domain.DecideChangeMembers(s, "g1", domain.ChangeMembers{Name: &name})
+		}, []string{"group/g1 GroupChanged [u1 u2]"}, nil},
+		{"change: an empty name", func(s domain.StateOf) ([]domain.Emit, error) {
+			name := ""
+			return domain.DecideChangeMembers(s, "g1", domain.ChangeMembers{Name: &name})
+		}, nil, &domain.ValidationError{}},
+		{"change: no such group", func(s domain.StateOf) ([]domain.Emit, error) {
+			return domain.DecideChangeMembers(s, "g9", domain.ChangeMembers{Add: []domain.UserID{"u3"}})
+		}, nil, &domain.NotFoundError{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.decide(world().state)
+			checkKind(t, err, tc.wantErr)
+			if s := summary(got); !reflect.DeepEqual(s, tc.then) {
+				t.Fatalf("got %q, want %q", s, tc.then)
+			}
+		})
+	}
+}

@@ -62,7 +62,7 @@ type Request struct {
 	Justification string
 	SubmittedAt   time.Time
 	ExpiresAt     time.Time
-	Status        string
+	Status        events.RequestStatus
 	Warned        bool
 	Decision      *events.RequestApproved
 	DecidedAt     time.Time
@@ -135,10 +135,6 @@ func EvolveRequest(r *Request, env events.Envelope) {
 	}
 }
 
-func requestAgg(id RequestID) events.Aggregate {
-	return events.Aggregate{Kind: events.KindRequest, ID: string(id)}
-}
-
 // SubmitRequest asks for a product for the requester and other users.
 type SubmitRequest struct {
 	ProductID     ProductID
@@ -189,19 +185,19 @@ func (c SubmitRequest) validate() error {
 // request read model's details (GET /v1/requests/{id}); ProductName is
 // filled in by the caller, which knows product names.
 type RequestView struct {
-	RequestID     RequestID     `json:"request_id"`
-	ProductID     ProductID     `json:"product_id"`
-	ProductName   string        `json:"product_name"`
-	Requester     UserID        `json:"requester"`
-	RequestedAt   time.Time     `json:"requested_at"`
-	Status        string        `json:"status"`
-	Users         []UserID      `json:"users"`
-	Justification string        `json:"justification"`
-	ExpiresAt     time.Time     `json:"expires_at"`
-	ExpiryWarned  bool          `json:"expiry_warned"`
-	Outcomes      []UserOutcome `json:"outcomes"`
-	Decision      *DecisionView `json:"decision,omitempty"`
-	Shares        []Share       `json:"shares"`
+	RequestID     RequestID            `json:"request_id"`
+	ProductID     ProductID            `json:"product_id"`
+	ProductName   string               `json:"product_name"`
+	Requester     UserID               `json:"requester"`
+	RequestedAt   time.Time            `json:"requested_at"`
+	Status        events.RequestStatus `json:"status"`
+	Users         []UserID             `json:"users"`
+	Justification string               `json:"justification"`
+	ExpiresAt     time.Time            `json:"expires_at"`
+	ExpiryWarned  bool                 `json:"expiry_warned"`
+	Outcomes      []UserOutcome        `json:"outcomes"`
+	Decision      *DecisionView        `json:"decision,omitempty"`
+	Shares        []Share              `json:"shares"`
 }
 
 // UserOutcome is what became of one user of a request.
@@ -363,8 +359,11 @@ func (c Decide) validate(r *Request) error {
 	return nil
 }
 
-// decisionAggs lists the aggregates a decision needs besides the request.
-func decisionAggs(tx *Tx, r *Request, c Decide) []events.Aggregate {
+// decisionAggs lists the aggregates decision c on request id needs besides
+// the request, from the states of the request and, with c.GroupID, of the
+// group (both are read first).
+func decisionAggs(state StateOf, id RequestID, c Decide) []events.Aggregate {
+	r := state(requestAgg(id)).(*Request)
 	if !r.Exists() || len(c.Approve) == 0 {
 		return nil
 	}
@@ -373,13 +372,11 @@ func decisionAggs(tx *Tx, r *Request, c Decide) []events.Aggregate {
 			return nil
 		}
 		gagg := groupAgg(c.GroupID)
+		g := state(gagg).(*Group)
 		out := []events.Aggregate{gagg}
-		if _, ok := tx.entries[gagg]; ok {
-			g := tx.State(gagg).(*Group)
-			out = append(out, groupProducts(g, nil)...)
-			// Every member's state: a deactivated one gets no license.
-			out = append(out, memberAggs(g.Members)...)
-		}
+		out = append(out, groupProducts(g, nil)...)
+		// Every member's state: a deactivated one gets no license.
+		out = append(out, memberAggs(g.Members)...)
 		for _, u := range c.Approve {
 			if a := userAgg(u); events.ValidID(string(u)) && !slices.Contains(out, a) {
 				out = append(out, a)
@@ -408,7 +405,7 @@ func (s *Service) DecideRequest(ctx context.Context, tenant TenantID, id Request
 	}
 	ragg := requestAgg(id)
 	var out RequestView
-	plan := func(tx *Tx) []events.Aggregate { return decisionAggs(tx, tx.State(ragg).(*Request), c) }
+	plan := func(state StateOf) []events.Aggregate { return decisionAggs(state, id, c) }
 	seed := []events.Aggregate{ragg}
 	if c.GroupID != "" && events.ValidID(string(c.GroupID)) {
 		seed = append(seed, groupAgg(c.GroupID))
@@ -418,9 +415,7 @@ func (s *Service) DecideRequest(ctx context.Context, tenant TenantID, id Request
 		if err != nil {
 			return err
 		}
-		for _, e := range emits {
-			tx.Emit(e.Agg, e.Events...)
-		}
+		tx.EmitAll(emits...)
 		return nil
 	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
 	return out, res, err

@@ -101,7 +101,7 @@ func (s *Service) SimulatePolicy(ctx context.Context, tenant TenantID, id Policy
 			return Simulation{}, err
 		}
 	}
-	pagg := events.Aggregate{Kind: events.KindPolicy, ID: string(id)}
+	pagg := policyAgg(id)
 	var listed []ProductID
 	if _, err := s.read(ctx, tenant, []events.Aggregate{pagg}, func(tx *Tx) {
 		listed = slices.Clone(tx.State(pagg).(*Policy).Listed)
@@ -115,7 +115,7 @@ func (s *Service) SimulatePolicy(ctx context.Context, tenant TenantID, id Policy
 	}
 	aggs := []events.Aggregate{orgAgg, pagg}
 	for _, pid := range listed {
-		aggs = append(aggs, events.Aggregate{Kind: events.KindProduct, ID: string(pid)})
+		aggs = append(aggs, productAgg(pid))
 	}
 	var (
 		out    Simulation
@@ -126,7 +126,7 @@ func (s *Service) SimulatePolicy(ctx context.Context, tenant TenantID, id Policy
 		v := ClaimView{Org: tx.State(orgAgg).(*Org), Policies: map[PolicyID]*Policy{id: tx.State(pagg).(*Policy)},
 			Products: map[ProductID]*Product{}}
 		for _, pid := range listed {
-			v.Products[pid] = tx.State(events.Aggregate{Kind: events.KindProduct, ID: string(pid)}).(*Product)
+			v.Products[pid] = tx.State(productAgg(pid)).(*Product)
 		}
 		out, simErr = SimulateClaims(v, id, products, n, now)
 	})

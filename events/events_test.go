@@ -20,9 +20,10 @@ var update = flag.Bool("update", false, "rewrite the golden files of current ver
 
 var at = time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)
 
-// samples holds one example payload of every current event type. The golden
-// test fails if a registered type has none.
+// samples holds one example payload of every current event type, by
+// aggregate. The golden test fails if a registered type has none.
 var samples = []events.Data{
+	// product
 	events.ProductAdded{ProductID: "e5", Name: "Office 365 E5", Services: []string{"exchange", "teams"}, Licenses: 50, SelfService: events.SelfServiceBlocked},
 	events.LicensesPurchased{ProductID: "e5", Count: 10},
 	events.LicensesRemoved{ProductID: "e5", Count: 2},
@@ -30,25 +31,53 @@ var samples = []events.Data{
 	events.LicenseAssigned{ProductID: "e5", UserID: "u1", DisabledServices: []string{"teams"}, Source: events.Source{Kind: events.SourceRequest, Ref: "01JREQ"}},
 	events.LicenseClaimed{ProductID: "e5", UserID: "u2", PolicyID: "p1", App: "teams", DisabledServices: []string{}, SigninID: "s-1", ClaimedAt: at},
 	events.LicenseUnassigned{ProductID: "e5", UserID: "u1", Reason: events.UnassignedUserDeactivated},
+	events.LicensesClaimed{ProductID: "e5", PolicyID: "p1", App: "teams", Claims: []events.Claim{
+		{UserID: "u2", DisabledServices: []string{}, SigninID: "s-1", ClaimedAt: at},
+		{UserID: "u3", DisabledServices: []string{"chat"}, SigninID: "s-2", ClaimedAt: at}}},
+	events.LicensesAssigned{ProductID: "e5", Assignments: []events.Assignment{
+		{UserID: "u2", DisabledServices: []string{}, Source: events.Source{Kind: events.SourceManual}, Actor: "admin", CommandID: "cmd-1"},
+		{UserID: "u3", DisabledServices: []string{"chat"}, Source: events.Source{Kind: events.SourceManual}, Actor: "lena", CommandID: "cmd-2"}}},
+	events.PoolLow{PolicyID: "p1", ProductID: "e5", Available: 2, Threshold: 2},
+	events.PolicyExhausted{PolicyID: "p1", ProductID: "e5"},
+	events.LicenseReclaimWarned{ProductID: "e5", UserID: "u2", PolicyID: "p1", App: "teams", LastSeen: at, ReclaimAt: at.AddDate(0, 0, 30)},
+	events.LicenseReclaimed{ProductID: "e5", UserID: "u2", PolicyID: "p1", App: "teams", LastSeen: at},
+	events.PoolForecastWarned{ProductID: "e5", RunOutAt: at.AddDate(0, 0, 12), DaysLeft: 12, Available: 14, Queued: 2,
+		ClaimsPerDay7: 1, ClaimsPerDay30: 0.5, BuyToCover30Days: 18, HorizonDays: 14},
+	events.PoolForecastCleared{ProductID: "e5", RunOutAt: ptr(at.AddDate(0, 0, 40)), DaysLeft: ptr(40.0), Available: 40},
+	// org
+	events.RequestProcessChanged{Mode: events.ProcessOwn, Message: "Use the IT portal", Link: "https://it.example.com/licenses"},
+	events.AutoClaimSettingChanged{Enabled: true},
+	events.AppPolicyBound{App: "teams", PolicyID: "p1"},
+	events.AppPolicyUnbound{App: "teams", PolicyID: "p1"},
+	// policy
+	events.PolicyCreated{PolicyID: "p1", Name: "Teams users", App: "teams", Products: []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}, {ProductID: "e3", DisabledServices: []string{"exchange"}}}, Enabled: true},
+	events.PolicyRenamed{PolicyID: "p1", Name: "Teams"},
+	events.PolicyStatusChanged{PolicyID: "p1", Enabled: false},
+	events.PolicyProductsChanged{PolicyID: "p1", Products: []events.PolicyProduct{{ProductID: "e3", DisabledServices: []string{}}}},
+	events.UserQueued{PolicyID: "p1", UserID: "u9", SigninID: "s-9", SignedInAt: at, Reason: events.QueueDailyCap},
+	events.QueuedUserGranted{PolicyID: "p1", UserID: "u9", ProductID: "e5"},
+	events.QueuedUserDropped{PolicyID: "p1", UserID: "u9", Reason: events.DropAlreadyLicensed},
+	events.PolicyLimitsChanged{PolicyID: "p1", DailyCap: ptr(10), TotalCap: ptr(200), ReclaimAfterDays: ptr(30), ReclaimWarnDays: nil},
+	events.PolicyClaimsCounted{PolicyID: "p1", Day: "2026-11-01", Today: 3, Total: 41},
+	// user
+	events.UserRegistered{UserID: "u1", Email: "u1@example.com", DisplayName: "User One", Roles: []string{"license-admin"}},
 	events.UserProvisioned{UserID: "u1", UserName: "u1@example.com", ExternalID: "00ujl29u0le5T6Aj10h7", Active: true},
 	events.UserDeleted{UserID: "u1"},
+	// group
+	events.GroupChanged{GroupID: "g1", Name: "Sales", Members: []string{"u1"}, Products: []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}}},
 	events.GroupDeleted{GroupID: "g1"},
 	events.IdentityAppsMapped{Mappings: []events.IdentityApp{{Provider: events.ProviderEntra, ProviderAppID: "de8bc8b5-d9f9-48b1-a8ad-b748da725064", App: "teams"}, {Provider: events.ProviderOkta, ProviderAppID: "0oa1a35nndfI7w1yp1d8", App: "teams"}}},
+	// request
 	events.RequestSubmitted{RequestID: "r1", ProductID: "e5", Requester: "u1", Users: []string{"u1", "u2"}, Justification: "project X", ExpiresAt: at.AddDate(0, 0, 30)},
 	events.RequestShared{RequestID: "r1", Recipients: []events.ShareRecipient{{Email: "boss@example.com", UserID: "boss", ShareID: "sh1"}}, Subject: "Please decide", Message: "Thoughts?", ExpiresAt: at.AddDate(0, 0, 7)},
 	events.ShareAnswered{RequestID: "r1", ShareID: "sh1", Email: "boss@example.com", Recommendation: "approve", Comment: "fine"},
 	events.RequestApproved{RequestID: "r1", ProductID: "e3", Approved: []string{"u1"}, Rejected: []string{"u2"}, AlreadyLicensed: []string{}, DisabledServices: []string{"teams"}, Message: "enjoy"},
 	events.RequestDenied{RequestID: "r2", Rejected: []string{"u3"}, Message: "no budget"},
 	events.RequestExpired{RequestID: "r3"},
-	events.RequestProcessChanged{Mode: events.ProcessOwn, Message: "Use the IT portal", Link: "https://it.example.com/licenses"},
-	events.AutoClaimSettingChanged{Enabled: true},
-	events.PolicyCreated{PolicyID: "p1", Name: "Teams users", App: "teams", Products: []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}, {ProductID: "e3", DisabledServices: []string{"exchange"}}}, Enabled: true},
-	events.PolicyRenamed{PolicyID: "p1", Name: "Teams"},
-	events.PolicyStatusChanged{PolicyID: "p1", Enabled: false},
-	events.PolicyProductsChanged{PolicyID: "p1", Products: []events.PolicyProduct{{ProductID: "e3", DisabledServices: []string{}}}},
-	events.UserRegistered{UserID: "u1", Email: "u1@example.com", DisplayName: "User One", Roles: []string{"license-admin"}},
-	events.GroupChanged{GroupID: "g1", Name: "Sales", Members: []string{"u1"}, Products: []events.PolicyProduct{{ProductID: "e5", DisabledServices: []string{}}}},
+	events.RequestExpiryWarned{RequestID: "r1", ExpiresAt: at.AddDate(0, 0, 30)},
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func sampleEnvelope(d events.Data) events.Envelope {
 	return events.New("01JAAAAAAAAAAAAAAAAAAAAAAA", "contoso", events.Aggregate{Kind: events.KindProduct, ID: "e5"}, at,
@@ -176,6 +205,24 @@ func TestUpcastProductAddedV1(t *testing.T) {
 	}
 	if env.Version != 2 {
 		t.Fatalf("version: got %d, want 2", env.Version)
+	}
+}
+
+func TestUpcastUserQueuedV1(t *testing.T) {
+	b, err := os.ReadFile(goldenPath(events.TypeUserQueued, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := events.Default().Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := env.Data.(events.UserQueued)
+	if !ok {
+		t.Fatalf("data is %T, want events.UserQueued", env.Data)
+	}
+	if got.Reason != events.QueueNoSeats || got.UserID != "u9" || env.Version != 2 {
+		t.Fatalf("got %+v (v%d), want reason %q at v2", got, env.Version, events.QueueNoSeats)
 	}
 }
 

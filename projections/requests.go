@@ -35,13 +35,13 @@ const DefaultRetention = 365 * 24 * time.Hour
 
 // RequestItem is one row of the Requests list.
 type RequestItem struct {
-	RequestID   string    `json:"request_id"`
-	ProductID   string    `json:"product_id"`
-	ProductName string    `json:"product_name"`
-	Requester   string    `json:"requester"`
-	RequestedAt time.Time `json:"requested_at"`
-	Status      string    `json:"status"`
-	Users       []string  `json:"users"`
+	RequestID   string               `json:"request_id"`
+	ProductID   string               `json:"product_id"`
+	ProductName string               `json:"product_name"`
+	Requester   string               `json:"requester"`
+	RequestedAt time.Time            `json:"requested_at"`
+	Status      events.RequestStatus `json:"status"`
+	Users       []string             `json:"users"`
 }
 
 // RequestUser is one user of a request and what became of them.
@@ -278,7 +278,7 @@ func (rq *Requests) List(tenant string, f RequestFilter) []RequestItem {
 	}
 	for _, r := range rt.Requests {
 		switch {
-		case f.Status == RequestPending && r.Status != RequestPending,
+		case f.Status == string(RequestPending) && r.Status != RequestPending,
 			f.Status == "completed" && r.Status == RequestPending,
 			f.Requester != "" && r.Requester != f.Requester,
 			!f.Now.IsZero() && r.RequestedAt.Before(f.Now.Add(-f.Retention)):

@@ -37,7 +37,7 @@ func TestRequests(t *testing.T) {
 	ids := func(items []projections.RequestItem) []string {
 		out := []string{}
 		for _, it := range items {
-			out = append(out, it.RequestID+":"+it.Status)
+			out = append(out, it.RequestID+":"+string(it.Status))
 		}
 		return out
 	}

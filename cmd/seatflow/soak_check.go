@@ -138,7 +138,7 @@ func soakCheckCommands(cmds []*soakCmd, f *soakFold, limit int) (acked, refused 
 		case c.kind == skSignin:
 			acked++
 			claims, queued := f.claims[c.key], f.queued[c.key]
-			switch c.outcome {
+			switch domain.ClaimStatus(c.outcome) {
 			case domain.ClaimClaimed:
 				if claims != 1 || queued != 0 {
 					add("sign-in %s answered claimed: %d claims and %d queuings carry its id, want 1 and 0", c.key, claims, queued)

@@ -94,7 +94,7 @@ func TestPolicyRoutes(t *testing.T) {
 		r := e.do("POST", "/v1/signins", ingest, `{"id":"`+id+`","user_id":"`+user+`","app":"teams","at":"2025-03-01T11:00:00Z"}`).mustStatus(t, 200)
 		var s httpapi.SignInState
 		_ = json.Unmarshal(r.body, &s)
-		return s.Status + " " + string(s.ProductID)
+		return string(s.Status) + " " + string(s.ProductID)
 	}
 	if got := sign("s1", "u1"); got != "claimed p" {
 		t.Fatalf("u1: %s", got)

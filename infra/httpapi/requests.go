@@ -478,7 +478,7 @@ func (s *Server) doSharedRequest(w http.ResponseWriter, r *http.Request) error {
 		return p
 	}
 	out := SharedRequest{RequestID: d.RequestID, ProductID: d.ProductID, ProductName: d.ProductName, Requester: person(d.Requester),
-		Users: make([]Person, len(d.Users)), Justification: d.Justification, Status: d.Status, RequestedAt: d.RequestedAt,
+		Users: make([]Person, len(d.Users)), Justification: d.Justification, Status: string(d.Status), RequestedAt: d.RequestedAt,
 		SharedBy: person(sh.SharedBy), Subject: sh.Subject, Message: sh.Message, ExpiresAt: sh.ExpiresAt,
 		Answered: sh.Answered, Recommendation: sh.Recommendation, Comment: sh.Comment, AnsweredAt: sh.AnsweredAt}
 	for i, u := range d.Users {

@@ -2,13 +2,199 @@ package domain
 
 import (
 	"context"
+	"net/mail"
 	"slices"
+	"strings"
 
 	"github.com/seatflow/seatflow/events"
 )
 
+// The user aggregate (sf.evt.<tenant>.user.<id>): a directory user, as an
+// admin registers it, an identity provider provisions it (SCIM) or a
+// sign-in names it.
+
+// The roles of Seatflow, in one place: the admin roles a directory user can
+// hold (users holding any of them are the tenant's admins: they are told
+// when a request arrives) and the roles only a token carries.
+const (
+	RoleGlobalAdmin  = "global-admin"
+	RoleUserAdmin    = "user-admin"
+	RoleLicenseAdmin = "license-admin"
+	// RoleUser is any member of the organisation.
+	RoleUser = "user"
+	// RoleIngest is for upstream systems that post sign-ins over HTTP.
+	RoleIngest = "ingest"
+	// RoleSCIM is for an identity provider that provisions the tenant's
+	// users and groups through SCIM 2.0 (/scim/v2).
+	RoleSCIM = "scim"
+)
+
+// DirectoryRoles lists the roles a directory user can hold: the admin roles.
+var DirectoryRoles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin}
+
+// Roles lists every role a token can carry.
+var Roles = []string{RoleGlobalAdmin, RoleUserAdmin, RoleLicenseAdmin, RoleUser, RoleIngest, RoleSCIM}
+
+// Bounds of directory users.
+const (
+	MaxNameLen  = 200
+	MaxEmailLen = 254
+)
+
 // MaxUserNameLen bounds a provisioned user name and external id.
 const MaxUserNameLen = 256
+
+// User is the state of one directory user.
+type User struct {
+	ID          UserID
+	Email       string
+	DisplayName string
+	Roles       []string
+	// UserName and ExternalID are what an identity provider provisioned the
+	// user with (SCIM); Inactive is true once it deactivated the user, and
+	// Deleted once it deleted them.
+	UserName   string
+	ExternalID string
+	Inactive   bool
+	Deleted    bool
+}
+
+// Registered reports whether the user is in the directory.
+func (u *User) Registered() bool { return u.Email != "" && !u.Deleted }
+
+// View is the user as the API shows it.
+func (u *User) View() UserView {
+	return UserView{UserID: u.ID, Email: u.Email, DisplayName: u.DisplayName, Roles: nonNil(u.Roles)}
+}
+
+// UserView is a directory user.
+type UserView struct {
+	UserID      UserID   `json:"user_id"`
+	Email       string   `json:"email"`
+	DisplayName string   `json:"display_name"`
+	Roles       []string `json:"roles"`
+}
+
+// EvolveUser folds one event into u.
+func EvolveUser(u *User, env events.Envelope) {
+	switch e := env.Data.(type) {
+	case events.UserRegistered:
+		u.Email, u.DisplayName, u.Roles, u.Deleted = e.Email, e.DisplayName, e.Roles, false
+	case events.UserProvisioned:
+		u.UserName, u.ExternalID, u.Inactive = e.UserName, e.ExternalID, !e.Active
+	case events.UserDeleted:
+		*u = User{ID: u.ID, Deleted: true}
+	}
+}
+
+// RegisterUser registers a directory user or updates one. The email is
+// kept in lower case.
+type RegisterUser struct {
+	Email       string
+	DisplayName string
+	Roles       []string
+	// KeepRoles leaves the user's roles as they are (Roles is ignored).
+	KeepRoles bool
+	// ByGlobalAdmin says the issuer may grant and take away roles; without
+	// it, a command that would change them is refused.
+	ByGlobalAdmin bool
+}
+
+// DecideUser returns the events that register or update u; none when
+// nothing changes.
+func DecideUser(u *User, c RegisterUser) ([]events.Data, error) {
+	email, err := normalEmail("email", c.Email)
+	if err != nil {
+		return nil, err
+	}
+	if c.DisplayName == "" || len(c.DisplayName) > MaxNameLen {
+		return nil, invalid("display_name", "must be 1 to %d bytes", MaxNameLen)
+	}
+	if c.KeepRoles {
+		c.Roles = u.Roles
+	}
+	for _, r := range c.Roles {
+		if !slices.Contains(DirectoryRoles, r) {
+			return nil, invalid("roles", "%q is not a directory role (roles: %s)", r, strings.Join(DirectoryRoles, ", "))
+		}
+	}
+	if hasDuplicate(c.Roles) {
+		return nil, invalid("roles", "lists a role twice")
+	}
+	roles := slices.Clone(nonNil(c.Roles))
+	slices.Sort(roles)
+	if !c.ByGlobalAdmin && !slices.Equal(roles, nonNil(u.Roles)) {
+		return nil, ErrRolesNeedGlobalAdmin
+	}
+	if u.Registered() && u.Email == email && u.DisplayName == c.DisplayName && slices.Equal(u.Roles, roles) {
+		return nil, nil
+	}
+	return one(events.UserRegistered{UserID: string(u.ID), Email: email, DisplayName: c.DisplayName, Roles: roles}), nil
+}
+
+// normalEmail checks that s is one bare address and returns it in lower
+// case.
+func normalEmail(field, s string) (string, error) {
+	if s == "" || len(s) > MaxEmailLen {
+		return "", invalid(field, "must be an email address of 1 to %d bytes", MaxEmailLen)
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", invalid(field, "%q is not a bare email address", s)
+	}
+	return strings.ToLower(s), nil
+}
+
+// NormalEmail is the form directory emails are stored and compared in, or a
+// validation error naming field.
+func NormalEmail(field, s string) (string, error) { return normalEmail(field, s) }
+
+// RegisterUser registers or updates directory user id.
+func (s *Service) RegisterUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, c RegisterUser) (UserView, Result, error) {
+	if err := checkID("user_id", string(id)); err != nil {
+		return UserView{}, Result{}, err
+	}
+	var out UserView
+	agg := userAgg(id)
+	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		evs, err := DecideUser(tx.State(agg).(*User), c)
+		if err != nil {
+			return err
+		}
+		tx.Emit(agg, evs...)
+		return nil
+	}, func(tx *Tx) { out = tx.State(agg).(*User).View() })
+	return out, res, err
+}
+
+// DecideSignInUser returns the events that register the user a sign-in
+// names: none when the directory has them already, whatever the sign-in
+// says their email or name is.
+func DecideSignInUser(u *User, email, displayName string) ([]events.Data, error) {
+	if u.Registered() {
+		return nil, nil
+	}
+	return DecideUser(u, RegisterUser{Email: email, DisplayName: displayName})
+}
+
+// RegisterSignInUser registers the directory user a sign-in names when the
+// directory does not know them yet. A sign-in never changes a user the
+// directory has: anyone allowed to send sign-ins could otherwise rewrite an
+// admin's email and receive their mail.
+func (s *Service) RegisterSignInUser(ctx context.Context, tenant TenantID, id UserID, meta events.Meta, email, displayName string) (Result, error) {
+	if err := checkID("user_id", string(id)); err != nil {
+		return Result{}, err
+	}
+	agg := userAgg(id)
+	return s.Transact(ctx, tenant, meta, []events.Aggregate{agg}, func(tx *Tx) error {
+		evs, err := DecideSignInUser(tx.State(agg).(*User), email, displayName)
+		if err != nil {
+			return err
+		}
+		tx.Emit(agg, evs...)
+		return nil
+	}, nil)
+}
 
 // ProvisionUser is an identity provider's whole view of one directory user
 // (SCIM create, replace, or a patch applied to the current view). It keeps
@@ -144,16 +330,6 @@ func release(state StateOf, id UserID, products []ProductID, reason string) []Em
 	return out
 }
 
-func dedupe[T comparable](xs []T) []T {
-	var out []T
-	for _, x := range xs {
-		if !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // ProvisionUser provisions directory user id as c: registers or updates it,
 // records its identity-provider attributes and, on deactivation, releases its
 // licenses (on reactivation, gives back its groups' ones), all in one append.
@@ -170,10 +346,10 @@ func (s *Service) ProvisionUser(ctx context.Context, tenant TenantID, id UserID,
 		seed = append(seed, groupAgg(g))
 	}
 	var out User
-	res, err := s.transactPlanned(ctx, tenant, meta, seed, func(tx *Tx) []events.Aggregate {
+	res, err := s.transactPlanned(ctx, tenant, meta, seed, func(state StateOf) []events.Aggregate {
 		var ps []events.Aggregate
 		for _, g := range dedupe(c.Groups) {
-			for _, p := range tx.State(groupAgg(g)).(*Group).Products {
+			for _, p := range state(groupAgg(g)).(*Group).Products {
 				if a := productAgg(ProductID(p.ProductID)); !slices.Contains(seed, a) && !slices.Contains(ps, a) {
 					ps = append(ps, a)
 				}
@@ -185,9 +361,7 @@ func (s *Service) ProvisionUser(ctx context.Context, tenant TenantID, id UserID,
 		if err != nil {
 			return err
 		}
-		for _, e := range emits {
-			tx.Emit(e.Agg, e.Events...)
-		}
+		tx.EmitAll(emits...)
 		return nil
 	}, func(tx *Tx) { out = *tx.State(uagg).(*User) })
 	return out, res, err
@@ -211,111 +385,7 @@ func (s *Service) DeleteUser(ctx context.Context, tenant TenantID, id UserID, me
 		if err != nil {
 			return err
 		}
-		for _, e := range emits {
-			tx.Emit(e.Agg, e.Events...)
-		}
+		tx.EmitAll(emits...)
 		return nil
 	}, nil)
-}
-
-// ChangeMembers changes a security group's name and members as an identity
-// provider's PATCH does, against the group's current state: Name, if not
-// nil, renames it; Replace, if not nil, is the whole new member list;
-// then Add joins and Remove leaves (absent members and members already in
-// are ignored). The group's products stay.
-type ChangeMembers struct {
-	Name    *string
-	Replace *[]UserID
-	Add     []UserID
-	Remove  []UserID
-}
-
-// Apply returns g's new state under c.
-func (c ChangeMembers) Apply(g *Group) SetGroup {
-	next := SetGroup{Name: g.Name, Members: slices.Clone(g.Members), Products: slices.Clone(g.Products)}
-	if c.Name != nil {
-		next.Name = *c.Name
-	}
-	if c.Replace != nil {
-		next.Members = dedupe(*c.Replace)
-	}
-	for _, m := range c.Add {
-		if !slices.Contains(next.Members, m) {
-			next.Members = append(next.Members, m)
-		}
-	}
-	next.Members = slices.DeleteFunc(next.Members, func(m UserID) bool { return slices.Contains(c.Remove, m) })
-	if next.Members == nil {
-		next.Members = []UserID{}
-	}
-	return next
-}
-
-// ChangeGroupMembers applies c to existing group id as one SetGroup decided
-// on the group's current state, so concurrent membership changes never
-// overwrite each other. Errors: as SetGroup, and *NotFoundError for a group
-// that does not exist.
-func (s *Service) ChangeGroupMembers(ctx context.Context, tenant TenantID, id GroupID, meta events.Meta, c ChangeMembers) (GroupView, Result, error) {
-	if err := checkID("group_id", string(id)); err != nil {
-		return GroupView{}, Result{}, err
-	}
-	gagg := groupAgg(id)
-	var out GroupView
-	res, err := s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
-		func(tx *Tx) []events.Aggregate {
-			g := tx.State(gagg).(*Group)
-			return append(groupProducts(g, g.Products), memberAggs(c.Apply(g).Members)...)
-		},
-		func(tx *Tx) error {
-			g := tx.State(gagg).(*Group)
-			if !g.Exists() {
-				return &NotFoundError{Kind: "group", ID: string(id)}
-			}
-			next := c.Apply(g)
-			if err := next.validate(); err != nil {
-				return err
-			}
-			next.Inactive = inactiveMembers(tx, next.Members)
-			return decideGroup(tx, id, next)
-		},
-		func(tx *Tx) { out = tx.State(gagg).(*Group).View() })
-	return out, res, err
-}
-
-// DecideDeleteGroup decides deleting group id over the states of the group
-// and of its products: the group emptied of members and products (its
-// licenses taken back, as a group change does) and GroupDeleted. Errors:
-// *NotFoundError.
-func DecideDeleteGroup(state StateOf, id GroupID) ([]Emit, error) {
-	gagg := groupAgg(id)
-	g := state(gagg).(*Group)
-	if !g.Exists() {
-		return nil, &NotFoundError{Kind: "group", ID: string(id)}
-	}
-	out, err := DecideGroup(state, id, SetGroup{Name: g.Name, Members: []UserID{}, Products: []events.PolicyProduct{}})
-	if err != nil {
-		return nil, err
-	}
-	return append(out, Emit{gagg, []events.Data{events.GroupDeleted{GroupID: string(id)}}}), nil
-}
-
-// DeleteGroup deletes group id, taking back the licenses it gave, in one
-// append.
-func (s *Service) DeleteGroup(ctx context.Context, tenant TenantID, id GroupID, meta events.Meta) (Result, error) {
-	if err := checkID("group_id", string(id)); err != nil {
-		return Result{}, err
-	}
-	gagg := groupAgg(id)
-	return s.transactPlanned(ctx, tenant, meta, []events.Aggregate{gagg},
-		func(tx *Tx) []events.Aggregate { return groupProducts(tx.State(gagg).(*Group), nil) },
-		func(tx *Tx) error {
-			emits, err := DecideDeleteGroup(tx.State, id)
-			if err != nil {
-				return err
-			}
-			for _, e := range emits {
-				tx.Emit(e.Agg, e.Events...)
-			}
-			return nil
-		}, nil)
 }

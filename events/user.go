@@ -1,12 +1,22 @@
 package events
 
-// Wire names of the provisioning event types (SCIM 2.0 from an identity
-// provider). They never change.
+// Wire names of the user aggregate's event types (sf.evt.<tenant>.user.<id>).
+// They never change.
 const (
+	TypeUserRegistered  = "UserRegistered"
 	TypeUserProvisioned = "UserProvisioned"
 	TypeUserDeleted     = "UserDeleted"
-	TypeGroupDeleted    = "GroupDeleted"
 )
+
+// UserRegistered records a directory user created or updated. Roles are the
+// admin roles the user holds in the organisation (global-admin, user-admin,
+// license-admin); notifications for admins go to them.
+type UserRegistered struct {
+	UserID      string   `json:"user_id"`
+	Email       string   `json:"email"`
+	DisplayName string   `json:"display_name"`
+	Roles       []string `json:"roles"`
+}
 
 // UserProvisioned records, on a user aggregate, the attributes an identity
 // provider keeps for a directory user beyond UserRegistered's: its login
@@ -29,23 +39,17 @@ type UserDeleted struct {
 	UserID string `json:"user_id"`
 }
 
-// GroupDeleted records, on a group aggregate, that the group was deleted. A
-// GroupChanged without members or products precedes it in the same append,
-// releasing the licenses the group gave.
-type GroupDeleted struct {
-	GroupID string `json:"group_id"`
-}
-
-func (GroupDeleted) EventType() string    { return TypeGroupDeleted }
-func (GroupDeleted) EventVersion() int    { return 1 }
+func (UserRegistered) EventType() string  { return TypeUserRegistered }
 func (UserProvisioned) EventType() string { return TypeUserProvisioned }
-func (UserProvisioned) EventVersion() int { return 1 }
 func (UserDeleted) EventType() string     { return TypeUserDeleted }
+
+func (UserRegistered) EventVersion() int  { return 1 }
+func (UserProvisioned) EventVersion() int { return 1 }
 func (UserDeleted) EventVersion() int     { return 1 }
 
-// registerProvisioning adds the provisioning types of this file to r.
-func registerProvisioning(r *Registry) {
+// registerUser adds the user aggregate's event types to r.
+func registerUser(r *Registry) {
+	Register[UserRegistered](r)
 	Register[UserProvisioned](r)
 	Register[UserDeleted](r)
-	Register[GroupDeleted](r)
 }
