@@ -146,7 +146,7 @@ func TestRequestsRetention(t *testing.T) {
 	rq := build()
 	var got []string
 	for _, it := range rq.List("contoso", projections.RequestFilter{}) {
-		got = append(got, it.RequestID+":"+it.Status)
+		got = append(got, it.RequestID+":"+string(it.Status))
 	}
 	if want := []string{"r4:pending", "r3:pending"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("after 10 days with a 7-day retention: %v, want %v (the pending r3 stays)", got, want)
