@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seatflow/seatflow/events"
@@ -248,5 +249,41 @@ func TestRecreatedStreamRebuilds(t *testing.T) {
 	}
 	if _, ok := counts.Product("contoso", "p5"); !ok {
 		t.Error("product p5 of the new stream is missing")
+	}
+}
+
+// flakyCheckpoints fails its first fails loads, as a busy server's timeout.
+type flakyCheckpoints struct {
+	projector.Checkpoints
+	fails int
+}
+
+func (f *flakyCheckpoints) Load(ctx context.Context) (projector.Checkpoint, bool, error) {
+	if f.fails > 0 {
+		f.fails--
+		return projector.Checkpoint{}, false, fmt.Errorf("load checkpoint: %w", nats.ErrTimeout)
+	}
+	return f.Checkpoints.Load(ctx)
+}
+
+// TestCheckpointReadAgainAfterATimeout: a checkpoint that times out once is
+// asked for again and resumed, not thrown away for a rebuild.
+func TestCheckpointReadAgainAfterATimeout(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := projector.OpenObjectStore(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, js, 0, 2000)
+	runUntilCaughtUp(t, js, cps, 2000, models()...)
+	r := runUntilCaughtUp(t, js, &flakyCheckpoints{Checkpoints: cps, fails: 1}, 2000, models()...)
+	if applied, _ := r.Stats(); applied != 0 || r.Resumed() != 2000 {
+		t.Fatalf("after a timed-out read: resumed %d applied %d, want 2000 and 0", r.Resumed(), applied)
 	}
 }

@@ -348,6 +348,28 @@ func (r *Runner) checkpointEvery() int {
 	return max(r.cfg.CheckpointEvery, int(r.saved/2))
 }
 
+// checkpointLoadAttempts is how often a checkpoint that could not be read
+// (a timeout on a busy server, a leader change) is asked for again before
+// the read models are rebuilt from the start instead, which for a long
+// stream costs minutes where another attempt costs seconds.
+const checkpointLoadAttempts = 4
+
+func (r *Runner) loadCheckpoint(ctx context.Context) (Checkpoint, bool, error) {
+	for attempt := 1; ; attempt++ {
+		cp, found, err := r.cfg.Checkpoints.Load(ctx)
+		if err == nil || attempt == checkpointLoadAttempts || ctx.Err() != nil {
+			return cp, found, err
+		}
+		wait := time.Duration(attempt) * time.Second
+		r.log.Warn("projections: cannot read the checkpoint; asking again", "err", err, "attempt", attempt, "wait", wait.String())
+		select {
+		case <-ctx.Done():
+			return cp, found, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
 // resume restores the read models from the saved checkpoint if it matches
 // them; otherwise they start empty and are rebuilt from the stream.
 func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error {
@@ -358,7 +380,7 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 		r.log.Info("projections: rebuilding from the start of the stream")
 		return nil
 	}
-	cp, found, err := r.cfg.Checkpoints.Load(ctx)
+	cp, found, err := r.loadCheckpoint(ctx)
 	if err != nil {
 		// A checkpoint is an optimisation: without it, rebuild.
 		r.log.Warn("projections: cannot read the checkpoint; rebuilding from the start", "err", err)
