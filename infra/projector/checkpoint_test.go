@@ -180,17 +180,7 @@ type bumped struct{ *projections.LicenseCounts }
 func (bumped) Version() int { return 2 }
 
 func TestVersionChangeRebuilds(t *testing.T) {
-	srv := natstest.RunJetStream(t)
-	_, js := natstest.Connect(t, srv.ClientURL())
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
-		t.Fatal(err)
-	}
-	cps, err := projector.OpenObjectStore(ctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, cps := checkpointEnv(t)
 	publish(t, js, 0, 3000)
 	runUntilCaughtUp(t, js, cps, 3000, models()...)
 	// Same models: resume with nothing to replay.
@@ -218,17 +208,9 @@ func TestCheckpointsNeedSnapshotters(t *testing.T) {
 // again (it restarts at sequence 1), a checkpoint of the old stream is not
 // resumed, even one whose position the new stream has passed.
 func TestRecreatedStreamRebuilds(t *testing.T) {
-	srv := natstest.RunJetStream(t)
-	_, js := natstest.Connect(t, srv.ClientURL())
+	js, cps := checkpointEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
-		t.Fatal(err)
-	}
-	cps, err := projector.OpenObjectStore(ctx, js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	publish(t, js, 0, 2000)
 	runUntilCaughtUp(t, js, cps, 2000, models()...)
 	if err := js.DeleteStream(ctx, natsjs.StreamEvents); err != nil {
@@ -269,6 +251,19 @@ func (f *flakyCheckpoints) Load(ctx context.Context) (projector.Checkpoint, bool
 // TestCheckpointReadAgainAfterATimeout: a checkpoint that times out once is
 // asked for again and resumed, not thrown away for a rebuild.
 func TestCheckpointReadAgainAfterATimeout(t *testing.T) {
+	js, cps := checkpointEnv(t)
+	publish(t, js, 0, 2000)
+	runUntilCaughtUp(t, js, cps, 2000, models()...)
+	r := runUntilCaughtUp(t, js, &flakyCheckpoints{Checkpoints: cps, fails: 1}, 2000, models()...)
+	if applied, _ := r.Stats(); applied != 0 || r.Resumed() != 2000 {
+		t.Fatalf("after a timed-out read: resumed %d applied %d, want 2000 and 0", r.Resumed(), applied)
+	}
+}
+
+// checkpointEnv is a JetStream server with Seatflow's streams and the
+// checkpoint store.
+func checkpointEnv(t *testing.T) (jetstream.JetStream, *projector.ObjectStore) {
+	t.Helper()
 	srv := natstest.RunJetStream(t)
 	_, js := natstest.Connect(t, srv.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -280,10 +275,5 @@ func TestCheckpointReadAgainAfterATimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	publish(t, js, 0, 2000)
-	runUntilCaughtUp(t, js, cps, 2000, models()...)
-	r := runUntilCaughtUp(t, js, &flakyCheckpoints{Checkpoints: cps, fails: 1}, 2000, models()...)
-	if applied, _ := r.Stats(); applied != 0 || r.Resumed() != 2000 {
-		t.Fatalf("after a timed-out read: resumed %d applied %d, want 2000 and 0", r.Resumed(), applied)
-	}
+	return js, cps
 }
