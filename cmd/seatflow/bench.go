@@ -1056,7 +1056,10 @@ func (b *benchRun) rebuild(ctx context.Context, fold bench.Fold) error {
 		return err
 	}
 	before := liveHeap()
-	_, _, _, _, models := readModels(c, svc, cfg, metrics.New(), b.log)
+	_, _, _, _, models, err := readModels(c, svc, cfg, metrics.New(), b.log)
+	if err != nil {
+		return err
+	}
 	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true})
 	if err != nil {
 		return err

@@ -9,7 +9,7 @@ import (
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
-	"github.com/seatflow/seatflow/infra/signin"
+	"github.com/seatflow/seatflow/infra/reactors"
 )
 
 // setServiceClock moves the clock of commands and the granter (clockOffset)
@@ -18,7 +18,7 @@ import (
 func setServiceClock(t *testing.T, at time.Time) func(time.Time) {
 	t.Helper()
 	rolloverCheck = 20 * time.Millisecond
-	t.Cleanup(func() { clockOffset.Store(0); rolloverCheck = signin.DefaultRolloverCheck })
+	t.Cleanup(func() { clockOffset.Store(0); rolloverCheck = reactors.DefaultRolloverEvery })
 	set := func(at time.Time) { clockOffset.Store(int64(time.Until(at))) }
 	set(at)
 	return set

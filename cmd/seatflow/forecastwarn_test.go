@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/forecast"
 	"github.com/seatflow/seatflow/infra/notify"
+	"github.com/seatflow/seatflow/infra/reactors"
 )
 
 // TestPoolForecastEndToEnd: P has 20 seats. A claim of the last days brings
@@ -23,7 +23,7 @@ func TestPoolForecastEndToEnd(t *testing.T) {
 	day0 := time.Date(2026, 11, 16, 9, 0, 0, 0, time.UTC)
 	setServiceClock(t, day0)
 	forecastEvery, reportNow = 20*time.Millisecond, serviceNow
-	t.Cleanup(func() { forecastEvery, reportNow = forecast.DefaultInterval, time.Now })
+	t.Cleanup(func() { forecastEvery, reportNow = reactors.DefaultForecastInterval, time.Now })
 	w := newACWorld(t, 20, 0)
 	w.svc.do(t, "PUT", "/v1/users/gina", w.admin, map[string]any{"email": "gina@example.com", "display_name": "Gina",
 		"roles": []string{"global-admin"}}).want(t, 200, "")

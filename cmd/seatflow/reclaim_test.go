@@ -7,7 +7,7 @@ import (
 
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/notify"
-	"github.com/seatflow/seatflow/infra/reclaim"
+	"github.com/seatflow/seatflow/infra/reactors"
 )
 
 // TestReclaimEndToEnd: policy Teams reclaims licenses idle for 10 days,
@@ -20,7 +20,7 @@ func TestReclaimEndToEnd(t *testing.T) {
 	day0 := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
 	moveClock := setServiceClock(t, day0)
 	reclaimEvery = 20 * time.Millisecond
-	t.Cleanup(func() { reclaimEvery = reclaim.DefaultInterval })
+	t.Cleanup(func() { reclaimEvery = reactors.DefaultReclaimInterval })
 	w := newACWorld(t, 2, 0)
 	for _, u := range []string{"u1", "u2", "u3"} {
 		w.svc.do(t, "PUT", "/v1/users/"+u, w.admin, map[string]any{"email": u + "@example.com", "display_name": "User " + u}).want(t, 200, "")

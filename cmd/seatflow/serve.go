@@ -180,7 +180,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving
 	if err != nil {
 		return err
 	}
-	counts, licenses, ac, rq, models := readModels(c, svc, cfg, m, log)
+	counts, licenses, ac, rq, models, err := readModels(c, svc, cfg, m, log)
+	if err != nil {
+		return err
+	}
 	cps, err := checkpoints(ctx, c, cfg, models, log)
 	if err != nil {
 		return err
@@ -371,15 +374,18 @@ func watchRevocations(ctx context.Context, c *conn, cfg Config, log *slog.Logger
 
 // readModels builds every read model serve feeds, in the order the runner
 // feeds them; rebuild replays the same list.
-func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, log *slog.Logger) (*projections.LicenseCounts, *projections.UserLicenses, *autoClaim, *requests, []projections.Projection) {
+func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, log *slog.Logger) (*projections.LicenseCounts, *projections.UserLicenses, *autoClaim, *requests, []projections.Projection, error) {
 	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
-	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
+	ac, err := wireAutoClaim(c, svc, cfg.AutoClaim, log)
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
 	ac.replicas, ac.counts = cfg.Replicas, counts
 	rq := wireRequests(c, svc, counts, cfg.Requests, log)
 	ac.metrics, rq.metrics = m.Registry(), m.Registry()
 	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
 	models = append(models, projections.NewLicenseHistory(), projections.NewAsOfIndex(projections.DefaultAsOfEvery))
-	return counts, licenses, ac, rq, models
+	return counts, licenses, ac, rq, models, nil
 }
 
 // modelOf finds the read model of type T among models.

@@ -14,11 +14,10 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/forecast"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/lastseen"
 	"github.com/seatflow/seatflow/infra/natsjs"
-	"github.com/seatflow/seatflow/infra/reclaim"
+	"github.com/seatflow/seatflow/infra/reactors"
 	"github.com/seatflow/seatflow/infra/signin"
 	"github.com/seatflow/seatflow/projections"
 )
@@ -39,7 +38,7 @@ type autoClaimFlags struct {
 func bindAutoClaimFlags(f *flags, c *autoClaimFlags) {
 	f.int(&c.LowSeats, "pool-low-threshold", DefaultLowSeats,
 		"free seats at which a policy's product raises the pool.low alert to global admins (0: only when a policy runs out)")
-	f.duration(&c.ForecastHorizon, "forecast-horizon", forecast.DefaultHorizon,
+	f.duration(&c.ForecastHorizon, "forecast-horizon", reactors.DefaultForecastHorizon,
 		"a product whose forecast run-out date comes this close raises the pool.forecast alert to global admins, once (0: off)")
 }
 
@@ -55,15 +54,15 @@ func (c autoClaimFlags) validate() error {
 
 // rolloverCheck is how often the granter looks for a new UTC day (the
 // daily cap's rollover); end-to-end tests shorten it and move clockOffset.
-var rolloverCheck = signin.DefaultRolloverCheck
+var rolloverCheck = reactors.DefaultRolloverEvery
 
 // reclaimEvery is how often the reclaim reactor looks for idle licenses;
 // end-to-end tests shorten it and move clockOffset.
-var reclaimEvery = reclaim.DefaultInterval
+var reclaimEvery = reactors.DefaultReclaimInterval
 
 // forecastEvery is how often the forecast reactor forecasts; end-to-end
 // tests shorten it.
-var forecastEvery = forecast.DefaultInterval
+var forecastEvery = reactors.DefaultForecastInterval
 
 // reportNow is the clock of the claim report's window; end-to-end tests
 // replace it to check the 1/7/30/90-day windows without waiting.
@@ -75,7 +74,7 @@ type autoClaim struct {
 	svc      *domain.Service
 	policies *projections.PolicyList
 	claims   *projections.Claims
-	granter  *signin.Granter
+	granter  *reactors.Granter
 	handler  *signin.Handler
 	// candidates feed the reclaim reactor.
 	candidates *projections.ReclaimCandidates
@@ -96,13 +95,17 @@ type autoClaim struct {
 
 // wireAutoClaim builds the auto-claim components on svc and the NATS
 // connection c.
-func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog.Logger) *autoClaim {
+func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog.Logger) (*autoClaim, error) {
 	opts := domain.ClaimOptions{LowSeats: flags.LowSeats}
+	granter, err := reactors.NewGranter(reactors.GranterConfig{Commands: svc, Options: opts, Now: serviceNow, RolloverEvery: rolloverCheck, Logger: log})
+	if err != nil {
+		return nil, err
+	}
 	return &autoClaim{
 		svc:        svc,
 		policies:   projections.NewPolicyList(),
 		claims:     projections.NewClaims(),
-		granter:    signin.NewGranter(svc, opts, log).Clock(serviceNow, rolloverCheck),
+		granter:    granter,
 		handler:    signin.NewHandler(svc, signin.NewStreamTenants(c.js, natsjs.StreamEvents), opts),
 		candidates: projections.NewReclaimCandidates(),
 		warnings:   projections.NewForecastWarnings(),
@@ -111,7 +114,7 @@ func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, log *slog
 		url:        c.url,
 		opts:       c.opts,
 		log:        log,
-	}
+	}, nil
 }
 
 // projections are the read models the runner feeds for auto-claim.
@@ -136,14 +139,14 @@ func (a *autoClaim) start(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	a.handler.RecordSeen(seen)
-	reactor, err := reclaim.New(reclaim.Config{Commands: a.svc, Due: a.candidates, LastSeen: seen, Now: serviceNow,
+	reactor, err := reactors.NewReclaim(reactors.ReclaimConfig{Commands: a.svc, Due: a.candidates, LastSeen: seen, Now: serviceNow,
 		Interval: reclaimEvery, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
-	var ahead *forecast.Reactor
+	var ahead *reactors.Forecast
 	if a.horizon > 0 {
-		ahead, err = forecast.New(forecast.Config{Commands: a.svc, Products: a.counts, Claims: a.claims, Queues: a.policies,
+		ahead, err = reactors.NewForecast(reactors.ForecastConfig{Commands: a.svc, Products: a.counts, Claims: a.claims, Queues: a.policies,
 			Warnings: a.warnings, Horizon: a.horizon, Now: serviceNow, Interval: forecastEvery, Logger: a.log})
 		if err != nil {
 			return nil, err

@@ -14,9 +14,9 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
-	"github.com/seatflow/seatflow/infra/expiry"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/notify"
+	"github.com/seatflow/seatflow/infra/reactors"
 	"github.com/seatflow/seatflow/infra/sharelink"
 	"github.com/seatflow/seatflow/projections"
 )
@@ -41,9 +41,9 @@ type requestFlags struct {
 func bindRequestFlags(f *flags, c *requestFlags) {
 	f.duration(&c.Retention, "request-retention", projections.DefaultRetention, "how long a decided or expired request stays in the Requests list and in memory (its events stay in the stream)")
 	f.duration(&c.PendingFor, "request-deadline", domain.DefaultPendingFor, "how long a request may stay pending before it expires")
-	f.duration(&c.WarnBefore, "request-warn-before", expiry.DefaultWarnBefore, "how long before a request's deadline its users are warned (negative: never)")
+	f.duration(&c.WarnBefore, "request-warn-before", reactors.DefaultWarnBefore, "how long before a request's deadline its users are warned (negative: never)")
 	f.duration(&c.ShareTTL, "share-link-ttl", domain.DefaultShareTTL, "how long a shared request's e-mailed link stays valid (at most until the request's deadline)")
-	f.duration(&c.ExpiryEvery, "expiry-interval", expiry.DefaultInterval, "how often pending requests are checked against their deadline")
+	f.duration(&c.ExpiryEvery, "expiry-interval", reactors.DefaultExpiryInterval, "how often pending requests are checked against their deadline")
 	f.string(&c.PublicURL, "public-url", "", "base URL of the API as e-mail recipients reach it, for share links (default: http://<--http>)")
 	f.string(&c.SMTPAddr, "smtp-addr", "", "SMTP server host:port; notifications are e-mailed only when set")
 	f.string(&c.SMTPFrom, "smtp-from", "seatflow@localhost", "sender address of notification e-mails")
@@ -139,7 +139,7 @@ func (q *requests) start(ctx context.Context, progress notify.Progress, httpAddr
 	if err != nil {
 		return nil, err
 	}
-	sched, err := expiry.New(expiry.Config{Commands: q.svc, Due: q.list, Now: serviceNow, WarnBefore: q.flags.WarnBefore,
+	sched, err := reactors.NewExpiry(reactors.ExpiryConfig{Commands: q.svc, Due: q.list, Now: serviceNow, WarnBefore: q.flags.WarnBefore,
 		Interval: q.flags.ExpiryEvery, Logger: q.log})
 	if err != nil {
 		return nil, err
