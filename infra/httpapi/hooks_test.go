@@ -15,7 +15,6 @@ import (
 	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/idphook"
-	"github.com/seatflow/seatflow/infra/signin"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -23,10 +22,10 @@ import (
 // cmd/seatflow publish them on a real stream.
 type published struct {
 	mu  sync.Mutex
-	got []signin.Payload
+	got []domain.SignInMessage
 }
 
-func (p *published) Publish(_ context.Context, tenant string, ps []signin.Payload) (int, error) {
+func (p *published) Publish(_ context.Context, tenant string, ps []domain.SignInMessage) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.got = append(p.got, ps...)
@@ -196,7 +195,7 @@ func TestHooks(t *testing.T) {
 		t.Fatalf("entra graph page answered %s", b)
 	}
 	ats := []string{"2026-11-23T09:00:01.517Z", "2026-11-23T09:05:48.0729893Z", "2025-03-01T08:00:00Z", "2026-11-23T19:15:41.6195833Z"}
-	want := []signin.Payload{
+	want := []domain.SignInMessage{
 		{ID: "okta-f4b1c3e2-9e84-11f1-87c2-5a0e3d9b1f64", UserID: "01ANN", App: "teams"},
 		{ID: "entra-2b9a1c6e-4d0b-4a3f-9c8e-7f6d5e4c3b2a", UserID: "01ANN", App: "teams"},
 		{ID: "entra-b1", UserID: "bob", App: "teams"},
