@@ -281,6 +281,10 @@ func (r *Router) Run(ctx context.Context) error {
 // Running is closed once the router has taken its first partitions.
 func (r *Router) Running() chan struct{} { return r.running }
 
+// Close closes the connection New opened, for a Router that does not run;
+// Run closes it itself, after which Close does nothing.
+func (r *Router) Close() { r.nc.Close() }
+
 // Owned lists the partitions this instance consumes.
 func (r *Router) Owned() []int {
 	r.mu.Lock()
