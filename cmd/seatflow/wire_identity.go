@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatflow/seatflow/domain"
@@ -14,9 +16,9 @@ import (
 // identity-app mapping and the Okta and Entra ID sign-in hooks, whose
 // sign-ins are published on sf.signin.<tenant> for the sign-in router,
 // exactly as an upstream system's are.
-func identityHooks(c *conn, svc *domain.Service, directory *projections.Directory, reg prometheus.Registerer) (*httpapi.IdentityConfig, error) {
+func identityHooks(c *conn, svc *domain.Service, directory *projections.Directory, reg prometheus.Registerer, now func() time.Time) (*httpapi.IdentityConfig, error) {
 	r, err := idphook.New(idphook.Config{Apps: svc, Directory: directory, Publisher: signin.NewPublisher(c.js),
-		Metrics: reg, Now: serviceNow})
+		Metrics: reg, Now: now})
 	if err != nil {
 		return nil, err
 	}
