@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,5 +24,23 @@ func identityHooks(c *conn, svc *domain.Service, directory *projections.Director
 	if err != nil {
 		return nil, err
 	}
-	return &httpapi.IdentityConfig{Commands: svc, Hooks: r}, nil
+	return &httpapi.IdentityConfig{Commands: svc, Hooks: hookReceiver{r}}, nil
+}
+
+// hookReceiver gives the HTTP API the identity-provider edge's receiver
+// in the API's terms: one edge does not import another.
+type hookReceiver struct{ r *idphook.Receiver }
+
+var _ httpapi.IdentityHooks = hookReceiver{}
+
+// Receive implements httpapi.IdentityHooks.
+func (h hookReceiver) Receive(ctx context.Context, tenant, provider string, body []byte) (httpapi.HookSummary, error) {
+	sum, err := h.r.Receive(ctx, tenant, provider, body)
+	var m *idphook.MalformedError
+	if errors.As(err, &m) {
+		return httpapi.HookSummary{}, &httpapi.MalformedHookError{Field: m.Field, Reason: m.Reason, JSON: m.JSON}
+	}
+	return httpapi.HookSummary{Received: sum.Received, Accepted: sum.Accepted, Duplicates: sum.Duplicates,
+		Ignored: httpapi.HookIgnored{OtherEvent: sum.Ignored.OtherEvent, Failed: sum.Ignored.Failed,
+			UnmappedApp: sum.Ignored.UnmappedApp, UnknownUser: sum.Ignored.UnknownUser}}, err
 }
