@@ -38,14 +38,22 @@ type acWorld struct {
 
 func newACWorld(t *testing.T, pSeats, bSeats int, serveArgs ...string) *acWorld {
 	t.Helper()
-	return newACWorldIn(t, t.TempDir(), pSeats, bSeats, serveArgs...)
+	return newACWorldIn(t, t.TempDir(), nil, pSeats, bSeats, serveArgs...)
 }
 
-// newACWorldIn is newACWorld with serve's data dir chosen by the caller.
-func newACWorldIn(t *testing.T, dataDir string, pSeats, bSeats int, serveArgs ...string) *acWorld {
+// newACWorldWith is newACWorld with tune applied to serve's configuration
+// (see startServeWith).
+func newACWorldWith(t *testing.T, tune func(*Config), pSeats, bSeats int, serveArgs ...string) *acWorld {
 	t.Helper()
-	svc, _ := startServe(t, dataDir, serveArgs...)
-	w := &acWorld{svc: svc, admin: token(t, "contoso", "gina", "global-admin"), ingest: token(t, "contoso", "idp", "ingest")}
+	return newACWorldIn(t, t.TempDir(), tune, pSeats, bSeats, serveArgs...)
+}
+
+// newACWorldIn is newACWorldWith with serve's data dir chosen by the
+// caller.
+func newACWorldIn(t *testing.T, dataDir string, tune func(*Config), pSeats, bSeats int, serveArgs ...string) *acWorld {
+	t.Helper()
+	svc, _ := startServeWith(t, tune, dataDir, serveArgs...)
+	w := &acWorld{svc: svc, admin: svc.token(t, "contoso", "gina", "global-admin"), ingest: svc.token(t, "contoso", "idp", "ingest")}
 	waitFor(t, 30*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
 	for id, seats := range map[string]int{"P": pSeats, "B": bSeats} {
 		svc.do(t, "POST", "/v1/products", w.admin, map[string]any{"product_id": id, "name": "Plan " + id,
@@ -308,9 +316,7 @@ func testAutoClaimRace(t *testing.T, w *acWorld) {
 // 100 days, counted against an injected clock.
 func TestAutoClaimReport(t *testing.T) {
 	now := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
-	reportNow = func() time.Time { return now }
-	t.Cleanup(func() { reportNow = time.Now })
-	w := newACWorld(t, 10, 10)
+	w := newACWorldWith(t, newTestClock(now).tune, 10, 10)
 	agoDays := []int{0, 0, 3, 6, 10, 29, 50, 89, 95, 99}
 	for i, d := range agoDays {
 		w.signIn(t, fmt.Sprintf("r%d", i), fmt.Sprintf("r%d", i), now.AddDate(0, 0, -d).Add(-time.Hour))
@@ -379,7 +385,7 @@ func TestAutoClaimReport(t *testing.T) {
 		}
 	}
 	w.svc.do(t, "GET", "/v1/reports/claims?days=14", w.admin, nil).want(t, 400, "validation_failed")
-	w.svc.do(t, "GET", "/v1/reports/claims", token(t, "contoso", "lisa", "license-admin"), nil).want(t, 403, "forbidden")
+	w.svc.do(t, "GET", "/v1/reports/claims", w.svc.token(t, "contoso", "lisa", "license-admin"), nil).want(t, 403, "forbidden")
 	r := w.svc.do(t, "GET", "/v1/reports/claims", w.admin, nil).want(t, 200, "")
 	if r.body["days"] != 90.0 {
 		t.Fatalf("default window: got %v, want 90", r.body["days"])

@@ -347,24 +347,36 @@ func (b *benchRun) startService(ctx context.Context) error {
 }
 
 func (b *benchRun) serve(ctx context.Context) error {
+	app, err := NewApp(ctx, b.svcCfg, b.log)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	svcCtx, cancel := context.WithCancel(ctx)
-	ready := make(chan serving, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(svcCtx, b.svcCfg, b.log, func(s serving) { ready <- s }) }()
+	go func() { done <- app.Run(svcCtx) }()
+	stop := func() error {
+		cancel()
+		err := <-done
+		app.Close()
+		return err
+	}
 	select {
-	case s := <-ready:
-		b.base, b.runner = "http://"+s.HTTP, s.Runner
+	case <-app.Ready():
 	case err := <-done:
 		cancel()
+		app.Close()
+		if err == nil {
+			err = errors.New("stopped before serving")
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-time.After(60 * time.Second):
-		cancel()
+		_ = stop()
 		return errors.New("serve did not start within 60s")
 	}
+	b.base, b.runner = "http://"+app.Addr(), app.runner
 	b.stopSvc = func() error {
-		cancel()
 		b.stopSvc = nil
-		return <-done
+		return stop()
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 120*time.Second)
 	defer wcancel()
@@ -1056,7 +1068,10 @@ func (b *benchRun) rebuild(ctx context.Context, fold bench.Fold) error {
 		return err
 	}
 	before := liveHeap()
-	_, _, _, _, models := readModels(c, svc, cfg, metrics.New(), b.log)
+	_, _, _, _, models, err := readModels(c, svc, cfg, metrics.New(), b.log)
+	if err != nil {
+		return err
+	}
 	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true})
 	if err != nil {
 		return err

@@ -9,20 +9,7 @@ import (
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
-	"github.com/seatflow/seatflow/infra/signin"
 )
-
-// setServiceClock moves the clock of commands and the granter (clockOffset)
-// so that it reads at, and restores it when the test ends; it returns a
-// function that moves it again.
-func setServiceClock(t *testing.T, at time.Time) func(time.Time) {
-	t.Helper()
-	rolloverCheck = 20 * time.Millisecond
-	t.Cleanup(func() { clockOffset.Store(0); rolloverCheck = signin.DefaultRolloverCheck })
-	set := func(at time.Time) { clockOffset.Store(int64(time.Until(at))) }
-	set(at)
-	return set
-}
 
 // TestCapsHoldOnTwoInstances: a policy with a daily cap of 5 and a total
 // cap of 8 serves 14 users signing in at once through two instances on a
@@ -35,19 +22,19 @@ func TestCapsHoldOnTwoInstances(t *testing.T) {
 		t.Skip("3-node cluster and two instances")
 	}
 	day1 := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
-	moveClock := setServiceClock(t, day1)
+	clock := newTestClock(day1)
 	c := natstest.RunCluster(t, 3)
 	args := []string{"--nats-url", c.URLs(), "--replicas", "3"}
 	var insts [2]*service
 	for i := range insts {
-		insts[i], _ = startServe(t, t.TempDir(), args...)
+		insts[i], _ = startServeWith(t, clock.tune, t.TempDir(), args...)
 	}
 	for _, s := range insts {
 		waitFor(t, 60*time.Second, "readyz", func() bool { return s.do(t, "GET", "/readyz", "", nil).status == 200 })
 	}
 	c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
-	admin, ingest := token(t, "contoso", "gina", "global-admin"), token(t, "contoso", "idp", "ingest")
 	a, b := insts[0], insts[1]
+	admin, ingest := a.token(t, "contoso", "gina", "global-admin"), a.token(t, "contoso", "idp", "ingest")
 	for id, seats := range map[string]int{"P": 4, "B": 20} {
 		a.do(t, "POST", "/v1/products", admin, map[string]any{"product_id": id, "name": "Plan " + id,
 			"services": []string{"mail"}, "licenses": seats, "self_service": "blocked"}).want(t, 201, "")
@@ -106,13 +93,13 @@ func TestCapsHoldOnTwoInstances(t *testing.T) {
 	checkQueueReasons(t, a, admin, policy, events.QueueDailyCap, 9)
 
 	// The next UTC day: the granters serve the queue up to the total cap.
-	moveClock(day1.AddDate(0, 0, 1))
+	clock.Set(day1.AddDate(0, 0, 1))
 	waitFor(t, 60*time.Second, "3 grants on day 2", func() bool { return w.countClaims(t) == 8 })
 	if q := w.policyView(t).Queue; len(q) != 6 || q[0] != v.Queue[3] {
 		t.Fatalf("queue on day 2: got %v, want the last 6 of %v", q, v.Queue)
 	}
 	// Another day: the total cap keeps the rest waiting.
-	moveClock(day1.AddDate(0, 0, 2))
+	clock.Set(day1.AddDate(0, 0, 2))
 	b.do(t, "POST", "/v1/signins", ingest, map[string]any{"id": "s-late", "user_id": "late", "app": "teams",
 		"at": day1.AddDate(0, 0, 2).Format(time.RFC3339Nano)}).want(t, 200, "")
 	waitFor(t, 30*time.Second, "the late user queued", func() bool { return len(w.policyView(t).Queue) == 7 })

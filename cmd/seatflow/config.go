@@ -61,6 +61,22 @@ type Config struct {
 	Pprof bool
 	// OIDC is the console's organisation sign-in (off without an issuer).
 	OIDC oidcFlags
+
+	// Clock is the service's one clock (no flag sets it; nil: time.Now):
+	// commands, reactors, read-model queries and the checks of bearer
+	// tokens, sessions and share links read it, so a test that moves it
+	// moves all of them. Only timestamps other systems make are compared
+	// with the wall clock: the age of a notification by JetStream's store
+	// time, an identity provider's ID token.
+	Clock func() time.Time
+}
+
+// clock is c.Clock, or time.Now.
+func (c Config) clock() func() time.Time {
+	if c.Clock != nil {
+		return c.Clock
+	}
+	return time.Now
 }
 
 // flags binds the shared flags to fs. Each flag's default comes from the

@@ -46,7 +46,7 @@ func writeFile(t *testing.T, content string) string {
 // anonymous client is refused.
 func TestCredsEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
-	w := newACWorldIn(t, dataDir, 3, 2)
+	w := newACWorldIn(t, dataDir, nil, 3, 2)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(w.svc.natsURL, "nats://"))
 
 	if nc, err := nats.Connect(w.svc.natsURL, nats.Name("intruder"), nats.NoReconnect()); err == nil {

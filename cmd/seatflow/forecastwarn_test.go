@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/forecast"
 	"github.com/seatflow/seatflow/infra/notify"
 )
 
@@ -21,10 +20,8 @@ import (
 // service clock is injected; nothing sleeps.
 func TestPoolForecastEndToEnd(t *testing.T) {
 	day0 := time.Date(2026, 11, 16, 9, 0, 0, 0, time.UTC)
-	setServiceClock(t, day0)
-	forecastEvery, reportNow = 20*time.Millisecond, serviceNow
-	t.Cleanup(func() { forecastEvery, reportNow = forecast.DefaultInterval, time.Now })
-	w := newACWorld(t, 20, 0)
+	clock := newTestClock(day0)
+	w := newACWorldWith(t, func(c *Config) { clock.tune(c); c.AutoClaim.ForecastEvery = 20 * time.Millisecond }, 20, 0)
 	w.svc.do(t, "PUT", "/v1/users/gina", w.admin, map[string]any{"email": "gina@example.com", "display_name": "Gina",
 		"roles": []string{"global-admin"}}).want(t, 200, "")
 	w.svc.do(t, "PUT", "/v1/users/lisa", w.admin, map[string]any{"email": "lisa@example.com", "display_name": "Lisa",

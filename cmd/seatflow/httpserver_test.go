@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -116,14 +115,7 @@ func TestHTTPLimitsValidated(t *testing.T) {
 // the number of series fixed however many tenants and products there are.
 func TestMetricsOnTheirOwnListenerWithoutTenantLabels(t *testing.T) {
 	svc, _ := startServe(t, t.TempDir(), "--metrics-listen", "127.0.0.1:0", "--metrics-tenant-labels=false", "--pprof")
-	var addr string
-	waitFor(t, 10*time.Second, "the metrics listener", func() bool {
-		m := regexp.MustCompile(`"msg":"serving metrics","metrics":"([^"]+)"`).FindStringSubmatch(svc.logs.String())
-		if m != nil {
-			addr = m[1]
-		}
-		return m != nil
-	})
+	addr := svc.metricsAddr
 	for _, tenant := range []string{"contoso", "fabrikam"} {
 		svc.do(t, "POST", "/v1/products", token(t, tenant, "lena", "license-admin"), map[string]any{"product_id": "e5", "name": "E5",
 			"services": []string{"mail"}, "licenses": 3, "self_service": "blocked"}).want(t, 201, "")

@@ -71,12 +71,17 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// servingRE finds the addresses in a child process's "serving" log line.
 var servingRE = regexp.MustCompile(`"msg":"serving","http":"([^"]+)","nats":"([^"]+)"`)
 
 // service is a running `seatflow serve` (in-process or a child process).
 type service struct {
 	base, natsURL string
-	logs          *syncBuffer
+	// metricsAddr is where /metrics listens (in-process only).
+	metricsAddr string
+	// clock is the App's clock (in-process only; nil: the wall clock).
+	clock func() time.Time
+	logs  *syncBuffer
 	// natsOpts are the service user's connection options: from the data
 	// dir's identity on the embedded server, natstest's on a test cluster.
 	natsOpts []nats.Option
@@ -103,9 +108,16 @@ func serviceOption(t *testing.T, dataDir string) nats.Option {
 	return opt
 }
 
-// startServe runs Main("serve") in-process on free ports and returns once it
-// serves; the returned stop cancels it and checks it exited 0.
+// startServe runs serve's App in-process on free ports and returns once it
+// serves; the returned stop cancels it and checks it stopped cleanly.
 func startServe(t *testing.T, dataDir string, extra ...string) (*service, func()) {
+	t.Helper()
+	return startServeWith(t, nil, dataDir, extra...)
+}
+
+// startServeWith is startServe with tune applied to the configuration the
+// flags make: a test's clock, shorter reactor intervals.
+func startServeWith(t *testing.T, tune func(*Config), dataDir string, extra ...string) (*service, func()) {
 	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
 		"--token-secret", testSecret}, extra...)
@@ -114,32 +126,52 @@ func startServe(t *testing.T, dataDir string, extra ...string) (*service, func()
 		// A test cluster trusts natstest's identity only.
 		args = append(args, "--nats-creds", natstest.ServiceCreds(t))
 	}
-	return startServeArgs(t, args)
+	return startApp(t, args, tune)
 }
 
 // startServeArgs is startServe with the whole command line, args[0]
 // "serve" and --data-dir among them.
 func startServeArgs(t *testing.T, args []string) (*service, func()) {
 	t.Helper()
+	return startApp(t, args, nil)
+}
+
+// startApp reads serve's command line args (args[0] "serve") as serve
+// does, lets tune change the configuration, and runs the App until the
+// test ends; it returns once the App serves, at the addresses the App
+// gives. The returned stop cancels Run, checks that it returned nil and
+// closes the App.
+func startApp(t *testing.T, args []string, tune func(*Config)) (*service, func()) {
+	t.Helper()
 	logs := &syncBuffer{}
+	cfg, err := parseServe(args[1:], logs, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("serve %q: %v\n%s", args[1:], err, logs.String())
+	}
+	if tune != nil {
+		tune(&cfg)
+	}
+	app, err := NewApp(context.Background(), cfg, newLogger(logs, cfg.LogLevel))
+	if err != nil {
+		t.Fatalf("serve: %v\n%s", err, logs.String())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	external := slices.Contains(args, "--nats-url")
-	dataDir := args[slices.Index(args, "--data-dir")+1]
-	done := make(chan int, 1)
-	go func() { done <- Main(ctx, args, io.Discard, logs, func(string) string { return "" }) }()
-	var m []string
-	waitFor(t, 30*time.Second, "serve to listen", func() bool {
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d early:\n%s", code, logs.String())
-		default:
-		}
-		m = servingRE.FindStringSubmatch(logs.String())
-		return m != nil
-	})
-	s := &service{base: "http://" + m[1], natsURL: m[2], logs: logs, natsOpts: natstest.Options()}
-	if !external {
-		s.natsOpts = []nats.Option{serviceOption(t, dataDir)}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	select {
+	case <-app.Ready():
+	case err := <-done:
+		cancel()
+		app.Close()
+		t.Fatalf("serve stopped early: %v\n%s", err, logs.String())
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("serve did not serve within 30s:\n%s", logs.String())
+	}
+	s := &service{base: "http://" + app.Addr(), natsURL: app.NATSURL(), metricsAddr: app.MetricsAddr(), clock: cfg.Clock,
+		logs: logs, natsOpts: natstest.Options()}
+	if cfg.NATSURL == "" {
+		s.natsOpts = []nats.Option{serviceOption(t, cfg.DataDir)}
 	}
 	stopped := false
 	stop := func() {
@@ -149,10 +181,11 @@ func startServeArgs(t *testing.T, args []string) (*service, func()) {
 		stopped = true
 		cancel()
 		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d, want 0:\n%s", code, logs.String())
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve stopped with %v, want a clean stop:\n%s", err, logs.String())
 			}
+			app.Close()
 		case <-time.After(30 * time.Second):
 			t.Errorf("serve did not stop within 30s")
 		}
@@ -163,15 +196,32 @@ func startServeArgs(t *testing.T, args []string) (*service, func()) {
 
 func token(t testing.TB, tenant, user string, roles ...string) string {
 	t.Helper()
+	return tokenAt(t, time.Now(), time.Hour, tenant, user, roles...)
+}
+
+// tokenAt is a bearer token issued at now for ttl.
+func tokenAt(t testing.TB, now time.Time, ttl time.Duration, tenant, user string, roles ...string) string {
+	t.Helper()
 	iss, err := auth.New(auth.Config{Keys: testKeys(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := iss.Issue(auth.Claims{Tenant: tenant, Subject: user, Roles: roles}, time.Hour, time.Now())
+	tok, err := iss.Issue(auth.Claims{Tenant: tenant, Subject: user, Roles: roles}, ttl, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// token is a bearer token the service accepts now: issued at its clock's
+// now, for as long as a token may live when a test moves that clock (the
+// service checks tokens against it), else as token's.
+func (s *service) token(t testing.TB, tenant, user string, roles ...string) string {
+	t.Helper()
+	if s.clock == nil {
+		return token(t, tenant, user, roles...)
+	}
+	return tokenAt(t, s.clock(), auth.DefaultMaxTTL, tenant, user, roles...)
 }
 
 type response struct {

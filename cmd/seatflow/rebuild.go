@@ -42,7 +42,10 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if err != nil {
 		return err
 	}
-	_, _, _, _, models := readModels(c, svc, cfg, metrics.New(), log)
+	_, _, _, _, models, err := readModels(c, svc, cfg, metrics.New(), log)
+	if err != nil {
+		return err
+	}
 	cps, err := checkpoints(ctx, c, cfg, models, log)
 	if err != nil {
 		return err

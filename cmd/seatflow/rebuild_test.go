@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -34,26 +33,13 @@ func TestRebuildReplaysEveryReadModel(t *testing.T) {
 		t.Fatalf("rebuild replayed too few read models:\n%s", out.String())
 	}
 
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--data-dir", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--token-secret", testSecret},
-			io.Discard, logs, func(string) string { return "" })
-	}()
-	var m []string
-	waitFor(t, 30*time.Second, "serve", func() bool { m = servingRE.FindStringSubmatch(logs.String()); return m != nil })
-	svc = &service{base: "http://" + m[1]}
+	svc, stop = startServe(t, dir)
 	waitFor(t, 10*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
-	if !strings.Contains(logs.String(), "resumed from checkpoint") {
-		t.Fatalf("serve after rebuild did not resume from its checkpoint:\n%s", logs.String())
+	if !strings.Contains(svc.logs.String(), "resumed from checkpoint") {
+		t.Fatalf("serve after rebuild did not resume from its checkpoint:\n%s", svc.logs.String())
 	}
 	if after := svc.do(t, "GET", "/v1/products", admin, nil).want(t, 200, "").raw; after != before {
 		t.Fatalf("products differ after rebuild:\nbefore %s\nafter  %s", before, after)
 	}
-	cancel()
-	if c := <-done; c != 0 {
-		t.Fatalf("serve exited %d", c)
-	}
+	stop()
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/notify"
-	"github.com/seatflow/seatflow/infra/reclaim"
 )
 
 // TestReclaimEndToEnd: policy Teams reclaims licenses idle for 10 days,
@@ -15,13 +14,11 @@ import (
 // queues. On day 7 both are warned (license.reclaim_warning mails); u2 signs
 // in. On day 10 u1's license is reclaimed (license.reclaimed mail) and the
 // seat goes to u3 from the queue; u2, who signed in after the warning,
-// keeps the license. The clock is injected (clockOffset); nothing sleeps.
+// keeps the license. The clock is injected (a testClock); nothing sleeps.
 func TestReclaimEndToEnd(t *testing.T) {
 	day0 := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
-	moveClock := setServiceClock(t, day0)
-	reclaimEvery = 20 * time.Millisecond
-	t.Cleanup(func() { reclaimEvery = reclaim.DefaultInterval })
-	w := newACWorld(t, 2, 0)
+	clock := newTestClock(day0)
+	w := newACWorldWith(t, func(c *Config) { clock.tune(c); c.AutoClaim.ReclaimEvery = 20 * time.Millisecond }, 2, 0)
 	for _, u := range []string{"u1", "u2", "u3"} {
 		w.svc.do(t, "PUT", "/v1/users/"+u, w.admin, map[string]any{"email": u + "@example.com", "display_name": "User " + u}).want(t, 200, "")
 	}
@@ -44,20 +41,20 @@ func TestReclaimEndToEnd(t *testing.T) {
 	}
 
 	// Day 6: nobody is warned yet.
-	moveClock(day0.AddDate(0, 0, 6))
+	clock.Set(day0.AddDate(0, 0, 6))
 	if got := signIn("u2", day0.AddDate(0, 0, 6).Add(-time.Hour)); got["status"] != "already_licensed" {
 		t.Fatalf("u2 on day 6: got %v", got)
 	}
 	// Day 7: u1 has been idle for 7 days and is warned; u2 signed in on
 	// day 6 and is not.
-	moveClock(day0.AddDate(0, 0, 7).Add(time.Hour))
+	clock.Set(day0.AddDate(0, 0, 7).Add(time.Hour))
 	waitFor(t, 30*time.Second, "u1's reclaim warning mail", func() bool { return len(mails(t, w, notify.KindReclaimWarning)) == 1 })
 	if m := mails(t, w, notify.KindReclaimWarning)[0]; m.To[0] != "u1@example.com" {
 		t.Fatalf("warning: got %+v, want to u1", m)
 	}
 	// Day 13: u2 (idle since day 6) is warned too, to be reclaimed on day
 	// 16; u1's license was reclaimed on day 10, its seat went to u3.
-	moveClock(day0.AddDate(0, 0, 13))
+	clock.Set(day0.AddDate(0, 0, 13))
 	waitFor(t, 30*time.Second, "u1's license reclaimed and u3 granted", func() bool {
 		return len(mails(t, w, notify.KindReclaimed)) == 1 && w.countClaims(t) == 3
 	})
@@ -71,7 +68,7 @@ func TestReclaimEndToEnd(t *testing.T) {
 	}
 	// Day 20: u2, idle since day 13, is warned again (not reclaimed), and
 	// u3, granted on day 13, is warned: the reactor has passed day 16.
-	moveClock(day0.AddDate(0, 0, 20).Add(time.Hour))
+	clock.Set(day0.AddDate(0, 0, 20).Add(time.Hour))
 	waitFor(t, 30*time.Second, "the day-20 warnings", func() bool { return len(mails(t, w, notify.KindReclaimWarning)) == 4 })
 	to := map[string]int{}
 	for _, m := range mails(t, w, notify.KindReclaimWarning) {

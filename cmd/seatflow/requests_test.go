@@ -25,6 +25,7 @@ import (
 type rqWorld struct {
 	svc   *service
 	dir   string
+	tune  func(*Config) // of serve's configuration (see startServeWith)
 	stop  func()
 	admin string
 	lia   string
@@ -34,8 +35,15 @@ type rqWorld struct {
 
 func newRQWorld(t *testing.T) *rqWorld {
 	t.Helper()
-	w := &rqWorld{dir: t.TempDir(), admin: token(t, "contoso", "ada", "global-admin"), lia: token(t, "contoso", "lia", "license-admin")}
+	return newRQWorldWith(t, nil)
+}
+
+// newRQWorldWith is newRQWorld with tune applied to serve's configuration.
+func newRQWorldWith(t *testing.T, tune func(*Config)) *rqWorld {
+	t.Helper()
+	w := &rqWorld{dir: t.TempDir(), tune: tune}
 	w.start(t)
+	w.admin, w.lia = w.svc.token(t, "contoso", "ada", "global-admin"), w.svc.token(t, "contoso", "lia", "license-admin")
 	for _, u := range []struct {
 		id    string
 		roles []string
@@ -58,7 +66,7 @@ func newRQWorld(t *testing.T) *rqWorld {
 
 func (w *rqWorld) start(t *testing.T) {
 	t.Helper()
-	w.svc, w.stop = startServe(t, w.dir, "--expiry-interval", "20ms")
+	w.svc, w.stop = startServeWith(t, w.tune, w.dir, "--expiry-interval", "20ms")
 	waitFor(t, 30*time.Second, "readyz", func() bool { return w.svc.do(t, "GET", "/readyz", "", nil).status == 200 })
 	_, js := w.svc.connect(t)
 	w.reads = &acWorld{js: js}
@@ -73,7 +81,7 @@ func (w *rqWorld) restart(t *testing.T) {
 // submit posts a request as user for users and returns its id.
 func (w *rqWorld) submit(t *testing.T, user, product string, users ...string) string {
 	t.Helper()
-	r := w.svc.do(t, "POST", "/v1/requests", token(t, "contoso", user, "user"),
+	r := w.svc.do(t, "POST", "/v1/requests", w.svc.token(t, "contoso", user, "user"),
 		map[string]any{"product_id": product, "users": users, "justification": "new project"}).want(t, 201, "")
 	id, _ := r.body["request_id"].(string)
 	if id == "" || r.header.Get("Seatflow-Position") == "" {
@@ -317,7 +325,8 @@ var linkRE = regexp.MustCompile(`/shared/(\S+)`)
 
 // TestRequestGroupShareExpiry: group fulfilment, share and answer, expiry.
 func TestRequestGroupShareExpiry(t *testing.T) {
-	w := newRQWorld(t)
+	clock := newTestClock(time.Now())
+	w := newRQWorldWith(t, clock.tune)
 	// Group fulfilment.
 	w.svc.do(t, "PUT", "/v1/groups/empty", w.admin, map[string]any{"name": "Nothing", "members": []string{}, "products": []any{}}).want(t, 200, "")
 	w.svc.do(t, "PUT", "/v1/groups/sales", w.admin, map[string]any{"name": "Sales", "members": []string{"u3"},
@@ -384,13 +393,14 @@ func TestRequestGroupShareExpiry(t *testing.T) {
 		t.Fatalf("request events: %v", types)
 	}
 
-	// Expiry: move the clock to the warning, then past the deadline.
-	t.Cleanup(func() { clockOffset.Store(0) })
-	clockOffset.Store(int64(domain.DefaultPendingFor - 72*time.Hour + time.Minute))
+	// Expiry: move the clock to the warning, then past the deadline (the
+	// admin's token is issued again at the clock's now).
+	clock.Set(time.Now().Add(domain.DefaultPendingFor - 72*time.Hour + time.Minute))
 	waitFor(t, 20*time.Second, "expiry warning", func() bool {
 		return slices.Contains(w.typesOf(t, "sf.evt.contoso.request."+id), "RequestExpiryWarned")
 	})
-	clockOffset.Store(int64(domain.DefaultPendingFor + time.Minute))
+	clock.Set(time.Now().Add(domain.DefaultPendingFor + time.Minute))
+	w.admin = w.svc.token(t, "contoso", "ada", "global-admin")
 	waitFor(t, 20*time.Second, "expiry", func() bool {
 		return slices.Contains(w.typesOf(t, "sf.evt.contoso.request."+id), "RequestExpired")
 	})
@@ -404,7 +414,8 @@ func TestRequestGroupShareExpiry(t *testing.T) {
 		return d["status"] == "expired"
 	})
 	// Retention: a year later the requests leave the list.
-	clockOffset.Store(int64(366 * 24 * time.Hour))
+	clock.Set(time.Now().Add(366 * 24 * time.Hour))
+	w.admin = w.svc.token(t, "contoso", "ada", "global-admin")
 	if l := w.svc.do(t, "GET", "/v1/requests", w.admin, nil).want(t, 200, "").list; len(l) != 0 {
 		t.Fatalf("after retention: %v", l)
 	}

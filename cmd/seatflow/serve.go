@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -21,10 +16,6 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/seatflow/seatflow/domain"
-	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/auth"
-	"github.com/seatflow/seatflow/infra/history"
-	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
@@ -46,17 +37,34 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
+// serveCmd runs `seatflow serve`: the App its flags configure, until ctx
+// ends.
 func serveCmd(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := parseServe(args, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	app, err := NewApp(ctx, cfg, newLogger(stderr, cfg.LogLevel))
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	return app.Run(ctx)
+}
+
+// parseServe reads serve's flags (and SEATFLOW_* variables) into a valid
+// Config; usage and flag errors go to stderr.
+func parseServe(args []string, stderr io.Writer, getenv func(string) string) (Config, error) {
 	var cfg Config
 	f := newFlags("serve", stderr, getenv)
 	serveFlags(f, &cfg)
 	if err := f.parse(args); err != nil {
-		return err
+		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return Config{}, err
 	}
-	return Serve(ctx, cfg, newLogger(stderr, cfg.LogLevel))
+	return cfg, nil
 }
 
 func newID() string { return ulid.Make().String() }
@@ -150,211 +158,6 @@ func (c *conn) close() {
 	}
 }
 
-// Serve runs Seatflow until ctx ends, then drains: the HTTP server stops
-// accepting and finishes in-flight requests (every command that answered
-// success has been acknowledged by JetStream), projections stop, the NATS
-// connection drains and the embedded server shuts down.
-func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
-	return serve(ctx, cfg, log, nil)
-}
-
-// serving is what an in-process caller (seatflow bench) learns once Serve
-// serves: the HTTP address and the projection runner.
-type serving struct {
-	HTTP   string
-	Runner *projector.Runner
-}
-
-// serve is Serve with a hook called once the HTTP server listens.
-func serve(ctx context.Context, cfg Config, log *slog.Logger, ready func(serving)) error {
-	c, err := open(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-
-	reg := events.Default()
-	m := metrics.NewWith(metrics.Options{NoTenantLabels: !cfg.MetricsTenantLabels})
-	store := natsjs.NewStore(c.js, reg)
-	svc, err := domain.NewService(m.Store(store), domain.Config{Now: serviceNow, NewID: newID})
-	if err != nil {
-		return err
-	}
-	counts, licenses, ac, rq, models := readModels(c, svc, cfg, m, log)
-	cps, err := checkpoints(ctx, c, cfg, models, log)
-	if err != nil {
-		return err
-	}
-	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Logger: log, Projections: models, Checkpoints: cps,
-		Observe: svc.Observe})
-	if err != nil {
-		return err
-	}
-	m.WatchLicenses(counts)
-	m.WatchAutoClaim(ac.policies, ac.claims)
-	m.WatchRequests(rq.list)
-	m.WatchProjections(c.js, natsjs.StreamEvents, runner)
-	probe := &natsjs.Probe{NC: c.nc, JS: c.js}
-	m.WatchNATS(c.nc, probe.Check)
-	keys, err := cfg.tokenKeys()
-	if err != nil {
-		return err
-	}
-	revoked, revocations, err := watchRevocations(ctx, c, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer revoked.Stop()
-	issuer, err := auth.New(auth.Config{Keys: keys, MaxTTL: cfg.TokenMaxTTL, Revoked: revoked.Check})
-	if err != nil {
-		return err
-	}
-	log.Info("bearer tokens", "signing_kid", keys.Current().ID, "kids", keys.IDs(), "max_ttl", cfg.TokenMaxTTL.String(),
-		"revocations", revoked.Len())
-	rqHTTP, err := rq.http(keys)
-	if err != nil {
-		return err
-	}
-	past, err := history.New(history.Config{JS: c.js, Registry: reg, Index: modelOf[*projections.AsOfIndex](models),
-		Licenses: modelOf[*projections.LicenseHistory](models), Progress: runner})
-	if err != nil {
-		return err
-	}
-	// /metrics is on the API's listener unless --metrics-listen gives it
-	// one of its own (e.g. an address only Prometheus reaches).
-	idem, err := natsjs.OpenIdempotencyKeys(ctx, c.js, cfg.Replicas)
-	if err != nil {
-		return err
-	}
-	apiMetrics := m.Handler()
-	if cfg.MetricsListen != "" {
-		apiMetrics = nil
-	}
-	idp, err := identityHooks(c, svc, rq.directory, m.Registry())
-	if err != nil {
-		return err
-	}
-	// The listener comes first: the default public URL, to which the
-	// identity provider returns, is its address.
-	ln, err := net.Listen("tcp", cfg.HTTP)
-	if err != nil {
-		return &configError{fmt.Errorf("--http %s: %w", cfg.HTTP, err)}
-	}
-	defer ln.Close() // a no-op once the HTTP server closed it
-	var console *httpapi.ConsoleConfig
-	if cfg.OIDC.on() {
-		console, err = cfg.OIDC.console(ctx, publicBase(cfg.Requests.PublicURL, ln.Addr().String()), rq.directory, revoked, revocations, log)
-		if err != nil {
-			return err
-		}
-	}
-	api, err := httpapi.New(httpapi.Config{
-		Commands: svc, Products: counts, Licenses: licenses, Progress: runner,
-		Tokens: issuer, Logger: log, Now: time.Now, NewID: newID, AutoClaim: ac.http(),
-		Metrics: apiMetrics, Observe: m.ObserveHTTP, Idempotency: idem, Requests: rqHTTP,
-		History: &httpapi.HistoryConfig{Licenses: modelOf[*projections.LicenseHistory](models), AsOf: past, Export: past,
-			Foresight: &httpapi.ForesightConfig{Claims: ac.claims, Queues: ac.policies, Simulate: svc,
-				Now: func() time.Time { return reportNow() }}},
-		SCIM: rq.scim(), Identity: idp, Console: console, Health: func() error {
-			if err := probe.Check(context.Background()); err != nil {
-				return err
-			}
-			return store.Health()
-		},
-	})
-	if err != nil {
-		return err
-	}
-
-	runCtx, stopRunner := context.WithCancel(context.Background())
-	runnerDone := make(chan error, 1)
-	go func() { runnerDone <- runner.Run(runCtx) }()
-	ac.fresh = func(ctx context.Context) error {
-		info, err := c.js.Stream(ctx, natsjs.StreamEvents)
-		if err != nil {
-			return err
-		}
-		return runner.WaitFor(ctx, info.CachedInfo().State.LastSeq)
-	}
-	stopAutoClaim, err := ac.start(ctx)
-	if err != nil {
-		stopRunner()
-		return fmt.Errorf("auto-claim: %w", err)
-	}
-	defer stopAutoClaim()
-	stopRequests, err := rq.start(ctx, runner, ln.Addr().String())
-	if err != nil {
-		stopRunner()
-		return fmt.Errorf("requests: %w", err)
-	}
-	defer stopRequests()
-
-	if cfg.Demo {
-		if err := loadDemo(ctx, svc, log); err != nil {
-			stopRunner()
-			return fmt.Errorf("demo data: %w", err)
-		}
-		if err := loadRequestDemo(ctx, svc); err != nil {
-			stopRunner()
-			return fmt.Errorf("demo data: %w", err)
-		}
-	}
-
-	hs, limited := cfg.HTTPServer.server(api, ln, log)
-	httpDone := make(chan error, 1)
-	go func() { httpDone <- hs.Serve(limited) }()
-	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			_ = hs.Close()
-			stopRunner()
-			return &configError{fmt.Errorf("--metrics-listen %s: %w", cfg.MetricsListen, err)}
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", m.Handler())
-		if cfg.Pprof {
-			// Sample a heap allocation every 16 KiB (Go's default is every
-			// 512 KiB) so heap profiles resolve a read model's growth.
-			runtime.MemProfileRate = 16 << 10
-			mux.HandleFunc("/debug/pprof/", pprof.Index)
-			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		}
-		ms, mlimited := cfg.HTTPServer.server(mux, mln, log)
-		go func() { _ = ms.Serve(mlimited) }()
-		defer ms.Close()
-		log.Info("serving metrics", "metrics", mln.Addr().String(), "pprof", cfg.Pprof)
-	}
-	log.Info("serving", "http", ln.Addr().String(), "nats", redactURL(c.url), "data_dir", cfg.DataDir)
-	if ready != nil {
-		ready(serving{HTTP: ln.Addr().String(), Runner: runner})
-	}
-
-	select {
-	case <-ctx.Done():
-		log.Info("stopping: draining in-flight requests")
-	case err := <-httpDone:
-		stopRunner()
-		return fmt.Errorf("http server: %w", err)
-	case err := <-runnerDone:
-		_ = hs.Close()
-		stopRunner()
-		return fmt.Errorf("projections: %w", err)
-	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTTL)
-	defer cancel()
-	err = hs.Shutdown(shutCtx)
-	stopRunner()
-	<-runnerDone
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("drain http: %w", err)
-	}
-	log.Info("stopped")
-	return nil
-}
-
 // watchRevocations opens the token revocation bucket and loads it; it
 // returns once every revocation made so far is held, so no instance starts
 // serving a token revoked before it started.
@@ -371,15 +174,18 @@ func watchRevocations(ctx context.Context, c *conn, cfg Config, log *slog.Logger
 
 // readModels builds every read model serve feeds, in the order the runner
 // feeds them; rebuild replays the same list.
-func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, log *slog.Logger) (*projections.LicenseCounts, *projections.UserLicenses, *autoClaim, *requests, []projections.Projection) {
+func readModels(c *conn, svc *domain.Service, cfg Config, m *metrics.Metrics, log *slog.Logger) (*projections.LicenseCounts, *projections.UserLicenses, *autoClaim, *requests, []projections.Projection, error) {
 	counts, licenses := projections.NewLicenseCounts(), projections.NewUserLicenses()
-	ac := wireAutoClaim(c, svc, cfg.AutoClaim, log)
+	ac, err := wireAutoClaim(c, svc, cfg.AutoClaim, cfg.clock(), log)
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
 	ac.replicas, ac.counts = cfg.Replicas, counts
-	rq := wireRequests(c, svc, counts, cfg.Requests, log)
+	rq := wireRequests(c, svc, counts, cfg.Requests, cfg.clock(), log)
 	ac.metrics, rq.metrics = m.Registry(), m.Registry()
 	models := append(append([]projections.Projection{counts, licenses}, ac.projections()...), rq.projections()...)
 	models = append(models, projections.NewLicenseHistory(), projections.NewAsOfIndex(projections.DefaultAsOfEvery))
-	return counts, licenses, ac, rq, models
+	return counts, licenses, ac, rq, models, nil
 }
 
 // modelOf finds the read model of type T among models.

@@ -114,9 +114,10 @@ func (c oidcFlags) validate(publicURL, httpAddr string, maxTTL time.Duration) er
 
 // console is the HTTP API's sign-in configuration for the service reached
 // at base: sessions signed with the token keys, sign-out revoked through
-// the revocation bucket, e-mail addresses resolved by the directory.
+// the revocation bucket at the service's clock now, e-mail addresses
+// resolved by the directory.
 func (c oidcFlags) console(ctx context.Context, base string, dir *projections.Directory, revoked *revocation.Set,
-	kv jetstream.KeyValue, log *slog.Logger) (*httpapi.ConsoleConfig, error) {
+	kv jetstream.KeyValue, now func() time.Time, log *slog.Logger) (*httpapi.ConsoleConfig, error) {
 	cl, err := c.client(base, func(tenant, email string) (string, bool) {
 		u, ok := dir.UserByEmail(tenant, email)
 		return u.UserID, ok
@@ -137,9 +138,9 @@ func (c oidcFlags) console(ctx context.Context, base string, dir *projections.Di
 		Revoke: func(ctx context.Context, s auth.Claims) error {
 			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			now := time.Now()
-			e := revocation.Entry{JTI: s.ID, RevokedAt: now, Until: s.ExpiresAt}
-			if _, err := revocation.Revoke(ctx, kv, e, now); err != nil {
+			at := now()
+			e := revocation.Entry{JTI: s.ID, RevokedAt: at, Until: s.ExpiresAt}
+			if _, err := revocation.Revoke(ctx, kv, e, at); err != nil {
 				return err
 			}
 			return revoked.WaitRevoked(ctx, s)

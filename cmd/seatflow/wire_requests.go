@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,9 +12,9 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
-	"github.com/seatflow/seatflow/infra/expiry"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/notify"
+	"github.com/seatflow/seatflow/infra/reactors"
 	"github.com/seatflow/seatflow/infra/sharelink"
 	"github.com/seatflow/seatflow/projections"
 )
@@ -41,9 +39,9 @@ type requestFlags struct {
 func bindRequestFlags(f *flags, c *requestFlags) {
 	f.duration(&c.Retention, "request-retention", projections.DefaultRetention, "how long a decided or expired request stays in the Requests list and in memory (its events stay in the stream)")
 	f.duration(&c.PendingFor, "request-deadline", domain.DefaultPendingFor, "how long a request may stay pending before it expires")
-	f.duration(&c.WarnBefore, "request-warn-before", expiry.DefaultWarnBefore, "how long before a request's deadline its users are warned (negative: never)")
+	f.duration(&c.WarnBefore, "request-warn-before", reactors.DefaultWarnBefore, "how long before a request's deadline its users are warned (negative: never)")
 	f.duration(&c.ShareTTL, "share-link-ttl", domain.DefaultShareTTL, "how long a shared request's e-mailed link stays valid (at most until the request's deadline)")
-	f.duration(&c.ExpiryEvery, "expiry-interval", expiry.DefaultInterval, "how often pending requests are checked against their deadline")
+	f.duration(&c.ExpiryEvery, "expiry-interval", reactors.DefaultExpiryInterval, "how often pending requests are checked against their deadline")
 	f.string(&c.PublicURL, "public-url", "", "base URL of the API as e-mail recipients reach it, for share links (default: http://<--http>)")
 	f.string(&c.SMTPAddr, "smtp-addr", "", "SMTP server host:port; notifications are e-mailed only when set")
 	f.string(&c.SMTPFrom, "smtp-from", "seatflow@localhost", "sender address of notification e-mails")
@@ -75,19 +73,13 @@ func (c requestFlags) validate() error {
 	return errors.Join(errs...)
 }
 
-// clockOffset shifts the clock of commands, the expiry scheduler and the
-// Requests list's retention; end-to-end tests move it forward to reach
-// deadlines without waiting. It is zero in production.
-var clockOffset atomic.Int64
-
-func serviceNow() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) }
-
 // requests is the license-request part of serve: its read models, the
-// notifier, the expiry scheduler and the optional SMTP sender.
+// notifier, the expiry reactor and the optional SMTP sender.
 type requests struct {
 	c         *conn
 	svc       *domain.Service
 	flags     requestFlags
+	now       func() time.Time
 	counts    *projections.LicenseCounts
 	directory *projections.Directory
 	list      *projections.Requests
@@ -96,8 +88,8 @@ type requests struct {
 	log       *slog.Logger
 }
 
-func wireRequests(c *conn, svc *domain.Service, counts *projections.LicenseCounts, flags requestFlags, log *slog.Logger) *requests {
-	return &requests{c: c, svc: svc, flags: flags, counts: counts, directory: projections.NewDirectory(),
+func wireRequests(c *conn, svc *domain.Service, counts *projections.LicenseCounts, flags requestFlags, now func() time.Time, log *slog.Logger) *requests {
+	return &requests{c: c, svc: svc, flags: flags, now: now, counts: counts, directory: projections.NewDirectory(),
 		list: projections.NewRequestsRetaining(flags.Retention), log: log}
 }
 
@@ -115,7 +107,7 @@ func (q *requests) http(keys auth.Keys) (*httpapi.RequestsConfig, error) {
 	}
 	q.links = links
 	return &httpapi.RequestsConfig{Commands: q.svc, Requests: q.list, Directory: q.directory, Links: links,
-		PendingFor: q.flags.PendingFor, Retention: q.flags.Retention, ShareTTL: q.flags.ShareTTL, Now: serviceNow}, nil
+		PendingFor: q.flags.PendingFor, Retention: q.flags.Retention, ShareTTL: q.flags.ShareTTL, Now: q.now}, nil
 }
 
 // scim is the HTTP API's SCIM 2.0 configuration: provisioning writes the
@@ -124,58 +116,35 @@ func (q *requests) scim() *httpapi.SCIMConfig {
 	return &httpapi.SCIMConfig{Commands: q.svc, Directory: q.directory}
 }
 
-// start runs the notifier, the expiry scheduler and, when configured, the
-// SMTP sender until the returned stop is called. httpAddr is the API's
-// address, the default base of share links. Call after http.
-func (q *requests) start(ctx context.Context, progress notify.Progress, httpAddr string) (stop func(), err error) {
-	base := q.flags.PublicURL
-	if base == "" {
-		base = "http://" + httpAddr
-	}
-	n, err := notify.NewNotifier(ctx, notify.NotifierConfig{
-		URL: q.c.url, Options: q.c.opts, Metrics: q.metrics, Registry: events.Default(), Rules: notify.DefaultRules(), Progress: progress, Logger: q.log,
-		Lookup: notify.ReadModels{Directory: q.directory, Products: q.counts, Requests: q.list, Link: notify.LinkBase(base, q.links)},
-	})
-	if err != nil {
-		return nil, err
-	}
-	sched, err := expiry.New(expiry.Config{Commands: q.svc, Due: q.list, Now: serviceNow, WarnBefore: q.flags.WarnBefore,
+// components are the request parts that run beside the read models: the
+// notifier, the expiry reactor and, when configured, the SMTP sender.
+// publicBase is the base URL of share links. Call after http.
+func (q *requests) components(ctx context.Context, progress notify.Progress, publicBase string) ([]component, error) {
+	expiry, err := reactors.NewExpiry(reactors.ExpiryConfig{Commands: q.svc, Due: q.list, Now: q.now, WarnBefore: q.flags.WarnBefore,
 		Interval: q.flags.ExpiryEvery, Logger: q.log})
 	if err != nil {
 		return nil, err
 	}
-	var sender *notify.Sender
+	cs := []component{{name: "expiry", run: always(expiry.Run)}}
 	if q.flags.SMTPAddr != "" {
-		sender, err = notify.NewSender(notify.SenderConfig{JS: q.c.js, Addr: q.flags.SMTPAddr, From: q.flags.SMTPFrom,
+		// The sender measures a notification's age by JetStream's store
+		// time: with the wall clock, not the service's.
+		sender, err := notify.NewSender(notify.SenderConfig{JS: q.c.js, Addr: q.flags.SMTPAddr, From: q.flags.SMTPFrom,
 			Username: q.flags.SMTPUser, Password: q.flags.SMTPPassword, TLS: q.flags.SMTPTLS, Logger: q.log,
 			MaxAge: q.flags.SMTPMaxAge, Metrics: q.metrics})
 		if err != nil {
 			return nil, &configError{err}
 		}
+		cs = append(cs, component{name: "smtp sender", run: sender.Run})
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := n.Run(runCtx); err != nil {
-			q.log.Error("notifier stopped", "err", err)
-		}
+	n, err := notify.NewNotifier(ctx, notify.NotifierConfig{
+		URL: q.c.url, Options: q.c.opts, Metrics: q.metrics, Registry: events.Default(), Rules: notify.DefaultRules(), Progress: progress, Logger: q.log,
+		Lookup: notify.ReadModels{Directory: q.directory, Products: q.counts, Requests: q.list, Link: notify.LinkBase(publicBase, q.links)},
 	})
-	wg.Go(func() { sched.Run(runCtx) })
-	if sender != nil {
-		wg.Go(func() {
-			if err := sender.Run(runCtx); err != nil {
-				q.log.Error("smtp sender stopped", "err", err)
-			}
-		})
+	if err != nil {
+		return nil, err
 	}
-	select {
-	case <-n.Running():
-	case <-time.After(30 * time.Second):
-		cancel()
-		wg.Wait()
-		return nil, errors.New("notifier did not start within 30s")
-	}
-	return func() { cancel(); wg.Wait() }, nil
+	return append(cs, component{name: "notifier", run: n.Run, running: n.Running(), close: n.Close}), nil
 }
 
 // loadRequestDemo adds the demo tenant's directory and license requests:

@@ -8,7 +8,6 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
-	"github.com/seatflow/seatflow/infra/forecast"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -80,7 +79,8 @@ func (s *Server) forecast(w http.ResponseWriter, r *http.Request, c auth.Claims)
 	now := fs.Now()
 	// The forecast reactor's input, so the pool.forecast warning and this
 	// answer agree.
-	return writeJSON(w, http.StatusOK, domain.ForecastRunOut(forecast.Input(fs.Claims, fs.Queues, c.Tenant, p, now), now))
+	in := domain.NewForecastInput(fs.Claims, fs.Queues, c.Tenant, domain.ProductID(p.ProductID), p.Available, now)
+	return writeJSON(w, http.StatusOK, domain.ForecastRunOut(in, now))
 }
 
 type simulateBody struct {

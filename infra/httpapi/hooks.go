@@ -10,7 +10,6 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
-	"github.com/seatflow/seatflow/infra/idphook"
 )
 
 // Sign-ins from identity providers: the organisation maps the providers'
@@ -31,14 +30,59 @@ type IdentityCommands interface {
 
 var _ IdentityCommands = (*domain.Service)(nil)
 
-// IdentityHooks turns a provider's payload into sign-ins.
+// IdentityHooks turns a provider's payload into sign-ins (serve gives it
+// the identity-provider edge, infra/idphook).
 type IdentityHooks interface {
-	// Receive returns an *idphook.MalformedError for a payload it cannot
-	// read; other errors are transient.
-	Receive(ctx context.Context, tenant, provider string, body []byte) (idphook.Summary, error)
+	// Receive returns a *MalformedHookError for a payload it cannot read
+	// (nothing is published then); other errors are transient.
+	Receive(ctx context.Context, tenant, provider string, body []byte) (HookSummary, error)
 }
 
-var _ IdentityHooks = (*idphook.Receiver)(nil)
+// HookSummary answers POST /v1/hooks/entra: what the payload's events
+// became.
+type HookSummary struct {
+	// Received counts the payload's events.
+	Received int `json:"received"`
+	// Accepted counts the events published as sign-ins, Duplicates those
+	// of them the sign-in stream held already (a redelivery).
+	Accepted   int `json:"accepted"`
+	Duplicates int `json:"duplicates"`
+	// Ignored counts the other events, by why.
+	Ignored HookIgnored `json:"ignored"`
+}
+
+// HookIgnored counts a payload's ignored events by why: not a user's
+// sign-in to an application, a failed sign-in, an application no Seatflow
+// app is mapped to, a user the directory does not know.
+type HookIgnored struct {
+	OtherEvent  int `json:"other_event"`
+	Failed      int `json:"failed"`
+	UnmappedApp int `json:"unmapped_app"`
+	UnknownUser int `json:"unknown_user"`
+}
+
+// MalformedHookError is a provider payload that cannot be read: Field is
+// where in it (a path like data.events[2].published, or body), Reason what
+// is wrong; JSON is set when the JSON itself is broken or of the wrong type
+// there (invalid_json), rather than a value missing or invalid
+// (validation_failed).
+type MalformedHookError struct {
+	Field  string
+	Reason string
+	JSON   bool
+}
+
+func (e *MalformedHookError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// OktaVerificationHeader carries the value Okta's one-time verification of
+// an Event Hook (GET /v1/hooks/okta) expects back as {"verification":
+// value}.
+const OktaVerificationHeader = "X-Okta-Verification-Challenge"
 
 // IdentityConfig is what the identity-provider routes need; Config.Identity
 // holds it (nil: the routes are not served).
@@ -133,12 +177,12 @@ type OktaVerification struct {
 // sends a value in X-Okta-Verification-Challenge and expects it back as
 // {"verification": value}.
 func (s *Server) verifyOktaHook(w http.ResponseWriter, r *http.Request, _ auth.Claims) error {
-	v := r.Header.Get(idphook.OktaVerificationHeader)
+	v := r.Header.Get(OktaVerificationHeader)
 	switch {
 	case v == "":
-		return invalidField(idphook.OktaVerificationHeader, "header is required: Okta sends it with the one-time verification of an Event Hook")
+		return invalidField(OktaVerificationHeader, "header is required: Okta sends it with the one-time verification of an Event Hook")
 	case len(v) > MaxOktaChallenge || !utf8.ValidString(v):
-		return invalidField(idphook.OktaVerificationHeader, fmt.Sprintf("header must be at most %d bytes of text", MaxOktaChallenge))
+		return invalidField(OktaVerificationHeader, fmt.Sprintf("header must be at most %d bytes of text", MaxOktaChallenge))
 	}
 	return writeJSON(w, http.StatusOK, OktaVerification{Verification: v})
 }
@@ -163,19 +207,19 @@ func (s *Server) postEntraHook(w http.ResponseWriter, r *http.Request, c auth.Cl
 	return writeJSON(w, http.StatusOK, sum)
 }
 
-func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request, c auth.Claims, provider string) (idphook.Summary, error) {
+func (s *Server) receiveHook(w http.ResponseWriter, r *http.Request, c auth.Claims, provider string) (HookSummary, error) {
 	body, err := readBody(w, r)
 	if err != nil {
-		return idphook.Summary{}, err
+		return HookSummary{}, err
 	}
 	sum, err := s.cfg.Identity.Hooks.Receive(r.Context(), c.Tenant, provider, body)
-	var m *idphook.MalformedError
+	var m *MalformedHookError
 	if errors.As(err, &m) {
 		code := CodeValidationFailed
 		if m.JSON {
 			code = CodeInvalidJSON
 		}
-		return idphook.Summary{}, &apiError{code: code, detail: m.Error(), cause: err}
+		return HookSummary{}, &apiError{code: code, detail: m.Error(), cause: err}
 	}
 	return sum, err
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"reflect"
@@ -15,7 +16,6 @@ import (
 	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/idphook"
-	"github.com/seatflow/seatflow/infra/signin"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -23,10 +23,10 @@ import (
 // cmd/seatflow publish them on a real stream.
 type published struct {
 	mu  sync.Mutex
-	got []signin.Payload
+	got []domain.SignInMessage
 }
 
-func (p *published) Publish(_ context.Context, tenant string, ps []signin.Payload) (int, error) {
+func (p *published) Publish(_ context.Context, tenant string, ps []domain.SignInMessage) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.got = append(p.got, ps...)
@@ -47,8 +47,16 @@ func (i *identity) IdentityApps(ctx context.Context, t domain.TenantID) ([]event
 	return i.svc.IdentityApps(ctx, t)
 }
 
-func (i *identity) Receive(ctx context.Context, tenant, provider string, body []byte) (idphook.Summary, error) {
-	return i.hook.Receive(ctx, tenant, provider, body)
+// Receive hands the payload to the identity-provider edge, as serve does.
+func (i *identity) Receive(ctx context.Context, tenant, provider string, body []byte) (httpapi.HookSummary, error) {
+	sum, err := i.hook.Receive(ctx, tenant, provider, body)
+	var m *idphook.MalformedError
+	if errors.As(err, &m) {
+		return httpapi.HookSummary{}, &httpapi.MalformedHookError{Field: m.Field, Reason: m.Reason, JSON: m.JSON}
+	}
+	return httpapi.HookSummary{Received: sum.Received, Accepted: sum.Accepted, Duplicates: sum.Duplicates,
+		Ignored: httpapi.HookIgnored{OtherEvent: sum.Ignored.OtherEvent, Failed: sum.Ignored.Failed,
+			UnmappedApp: sum.Ignored.UnmappedApp, UnknownUser: sum.Ignored.UnknownUser}}, err
 }
 
 func newIdentityEnv(t *testing.T) (*env, *published) {
@@ -179,15 +187,15 @@ func TestHooks(t *testing.T) {
 	if len(r.body) != 0 || r.header.Get(httpapi.HeaderCommandID) == "" {
 		t.Fatalf("Okta's answer: %q, command id %q", r.body, r.header.Get(httpapi.HeaderCommandID))
 	}
-	var sum idphook.Summary
+	var sum httpapi.HookSummary
 	e.do("POST", "/v1/hooks/entra", ingest, hookFixture(t, "entra-records.json")).mustStatus(t, 200).decode(t, &sum)
-	if want := (idphook.Summary{Received: 4, Accepted: 1, Ignored: idphook.Ignored{OtherEvent: 1, Failed: 1, UnmappedApp: 1}}); sum != want {
+	if want := (httpapi.HookSummary{Received: 4, Accepted: 1, Ignored: httpapi.HookIgnored{OtherEvent: 1, Failed: 1, UnmappedApp: 1}}); sum != want {
 		t.Fatalf("entra records: %+v, want %+v", sum, want)
 	}
 	bare := `{"id": "b1", "createdDateTime": "2025-03-01T08:00:00Z", "userPrincipalName": "bob.ray@contoso.com", "appId": "` + teamsApp + `", "status": {"errorCode": 0}}`
 	e.do("POST", "/v1/hooks/entra", ingest, "["+bare+`, {"id": "b2", "createdDateTime": "2025-03-01T08:00:00Z", "userPrincipalName": "eve@contoso.com", "appId": "`+teamsApp+`", "status": {"errorCode": 0}}]`).
 		mustStatus(t, 200).decode(t, &sum)
-	if want := (idphook.Summary{Received: 2, Accepted: 1, Ignored: idphook.Ignored{UnknownUser: 1}}); sum != want {
+	if want := (httpapi.HookSummary{Received: 2, Accepted: 1, Ignored: httpapi.HookIgnored{UnknownUser: 1}}); sum != want {
 		t.Fatalf("entra array: %+v, want %+v", sum, want)
 	}
 	var raw map[string]any
@@ -196,7 +204,7 @@ func TestHooks(t *testing.T) {
 		t.Fatalf("entra graph page answered %s", b)
 	}
 	ats := []string{"2026-11-23T09:00:01.517Z", "2026-11-23T09:05:48.0729893Z", "2025-03-01T08:00:00Z", "2026-11-23T19:15:41.6195833Z"}
-	want := []signin.Payload{
+	want := []domain.SignInMessage{
 		{ID: "okta-f4b1c3e2-9e84-11f1-87c2-5a0e3d9b1f64", UserID: "01ANN", App: "teams"},
 		{ID: "entra-2b9a1c6e-4d0b-4a3f-9c8e-7f6d5e4c3b2a", UserID: "01ANN", App: "teams"},
 		{ID: "entra-b1", UserID: "bob", App: "teams"},

@@ -17,7 +17,6 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
-	"github.com/seatflow/seatflow/infra/signin"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -51,14 +50,14 @@ type ClaimQueries interface {
 
 var _ ClaimQueries = (*projections.Claims)(nil)
 
-// SignIns handles sign-ins posted over HTTP, as the NATS edge does.
+// SignIns handles sign-ins posted over HTTP, as the NATS edge does (serve
+// gives it the sign-in edge's handler, which joins the tenant's group
+// commit).
 type SignIns interface {
-	// Handle returns a *signin.RejectedError for a sign-in that can never
-	// succeed.
-	Handle(ctx context.Context, tenant string, p signin.Payload) (domain.ClaimOutcome, domain.Result, error)
+	// Handle returns a *domain.SignInRejectedError for a sign-in that can
+	// never succeed; other errors are transient.
+	Handle(ctx context.Context, tenant string, p domain.SignInMessage) (domain.ClaimOutcome, domain.Result, error)
 }
-
-var _ SignIns = (*signin.Handler)(nil)
 
 // AutoClaimConfig is what the auto-claim routes need; Config.AutoClaim
 // holds it (nil: the routes are not served).

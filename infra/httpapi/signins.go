@@ -6,7 +6,6 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/infra/auth"
-	"github.com/seatflow/seatflow/infra/signin"
 )
 
 type signInBody struct {
@@ -32,7 +31,7 @@ func (s *Server) postSignIn(w http.ResponseWriter, r *http.Request, c auth.Claim
 	if err := decode(w, r, &b); err != nil {
 		return err
 	}
-	p := signin.Payload{Email: b.Email, DisplayName: b.DisplayName}
+	p := domain.SignInMessage{Email: b.Email, DisplayName: b.DisplayName}
 	if b.ID != nil {
 		p.ID = *b.ID
 	}
@@ -47,7 +46,7 @@ func (s *Server) postSignIn(w http.ResponseWriter, r *http.Request, c auth.Claim
 			return invalidField("at", "must be an RFC 3339 time")
 		}
 	}
-	if err := p.Validate(nil); err != nil {
+	if err := p.Validate(); err != nil {
 		return signInProblem(err)
 	}
 	out, res, err := s.cfg.AutoClaim.SignIns.Handle(r.Context(), c.Tenant, p)
@@ -58,7 +57,7 @@ func (s *Server) postSignIn(w http.ResponseWriter, r *http.Request, c auth.Claim
 }
 
 func signInProblem(err error) error {
-	var rej *signin.RejectedError
+	var rej *domain.SignInRejectedError
 	if errors.As(err, &rej) {
 		return invalidField(rej.Reason, rej.Detail)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/signin"
 )
 
 // Event is one event of an identity provider's payload, as far as Seatflow
@@ -96,9 +95,9 @@ type FindUser func(login, providerUserID string) (string, bool)
 // SignIns turns events into the sign-ins to publish, in order: those that
 // are successful user sign-ins to an application apps maps, by a user
 // findUser knows. The others are counted in the summary.
-func SignIns(evs []Event, apps []events.IdentityApp, findUser FindUser) ([]signin.Payload, Summary) {
+func SignIns(evs []Event, apps []events.IdentityApp, findUser FindUser) ([]domain.SignInMessage, Summary) {
 	sum := Summary{Received: len(evs)}
-	var out []signin.Payload
+	var out []domain.SignInMessage
 	for _, e := range evs {
 		why := e.Ignored
 		var app, user string
@@ -118,7 +117,7 @@ func SignIns(evs []Event, apps []events.IdentityApp, findUser FindUser) ([]signi
 			sum.Ignored.add(why)
 			continue
 		}
-		out = append(out, signin.Payload{ID: e.ID, UserID: user, App: app, At: e.At})
+		out = append(out, domain.SignInMessage{ID: e.ID, UserID: user, App: app, At: e.At})
 		sum.Accepted++
 	}
 	return out, sum

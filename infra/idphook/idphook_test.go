@@ -15,7 +15,6 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/idphook"
-	"github.com/seatflow/seatflow/infra/signin"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -203,7 +202,7 @@ func TestSignIns(t *testing.T) {
 		id, ok := users[strings.ToLower(login)]
 		return id, ok
 	})
-	want := []signin.Payload{
+	want := []domain.SignInMessage{
 		{ID: "okta-1", UserID: "01ANN", App: "teams", At: at},
 		{ID: "entra-1", UserID: "01ANN", App: "teams", At: at},
 	}
@@ -237,11 +236,11 @@ func (d fakeDirectory) UserByLogin(_, login, _ string) (projections.DirectoryUse
 // id it holds already as a duplicate.
 type fakePublisher struct {
 	held map[string]bool
-	got  []signin.Payload
+	got  []domain.SignInMessage
 	err  error
 }
 
-func (p *fakePublisher) Publish(_ context.Context, _ string, ps []signin.Payload) (int, error) {
+func (p *fakePublisher) Publish(_ context.Context, _ string, ps []domain.SignInMessage) (int, error) {
 	if p.err != nil {
 		return 0, p.err
 	}

@@ -15,10 +15,6 @@ const OktaSSO = "user.authentication.sso"
 // OktaSuccess is the outcome.result of a successful sign-on.
 const OktaSuccess = "SUCCESS"
 
-// OktaVerificationHeader carries the value Okta's one-time verification
-// GET expects back as {"verification": value}.
-const OktaVerificationHeader = "X-Okta-Verification-Challenge"
-
 // oktaEvent is the part of an Okta LogEvent Seatflow reads.
 type oktaEvent struct {
 	UUID      string `json:"uuid"`

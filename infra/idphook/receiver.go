@@ -11,7 +11,6 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/signin"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -35,11 +34,9 @@ var _ Directory = (*projections.Directory)(nil)
 type Publisher interface {
 	// Publish returns once every sign-in is stored, with how many were
 	// stored already. Errors wrap domain.ErrUnavailable (transient; some
-	// may be stored) or are a *signin.RejectedError (a bug here).
-	Publish(ctx context.Context, tenant string, ps []signin.Payload) (duplicates int, err error)
+	// may be stored) or are a *domain.SignInRejectedError (a bug here).
+	Publish(ctx context.Context, tenant string, ps []domain.SignInMessage) (duplicates int, err error)
 }
-
-var _ Publisher = (*signin.Publisher)(nil)
 
 // Config is what a Receiver needs.
 type Config struct {

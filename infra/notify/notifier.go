@@ -159,6 +159,12 @@ func (n *Notifier) Run(ctx context.Context) error {
 // Running is closed once the router consumes.
 func (n *Notifier) Running() chan struct{} { return n.router.Running() }
 
+// Close closes the connection NewNotifier opened, for a Notifier that does
+// not run (its router subscribes only in Run; closing a router that never
+// ran waits for its close timeout). Run closes both itself, after which
+// Close does nothing.
+func (n *Notifier) Close() { n.nc.Close() }
+
 func (n *Notifier) handle(msg *message.Message) error {
 	seq, _ := strconv.ParseUint(msg.Metadata.Get(metaSeq), 10, 64)
 	env, err := n.cfg.Registry.Decode(msg.Payload)

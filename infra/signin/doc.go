@@ -1,4 +1,4 @@
-// Package signin is Seatflow's inbound sign-in edge and auto-claim reactor.
+// Package signin is Seatflow's inbound sign-in edge.
 //
 // Upstream systems publish {id, user_id, app, at, email?, display_name?} to
 // sf.signin.<tenant> (stream SEATFLOW_SIGNINS, Nats-Msg-Id = id). The
@@ -35,10 +35,6 @@
 // An event store that cannot be reached is waited for, without
 // dead-lettering.
 //
-// The Granter is the other half of auto-claim: a read model fed by the
-// projection runner that notices seats appearing (licenses purchased or
-// unassigned, products added to a policy, a policy or the org switch turned
-// on, a user queued) and asks the domain to grant the heads of the affected
-// policies' queues, with deterministic command ids so nothing is granted
-// twice.
+// The other half of auto-claim, granting queued users as seats appear, is
+// the Granter of package reactors.
 package signin

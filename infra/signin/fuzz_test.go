@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/signin"
 )
@@ -18,12 +19,12 @@ func FuzzParse(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	reasons := map[string]bool{signin.ReasonTooLarge: true, signin.ReasonMalformedJSON: true, signin.ReasonMissingField: true,
-		signin.ReasonInvalidField: true}
+	reasons := map[string]bool{domain.RejectTooLarge: true, domain.RejectMalformedJSON: true, domain.RejectMissingField: true,
+		domain.RejectInvalidField: true}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := signin.Parse(b)
 		if err != nil {
-			var rej *signin.RejectedError
+			var rej *domain.SignInRejectedError
 			if !errors.As(err, &rej) || !reasons[rej.Reason] {
 				t.Fatalf("%q: error %v is not a rejection with a known reason", b, err)
 			}

@@ -26,12 +26,12 @@ func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js}
 // Publish publishes ps, all of tenant, and returns once the stream has
 // acknowledged every one, with how many it already held (duplicates). A
 // payload that does not pass Validate is refused before anything is
-// published (a *RejectedError). Other errors wrap domain.ErrUnavailable:
+// published (a *domain.SignInRejectedError). Other errors wrap domain.ErrUnavailable:
 // some sign-ins may be stored, and publishing them all again is safe.
-func (p *Publisher) Publish(ctx context.Context, tenant string, ps []Payload) (duplicates int, err error) {
+func (p *Publisher) Publish(ctx context.Context, tenant string, ps []domain.SignInMessage) (duplicates int, err error) {
 	msgs := make([][]byte, len(ps))
 	for i, pl := range ps {
-		if err := pl.Validate(nil); err != nil {
+		if err := pl.Validate(); err != nil {
 			return 0, err
 		}
 		if msgs[i], err = json.Marshal(pl); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
 	"github.com/seatflow/seatflow/infra/signin"
@@ -28,15 +29,15 @@ func TestPublisher(t *testing.T) {
 	}
 	pub := signin.NewPublisher(js)
 	at := time.Date(2026, 11, 23, 9, 0, 1, 517_000_000, time.UTC)
-	ps := []signin.Payload{{ID: "okta-1", UserID: "01ANN", App: "teams", At: at}, {ID: "entra-2", UserID: "bob", App: "teams", At: at}}
+	ps := []domain.SignInMessage{{ID: "okta-1", UserID: "01ANN", App: "teams", At: at}, {ID: "entra-2", UserID: "bob", App: "teams", At: at}}
 	if dups, err := pub.Publish(ctx, "contoso", ps); err != nil || dups != 0 {
 		t.Fatalf("first publish: %d duplicates, %v", dups, err)
 	}
-	if dups, err := pub.Publish(ctx, "contoso", append(ps, signin.Payload{ID: "okta-3", UserID: "cy", App: "teams", At: at})); err != nil || dups != 2 {
+	if dups, err := pub.Publish(ctx, "contoso", append(ps, domain.SignInMessage{ID: "okta-3", UserID: "cy", App: "teams", At: at})); err != nil || dups != 2 {
 		t.Fatalf("again: %d duplicates, %v; want 2", dups, err)
 	}
-	var rej *signin.RejectedError
-	if _, err := pub.Publish(ctx, "contoso", []signin.Payload{{ID: "okta-4", UserID: "dee", App: "teams", At: at}, {ID: "x.y", UserID: "u", App: "a", At: at}}); !errors.As(err, &rej) {
+	var rej *domain.SignInRejectedError
+	if _, err := pub.Publish(ctx, "contoso", []domain.SignInMessage{{ID: "okta-4", UserID: "dee", App: "teams", At: at}, {ID: "x.y", UserID: "u", App: "a", At: at}}); !errors.As(err, &rej) {
 		t.Fatalf("an invalid payload: %v", err)
 	}
 

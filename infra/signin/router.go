@@ -281,6 +281,10 @@ func (r *Router) Run(ctx context.Context) error {
 // Running is closed once the router has taken its first partitions.
 func (r *Router) Running() chan struct{} { return r.running }
 
+// Close closes the connection New opened, for a Router that does not run;
+// Run closes it itself, after which Close does nothing.
+func (r *Router) Close() { r.nc.Close() }
+
 // Owned lists the partitions this instance consumes.
 func (r *Router) Owned() []int {
 	r.mu.Lock()
@@ -468,7 +472,7 @@ type inbound struct {
 	msg    jetstream.Msg
 	tenant string
 	seq    string
-	p      Payload
+	p      domain.SignInMessage
 }
 
 // process handles one batch of a partition: rejects what can never
@@ -490,7 +494,7 @@ func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) {
 		if err == nil {
 			in.seq = strconv.FormatUint(md.Sequence.Stream, 10)
 			if r.cfg.MaxDeliveries > 0 && md.NumDelivered >= uint64(r.cfg.MaxDeliveries) {
-				r.deadLetter(ctx, in, reject(ReasonRetriesExhausted, "delivered %d times", md.NumDelivered))
+				r.deadLetter(ctx, in, domain.RejectSignIn(domain.RejectRetriesExhausted, "delivered %d times", md.NumDelivered))
 				continue
 			}
 		}
@@ -562,13 +566,13 @@ func (r *Router) claimTenant(ctx context.Context, tenant string, ins []inbound) 
 			}
 			return
 		default:
-			var rej *RejectedError
+			var rej *domain.SignInRejectedError
 			if errors.As(err, &rej) {
 				r.deadLetter(ctx, ins[0], rej)
 				return
 			}
 			if attempt > r.cfg.Retries {
-				r.deadLetter(ctx, ins[0], reject(ReasonRetriesExhausted, "failed %d times, last: %v", attempt, err))
+				r.deadLetter(ctx, ins[0], domain.RejectSignIn(domain.RejectRetriesExhausted, "failed %d times, last: %v", attempt, err))
 				return
 			}
 			r.log.Warn("sign-in failed; retrying", "tenant", tenant, "seq", ins[0].seq, "attempt", attempt, "err", err)
@@ -596,13 +600,13 @@ func (r *Router) claim(ctx context.Context, tenant string, ins []inbound) (err e
 		if v := recover(); v != nil {
 			r.log.Error("sign-in handler panicked", "tenant", tenant, "count", len(ins), "panic", v)
 			if len(ins) == 1 {
-				err = reject(ReasonInternal, "the handler failed: %v", v)
+				err = domain.RejectSignIn(domain.RejectInternal, "the handler failed: %v", v)
 			} else {
 				err = fmt.Errorf("the handler failed: %v", v)
 			}
 		}
 	}()
-	ps := make([]Payload, len(ins))
+	ps := make([]domain.SignInMessage, len(ins))
 	for i, in := range ins {
 		ps[i] = in.p
 	}
@@ -621,9 +625,9 @@ func (r *Router) claim(ctx context.Context, tenant string, ins []inbound) (err e
 
 // fail dead-letters a sign-in that can never succeed.
 func (r *Router) fail(ctx context.Context, in inbound, err error) {
-	var rej *RejectedError
+	var rej *domain.SignInRejectedError
 	if !errors.As(err, &rej) {
-		rej = reject(ReasonInternal, "%v", err)
+		rej = domain.RejectSignIn(domain.RejectInternal, "%v", err)
 	}
 	r.deadLetter(ctx, in, rej)
 }
@@ -632,7 +636,7 @@ func (r *Router) fail(ctx context.Context, in inbound, err error) {
 // the batch's acknowledgement then covers it. If the copy cannot be stored
 // it is tried again, the partition waiting, as the claims wait for an
 // unavailable store.
-func (r *Router) deadLetter(ctx context.Context, in inbound, rej *RejectedError) {
+func (r *Router) deadLetter(ctx context.Context, in inbound, rej *domain.SignInRejectedError) {
 	tenant := in.tenant
 	if tenant == "" {
 		tenant = "_"

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,104 +25,18 @@ const (
 	HeaderError = "Seatflow-Error"
 )
 
-// Payload is a sign-in as upstream systems publish it.
-type Payload struct {
-	ID          string    `json:"id"`
-	UserID      string    `json:"user_id"`
-	App         string    `json:"app"`
-	At          time.Time `json:"at"`
-	Email       *string   `json:"email,omitempty"`
-	DisplayName *string   `json:"display_name,omitempty"`
-}
-
-// Reasons a sign-in can never succeed; the first word of Seatflow-Error.
-const (
-	ReasonTooLarge      = "too_large"
-	ReasonMalformedJSON = "malformed_json"
-	ReasonMissingField  = "missing_field"
-	ReasonInvalidField  = "invalid_field"
-	ReasonUnknownTenant = "unknown_tenant"
-	// ReasonRetriesExhausted: failures that looked transient went on for
-	// Config.MaxDeliveries deliveries.
-	ReasonRetriesExhausted = "retries_exhausted"
-	// ReasonInternal: the handler failed unexpectedly (a bug).
-	ReasonInternal = "internal_error"
-)
-
-// RejectedError is a sign-in that can never succeed. Reason is one of the
-// Reason* constants.
-type RejectedError struct {
-	Reason string
-	Detail string
-}
-
-func (e *RejectedError) Error() string { return e.Reason + ": " + e.Detail }
-
-func reject(reason, format string, args ...any) *RejectedError {
-	return &RejectedError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
-}
-
-// Parse decodes and checks a sign-in message body. Unknown fields are
-// ignored so upstream systems may send more than Seatflow reads.
-func Parse(body []byte) (Payload, error) {
+// Parse decodes and checks a sign-in message body; its errors are
+// *domain.SignInRejectedError. Unknown fields are ignored so upstream
+// systems may send more than Seatflow reads.
+func Parse(body []byte) (domain.SignInMessage, error) {
 	if len(body) > MaxPayload {
-		return Payload{}, reject(ReasonTooLarge, "%d bytes, at most %d", len(body), MaxPayload)
+		return domain.SignInMessage{}, domain.RejectSignIn(domain.RejectTooLarge, "%d bytes, at most %d", len(body), MaxPayload)
 	}
-	// One pass: pointer fields tell which keys the message had.
-	var w struct {
-		ID          *string    `json:"id"`
-		UserID      *string    `json:"user_id"`
-		App         *string    `json:"app"`
-		At          *time.Time `json:"at"`
-		Email       *string    `json:"email"`
-		DisplayName *string    `json:"display_name"`
+	var p domain.SignInMessage
+	if err := json.Unmarshal(body, &p); err != nil {
+		return domain.SignInMessage{}, domain.RejectSignIn(domain.RejectMalformedJSON, "%v", err)
 	}
-	if err := json.Unmarshal(body, &w); err != nil {
-		return Payload{}, reject(ReasonMalformedJSON, "%v", err)
-	}
-	present := map[string]json.RawMessage{}
-	p := Payload{Email: w.Email, DisplayName: w.DisplayName}
-	if w.ID != nil {
-		p.ID, present["id"] = *w.ID, nil
-	}
-	if w.UserID != nil {
-		p.UserID, present["user_id"] = *w.UserID, nil
-	}
-	if w.App != nil {
-		p.App, present["app"] = *w.App, nil
-	}
-	if w.At != nil {
-		p.At, present["at"] = *w.At, nil
-	}
-	return p, p.Validate(present)
-}
-
-// Validate checks the fields; present lists the keys the message had (nil:
-// judge by value).
-func (p Payload) Validate(present map[string]json.RawMessage) error {
-	var missing []string
-	for _, f := range []struct {
-		name  string
-		empty bool
-	}{{"id", p.ID == ""}, {"user_id", p.UserID == ""}, {"app", p.App == ""}, {"at", p.At.IsZero()}} {
-		if _, ok := present[f.name]; (present != nil && !ok) || f.empty {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return reject(ReasonMissingField, "%s required", strings.Join(missing, ", "))
-	}
-	switch {
-	case !events.ValidID(p.ID):
-		return reject(ReasonInvalidField, "id %q is not a valid id (1-128 letters, digits, '_', '-' or '@')", p.ID)
-	case !events.ValidID(p.UserID):
-		return reject(ReasonInvalidField, "user_id %q is not a valid id (1-128 letters, digits, '_', '-' or '@')", p.UserID)
-	case len(p.App) > 100:
-		return reject(ReasonInvalidField, "app must be 1 to 100 characters")
-	case p.Email != nil && *p.Email != "" && !strings.Contains(*p.Email, "@"):
-		return reject(ReasonInvalidField, "email %q is not an address", *p.Email)
-	}
-	return nil
+	return p, p.Validate()
 }
 
 // Commands is what the handler needs from the domain.
@@ -180,7 +93,7 @@ func (h *Handler) RecordSeen(r SeenRecorder) *Handler {
 }
 
 // Outcome is what one sign-in of a batch did, or why it can never succeed
-// (Err, a *RejectedError).
+// (Err, a *domain.SignInRejectedError).
 type Outcome struct {
 	domain.ClaimOutcome
 	Position uint64
@@ -189,10 +102,10 @@ type Outcome struct {
 
 // HandleBatch processes sign-ins of one tenant, in order, deciding them
 // together and storing their events in one append. A sign-in that can never
-// succeed gets a *RejectedError in its Outcome and holds up no other; the
-// error is for the whole batch and is transient (a *RejectedError when the
+// succeed gets a *domain.SignInRejectedError in its Outcome and holds up no other; the
+// error is for the whole batch and is transient (a *domain.SignInRejectedError when the
 // tenant is unknown).
-func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []Payload) ([]Outcome, error) {
+func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []domain.SignInMessage) ([]Outcome, error) {
 	if err := h.checkTenant(ctx, tenant); err != nil {
 		return nil, err
 	}
@@ -244,14 +157,14 @@ func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []Payload) 
 
 func (h *Handler) checkTenant(ctx context.Context, tenant string) error {
 	if !events.ValidTenant(tenant) {
-		return reject(ReasonUnknownTenant, "%q is not a tenant name", tenant)
+		return domain.RejectSignIn(domain.RejectUnknownTenant, "%q is not a tenant name", tenant)
 	}
 	known, err := h.tenants.Known(ctx, tenant)
 	if err != nil {
 		return fmt.Errorf("look up tenant %s: %w", tenant, err)
 	}
 	if !known {
-		return reject(ReasonUnknownTenant, "tenant %q has no products or settings", tenant)
+		return domain.RejectSignIn(domain.RejectUnknownTenant, "tenant %q has no products or settings", tenant)
 	}
 	return nil
 }
@@ -259,9 +172,9 @@ func (h *Handler) checkTenant(ctx context.Context, tenant string) error {
 // Handle processes one parsed sign-in of tenant. Concurrent calls for the
 // same tenant are decided and stored together (group commit): the first
 // caller handles every sign-in that arrived while the previous batch was
-// being stored. It returns a *RejectedError for a sign-in that can never
+// being stored. It returns a *domain.SignInRejectedError for a sign-in that can never
 // succeed; other errors are transient.
-func (h *Handler) Handle(ctx context.Context, tenant string, p Payload) (domain.ClaimOutcome, domain.Result, error) {
+func (h *Handler) Handle(ctx context.Context, tenant string, p domain.SignInMessage) (domain.ClaimOutcome, domain.Result, error) {
 	if err := h.checkTenant(ctx, tenant); err != nil {
 		return domain.ClaimOutcome{}, domain.Result{}, err
 	}
@@ -272,7 +185,7 @@ func (h *Handler) Handle(ctx context.Context, tenant string, p Payload) (domain.
 		h.groups[tenant] = g
 	}
 	h.mu.Unlock()
-	o, err := g.submit(ctx, p, func(ctx context.Context, ps []Payload) ([]Outcome, error) {
+	o, err := g.submit(ctx, p, func(ctx context.Context, ps []domain.SignInMessage) ([]Outcome, error) {
 		return h.HandleBatch(ctx, tenant, ps)
 	})
 	if err != nil {
@@ -289,7 +202,7 @@ type group struct {
 }
 
 type waiter struct {
-	p    Payload
+	p    domain.SignInMessage
 	out  Outcome
 	err  error
 	done chan struct{}
@@ -297,7 +210,7 @@ type waiter struct {
 
 // submit queues p; the caller that finds no batch running runs batches
 // until the queue is empty, answering every waiter.
-func (g *group) submit(ctx context.Context, p Payload, run func(context.Context, []Payload) ([]Outcome, error)) (Outcome, error) {
+func (g *group) submit(ctx context.Context, p domain.SignInMessage, run func(context.Context, []domain.SignInMessage) ([]Outcome, error)) (Outcome, error) {
 	w := &waiter{p: p, done: make(chan struct{})}
 	g.mu.Lock()
 	g.pending = append(g.pending, w)
@@ -315,7 +228,7 @@ func (g *group) submit(ctx context.Context, p Payload, run func(context.Context,
 		batch := g.pending[:min(len(g.pending), domain.MaxClaimBatch)]
 		g.pending = slices.Clone(g.pending[len(batch):])
 		g.mu.Unlock()
-		ps := make([]Payload, len(batch))
+		ps := make([]domain.SignInMessage, len(batch))
 		for i, b := range batch {
 			ps[i] = b.p
 		}
@@ -345,7 +258,7 @@ func (g *group) submit(ctx context.Context, p Payload, run func(context.Context,
 func permanent(err error) error {
 	var v *domain.ValidationError
 	if errors.As(err, &v) {
-		return reject(ReasonInvalidField, "%s", v.Error())
+		return domain.RejectSignIn(domain.RejectInvalidField, "%s", v.Error())
 	}
 	return err
 }

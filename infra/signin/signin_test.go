@@ -26,24 +26,24 @@ func TestParse(t *testing.T) {
 		name, body, reason string
 	}{
 		{"valid", `{"id":"s1","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z","email":"u1@example.com","extra":1}`, ""},
-		{"garbage", "\x00\xffgarbage", signin.ReasonMalformedJSON},
-		{"truncated", `{"id":"s1","user_id":"u1","app":"te`, signin.ReasonMalformedJSON},
-		{"array", `[1,2]`, signin.ReasonMalformedJSON},
-		{"wrong type", `{"id":1,"user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z"}`, signin.ReasonMalformedJSON},
-		{"bad time", `{"id":"s1","user_id":"u1","app":"teams","at":"yesterday"}`, signin.ReasonMalformedJSON},
-		{"null", `null`, signin.ReasonMissingField},
-		{"missing user", `{"id":"s1","app":"teams","at":"2026-11-01T09:00:00Z"}`, signin.ReasonMissingField},
-		{"missing at", `{"id":"s1","user_id":"u1","app":"teams"}`, signin.ReasonMissingField},
-		{"empty app", `{"id":"s1","user_id":"u1","app":"","at":"2026-11-01T09:00:00Z"}`, signin.ReasonMissingField},
-		{"bad user id", `{"id":"s1","user_id":"a b","app":"teams","at":"2026-11-01T09:00:00Z"}`, signin.ReasonInvalidField},
-		{"bad id", `{"id":"s.1","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z"}`, signin.ReasonInvalidField},
-		{"bad email", `{"id":"s1","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z","email":"nope"}`, signin.ReasonInvalidField},
-		{"too large", `{"id":"s1","pad":"` + strings.Repeat("x", signin.MaxPayload) + `"}`, signin.ReasonTooLarge},
+		{"garbage", "\x00\xffgarbage", domain.RejectMalformedJSON},
+		{"truncated", `{"id":"s1","user_id":"u1","app":"te`, domain.RejectMalformedJSON},
+		{"array", `[1,2]`, domain.RejectMalformedJSON},
+		{"wrong type", `{"id":1,"user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z"}`, domain.RejectMalformedJSON},
+		{"bad time", `{"id":"s1","user_id":"u1","app":"teams","at":"yesterday"}`, domain.RejectMalformedJSON},
+		{"null", `null`, domain.RejectMissingField},
+		{"missing user", `{"id":"s1","app":"teams","at":"2026-11-01T09:00:00Z"}`, domain.RejectMissingField},
+		{"missing at", `{"id":"s1","user_id":"u1","app":"teams"}`, domain.RejectMissingField},
+		{"empty app", `{"id":"s1","user_id":"u1","app":"","at":"2026-11-01T09:00:00Z"}`, domain.RejectMissingField},
+		{"bad user id", `{"id":"s1","user_id":"a b","app":"teams","at":"2026-11-01T09:00:00Z"}`, domain.RejectInvalidField},
+		{"bad id", `{"id":"s.1","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z"}`, domain.RejectInvalidField},
+		{"bad email", `{"id":"s1","user_id":"u1","app":"teams","at":"2026-11-01T09:00:00Z","email":"nope"}`, domain.RejectInvalidField},
+		{"too large", `{"id":"s1","pad":"` + strings.Repeat("x", signin.MaxPayload) + `"}`, domain.RejectTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := signin.Parse([]byte(tt.body))
-			var rej *signin.RejectedError
+			var rej *domain.SignInRejectedError
 			switch {
 			case tt.reason == "" && err != nil:
 				t.Fatalf("got %v, want no error", err)
@@ -180,7 +180,7 @@ func TestRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for subject, reason := range map[string]string{"sf.dlq.signin.contoso": signin.ReasonMalformedJSON, "sf.dlq.signin.nobody": signin.ReasonUnknownTenant} {
+	for subject, reason := range map[string]string{"sf.dlq.signin.contoso": domain.RejectMalformedJSON, "sf.dlq.signin.nobody": domain.RejectUnknownTenant} {
 		m, err := s.GetLastMsgForSubject(context.Background(), subject)
 		if err != nil {
 			t.Fatalf("%s: %v", subject, err)
@@ -237,7 +237,7 @@ func TestRouterOversized(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Header.Get(signin.HeaderError); !strings.HasPrefix(got, signin.ReasonTooLarge+": ") || len(m.Data) < 2<<20 {
+	if got := m.Header.Get(signin.HeaderError); !strings.HasPrefix(got, domain.RejectTooLarge+": ") || len(m.Data) < 2<<20 {
 		t.Fatalf("dead letter: reason %q, %d bytes", got, len(m.Data))
 	}
 }
@@ -279,7 +279,7 @@ func TestRouterNeverHeldUp(t *testing.T) {
 		reason, _, _ := strings.Cut(m.Header.Get(signin.HeaderError), ":")
 		reasons = append(reasons, reason)
 	}
-	if strings.Join(reasons, ",") != signin.ReasonInternal+","+signin.ReasonRetriesExhausted {
+	if strings.Join(reasons, ",") != domain.RejectInternal+","+domain.RejectRetriesExhausted {
 		t.Fatalf("dead letters: %v", reasons)
 	}
 }

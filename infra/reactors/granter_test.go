@@ -1,4 +1,4 @@
-package signin_test
+package reactors_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/natstest"
-	"github.com/seatflow/seatflow/infra/signin"
+	"github.com/seatflow/seatflow/infra/reactors"
 )
 
 // fakeGranting moves each policy's queue moves[policy] times.
@@ -40,9 +40,18 @@ func (f *fakeGranting) called() []string {
 	return out
 }
 
+func newGranter(t *testing.T, cfg reactors.GranterConfig) *reactors.Granter {
+	t.Helper()
+	g, err := reactors.NewGranter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 func TestGranterLooksAtPoliciesWhereSeatsAppear(t *testing.T) {
 	fg := &fakeGranting{moves: map[string]int{"p1": 2}}
-	g := signin.NewGranter(fg, domain.ClaimOptions{}, nil)
+	g := newGranter(t, reactors.GranterConfig{Commands: fg})
 	apply := func(kind events.Kind, id string, d events.Data) {
 		g.Apply(events.New("e", "contoso", events.Aggregate{Kind: kind, ID: id}, time.Now(), events.Meta{CommandID: "c"}, d))
 	}
@@ -75,7 +84,7 @@ func TestGranterLooksAtPoliciesWhereSeatsAppear(t *testing.T) {
 // TestGranterRestoreLooksAtEveryPolicy: after a restore from a checkpoint
 // (no replay), every policy gets one look, and the index still works.
 func TestGranterRestoreLooksAtEveryPolicy(t *testing.T) {
-	g := signin.NewGranter(&fakeGranting{}, domain.ClaimOptions{}, nil)
+	g := newGranter(t, reactors.GranterConfig{Commands: &fakeGranting{}})
 	g.Apply(events.New("e", "contoso", events.Aggregate{Kind: events.KindPolicy, ID: "p1"}, time.Now(), events.Meta{CommandID: "c"},
 		events.PolicyCreated{PolicyID: "p1", Products: []events.PolicyProduct{{ProductID: "P"}}}))
 	snap, err := g.Snapshot()
@@ -83,7 +92,7 @@ func TestGranterRestoreLooksAtEveryPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	fg := &fakeGranting{}
-	g2 := signin.NewGranter(fg, domain.ClaimOptions{}, nil)
+	g2 := newGranter(t, reactors.GranterConfig{Commands: fg})
 	if err := g2.Restore(snap); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +126,7 @@ func TestGranterServesCappedQueuesWhenTheDayRollsOver(t *testing.T) {
 	)
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	fg := &fakeGranting{moves: map[string]int{}}
-	g := signin.NewGranter(fg, domain.ClaimOptions{}, nil).Clock(now, time.Millisecond)
+	g := newGranter(t, reactors.GranterConfig{Commands: fg, Now: now, RolloverEvery: time.Millisecond})
 	apply := func(id string, d events.Data) {
 		g.Apply(events.New("e", "contoso", events.Aggregate{Kind: events.KindPolicy, ID: id}, time.Now(), events.Meta{CommandID: "c"}, d))
 	}

@@ -1,4 +1,4 @@
-package expiry_test
+package reactors_test
 
 import (
 	"context"
@@ -10,46 +10,19 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/expiry"
 	"github.com/seatflow/seatflow/infra/memstore"
+	"github.com/seatflow/seatflow/infra/reactors"
 	"github.com/seatflow/seatflow/projections"
 )
 
-// feed is a memstore whose appends also feed the request read model, as
-// the projection runner would.
-type feed struct {
-	domain.Store
-	mu    sync.Mutex
-	reqs  *projections.Requests
-	types []string
-}
-
-func (f *feed) Append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
-	pos, err := f.Store.Append(ctx, writes...)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	i := 0
-	for _, w := range writes {
-		for _, e := range w.Events {
-			e.Position = pos[i]
-			i++
-			f.reqs.Apply(e)
-			f.types = append(f.types, e.Type)
-		}
-	}
-	return pos, nil
-}
-
-func TestSchedulerWarnsOnceAndExpiresOnce(t *testing.T) {
+func TestExpiryWarnsOnceAndExpiresOnce(t *testing.T) {
 	ctx := context.Background()
 	clock := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	set := func(t time.Time) { mu.Lock(); clock = t; mu.Unlock() }
-	f := &feed{Store: memstore.New(events.Default()), reqs: projections.NewRequests()}
+	reqs := projections.NewRequests()
+	f := &feed{Store: memstore.New(events.Default()), models: []projections.Projection{reqs}}
 	n := 0
 	svc, err := domain.NewService(f, domain.Config{Now: now, NewID: func() string { n++; return fmt.Sprintf("id%d", n) }})
 	if err != nil {
@@ -67,9 +40,9 @@ func TestSchedulerWarnsOnceAndExpiresOnce(t *testing.T) {
 	}
 	start := now()
 	// Two schedulers, as two instances would run.
-	var scheds []*expiry.Scheduler
+	var scheds []*reactors.Expiry
 	for range 2 {
-		s, err := expiry.New(expiry.Config{Commands: svc, Due: f.reqs, Now: now, WarnBefore: 2 * 24 * time.Hour})
+		s, err := reactors.NewExpiry(reactors.ExpiryConfig{Commands: svc, Due: reqs, Now: now, WarnBefore: 2 * 24 * time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,17 +53,7 @@ func TestSchedulerWarnsOnceAndExpiresOnce(t *testing.T) {
 			s.Tick(ctx)
 		}
 	}
-	count := func(typ string) int {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		c := 0
-		for _, x := range f.types {
-			if x == typ {
-				c++
-			}
-		}
-		return c
-	}
+	count := f.count
 	tick()
 	if count(events.TypeRequestExpiryWarned)+count(events.TypeRequestExpired) != 0 {
 		t.Fatal("a fresh request was warned or expired")
@@ -107,7 +70,7 @@ func TestSchedulerWarnsOnceAndExpiresOnce(t *testing.T) {
 	if got := count(events.TypeRequestExpired); got != 1 {
 		t.Fatalf("expiries: got %d, want 1", got)
 	}
-	if d, _ := f.reqs.Details("contoso", "r1"); d.Status != projections.RequestExpired {
+	if d, _ := reqs.Details("contoso", "r1"); d.Status != projections.RequestExpired {
 		t.Fatalf("status: %s", d.Status)
 	}
 	f.mu.Lock()

@@ -1,8 +1,9 @@
-package signin
+package reactors
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -25,6 +26,47 @@ type Granting interface {
 	GrantNext(ctx context.Context, tenant domain.TenantID, pid domain.PolicyID, opts domain.ClaimOptions) (bool, error)
 }
 
+var _ Granting = (*domain.Service)(nil)
+
+// DefaultRolloverEvery is how often the granter looks whether the UTC day
+// changed, so that queues held by a daily cap are served the new day.
+const DefaultRolloverEvery = 30 * time.Second
+
+// GranterConfig configures a Granter.
+type GranterConfig struct {
+	Commands Granting
+	// Options are the claim options of its grants (the low-seat alert's
+	// threshold).
+	Options domain.ClaimOptions
+	// Now is the clock the granter reads the UTC day from. Default
+	// time.Now.
+	Now func() time.Time
+	// RolloverEvery is how often Run looks at the clock. Default
+	// DefaultRolloverEvery.
+	RolloverEvery time.Duration
+	Logger        *slog.Logger
+}
+
+func (c *GranterConfig) setDefaults() {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RolloverEvery <= 0 {
+		c.RolloverEvery = DefaultRolloverEvery
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports what is missing.
+func (c GranterConfig) Validate() error {
+	if c.Commands == nil {
+		return errors.New("granter: GranterConfig.Commands is required")
+	}
+	return nil
+}
+
 type policyKey struct{ tenant, policy string }
 
 // Granter grants queued users as seats appear. It is fed by the projection
@@ -35,15 +77,9 @@ type policyKey struct{ tenant, policy string }
 // interrupted by the stop is finished; the deterministic command ids of
 // grants keep any grant from happening twice.
 type Granter struct {
-	cmds Granting
-	opts domain.ClaimOptions
-	log  *slog.Logger
-
-	// now is the clock of day rollovers; every is how often Run looks at
-	// it (see Clock).
-	now   func() time.Time
-	every time.Duration
-	day   string // the UTC day the capped policies were last looked at
+	cfg GranterConfig
+	log *slog.Logger
+	day string // the UTC day the capped policies were last looked at
 
 	mu       sync.Mutex
 	byProd   map[string]map[string]map[string]bool // tenant -> product -> policies
@@ -53,29 +89,12 @@ type Granter struct {
 	wake     chan struct{}
 }
 
-// DefaultRolloverCheck is how often the granter looks whether the UTC day
-// changed, so that queues held by a daily cap are served the new day.
-const DefaultRolloverCheck = 30 * time.Second
-
-// Clock sets the clock the granter reads the UTC day from and how often
-// Run looks at it (default time.Now, DefaultRolloverCheck). Call before
-// Run.
-func (g *Granter) Clock(now func() time.Time, every time.Duration) *Granter {
-	if now != nil {
-		g.now = now
-	}
-	if every > 0 {
-		g.every = every
-	}
-	return g
-}
-
 // Rollover marks every capped policy when the UTC day of the granter's
 // clock differs from the one it last saw, so that users a daily cap kept
 // waiting are served; it reports whether the day changed. Run calls it;
 // it is exported for tests that move the clock.
 func (g *Granter) Rollover() bool {
-	day := domain.Day(g.now())
+	day := domain.Day(g.cfg.Now())
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if day == g.day {
@@ -90,14 +109,15 @@ func (g *Granter) Rollover() bool {
 	return true
 }
 
-// NewGranter returns a Granter.
-func NewGranter(cmds Granting, opts domain.ClaimOptions, log *slog.Logger) *Granter {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// NewGranter returns a Granter for cfg.
+func NewGranter(cfg GranterConfig) (*Granter, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	return &Granter{cmds: cmds, opts: opts, log: log.With("component", "granter"),
+	return &Granter{cfg: cfg, log: cfg.Logger.With("component", "granter"),
 		byProd: map[string]map[string]map[string]bool{}, policies: map[string]map[string]bool{}, capped: map[string]map[string]bool{},
-		dirty: map[policyKey]bool{}, wake: make(chan struct{}, 1), now: time.Now, every: DefaultRolloverCheck}
+		dirty: map[policyKey]bool{}, wake: make(chan struct{}, 1)}, nil
 }
 
 // Name implements projections.Projection.
@@ -180,11 +200,11 @@ func (g *Granter) mark(tenant, policy string) {
 	}
 }
 
-// Run grants until ctx ends. It also looks at the clock every so often
-// (see Clock): when the UTC day changes, the capped policies' queues are
+// Run grants until ctx ends. It also looks at the clock every
+// RolloverEvery: when the UTC day changes, the capped policies' queues are
 // looked at again.
 func (g *Granter) Run(ctx context.Context) {
-	tick := time.NewTicker(g.every)
+	tick := time.NewTicker(g.cfg.RolloverEvery)
 	defer tick.Stop()
 	g.Rollover()
 	for {
@@ -211,7 +231,7 @@ func (g *Granter) Run(ctx context.Context) {
 // marks the policy again after a pause.
 func (g *Granter) grant(ctx context.Context, k policyKey) {
 	for range 10_000 {
-		moved, err := g.cmds.GrantNext(ctx, domain.TenantID(k.tenant), domain.PolicyID(k.policy), g.opts)
+		moved, err := g.cfg.Commands.GrantNext(ctx, domain.TenantID(k.tenant), domain.PolicyID(k.policy), g.cfg.Options)
 		if err != nil {
 			if ctx.Err() != nil {
 				return

@@ -1,4 +1,4 @@
-package reclaim_test
+package reactors_test
 
 import (
 	"context"
@@ -10,49 +10,9 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/memstore"
-	"github.com/seatflow/seatflow/infra/reclaim"
+	"github.com/seatflow/seatflow/infra/reactors"
 	"github.com/seatflow/seatflow/projections"
 )
-
-// feed is a memstore whose appends also feed the candidates read model, as
-// the projection runner would, and records the event types.
-type feed struct {
-	domain.Store
-	mu    sync.Mutex
-	cands *projections.ReclaimCandidates
-	types []string
-}
-
-func (f *feed) Append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
-	pos, err := f.Store.Append(ctx, writes...)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	i := 0
-	for _, w := range writes {
-		for _, e := range w.Events {
-			e.Position = pos[i]
-			i++
-			f.cands.Apply(e)
-			f.types = append(f.types, e.Type)
-		}
-	}
-	return pos, nil
-}
-
-func (f *feed) count(typ string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, t := range f.types {
-		if t == typ {
-			n++
-		}
-	}
-	return n
-}
 
 // seen is an in-memory last-seen store.
 type seen struct {
@@ -73,17 +33,18 @@ func (s *seen) set(user string, at time.Time) {
 	s.at["contoso/teams/"+user] = at
 }
 
-// TestReactorWarnsThenReclaimsOnce: two reactors (two instances) tick
+// TestReclaimWarnsThenReclaimsOnce: two reactors (two instances) tick
 // together on an injected clock; each license is warned once per absence
 // and reclaimed once, and a sign-in after the warning keeps the license.
-func TestReactorWarnsThenReclaimsOnce(t *testing.T) {
+func TestReclaimWarnsThenReclaimsOnce(t *testing.T) {
 	ctx := context.Background()
 	day0 := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	clock := day0
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
 	setDay := func(d int) { mu.Lock(); clock = day0.AddDate(0, 0, d); mu.Unlock() }
-	f := &feed{Store: memstore.New(events.Default()), cands: projections.NewReclaimCandidates()}
+	cands := projections.NewReclaimCandidates()
+	f := &feed{Store: memstore.New(events.Default()), models: []projections.Projection{cands}}
 	n := 0
 	svc, err := domain.NewService(f, domain.Config{Now: now, NewID: func() string { n++; return fmt.Sprintf("id%d", n) }})
 	if err != nil {
@@ -107,9 +68,9 @@ func TestReactorWarnsThenReclaimsOnce(t *testing.T) {
 		}
 	}
 	last := &seen{at: map[string]time.Time{}}
-	var rs []*reclaim.Reactor
+	var rs []*reactors.Reclaim
 	for range 2 {
-		r, err := reclaim.New(reclaim.Config{Commands: svc, Due: f.cands, LastSeen: last, Now: now})
+		r, err := reactors.NewReclaim(reactors.ReclaimConfig{Commands: svc, Due: cands, LastSeen: last, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}

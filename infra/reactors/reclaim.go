@@ -1,4 +1,4 @@
-package reclaim
+package reactors
 
 import (
 	"context"
@@ -13,42 +13,47 @@ import (
 	"github.com/seatflow/seatflow/projections"
 )
 
-// DefaultInterval is how often Run looks for due licenses.
-const DefaultInterval = time.Minute
+// DefaultReclaimInterval is how often Reclaim looks for due licenses.
+const DefaultReclaimInterval = time.Minute
 
-// Commands runs the reclaim commands.
-type Commands interface {
+// ReclaimCommands runs the reclaim commands.
+type ReclaimCommands interface {
 	Reclaim(ctx context.Context, tenant domain.TenantID, product domain.ProductID, meta events.Meta, cmd domain.ReclaimCommand) (domain.Result, error)
 }
 
-// Due lists the licenses that may be due.
-type Due interface {
+var _ ReclaimCommands = (*domain.Service)(nil)
+
+// DueLicenses lists the licenses that may be due (the reclaim candidates
+// read model).
+type DueLicenses interface {
 	Due(now time.Time) []projections.ReclaimCandidate
 }
 
-// LastSeen reads the last sign-in of a user to an app.
+var _ DueLicenses = (*projections.ReclaimCandidates)(nil)
+
+// LastSeen reads the last sign-in of a user to an app (package lastseen).
 type LastSeen interface {
 	LastSeen(ctx context.Context, tenant, app, user string) (time.Time, bool, error)
 }
 
-// Config configures a Reactor.
-type Config struct {
-	Commands Commands
-	Due      Due
+// ReclaimConfig configures a Reclaim.
+type ReclaimConfig struct {
+	Commands ReclaimCommands
+	Due      DueLicenses
 	LastSeen LastSeen
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// Interval is how often Run ticks. Default DefaultInterval.
+	// Interval is how often Run ticks. Default DefaultReclaimInterval.
 	Interval time.Duration
 	Logger   *slog.Logger
 }
 
-func (c *Config) setDefaults() {
+func (c *ReclaimConfig) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if c.Interval <= 0 {
-		c.Interval = DefaultInterval
+		c.Interval = DefaultReclaimInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -56,38 +61,38 @@ func (c *Config) setDefaults() {
 }
 
 // Validate reports what is missing.
-func (c Config) Validate() error {
+func (c ReclaimConfig) Validate() error {
 	var errs []error
 	if c.Commands == nil {
-		errs = append(errs, errors.New("reclaim: Config.Commands is required"))
+		errs = append(errs, errors.New("reclaim: ReclaimConfig.Commands is required"))
 	}
 	if c.Due == nil {
-		errs = append(errs, errors.New("reclaim: Config.Due is required"))
+		errs = append(errs, errors.New("reclaim: ReclaimConfig.Due is required"))
 	}
 	if c.LastSeen == nil {
-		errs = append(errs, errors.New("reclaim: Config.LastSeen is required"))
+		errs = append(errs, errors.New("reclaim: ReclaimConfig.LastSeen is required"))
 	}
 	return errors.Join(errs...)
 }
 
-// Reactor warns and reclaims idle licenses.
-type Reactor struct {
-	cfg Config
+// Reclaim warns and reclaims idle licenses.
+type Reclaim struct {
+	cfg ReclaimConfig
 	log *slog.Logger
 }
 
-// New returns a Reactor for cfg.
-func New(cfg Config) (*Reactor, error) {
+// NewReclaim returns a Reclaim for cfg.
+func NewReclaim(cfg ReclaimConfig) (*Reclaim, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Reactor{cfg: cfg, log: cfg.Logger.With("component", "reclaim")}, nil
+	return &Reclaim{cfg: cfg, log: cfg.Logger.With("component", "reclaim")}, nil
 }
 
 // Tick issues the commands due at the reactor's now and reports how many
 // events they stored; errors are logged and retried on the next tick.
-func (r *Reactor) Tick(ctx context.Context) int {
+func (r *Reclaim) Tick(ctx context.Context) int {
 	now := r.cfg.Now()
 	n := 0
 	for _, c := range r.cfg.Due.Due(now) {
@@ -106,7 +111,7 @@ func (r *Reactor) Tick(ctx context.Context) int {
 
 // one decides what one candidate needs: nothing (signed in lately), a
 // warning, or the reclaim of a warned license that is due.
-func (r *Reactor) one(ctx context.Context, c projections.ReclaimCandidate, now time.Time) (int, error) {
+func (r *Reclaim) one(ctx context.Context, c projections.ReclaimCandidate, now time.Time) (int, error) {
 	last := c.ClaimedAt
 	seen, ok, err := r.cfg.LastSeen.LastSeen(ctx, c.Tenant, c.App, c.UserID)
 	if err != nil {
@@ -134,7 +139,7 @@ func (r *Reactor) one(ctx context.Context, c projections.ReclaimCandidate, now t
 		return 0, nil // signed in lately
 	}
 	res, err := r.cfg.Commands.Reclaim(ctx, domain.TenantID(c.Tenant), domain.ProductID(c.ProductID),
-		events.Meta{Actor: "seatflow-reclaim", CommandID: CommandID(cmd, c.Tenant, c.ProductID, c.UserID, last)}, cmd)
+		events.Meta{Actor: "seatflow-reclaim", CommandID: ReclaimCommandID(cmd, c.Tenant, c.ProductID, c.UserID, last)}, cmd)
 	if err != nil {
 		return 0, err
 	}
@@ -143,9 +148,9 @@ func (r *Reactor) one(ctx context.Context, c projections.ReclaimCandidate, now t
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// CommandID is the deterministic command id of a reclaim command: the kind
-// of command, the license and the last sign-in it is based on.
-func CommandID(cmd domain.ReclaimCommand, tenant, product, user string, last time.Time) string {
+// ReclaimCommandID is the deterministic command id of a reclaim command:
+// the kind of command, the license and the last sign-in it is based on.
+func ReclaimCommandID(cmd domain.ReclaimCommand, tenant, product, user string, last time.Time) string {
 	kind := "reclaim-warn-"
 	if _, ok := cmd.(domain.ReclaimLicense); ok {
 		kind = "reclaim-"
@@ -155,15 +160,6 @@ func CommandID(cmd domain.ReclaimCommand, tenant, product, user string, last tim
 }
 
 // Run ticks every Interval until ctx ends.
-func (r *Reactor) Run(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
-	for {
-		r.Tick(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+func (r *Reclaim) Run(ctx context.Context) {
+	tickEvery(ctx, r.cfg.Interval, func(ctx context.Context) { r.Tick(ctx) })
 }

@@ -1,4 +1,4 @@
-package forecast_test
+package reactors_test
 
 import (
 	"context"
@@ -9,64 +9,18 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/forecast"
 	"github.com/seatflow/seatflow/infra/memstore"
+	"github.com/seatflow/seatflow/infra/reactors"
 	"github.com/seatflow/seatflow/projections"
 )
 
-// feed is a memstore whose appends feed the read models and the services'
-// caches, as the projection runner would, and records the event types.
-type feed struct {
-	domain.Store
-	mu       sync.Mutex
-	models   []projections.Projection
-	services []*domain.Service
-	types    []string
-}
-
-func (f *feed) Append(ctx context.Context, writes ...domain.Write) ([]uint64, error) {
-	pos, err := f.Store.Append(ctx, writes...)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	i := 0
-	for _, w := range writes {
-		for _, e := range w.Events {
-			e.Position = pos[i]
-			i++
-			for _, m := range f.models {
-				m.Apply(e)
-			}
-			for _, s := range f.services {
-				s.Observe(e)
-			}
-			f.types = append(f.types, e.Type)
-		}
-	}
-	return pos, nil
-}
-
-func (f *feed) count(typ string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, t := range f.types {
-		if t == typ {
-			n++
-		}
-	}
-	return n
-}
-
-// TestReactorWarnsOnce: P has 20 seats and two users claim it every day.
+// TestForecastWarnsOnce: P has 20 seats and two users claim it every day.
 // Two reactors (two instances) tick on an injected clock: no warning while
 // the run-out date is more than 14 days away, one PoolForecastWarned when
 // it comes within, none more on later days nor from a restarted instance;
 // a purchase moves it well out and re-arms (PoolForecastCleared), and the
 // next approach warns again.
-func TestReactorWarnsOnce(t *testing.T) {
+func TestForecastWarnsOnce(t *testing.T) {
 	ctx := context.Background()
 	day0 := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
@@ -87,9 +41,9 @@ func TestReactorWarnsOnce(t *testing.T) {
 		f.mu.Unlock()
 		return svc
 	}
-	newReactor := func(svc *domain.Service) *forecast.Reactor {
-		r, err := forecast.New(forecast.Config{Commands: svc, Products: counts, Claims: claims, Queues: policies, Warnings: warnings,
-			Horizon: forecast.DefaultHorizon, Now: now})
+	newReactor := func(svc *domain.Service) *reactors.Forecast {
+		r, err := reactors.NewForecast(reactors.ForecastConfig{Commands: svc, Products: counts, Claims: claims, Queues: policies, Warnings: warnings,
+			Horizon: reactors.DefaultForecastHorizon, Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +61,7 @@ func TestReactorWarnsOnce(t *testing.T) {
 	if _, _, err := a.SetAutoClaim(ctx, "contoso", meta("on"), true); err != nil {
 		t.Fatal(err)
 	}
-	rs := []*forecast.Reactor{newReactor(a), newReactor(b)}
+	rs := []*reactors.Forecast{newReactor(a), newReactor(b)}
 	users := 0
 	for _, step := range []struct {
 		day     int
@@ -160,11 +114,11 @@ func TestReactorWarnsOnce(t *testing.T) {
 	}
 }
 
-func TestConfigValidate(t *testing.T) {
-	if _, err := forecast.New(forecast.Config{}); err == nil {
+func TestForecastConfigValidate(t *testing.T) {
+	if _, err := reactors.NewForecast(reactors.ForecastConfig{}); err == nil {
 		t.Fatal("an empty config: no error")
 	}
-	_, err := forecast.New(forecast.Config{Commands: &domain.Service{}, Products: projections.NewLicenseCounts(), Claims: projections.NewClaims(),
+	_, err := reactors.NewForecast(reactors.ForecastConfig{Commands: &domain.Service{}, Products: projections.NewLicenseCounts(), Claims: projections.NewClaims(),
 		Queues: projections.NewPolicyList(), Warnings: projections.NewForecastWarnings()})
 	if err == nil {
 		t.Fatal("no horizon: no error")
