@@ -59,16 +59,16 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond every 20ms until it holds, and fails the test if that
+// does not happen within d: natstest.CheckFor for a condition.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
+	natstest.CheckFor(t, d, 20*time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("still waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 var servingRE = regexp.MustCompile(`"msg":"serving","http":"([^"]+)","nats":"([^"]+)"`)

@@ -489,7 +489,7 @@ func (w *soWorld) natsSignIn(id, user string, at time.Time) {
 			c.final = soReply{status: -1, raw: err.Error()}
 			return
 		}
-		time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond)
+		time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond) // back-off, not a wait for consistency
 	}
 }
 
