@@ -201,11 +201,13 @@ func (w *acWorld) streamData(t *testing.T, stream, filter, typ string) []*jetstr
 // TestAutoClaimRaceSingleServer: 20 users sign in twice each, concurrently,
 // over NATS, on the embedded server.
 func TestAutoClaimRaceSingleServer(t *testing.T) {
+	t.Parallel()
 	testAutoClaimRace(t, newACWorld(t, 3, 2))
 }
 
 // TestAutoClaimRaceCluster: the same on a 3-node cluster with 3 replicas.
 func TestAutoClaimRaceCluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("3-node cluster")
 	}
@@ -391,6 +393,7 @@ func TestAutoClaimReport(t *testing.T) {
 // TestAutoClaimTurningOff: turning a policy off, removing a product and
 // turning the org switch off each stop new claims and keep old ones.
 func TestAutoClaimTurningOff(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 5, 5)
 	signIn := func(id, user string) string {
 		r := w.svc.do(t, "POST", "/v1/signins", w.ingest, map[string]any{"id": id, "user_id": user, "app": "teams",
@@ -461,6 +464,7 @@ func TestAutoClaimTurningOff(t *testing.T) {
 // TestAutoClaimDeadLetters: bad messages land on sf.dlq.signin.<tenant> with
 // a reason; the valid sign-ins around them are all claimed.
 func TestAutoClaimDeadLetters(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 20, 0)
 	at := time.Now().UTC()
 	valid := func(i int) {
@@ -516,6 +520,7 @@ func TestAutoClaimDeadLetters(t *testing.T) {
 // product is added to the policy and when a license is unassigned; the
 // crossing of the low-seat threshold and running out are recorded once.
 func TestAutoClaimGrantsWhenSeatsAppear(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 2, 0, "--pool-low-threshold", "1")
 	w.svc.do(t, "PUT", "/v1/users/gina", w.admin, map[string]any{"email": "gina@example.com", "display_name": "Gina", "roles": []string{"global-admin"}}).want(t, 200, "")
 	w.svc.do(t, "PUT", "/v1/users/lisa", w.admin, map[string]any{"email": "lisa@example.com", "display_name": "Lisa", "roles": []string{"license-admin"}}).want(t, 200, "")
@@ -577,6 +582,7 @@ func TestAutoClaimGrantsWhenSeatsAppear(t *testing.T) {
 // durable sign-in consumer goes on where it stopped (nothing is claimed
 // twice), the queue is still there, and seats bought then are granted.
 func TestAutoClaimSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc, stop := startServe(t, dir)
 	w := &acWorld{svc: svc, admin: token(t, "contoso", "gina", "global-admin")}
@@ -634,6 +640,7 @@ func TestAutoClaimSurvivesRestart(t *testing.T) {
 // TestAutoClaimDemo: --demo gives the demo tenant one enabled policy and
 // turns auto-claim on, idempotently; a sign-in to its app claims E3.
 func TestAutoClaimDemo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc, stop := startServe(t, dir, "--demo")
 	stop()
@@ -658,6 +665,7 @@ func TestAutoClaimDemo(t *testing.T) {
 // than the poison sent, every poison sign-in is still put aside (the oldest
 // dead letters make room) and every valid sign-in is claimed.
 func TestAutoClaimFullDeadLetterStream(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 20, 0, "--dlq-max-bytes", "8KiB")
 	at := time.Now().UTC()
 	pad := strings.Repeat("x", 1000)

@@ -45,6 +45,7 @@ func startProcess(t *testing.T, bin, dataDir string) (*service, *exec.Cmd) {
 // accounting), that the read model agrees with the stream, and that the
 // restarted service takes new writes on the same aggregate.
 func TestSIGKILLLosesNoAcknowledgedAssignment(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -149,6 +150,7 @@ func tryDo(base, method, path, tok, body string, hdr ...string) (int, error) {
 // TestSIGTERMDrainsAndExitsZero: a stop signal lets in-flight requests finish
 // and exits 0.
 func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

@@ -108,6 +108,7 @@ func (f *freezer) url() string { return "nats://" + f.ln.Addr().String() }
 // "connected", yet /readyz turns 503 within seconds and
 // seatflow_nats_connected drops to 0; both recover when NATS does.
 func TestReadyzFollowsAFrozenNATS(t *testing.T) {
+	t.Parallel()
 	srv := natstest.RunJetStream(t)
 	f := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
 	svc, _ := startServe(t, t.TempDir(), "--nats-url", f.url())
@@ -147,6 +148,7 @@ func TestReadyzFollowsAFrozenNATS(t *testing.T) {
 // the command's id; retrying with that id as Idempotency-Key answers the
 // stored result and buys the licenses once, not twice.
 func TestOutcomeUnknownIsSafeToRetry(t *testing.T) {
+	t.Parallel()
 	srv := natstest.RunJetStream(t)
 	f := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
 	svc, _ := startServe(t, t.TempDir(), "--nats-url", f.url())
@@ -180,6 +182,7 @@ func TestOutcomeUnknownIsSafeToRetry(t *testing.T) {
 // another body is 422 idempotency_key_reused and changes nothing; with the
 // same body it replays. Keys are per tenant.
 func TestIdempotencyKeyReusedWithAnotherRequest(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	svc, _ := startServe(t, dataDir)
 	admin := token(t, "contoso", "lena", "license-admin")

@@ -246,6 +246,7 @@ func (r response) want(t testing.TB, status int, code string) response {
 }
 
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	svc, stop := startServe(t, t.TempDir())
 	admin := token(t, "contoso", "ada", "license-admin")
 	svc.do(t, "GET", "/healthz", "", nil).want(t, 200, "")
@@ -319,6 +320,7 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func TestServeRestartKeepsState(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc, stop := startServe(t, dir, "--demo")
 	admin := token(t, "demo", "ada", "global-admin")
@@ -363,6 +365,7 @@ func TestServeRestartKeepsState(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
@@ -398,6 +401,7 @@ func TestBadConfig(t *testing.T) {
 }
 
 func TestTokenUsesDataDirSecret(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
 	code := Main(context.Background(), []string{"token", "--data-dir", dir, "--tenant", "contoso", "--user", "ada", "--role", "global-admin,user"},

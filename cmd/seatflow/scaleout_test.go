@@ -46,6 +46,7 @@ const soTenant = "scaleout"
 // once and every refused one not at all, and both instances' read models
 // equal each other and the fold.
 func TestScaleOut(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("3-node cluster and two instances")
 	}

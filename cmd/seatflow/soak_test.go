@@ -20,6 +20,7 @@ import (
 // both faults happen and every check runs and passes. It asserts the
 // checks, never timings.
 func TestSoakSmoke(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs a 3-node cluster and two instances")
 	}
@@ -52,6 +53,7 @@ func TestSoakSmoke(t *testing.T) {
 // outcome_unknown is retried with the answer's Seatflow-Command-Id as
 // Idempotency-Key, and counted as a fault survived.
 func TestSoakCommandRetriesOutcomeUnknownWithCommandID(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	var mu sync.Mutex
 	var keys []string
@@ -93,6 +95,7 @@ func TestSoakCommandRetriesOutcomeUnknownWithCommandID(t *testing.T) {
 // command, one applied twice, a refusal that left an event and a refusal
 // the load cannot cause.
 func TestSoakCheckCommands(t *testing.T) {
+	t.Parallel()
 	f := oracle.New()
 	pos := uint64(0)
 	add := func(cmd string, data events.Data, agg events.Aggregate) {
@@ -140,6 +143,7 @@ func TestSoakCheckCommands(t *testing.T) {
 // TestSoakMemoryFlat: the verdict compares the middle and last thirds of
 // an instance's last process only.
 func TestSoakMemoryFlat(t *testing.T) {
+	t.Parallel()
 	series := func(inst, pid int, kbs ...int64) []soakSample {
 		var out []soakSample
 		for i, kb := range kbs {
