@@ -30,21 +30,19 @@ func TestConsoleHistoryAndForesight(t *testing.T) {
 		"products": []map[string]any{{"product_id": "e3"}, {"product_id": "e5"}}}).want(t, 201, "")
 	policy := r.body["policy_id"].(string)
 	w.svc.do(t, "PUT", "/v1/settings/auto-claim", w.admin, map[string]any{"enabled": true}).want(t, 200, "")
-	var pos string
 	for _, u := range []string{"u1", "u2", "u3"} {
 		r := w.svc.do(t, "POST", "/v1/signins", ingest, map[string]any{"id": "s-" + u, "user_id": u, "app": "teams",
 			"at": time.Now().UTC().Format(time.RFC3339Nano)}).want(t, 200, "")
 		if r.body["status"] != "claimed" {
 			t.Fatalf("%s's sign-in: %s", u, r.raw)
 		}
-		pos = num(r.body["position"])
 	}
 	// u2's E3 is taken back, u2 asks for it and lia approves: u2's E3 has
 	// a policy, an unassignment and a request in its history.
 	w.svc.do(t, "DELETE", "/v1/products/e3/assignments/u2", w.admin, nil).want(t, 200, "")
 	req := w.submit(t, "u2", "e3")
 	r = w.svc.do(t, "POST", "/v1/requests/"+req+"/decision", w.lia, map[string]any{"approve": []string{"u2"}, "product_id": "e3"}).want(t, 200, "")
-	pos = num(r.body["position"])
+	pos := num(r.body["position"])
 	w.svc.do(t, "GET", "/v1/products?after="+pos, w.admin, nil).want(t, 200, "")
 	// asOf is an instant after all of the above and before everything that
 	// follows: the next whole second (as_of is to the second in the page).

@@ -231,10 +231,8 @@ func (s *soak) finish(ctx context.Context, ran time.Duration) error {
 	}
 	s.mu.Unlock()
 	check("faults injected and recovered (SIGKILL + restart, NATS node restart)", faults, "")
-	var mems []soakMemory
 	for i := range s.insts {
 		m := soakMemoryFlat(samples, i, s.cfg.Tolerance)
-		mems = append(mems, m)
 		var p []string
 		if !m.ok {
 			p = []string{m.why}
