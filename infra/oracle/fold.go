@@ -207,14 +207,6 @@ func (f *Fold) Apply(m Message) {
 	t := f.Tenant(e.Tenant)
 	t.Types[e.Type]++
 	t.ByCommand[e.CommandID] = append(t.ByCommand[e.CommandID], e)
-	if d, ok := e.Data.(events.LicensesAssigned); ok {
-		for i, a := range d.Assignments {
-			one := e
-			one.Type, one.Version, one.CommandID, one.Actor, one.Data = events.TypeLicenseAssigned, events.LicenseAssigned{}.EventVersion(),
-				a.CommandID, a.Actor, d.Each()[i]
-			t.ByCommand[a.CommandID] = append(t.ByCommand[a.CommandID], one)
-		}
-	}
 
 	var touched []string // products whose assigned count may have grown or purchased shrunk
 	hold := func(product, user string, h Holding) {
@@ -238,16 +230,17 @@ func (f *Fold) Apply(m Message) {
 	case events.LicensesRemoved:
 		t.Purchased[d.ProductID] -= d.Count
 		touched = append(touched, d.ProductID)
-	case events.LicenseAssigned, events.LicensesAssigned:
-		cmds := []string{e.CommandID}
-		if b, ok := d.(events.LicensesAssigned); ok {
-			cmds = cmds[:0]
-			for _, a := range b.Assignments {
-				cmds = append(cmds, a.CommandID)
-			}
-		}
-		for i, a := range events.Assignments(d) {
-			hold(a.ProductID, a.UserID, Holding{Source: a.Source, Disabled: a.DisabledServices, At: e.OccurredAt, Seq: m.Seq, Command: cmds[i]})
+	case events.LicenseAssigned:
+		hold(d.ProductID, d.UserID, Holding{Source: d.Source, Disabled: d.DisabledServices, At: e.OccurredAt, Seq: m.Seq, Command: e.CommandID})
+	case events.LicensesAssigned:
+		// Assignments decided together: each is also listed under its own
+		// command, as the LicenseAssigned it stands for.
+		for i, one := range d.Each() {
+			a := d.Assignments[i]
+			hold(d.ProductID, a.UserID, Holding{Source: a.Source, Disabled: a.DisabledServices, At: e.OccurredAt, Seq: m.Seq, Command: a.CommandID})
+			own := e
+			own.Type, own.Version, own.CommandID, own.Actor, own.Data = one.EventType(), one.EventVersion(), a.CommandID, a.Actor, one
+			t.ByCommand[a.CommandID] = append(t.ByCommand[a.CommandID], own)
 		}
 	case events.LicenseClaimed, events.LicensesClaimed:
 		for _, c := range events.Claims(d) {
