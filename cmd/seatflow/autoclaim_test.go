@@ -16,9 +16,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/oracle"
 	"github.com/seatflow/seatflow/infra/signin"
 )
 
@@ -144,90 +144,78 @@ func (w *acWorld) policyView(t *testing.T) policyView {
 	return v
 }
 
-// countEvents counts the events of type typ of tenant contoso on the stream.
-func (w *acWorld) countEvents(t *testing.T, typ string) int {
+// stream reads the whole event stream and has the oracle fold it, failing
+// the test on any violation of the invariants (at every position).
+func (w *acWorld) stream(t *testing.T) *oracle.Tenant {
 	t.Helper()
-	return len(w.streamData(t, "SEATFLOW_EVENTS", "sf.evt.contoso.>", typ))
+	var msgs []oracle.Message
+	natstest.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		msgs, err = oracle.Read(ctx, w.js)
+		return err
+	})
+	f := oracle.FoldAll(msgs, true)
+	if err := f.Err(); err != nil {
+		t.Fatalf("the event stream breaks the invariants:\n%v", err)
+	}
+	return f.Tenant("contoso")
 }
 
-// countClaims counts the claims stored: one per LicenseClaimed, each of
-// a LicensesClaimed (claims decided together).
-func (w *acWorld) countClaims(t *testing.T) int {
+// countEvents counts the events of type typ (of any type: "") of tenant
+// contoso on the stream, checking the invariants on the way.
+func (w *acWorld) countEvents(t *testing.T, typ string) int {
 	t.Helper()
-	reg := events.Default()
+	types := w.stream(t).Types
+	if typ != "" {
+		return types[typ]
+	}
 	n := 0
-	for _, m := range w.streamData(t, "SEATFLOW_EVENTS", "sf.evt.contoso.product.*", "") {
-		env, err := reg.Decode(m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(events.Claims(env.Data))
+	for _, c := range types {
+		n += c
 	}
 	return n
 }
 
-// streamData returns the data of the messages on subject filter (of type
+// countClaims counts the claims stored (one per LicenseClaimed, each of a
+// LicensesClaimed: claims decided together), checking the invariants on
+// the way.
+func (w *acWorld) countClaims(t *testing.T) int {
+	t.Helper()
+	return w.stream(t).ClaimCount()
+}
+
+// streamData returns the messages on subject filter of stream (of type
 // typ, for events), in stream order.
 func (w *acWorld) streamData(t *testing.T, stream, filter, typ string) []*jetstream.RawStreamMsg {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	s, err := w.js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
+	var msgs []*jetstream.RawStreamMsg
+	// On a busy cluster a new consumer may not answer at first (no
+	// responders): read again.
+	natstest.CheckFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		msgs, err = oracle.ReadRaw(ctx, w.js, stream, filter)
+		return err
+	})
+	if typ == "" {
+		return msgs
 	}
-	// How many messages the filter matches now; read exactly those, waiting
-	// for the new consumer (on a cluster it answers a moment later).
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := 0
-	for _, n := range info.State.Subjects {
-		want += int(n)
-	}
-	var out []*jetstream.RawStreamMsg
-	if want == 0 {
-		return out
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for read := 0; read < want; {
-		// On a busy cluster the new consumer may not answer at first (no
-		// responders): ask again until the context's deadline.
-		batch, err := cons.Fetch(min(500, want-read), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			md, _ := m.Metadata()
-			if typ == "" || strings.Contains(string(m.Data()), `"type":"`+typ+`"`) {
-				out = append(out, &jetstream.RawStreamMsg{Subject: m.Subject(), Sequence: md.Sequence.Stream, Header: m.Headers(), Data: m.Data()})
-			}
-		}
-		if n == 0 && ctx.Err() != nil {
-			t.Fatalf("%s %s: read %d of %d messages, then nothing until the deadline (%v)", stream, filter, read, want, batch.Error())
-		}
-		if n == 0 {
-			time.Sleep(50 * time.Millisecond) // a pause before asking again, not a wait for consistency
-		}
-		read += n
-	}
-	return out
+	return slices.DeleteFunc(msgs, func(m *jetstream.RawStreamMsg) bool { return !strings.Contains(string(m.Data), `"type":"`+typ+`"`) })
 }
 
 // TestAutoClaimRaceSingleServer: 20 users sign in twice each, concurrently,
 // over NATS, on the embedded server.
 func TestAutoClaimRaceSingleServer(t *testing.T) {
+	t.Parallel()
 	testAutoClaimRace(t, newACWorld(t, 3, 2))
 }
 
 // TestAutoClaimRaceCluster: the same on a 3-node cluster with 3 replicas.
 func TestAutoClaimRaceCluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("3-node cluster")
 	}
@@ -300,8 +288,24 @@ func testAutoClaimRace(t *testing.T, w *acWorld) {
 	if !slices.Equal(after.Queue, v.Queue[2:]) {
 		t.Fatalf("queue after grants: got %v, want %v", after.Queue, v.Queue[2:])
 	}
-	if n := w.countClaims(t); n != 7 {
+	st := w.stream(t)
+	if n := st.ClaimCount(); n != 7 {
 		t.Fatalf("claims stored: got %d, want 7", n)
+	}
+	if !slices.Equal(st.Queues[w.policy], after.Queue) {
+		t.Fatalf("queue: stream %v, read model %v", st.Queues[w.policy], after.Queue)
+	}
+	// Of each user's two sign-ins, one claimed or queued, the other left
+	// nothing; a grant claims for the sign-in that queued.
+	for i := range 20 {
+		var own, grants int
+		for j := range 2 {
+			s := st.SignIn(fmt.Sprintf("s-%02d-%d", i, j))
+			own, grants = own+s.Claims+s.Queued, grants+s.Grants
+		}
+		if want := map[bool]int{true: 1, false: 0}[slices.Contains(v.Queue[:2], fmt.Sprintf("u%02d", i))]; own != 1 || grants != want {
+			t.Errorf("sign-ins of u%02d: %d claims or queuings, %d grants; want 1 and %d", i, own, grants, want)
+		}
 	}
 	// The second sign-in of a granted user changes nothing.
 	w.signIn(t, "again-"+v.Queue[0], v.Queue[0], at)
@@ -395,6 +399,7 @@ func TestAutoClaimReport(t *testing.T) {
 // TestAutoClaimTurningOff: turning a policy off, removing a product and
 // turning the org switch off each stop new claims and keep old ones.
 func TestAutoClaimTurningOff(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 5, 5)
 	signIn := func(id, user string) string {
 		r := w.svc.do(t, "POST", "/v1/signins", w.ingest, map[string]any{"id": id, "user_id": user, "app": "teams",
@@ -465,6 +470,7 @@ func TestAutoClaimTurningOff(t *testing.T) {
 // TestAutoClaimDeadLetters: bad messages land on sf.dlq.signin.<tenant> with
 // a reason; the valid sign-ins around them are all claimed.
 func TestAutoClaimDeadLetters(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 20, 0)
 	at := time.Now().UTC()
 	valid := func(i int) {
@@ -520,6 +526,7 @@ func TestAutoClaimDeadLetters(t *testing.T) {
 // product is added to the policy and when a license is unassigned; the
 // crossing of the low-seat threshold and running out are recorded once.
 func TestAutoClaimGrantsWhenSeatsAppear(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 2, 0, "--pool-low-threshold", "1")
 	w.svc.do(t, "PUT", "/v1/users/gina", w.admin, map[string]any{"email": "gina@example.com", "display_name": "Gina", "roles": []string{"global-admin"}}).want(t, 200, "")
 	w.svc.do(t, "PUT", "/v1/users/lisa", w.admin, map[string]any{"email": "lisa@example.com", "display_name": "Lisa", "roles": []string{"license-admin"}}).want(t, 200, "")
@@ -581,6 +588,7 @@ func TestAutoClaimGrantsWhenSeatsAppear(t *testing.T) {
 // durable sign-in consumer goes on where it stopped (nothing is claimed
 // twice), the queue is still there, and seats bought then are granted.
 func TestAutoClaimSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc, stop := startServe(t, dir)
 	w := &acWorld{svc: svc, admin: token(t, "contoso", "gina", "global-admin")}
@@ -638,6 +646,7 @@ func TestAutoClaimSurvivesRestart(t *testing.T) {
 // TestAutoClaimDemo: --demo gives the demo tenant one enabled policy and
 // turns auto-claim on, idempotently; a sign-in to its app claims E3.
 func TestAutoClaimDemo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc, stop := startServe(t, dir, "--demo")
 	stop()
@@ -662,6 +671,7 @@ func TestAutoClaimDemo(t *testing.T) {
 // than the poison sent, every poison sign-in is still put aside (the oldest
 // dead letters make room) and every valid sign-in is claimed.
 func TestAutoClaimFullDeadLetterStream(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 20, 0, "--dlq-max-bytes", "8KiB")
 	at := time.Now().UTC()
 	pad := strings.Repeat("x", 1000)

@@ -32,6 +32,7 @@ import (
 	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/oracle"
 	"github.com/seatflow/seatflow/infra/projector"
 )
 
@@ -958,53 +959,24 @@ func (b *benchRun) latency(ctx context.Context) error {
 
 // check folds every event of the bench's tenants and checks the
 // invariants, the claims each scenario made and the read model's counts.
-func (b *benchRun) check(ctx context.Context) (bench.Fold, error) {
+func (b *benchRun) check(ctx context.Context) (oracle.Summary, error) {
 	if err := b.signinsDrained(ctx, 30*time.Second); err != nil {
-		return bench.Fold{}, err
+		return oracle.Summary{}, err
 	}
-	reg := events.Default()
-	c := bench.NewChecker()
-	s, err := b.js.Stream(ctx, natsjs.StreamEvents)
+	msgs, err := oracle.Read(ctx, b.js)
 	if err != nil {
-		return bench.Fold{}, err
+		return oracle.Summary{}, err
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return bench.Fold{}, err
+	c := oracle.New()
+	var last uint64
+	for _, m := range msgs {
+		if strings.HasPrefix(m.Subject, events.SubjectPrefix+"."+benchTenantPrefix) {
+			c.Apply(m)
+		}
+		last = m.Seq
 	}
-	if info.State.LastSeq > 0 {
-		cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-		if err != nil {
-			return bench.Fold{}, err
-		}
-		it, err := cons.Messages()
-		if err != nil {
-			return bench.Fold{}, err
-		}
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				it.Stop()
-				return bench.Fold{}, err
-			}
-			md, _ := msg.Metadata()
-			if strings.HasPrefix(msg.Subject(), events.SubjectPrefix+"."+benchTenantPrefix) {
-				env, err := reg.Decode(msg.Data())
-				if err != nil {
-					it.Stop()
-					return bench.Fold{}, fmt.Errorf("decode %d: %w", md.Sequence.Stream, err)
-				}
-				env.Position = md.Sequence.Stream
-				c.Apply(env)
-			}
-			if md.Sequence.Stream >= info.State.LastSeq {
-				break
-			}
-		}
-		it.Stop()
-	}
-	fold, err := c.Result()
-	if err != nil {
+	fold := c.Summary()
+	if err := c.Err(); err != nil {
 		return fold, fmt.Errorf("invariants violated:\n%w", err)
 	}
 	var errs []error
@@ -1017,7 +989,7 @@ func (b *benchRun) check(ctx context.Context) (bench.Fold, error) {
 		}
 	}
 	// The read model must count what the fold counts.
-	if err := b.runner.WaitFor(ctx, info.State.LastSeq); err != nil {
+	if err := b.runner.WaitFor(ctx, last); err != nil {
 		return fold, err
 	}
 	tenants := map[string]bool{}
@@ -1050,7 +1022,7 @@ func (b *benchRun) check(ctx context.Context) (bench.Fold, error) {
 // rebuild replays the event stream raw, then into fresh read models (as
 // `seatflow rebuild` does), measuring the read models' live heap per
 // claimed user.
-func (b *benchRun) rebuild(ctx context.Context, fold bench.Fold) error {
+func (b *benchRun) rebuild(ctx context.Context, fold oracle.Summary) error {
 	raw, err := bench.Replay(ctx, b.js, natsjs.StreamEvents)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 // has a row per scenario with a rate and, where it has one, a ratio to its
 // baseline. It asserts nothing about timing.
 func TestBenchSmoke(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	code := Main(context.Background(), []string{"bench", "--users", "60", "--tenants", "3", "--http-signins", "12",
 		"--assignments", "12", "--products", "4", "--appends", "20", "--subjects", "50", "--clients", "4",
@@ -54,6 +55,7 @@ func TestBenchSmoke(t *testing.T) {
 
 // TestBenchRejectsUnknownScenario: a typo in --scenarios is bad usage.
 func TestBenchRejectsUnknownScenario(t *testing.T) {
+	t.Parallel()
 	var out, errOut bytes.Buffer
 	if code := Main(context.Background(), []string{"bench", "--scenarios", "signin-nats-2"}, &out, &errOut,
 		func(string) string { return "" }); code != 2 {

@@ -21,6 +21,7 @@ import (
 // the policy's order and a proposed one; and caps and reclaim days set in
 // the policy pane, then read back from the API.
 func TestConsoleHistoryAndForesight(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	ingest := token(t, "contoso", "idp", "ingest")
 	// Policy Teams: E3 first, E5 as backup. u1 and u2 claim E3's two seats,

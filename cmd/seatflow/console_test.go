@@ -30,6 +30,7 @@ var emailedLinkRE = regexp.MustCompile(`http://\S+/shared/\S+`)
 // the emailed link, answers, and the admin sees the answer; the
 // organisation's own request process on and off, as a user sees it.
 func TestConsoleRequests(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	browser := startBrowser(t)
 
@@ -268,6 +269,7 @@ func toStrings(v any) []string {
 // on, a sign-in claims, the report for each period names the user, and the
 // CSV downloads.
 func TestConsoleAutoClaim(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	browser := startBrowser(t)
 	admin := newPage(t, browser, w.svc.base)
@@ -436,6 +438,7 @@ func num(v any) string {
 // auto-claim editing; a plain user sees only their own pages; both read
 // well on a phone.
 func TestConsoleRoles(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	// A product whose name is markup must reach the page as text.
 	w.svc.do(t, "POST", "/v1/products", w.admin, map[string]any{"product_id": "evil", "name": `<img src=x id=xss onerror=alert(1)>Evil & Co`,

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,21 +13,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/oracle"
 )
-
-// buildBinary compiles seatflow once per test run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "seatflow")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // startProcess runs `seatflow serve` as a child process on free ports.
 func startProcess(t *testing.T, bin, dataDir string) (*service, *exec.Cmd) {
@@ -51,9 +40,12 @@ func startProcess(t *testing.T, bin, dataDir string) (*service, *exec.Cmd) {
 
 // TestSIGKILLLosesNoAcknowledgedAssignment kills serve with SIGKILL while
 // assignments stream in, restarts it on the same data dir, and checks that
-// every assignment whose HTTP call succeeded is there, that the counts agree
-// with the stream, and that nothing was applied twice.
+// every assignment whose HTTP call succeeded is there exactly once (the
+// oracle folds the stream: invariants at every position, command
+// accounting), that the read model agrees with the stream, and that the
+// restarted service takes new writes on the same aggregate.
 func TestSIGKILLLosesNoAcknowledgedAssignment(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
@@ -66,18 +58,16 @@ func TestSIGKILLLosesNoAcknowledgedAssignment(t *testing.T) {
 
 	var (
 		mu        sync.Mutex
-		succeeded []string
+		succeeded []string // users whose assignment was acknowledged; the user is the Idempotency-Key
 		count     atomic.Int64
 		stop      atomic.Bool
 		wg        sync.WaitGroup
 	)
 	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
 				user := fmt.Sprintf("u%d-%d", g, i)
-				r, err := tryDo(svc.base, "POST", "/v1/products/e5/assignments", admin, fmt.Sprintf(`{"user_id":%q}`, user))
+				r, err := tryDo(svc.base, "POST", "/v1/products/e5/assignments", admin, fmt.Sprintf(`{"user_id":%q}`, user), "Idempotency-Key", user)
 				if err != nil {
 					return // the process is gone
 				}
@@ -88,7 +78,7 @@ func TestSIGKILLLosesNoAcknowledgedAssignment(t *testing.T) {
 					count.Add(1)
 				}
 			}
-		}()
+		})
 	}
 	waitFor(t, 60*time.Second, "200 assignments", func() bool { return count.Load() >= 200 })
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL
@@ -107,43 +97,29 @@ func TestSIGKILLLosesNoAcknowledgedAssignment(t *testing.T) {
 			t.Fatalf("acknowledged assignment of %s lost after SIGKILL: %v", u, lic)
 		}
 	}
-	// The projection's count equals the events in the stream: nothing lost
-	// from the read side, nothing applied twice.
-	nc, err := nats.Connect(svc.natsURL, svc.natsOpts...)
-	if err != nil {
-		t.Fatal(err)
+	// The stream, folded by the oracle: no invariant broken at any
+	// position, every acknowledged assignment stored exactly once.
+	_, js := svc.connect(t)
+	var msgs []oracle.Message
+	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var err error
+		msgs, err = oracle.Read(ctx, js)
+		return err
+	})
+	f := oracle.FoldAll(msgs, true)
+	if err := f.Err(); err != nil {
+		t.Fatalf("the event stream after SIGKILL breaks the invariants:\n%v", err)
 	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := js.Stream(ctx, "SEATFLOW_EVENTS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	subj := "sf.evt.contoso.product.e5"
-	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Assignments decided together are stored as one LicensesAssigned:
-	// count assignments, not messages.
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inStream := 0
-	for range info.State.Subjects[subj] {
-		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
-		if err != nil {
-			t.Fatal(err)
+	for _, u := range succeeded {
+		if err := f.Check(oracle.Command{Tenant: "contoso", ID: u, Acked: true, Want: []string{events.TypeLicenseAssigned}, Only: true}); err != nil {
+			t.Errorf("assignment of %s: %v", u, err)
 		}
-		env, err := events.Default().Decode(m.Data())
-		if err != nil {
-			t.Fatal(err)
-		}
-		inStream += len(events.Assignments(env.Data))
 	}
+	// The projection's count equals the stream's: nothing lost from the
+	// read side, nothing applied twice.
+	inStream := f.Tenant("contoso").Assigned("e5")
 	p := svc.do(t, "GET", "/v1/products", admin, nil).want(t, 200, "").list[0].(map[string]any)
 	if int(p["assigned"].(float64)) != inStream {
 		t.Fatalf("assigned: projection says %v, stream holds %d assignments", p["assigned"], inStream)
@@ -155,10 +131,13 @@ func TestSIGKILLLosesNoAcknowledgedAssignment(t *testing.T) {
 	svc.do(t, "POST", "/v1/products/e5/assignments", admin, map[string]any{"user_id": "after-restart"}).want(t, 201, "")
 }
 
-func tryDo(base, method, path, tok, body string) (int, error) {
+func tryDo(base, method, path, tok, body string, hdr ...string) (int, error) {
 	req, err := newRequest(method, base+path, tok, body)
 	if err != nil {
 		return 0, err
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	res, err := httpClient.Do(req)
 	if err != nil {
@@ -171,6 +150,7 @@ func tryDo(base, method, path, tok, body string) (int, error) {
 // TestSIGTERMDrainsAndExitsZero: a stop signal lets in-flight requests finish
 // and exits 0.
 func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}

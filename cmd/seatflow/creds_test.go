@@ -45,6 +45,7 @@ func writeFile(t *testing.T, content string) string {
 // reader's connection and refuses it from then on, without a restart; an
 // anonymous client is refused.
 func TestCredsEndToEnd(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	w := newACWorldIn(t, dataDir, nil, 3, 2)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(w.svc.natsURL, "nats://"))
@@ -165,6 +166,7 @@ func (e errString) Error() string { return string(e) }
 // TestCredsRevocationSurvivesRestart: a revocation recorded while the server
 // was down is in force when serve starts.
 func TestCredsRevocationSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	svc, stop := startServe(t, dataDir)
 	rdr, errOut, code := creds(t, "--data-dir", dataDir, "--tenant", "contoso", "--role", "reader", "--name", "old")
@@ -190,6 +192,7 @@ func TestCredsRevocationSurvivesRestart(t *testing.T) {
 
 // TestCredsRejectsBadInput: every bad request is one line and exit 2.
 func TestCredsRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	for _, args := range [][]string{
 		{"--tenant", "contoso"},
@@ -215,6 +218,7 @@ func TestCredsRejectsBadInput(t *testing.T) {
 // include that nats-server's own parser accepts, in operator mode with a
 // full resolver trusting the data dir's operator, and the service's creds.
 func TestCredsClusterConfigParses(t *testing.T) {
+	t.Parallel()
 	dataDir, dir := t.TempDir(), t.TempDir()
 	_, errOut, code := creds(t, "cluster", "--data-dir", dataDir, "--out", filepath.Join(dir, "auth"), "--resolver-dir", filepath.Join(t.TempDir(), "accounts"))
 	if code != 0 {
@@ -249,6 +253,7 @@ func TestCredsClusterConfigParses(t *testing.T) {
 // models instead of resuming a checkpoint of the old stream, so what is
 // written to the new stream is visible (before, new products answered 404).
 func TestRecreatedEventStreamRebuildsOnRestart(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	admin := token(t, "contoso", "lena", "license-admin")
 	svc, stop := startServe(t, dataDir)
@@ -293,6 +298,7 @@ func TestRecreatedEventStreamRebuildsOnRestart(t *testing.T) {
 // TestRedactURL: credentials in NATS URLs never reach a log line or an
 // error message.
 func TestRedactURL(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"nats://127.0.0.1:4222":                              "nats://127.0.0.1:4222",
 		"nats://svc:s3cret@nats-1:4222":                      "nats://REDACTED@nats-1:4222",

@@ -37,6 +37,7 @@ func (w *acWorld) simulate(t *testing.T, body map[string]any) string {
 // claims of the last days; a simulation appends nothing and says where the
 // next sign-ins land, which is where they then land.
 func TestForecastAndSimulationAgreeWithWhatHappens(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 10, 2)
 	now := time.Now()
 	for d := 1; d <= 4; d++ {

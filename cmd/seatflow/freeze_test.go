@@ -3,7 +3,7 @@ package main
 import (
 	"net"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,8 +15,39 @@ import (
 // SIGSTOPped) server looks like to its clients.
 type freezer struct {
 	ln     net.Listener
-	frozen atomic.Bool // nothing passes
-	mute   atomic.Bool // nothing comes back from the server
+	frozen gate // nothing passes
+	mute   gate // nothing comes back from the server
+}
+
+// gate holds bytes back while it is shut.
+type gate struct {
+	mu     sync.Mutex
+	opened chan struct{} // closed while the gate is open; nil: open
+}
+
+// shut shuts the gate (true) or opens it (false).
+func (g *gate) shut(shut bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case shut && g.opened == nil:
+		g.opened = make(chan struct{})
+	case !shut && g.opened != nil:
+		close(g.opened)
+		g.opened = nil
+	}
+}
+
+// wait blocks while the gate is shut; it reports whether it had to.
+func (g *gate) wait() bool {
+	g.mu.Lock()
+	opened := g.opened
+	g.mu.Unlock()
+	if opened == nil {
+		return false
+	}
+	<-opened
+	return true
 }
 
 func newFreezer(t *testing.T, upstream string) *freezer {
@@ -26,7 +57,7 @@ func newFreezer(t *testing.T, upstream string) *freezer {
 		t.Fatal(err)
 	}
 	f := &freezer{ln: ln}
-	t.Cleanup(func() { ln.Close(); f.frozen.Store(false); f.mute.Store(false) })
+	t.Cleanup(func() { ln.Close(); f.frozen.shut(false); f.mute.shut(false) })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -38,29 +69,27 @@ func newFreezer(t *testing.T, upstream string) *freezer {
 				c.Close()
 				continue
 			}
-			go f.pipe(u, c, &f.frozen, &f.frozen)
+			go f.pipe(u, c, &f.frozen)
 			go f.pipe(c, u, &f.frozen, &f.mute)
 		}
 	}()
 	return f
 }
 
-func (f *freezer) pipe(dst, src net.Conn, gates ...*atomic.Bool) {
+// pipe copies src to dst, holding what it read while any of gates is
+// shut.
+func (f *freezer) pipe(dst, src net.Conn, gates ...*gate) {
 	defer dst.Close()
 	defer src.Close()
 	buf := make([]byte, 32<<10)
-	closed := func() bool {
-		for _, g := range gates {
-			if g.Load() {
-				return true
-			}
-		}
-		return false
-	}
 	for {
 		n, err := src.Read(buf)
-		for closed() {
-			time.Sleep(10 * time.Millisecond)
+		// Pass only after a round in which every gate was open.
+		for waited := true; waited; {
+			waited = false
+			for _, g := range gates {
+				waited = g.wait() || waited
+			}
 		}
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -79,6 +108,7 @@ func (f *freezer) url() string { return "nats://" + f.ln.Addr().String() }
 // "connected", yet /readyz turns 503 within seconds and
 // seatflow_nats_connected drops to 0; both recover when NATS does.
 func TestReadyzFollowsAFrozenNATS(t *testing.T) {
+	t.Parallel()
 	srv := natstest.RunJetStream(t)
 	f := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
 	svc, _ := startServe(t, t.TempDir(), "--nats-url", f.url())
@@ -95,7 +125,7 @@ func TestReadyzFollowsAFrozenNATS(t *testing.T) {
 		t.Fatalf("seatflow_nats_connected: got %q, want 1", got)
 	}
 
-	f.frozen.Store(true)
+	f.frozen.shut(true)
 	var detail string
 	waitFor(t, 15*time.Second, "readyz to turn 503", func() bool {
 		r := svc.do(t, "GET", "/readyz", "", nil)
@@ -109,7 +139,7 @@ func TestReadyzFollowsAFrozenNATS(t *testing.T) {
 		t.Errorf("seatflow_nats_connected while frozen: got %q, want 0", got)
 	}
 
-	f.frozen.Store(false)
+	f.frozen.shut(false)
 	waitFor(t, 30*time.Second, "readyz to recover", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
 }
 
@@ -118,6 +148,7 @@ func TestReadyzFollowsAFrozenNATS(t *testing.T) {
 // the command's id; retrying with that id as Idempotency-Key answers the
 // stored result and buys the licenses once, not twice.
 func TestOutcomeUnknownIsSafeToRetry(t *testing.T) {
+	t.Parallel()
 	srv := natstest.RunJetStream(t)
 	f := newFreezer(t, strings.TrimPrefix(srv.ClientURL(), "nats://"))
 	svc, _ := startServe(t, t.TempDir(), "--nats-url", f.url())
@@ -125,13 +156,13 @@ func TestOutcomeUnknownIsSafeToRetry(t *testing.T) {
 	svc.do(t, "POST", "/v1/products", admin, map[string]any{"product_id": "e5", "name": "E5", "services": []string{"mail"},
 		"licenses": 5, "self_service": "blocked"}).want(t, 201, "")
 
-	f.mute.Store(true)
+	f.mute.shut(true)
 	r := svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"add": 1}).want(t, 503, "outcome_unknown")
 	id := r.header.Get("Seatflow-Command-Id")
 	if id == "" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("outcome unknown: headers %v, want Seatflow-Command-Id and Retry-After", r.header)
 	}
-	f.mute.Store(false)
+	f.mute.shut(false)
 	var pos string
 	waitFor(t, 30*time.Second, "the retry to answer", func() bool {
 		r := svc.do(t, "POST", "/v1/products/e5/licenses", admin, map[string]any{"add": 1}, "Idempotency-Key", id)
@@ -151,6 +182,7 @@ func TestOutcomeUnknownIsSafeToRetry(t *testing.T) {
 // another body is 422 idempotency_key_reused and changes nothing; with the
 // same body it replays. Keys are per tenant.
 func TestIdempotencyKeyReusedWithAnotherRequest(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	svc, _ := startServe(t, dataDir)
 	admin := token(t, "contoso", "lena", "license-admin")

@@ -41,6 +41,7 @@ func (w *rqWorld) history(t *testing.T, user, product, tok string) []historyEntr
 // manual assignment and its unassignment), and as_of answers the products,
 // the policy and a user's licenses as they stood at an earlier instant.
 func TestHistoryEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 
 	// A request, approved by lia.

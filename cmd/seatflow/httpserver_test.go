@@ -15,6 +15,7 @@ import (
 // an idle keep-alive connection is closed, and an oversized header block is
 // refused with 431, each by the limits serve is given.
 func TestHTTPLimits(t *testing.T) {
+	t.Parallel()
 	svc, _ := startServe(t, t.TempDir(), "--http-read-header-timeout", "500ms", "--http-read-timeout", "1s",
 		"--http-idle-timeout", "1s", "--http-max-header-bytes", "8KiB")
 	addr := strings.TrimPrefix(svc.base, "http://")
@@ -95,6 +96,7 @@ func TestHTTPLimits(t *testing.T) {
 }
 
 func TestHTTPLimitsValidated(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"--http-read-timeout", "0s"},
 		{"--http-read-header-timeout", "20s", "--http-read-timeout", "10s"},
@@ -114,6 +116,7 @@ func TestHTTPLimitsValidated(t *testing.T) {
 // /metrics off the API's listener, and --metrics-tenant-labels=false keeps
 // the number of series fixed however many tenants and products there are.
 func TestMetricsOnTheirOwnListenerWithoutTenantLabels(t *testing.T) {
+	t.Parallel()
 	svc, _ := startServe(t, t.TempDir(), "--metrics-listen", "127.0.0.1:0", "--metrics-tenant-labels=false", "--pprof")
 	addr := svc.metricsAddr
 	for _, tenant := range []string{"contoso", "fabrikam"} {

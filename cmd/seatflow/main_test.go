@@ -59,16 +59,16 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond every 20ms until it holds, and fails the test if that
+// does not happen within d: natstest.CheckFor for a condition.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
+	natstest.CheckFor(t, d, 20*time.Millisecond, func() error {
+		if !cond() {
+			return fmt.Errorf("still waiting for %s", what)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // servingRE finds the addresses in a child process's "serving" log line.
@@ -296,6 +296,7 @@ func (r response) want(t testing.TB, status int, code string) response {
 }
 
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	svc, stop := startServe(t, t.TempDir())
 	admin := token(t, "contoso", "ada", "license-admin")
 	svc.do(t, "GET", "/healthz", "", nil).want(t, 200, "")
@@ -369,6 +370,7 @@ func TestServeEndToEnd(t *testing.T) {
 }
 
 func TestServeRestartKeepsState(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc, stop := startServe(t, dir, "--demo")
 	admin := token(t, "demo", "ada", "global-admin")
@@ -413,6 +415,7 @@ func TestServeRestartKeepsState(t *testing.T) {
 }
 
 func TestBadConfig(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
@@ -448,6 +451,7 @@ func TestBadConfig(t *testing.T) {
 }
 
 func TestTokenUsesDataDirSecret(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	var out, errOut bytes.Buffer
 	code := Main(context.Background(), []string{"token", "--data-dir", dir, "--tenant", "contoso", "--user", "ada", "--role", "global-admin,user"},

@@ -57,6 +57,7 @@ func writeTLS(t *testing.T) (caFile string, cfg *tls.Config) {
 // --nats-password and --nats-tls-ca reaches a server that requires both, for
 // every connection the service opens; without them serve fails with one line.
 func TestServeOnExternalNATSWithPasswordAndTLS(t *testing.T) {
+	t.Parallel()
 	caFile, tlsCfg := writeTLS(t)
 	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
 		Username: "seatflow", Password: "s3cret-pass", TLSConfig: tlsCfg, TLS: true, TLSTimeout: 2, NoSigs: true, NoLog: true}
@@ -98,6 +99,7 @@ func TestServeOnExternalNATSWithPasswordAndTLS(t *testing.T) {
 }
 
 func TestNATSAuthFlagsAreChecked(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
@@ -121,6 +123,7 @@ func TestNATSAuthFlagsAreChecked(t *testing.T) {
 // TestNATSURLCredentialsNeverLogged: a --nats-url carrying a user and
 // password works, and the password appears in no log line.
 func TestNATSURLCredentialsNeverLogged(t *testing.T) {
+	t.Parallel()
 	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
 		Username: "seatflow", Password: "s3cret-in-url", NoSigs: true, NoLog: true}
 	ns, err := server.NewServer(opts)

@@ -12,6 +12,7 @@ import (
 // read model serve keeps, reports events per second, and the next serve
 // resumes from the checkpoint it saved and answers as before.
 func TestRebuildReplaysEveryReadModel(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc, stop := startServe(t, dir, "--demo")
 	admin := token(t, "demo", "ada", "global-admin")

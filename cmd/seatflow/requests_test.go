@@ -182,6 +182,7 @@ func mapsEqual(a, b map[string]int) bool {
 // TestRequestPartialApproval: a request for three users; two approved from
 // another product with one service off, one rejected, with a message.
 func TestRequestPartialApproval(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	id := w.submit(t, "u1", "e5", "u2", "u3")
 	r := w.svc.do(t, "POST", "/v1/requests/"+id+"/decision", w.lia, map[string]any{
@@ -256,6 +257,7 @@ func TestRequestPartialApproval(t *testing.T) {
 // TestRequestRivalDecisions: two admins decide at the same moment; exactly
 // one wins.
 func TestRequestRivalDecisions(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	for round := range 3 {
 		id := w.submit(t, "u1", "e5", "u2")
@@ -289,6 +291,7 @@ func TestRequestRivalDecisions(t *testing.T) {
 // TestRequestOwnProcess: own process on and off, with existing requests
 // listed throughout.
 func TestRequestOwnProcess(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	old := w.submit(t, "u1", "e5")
 	r := w.svc.do(t, "PUT", "/v1/settings/request-process", w.lia, map[string]any{
@@ -425,6 +428,7 @@ func TestRequestGroupShareExpiry(t *testing.T) {
 // tenants and malformed input with the documented error and appends
 // nothing; a user sees only their own requests.
 func TestRequestRejections(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	id := w.submit(t, "u1", "e5", "u2")
 	user := token(t, "contoso", "u2", "user")
@@ -512,6 +516,7 @@ func TestRequestRejections(t *testing.T) {
 // subject can stop the second: exactly one wins, the loser gets 409 and
 // the licenses match the winner.
 func TestRequestRivalDecisionsAcrossInstances(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("3-node cluster")
 	}
@@ -576,6 +581,7 @@ func TestRequestRivalDecisionsAcrossInstances(t *testing.T) {
 // TestDemoRequests: --demo lists a pending and an approved request, the
 // same after loading again.
 func TestDemoRequests(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	admin := token(t, "demo", "alice", "global-admin")
 	var lists []string
@@ -604,6 +610,7 @@ func TestDemoRequests(t *testing.T) {
 // another email changes nothing, so the next request.submitted mail still
 // goes to the admin's own address.
 func TestDirectoryRolesAndSignIns(t *testing.T) {
+	t.Parallel()
 	w := newRQWorld(t)
 	uma := token(t, "contoso", "uma", "user-admin")
 	w.svc.do(t, "PUT", "/v1/users/u9", uma, map[string]any{"email": "u9@example.com", "display_name": "U9", "roles": []string{"global-admin"}}).want(t, 403, "forbidden")

@@ -18,12 +18,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/oracle"
 	"github.com/seatflow/seatflow/infra/signin"
 )
 
@@ -43,6 +46,7 @@ const soTenant = "scaleout"
 // once and every refused one not at all, and both instances' read models
 // equal each other and the fold.
 func TestScaleOut(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("3-node cluster and two instances")
 	}
@@ -83,26 +87,31 @@ func TestScaleOut(t *testing.T) {
 		newLeader   string
 		killAt      time.Time
 	)
+	// leader is the stream's leader once it has one, within total; nil
+	// if it has none by then (the run goes on regardless).
+	leader := func(total time.Duration) *server.Server {
+		var l *server.Server
+		_ = natstest.Poll(total, 20*time.Millisecond, func() error {
+			if l = c.StreamLeader(natstest.Account, natsjs.StreamEvents); l == nil {
+				return errors.New("no stream leader")
+			}
+			return nil
+		})
+		return l
+	}
 	kill := func() {
 		defer close(killDone)
-		leader := c.StreamLeader(natstest.Account, natsjs.StreamEvents)
-		for end := time.Now().Add(5 * time.Second); leader == nil && time.Now().Before(end); {
-			time.Sleep(20 * time.Millisecond)
-			leader = c.StreamLeader(natstest.Account, natsjs.StreamEvents)
-		}
-		target := leader
+		old := leader(5 * time.Second)
+		target := old
 		if target == nil {
 			target = c.Servers()[0]
 		}
-		victim, hitLeader = target.Name(), leader != nil
+		victim, hitLeader = target.Name(), old != nil
 		killAt = time.Now()
 		close(killStarted)
 		c.Shutdown(target)
-		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-			if l := c.StreamLeader(natstest.Account, natsjs.StreamEvents); l != nil {
-				newLeader = l.Name()
-				return
-			}
+		if l := leader(30 * time.Second); l != nil {
+			newLeader = l.Name()
 		}
 	}
 	runStart := time.Now()
@@ -146,7 +155,7 @@ func TestScaleOut(t *testing.T) {
 	// where seats are free, the stream quiet and both instances' read
 	// models at its head.
 	f, views := w.settle(t)
-	t.Logf("settled after %s at stream position %d (%d events)", time.Since(runStart).Round(time.Millisecond), f.pos, f.count)
+	t.Logf("settled after %s at stream position %d (%d events)", time.Since(runStart).Round(time.Millisecond), f.Pos, f.Events)
 
 	w.checkCommands(t, f)
 	w.checkFold(t, f)
@@ -481,7 +490,7 @@ func (w *soWorld) natsSignIn(id, user string, at time.Time) {
 			c.final = soReply{status: -1, raw: err.Error()}
 			return
 		}
-		time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond)
+		time.Sleep(time.Duration(50+rand.IntN(200)) * time.Millisecond) // back-off, not a wait for consistency
 	}
 }
 
@@ -501,289 +510,12 @@ func (w *soWorld) licenses(product string, body map[string]any, key string, firs
 		w.lia, body, "Idempotency-Key", key)
 }
 
-// soEvent is one message of the event stream.
-type soEvent struct {
-	seq   uint64
-	subj  string
-	msgID string
-	env   events.Envelope
-}
-
-// soReadEvents reads the tenant's events with an ordered consumer, up to
-// at least the stream's last sequence when the read began.
-func soReadEvents(js jetstream.JetStream) ([]soEvent, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, natsjs.StreamEvents)
-	if err != nil {
-		return nil, err
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	last := info.State.LastSeq
-	if info.State.Msgs == 0 {
-		return nil, nil
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.TenantSubjects(soTenant)}})
-	if err != nil {
-		return nil, err
-	}
-	reg := events.Default()
-	var out []soEvent
-	for {
-		batch, err := cons.FetchNoWait(500)
-		if err != nil {
-			return nil, err
-		}
-		for m := range batch.Messages() {
-			md, err := m.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			env, err := reg.Decode(m.Data())
-			if err != nil {
-				return nil, fmt.Errorf("stream sequence %d: %w", md.Sequence.Stream, err)
-			}
-			env.Position = md.Sequence.Stream
-			out = append(out, soEvent{seq: md.Sequence.Stream, subj: m.Subject(), msgID: m.Headers().Get(jetstream.MsgIDHeader), env: env})
-		}
-		if len(out) > 0 && out[len(out)-1].seq >= last {
-			return out, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("read up to %d, reached %d: %w", last, len(out), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// soFold is the event stream folded the way the invariants are stated.
-type soFold struct {
-	pos   uint64
-	count int
-
-	purchased map[string]int
-	holders   map[string]map[string]soHolding // product -> user -> holding
-	policies  map[string][]string             // policy -> product ids in order
-	claims    map[string]int                  // policy/user -> LicenseClaimed count
-	claimed   map[string]string               // policy/user -> product
-	queue     map[string][]string             // policy -> waiting users, in order
-	queuedAt  map[string]int                  // policy/user -> UserQueued count
-	requests  map[string]*soReqState
-	byCommand map[string][]events.Envelope
-	bySignin  map[string][]events.Envelope // signin_id -> LicenseClaimed
-	ids       map[string]uint64
-	all       []soEvent
-
-	violations []string
-	suspects   map[string]bool // users named by violations
-}
-
-type soHolding struct {
-	kind, ref string
-	disabled  []string
-	at        time.Time
-	seq       uint64 // where the license was given
-	cmd       string // by which command
-}
-
-type soReqState struct {
-	status    string
-	decisions []events.Envelope
-}
-
-func (f *soFold) violate(format string, args ...any) {
-	if len(f.violations) < 50 {
-		f.violations = append(f.violations, fmt.Sprintf(format, args...))
-	}
-}
-
-func soFoldEvents(evs []soEvent) *soFold {
-	f := &soFold{purchased: map[string]int{}, holders: map[string]map[string]soHolding{}, policies: map[string][]string{},
-		claims: map[string]int{}, claimed: map[string]string{}, queue: map[string][]string{}, queuedAt: map[string]int{},
-		requests: map[string]*soReqState{}, byCommand: map[string][]events.Envelope{}, bySignin: map[string][]events.Envelope{},
-		ids: map[string]uint64{}, suspects: map[string]bool{}}
-	for _, m := range evs {
-		f.apply(m)
-	}
-	return f
-}
-
-func (f *soFold) apply(m soEvent) {
-	e := m.env
-	if m.seq != f.pos+1 {
-		// The stream holds only this tenant's events and denies deletes.
-		f.violate("stream sequence %d follows %d: a gap", m.seq, f.pos)
-	}
-	f.pos, f.count = m.seq, f.count+1
-	f.all = append(f.all, m)
-	if m.subj != e.Subject() {
-		f.violate("seq %d: %s stored on %s, not its aggregate's subject %s", m.seq, e.Type, m.subj, e.Subject())
-	}
-	if m.msgID != e.ID {
-		f.violate("seq %d: Nats-Msg-Id %q is not the event id %q", m.seq, m.msgID, e.ID)
-	}
-	if prev, dup := f.ids[e.ID]; dup {
-		f.violate("invariant 4: event %s stored twice, at %d and %d", e.ID, prev, m.seq)
-	}
-	f.ids[e.ID] = m.seq
-	f.byCommand[e.CommandID] = append(f.byCommand[e.CommandID], e)
-	if d, ok := e.Data.(events.LicensesAssigned); ok {
-		// Assignments decided together: each under its own command.
-		for i, a := range d.Assignments {
-			one := e
-			one.Type, one.CommandID, one.Actor, one.Data = events.TypeLicenseAssigned, a.CommandID, a.Actor, d.Each()[i]
-			f.byCommand[a.CommandID] = append(f.byCommand[a.CommandID], one)
-		}
-	}
-	hold := func(product, user string, h soHolding) {
-		if f.holders[product] == nil {
-			f.holders[product] = map[string]soHolding{}
-		}
-		if old, ok := f.holders[product][user]; ok {
-			f.violate("invariant 2: at %d user %s holds a second license of %s (%s %s over %s %s, command %s)",
-				m.seq, user, product, h.kind, h.ref, old.kind, old.ref, e.CommandID)
-			f.suspects[user] = true
-		}
-		f.holders[product][user] = h
-	}
-	switch d := e.Data.(type) {
-	case events.ProductAdded:
-		f.purchased[d.ProductID] = d.Licenses
-	case events.LicensesPurchased:
-		f.purchased[d.ProductID] += d.Count
-	case events.LicensesRemoved:
-		f.purchased[d.ProductID] -= d.Count
-	case events.LicenseAssigned:
-		hold(d.ProductID, d.UserID, soHolding{kind: d.Source.Kind, ref: d.Source.Ref, disabled: d.DisabledServices, at: e.OccurredAt, seq: m.seq, cmd: e.CommandID})
-	case events.LicensesAssigned:
-		for _, a := range d.Assignments {
-			hold(d.ProductID, a.UserID, soHolding{kind: a.Source.Kind, ref: a.Source.Ref, disabled: a.DisabledServices, at: e.OccurredAt, seq: m.seq, cmd: a.CommandID})
-		}
-	case events.LicenseClaimed, events.LicensesClaimed:
-		for _, d := range events.Claims(d) {
-			// A claim is made by a user who does not wait in the policy's
-			// queue, unless it is the grant that takes them out of it.
-			if slices.Contains(f.queue[d.PolicyID], d.UserID) && e.CommandID != "grant-"+d.PolicyID+"-"+d.SigninID {
-				f.violate("at %d user %s claims %s under %s (command %s) while waiting in its queue", m.seq, d.UserID, d.ProductID, d.PolicyID, e.CommandID)
-				f.suspects[d.UserID] = true
-			}
-			hold(d.ProductID, d.UserID, soHolding{kind: events.SourcePolicy, ref: d.PolicyID, disabled: d.DisabledServices, at: d.ClaimedAt, seq: m.seq, cmd: e.CommandID})
-			k := d.PolicyID + "/" + d.UserID
-			f.claims[k]++
-			f.claimed[k] = d.ProductID
-			if f.claims[k] > 1 {
-				f.violate("invariant 3: at %d user %s claims under policy %s a %d. time (%s, command %s)", m.seq, d.UserID, d.PolicyID, f.claims[k], d.ProductID, e.CommandID)
-				f.suspects[d.UserID] = true
-			}
-			f.bySignin[d.SigninID] = append(f.bySignin[d.SigninID], e)
-		}
-	case events.LicenseUnassigned:
-		delete(f.holders[d.ProductID], d.UserID)
-	case events.PolicyCreated:
-		f.policies[d.PolicyID] = soProductIDs(d.Products)
-	case events.PolicyProductsChanged:
-		f.policies[d.PolicyID] = soProductIDs(d.Products)
-	case events.UserQueued:
-		k := d.PolicyID + "/" + d.UserID
-		f.queuedAt[k]++
-		// "A user who holds a product of the policy, or already waits,
-		// causes no event" (domain.Claim).
-		if slices.Contains(f.queue[d.PolicyID], d.UserID) {
-			f.violate("at %d user %s queued under %s (command %s) while already waiting", m.seq, d.UserID, d.PolicyID, e.CommandID)
-			f.suspects[d.UserID] = true
-		}
-		for _, p := range f.policies[d.PolicyID] {
-			if h, ok := f.holders[p][d.UserID]; ok {
-				f.violate("at %d user %s queued under %s (command %s) while holding %s since %d (%s, command %s)",
-					m.seq, d.UserID, d.PolicyID, e.CommandID, p, h.seq, h.kind, h.cmd)
-				f.suspects[d.UserID] = true
-			}
-		}
-		f.queue[d.PolicyID] = append(f.queue[d.PolicyID], d.UserID)
-	case events.QueuedUserGranted:
-		f.dequeue(m.seq, d.PolicyID, d.UserID)
-	case events.QueuedUserDropped:
-		f.dequeue(m.seq, d.PolicyID, d.UserID)
-	case events.RequestSubmitted:
-		f.requests[d.RequestID] = &soReqState{status: "pending"}
-	case events.RequestApproved:
-		f.decided(m.seq, d.RequestID, e, map[bool]string{true: "partially_approved", false: "approved"}[len(d.Rejected) > 0])
-	case events.RequestDenied:
-		f.decided(m.seq, d.RequestID, e, "denied")
-	case events.RequestExpired:
-		f.decided(m.seq, d.RequestID, e, "expired")
-	}
-	// Invariant 1, after every event: no product has more assigned than
-	// purchased.
-	if e.Aggregate.Kind == events.KindProduct {
-		p := e.Aggregate.ID
-		if n := len(f.holders[p]); n > f.purchased[p] {
-			f.violate("invariant 1: at %d product %s has %d assigned of %d purchased (%s, command %s)", m.seq, p, n, f.purchased[p], e.Type, e.CommandID)
-		}
-	}
-}
-
-func (f *soFold) dequeue(seq uint64, policy, user string) {
-	q := f.queue[policy]
-	if len(q) == 0 || q[0] != user {
-		f.violate("at %d user %s leaves the queue of %s but is not its head (%v)", seq, user, policy, q)
-	}
-	f.queue[policy] = slices.DeleteFunc(q, func(u string) bool { return u == user })
-}
-
-func (f *soFold) decided(seq uint64, request string, e events.Envelope, status string) {
-	r := f.requests[request]
-	if r == nil {
-		f.violate("at %d: %s of unknown request %s", seq, e.Type, request)
-		r = &soReqState{}
-		f.requests[request] = r
-	}
-	r.decisions = append(r.decisions, e)
-	if len(r.decisions) > 1 {
-		f.violate("at %d request %s decided a %d. time (%s, command %s)", seq, request, len(r.decisions), e.Type, e.CommandID)
-	}
-	r.status = status
-}
-
-func soProductIDs(ps []events.PolicyProduct) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.ProductID
-	}
-	return out
-}
-
-// holdsPolicyProduct reports whether user holds any product of policy.
-func (f *soFold) holdsPolicyProduct(policy, user string) bool {
-	for _, p := range f.policies[policy] {
-		if _, ok := f.holders[p][user]; ok {
-			return true
-		}
-	}
-	return false
-}
-
-// ownClaims counts the claims a sign-in made itself (alone or decided with
-// others), not the grant that took its user out of the queue later.
-func (f *soFold) ownClaims(signin string) int {
-	n := 0
-	for _, e := range f.bySignin[signin] {
-		if !strings.HasPrefix(e.CommandID, "grant-") {
-			n++
-		}
-	}
-	return n
-}
-
-// history lists the events that concern user, and the purchases, in
+// soHistory lists the events that concern user, and the purchases, in
 // stream order.
-func (f *soFold) history(user string) []string {
+func soHistory(msgs []oracle.Message, user string) []string {
 	var out []string
-	for _, m := range f.all {
-		e := m.env
+	for _, m := range msgs {
+		e := m.Env
 		var u string
 		switch d := e.Data.(type) {
 		case events.LicenseAssigned:
@@ -813,20 +545,25 @@ func (f *soFold) history(user string) []string {
 		}
 		if u == user {
 			b, _ := json.Marshal(e.Data)
-			out = append(out, fmt.Sprintf("%d %s %s/%s command %s at %s: %s", m.seq, e.Type, e.Aggregate.Kind, e.Aggregate.ID,
+			out = append(out, fmt.Sprintf("%d %s %s/%s command %s at %s: %s", m.Seq, e.Type, e.Aggregate.Kind, e.Aggregate.ID,
 				e.CommandID, e.OccurredAt.Format("15:04:05.000"), b))
 		}
 	}
 	return out
 }
 
-func (f *soFold) available(product string) int { return f.purchased[product] - len(f.holders[product]) }
+// soStream is the event stream read after the run, folded by the oracle.
+type soStream struct {
+	*oracle.Fold
+	t    *oracle.Tenant // the test's tenant: the whole stream
+	msgs []oracle.Message
+}
 
 // unsettled says why the state after the run is not final yet: a user
 // whose sign-in was acknowledged neither holds a product of the policy nor
 // waits, or users wait while a product of the policy has a free seat (the
 // granters have not caught up).
-func (w *soWorld) unsettled(f *soFold) string {
+func (w *soWorld) unsettled(f *soStream) string {
 	landed := map[string]bool{}
 	w.mu.Lock()
 	for _, c := range w.cmds {
@@ -836,14 +573,14 @@ func (w *soWorld) unsettled(f *soFold) string {
 	}
 	w.mu.Unlock()
 	for _, u := range w.signInUsers {
-		if landed[u] && !f.holdsPolicyProduct(w.policy, u) && !slices.Contains(f.queue[w.policy], u) {
+		if landed[u] && !f.t.HoldsPolicyProduct(w.policy, u) && !slices.Contains(f.t.Queues[w.policy], u) {
 			return fmt.Sprintf("user %s signed in but neither holds a product of the policy nor waits", u)
 		}
 	}
-	if q := f.queue[w.policy]; len(q) > 0 {
-		for _, p := range f.policies[w.policy] {
-			if f.available(p) > 0 {
-				return fmt.Sprintf("%d users wait (%v) while %s has %d free seats", len(q), q, p, f.available(p))
+	if q := f.t.Queues[w.policy]; len(q) > 0 {
+		for _, p := range f.t.Policies[w.policy] {
+			if f.t.Available(p) > 0 {
+				return fmt.Sprintf("%d users wait (%v) while %s has %d free seats", len(q), q, p, f.t.Available(p))
 			}
 		}
 	}
@@ -860,79 +597,88 @@ type soViews struct {
 // settle polls until the run's effects are complete and stable, and
 // returns the fold of the stream and both instances' read models at its
 // head.
-func (w *soWorld) settle(t *testing.T) (*soFold, [2]soViews) {
+func (w *soWorld) settle(t *testing.T) (*soStream, [2]soViews) {
 	t.Helper()
 	start := time.Now()
+	var (
+		f       *soStream
+		views   [2]soViews
+		lastWhy string
+	)
 	// Beyond the sign-in consumer's 30s ack wait: a sign-in whose ack was
 	// lost when the node went down is redelivered after it.
-	deadline := start.Add(60 * time.Second)
-	why, lastWhy := "", ""
-	for {
-		var (
-			f     *soFold
-			views [2]soViews
-		)
-		why = ""
-		evs, err := soReadEvents(w.js)
-		switch {
-		case err != nil:
-			why = "read the stream: " + err.Error()
-		case len(evs) == 0:
-			why = "the stream is empty"
-		default:
-			f = soFoldEvents(evs)
-		}
+	err := natstest.Poll(60*time.Second, 100*time.Millisecond, func() error {
+		why := w.settled(&f, &views)
 		if why == "" {
-			why = w.unsettled(f)
-		}
-		if why == "" {
-			why = w.signInsPending()
-		}
-		if why == "" {
-			if views, err = w.views(f.pos); err != nil {
-				why = "read models: " + err.Error()
-			}
-		}
-		if why == "" {
-			last, err := w.lastSeq()
-			switch {
-			case err != nil:
-				why = err.Error()
-			case last != f.pos:
-				why = fmt.Sprintf("the stream moved from %d to %d", f.pos, last)
-			default:
-				return f, views
-			}
-		}
-		if time.Now().After(deadline) {
-			for i, s := range w.insts {
-				var lines []string
-				for _, l := range strings.Split(s.logs.String(), "\n") {
-					if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "NATS") ||
-						strings.Contains(l, `"msg":"sign-in handled"`) {
-						lines = append(lines, l)
-					}
-				}
-				if len(lines) > 80 {
-					lines = append(lines[:40], append([]string{"..."}, lines[len(lines)-40:]...)...)
-				}
-				t.Logf("instance %d warnings and errors:\n  %s", i, strings.Join(lines, "\n  "))
-			}
-			for i, s := range w.insts {
-				r, err := soCall(context.Background(), s.base, "GET", "/v1/policies", w.admin, nil)
-				t.Logf("instance %d policies read model: %v %s", i, err, r.raw)
-			}
-			if f != nil {
-				t.Logf("stream fold at %d: queue %v; violations %v", f.pos, f.queue[w.policy], f.violations)
-			}
-			t.Fatalf("the run did not settle within 60s: %s (%s; dead letters: %s)", why, w.signInsPending(), w.deadLetters())
+			return nil
 		}
 		if why != lastWhy {
 			t.Logf("settling (%s): %s", time.Since(start).Round(time.Millisecond), why)
 			lastWhy = why
 		}
-		time.Sleep(100 * time.Millisecond)
+		return errors.New(why)
+	})
+	if err == nil {
+		return f, views
 	}
+	for i, s := range w.insts {
+		var lines []string
+		for _, l := range strings.Split(s.logs.String(), "\n") {
+			if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, "NATS") ||
+				strings.Contains(l, `"msg":"sign-in handled"`) {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 80 {
+			lines = append(lines[:40], append([]string{"..."}, lines[len(lines)-40:]...)...)
+		}
+		t.Logf("instance %d warnings and errors:\n  %s", i, strings.Join(lines, "\n  "))
+	}
+	for i, s := range w.insts {
+		r, err := soCall(context.Background(), s.base, "GET", "/v1/policies", w.admin, nil)
+		t.Logf("instance %d policies read model: %v %s", i, err, r.raw)
+	}
+	if f != nil {
+		t.Logf("stream fold at %d: queue %v; violations %v", f.Pos, f.t.Queues[w.policy], f.Violations())
+	}
+	t.Fatalf("the run did not settle within 60s: %v (%s; dead letters: %s)", err, w.signInsPending(), w.deadLetters())
+	return nil, views
+}
+
+// settled reads and folds the stream into *f and, once the run's effects
+// are complete, both instances' read models at its head into *views; it
+// says why the run is not settled yet, "" when it is.
+func (w *soWorld) settled(f **soStream, views *[2]soViews) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := oracle.Read(ctx, w.js, soTenant)
+	switch {
+	case err != nil:
+		return "read the stream: " + err.Error()
+	case len(msgs) == 0:
+		return "the stream is empty"
+	}
+	// Nothing but the test's tenant writes to the cluster: its messages
+	// are the whole stream.
+	fold := oracle.FoldAll(msgs, true)
+	*f = &soStream{Fold: fold, t: fold.Tenant(soTenant), msgs: msgs}
+	if why := w.unsettled(*f); why != "" {
+		return why
+	}
+	if why := w.signInsPending(); why != "" {
+		return why
+	}
+	if *views, err = w.views(fold.Pos); err != nil {
+		return "read models: " + err.Error()
+	}
+	last, err := w.lastSeq()
+	switch {
+	case err != nil:
+		return err.Error()
+	case last != fold.Pos:
+		return fmt.Sprintf("the stream moved from %d to %d", fold.Pos, last)
+	}
+	return ""
 }
 
 func (w *soWorld) lastSeq() (uint64, error) {
@@ -988,19 +734,29 @@ func (w *soWorld) views(pos uint64) ([2]soViews, error) {
 				sep = "&"
 			}
 			path += sep + fmt.Sprintf("after=%d", pos)
-			for {
+			// 503: the read model has not reached pos yet.
+			var (
+				got  string
+				done error
+			)
+			err := natstest.Poll(time.Until(w.deadline.Add(60*time.Second)), 50*time.Millisecond, func() error {
 				r, err := soCall(context.Background(), s.base, "GET", path, w.admin, nil)
-				if err == nil && r.status == 200 {
-					return soCanon(r.raw, sortBy)
+				switch {
+				case err != nil:
+					return fmt.Errorf("GET %s: %w", path, err)
+				case r.status == http.StatusServiceUnavailable:
+					return fmt.Errorf("GET %s: %d %s", path, r.status, r.raw)
+				case r.status == http.StatusOK:
+					got, done = soCanon(r.raw, sortBy)
+				default:
+					done = fmt.Errorf("GET %s: %d %s", path, r.status, r.raw)
 				}
-				if err == nil && r.status != http.StatusServiceUnavailable {
-					return "", fmt.Errorf("GET %s: %d %s", path, r.status, r.raw)
-				}
-				if time.Now().After(w.deadline.Add(60 * time.Second)) {
-					return "", fmt.Errorf("GET %s: %v %s", path, err, r.raw)
-				}
-				time.Sleep(50 * time.Millisecond)
+				return nil
+			})
+			if err != nil {
+				return "", err
 			}
+			return got, done
 		}
 		v := soViews{licenses: map[string]string{}}
 		var err error
@@ -1063,18 +819,33 @@ func soDiffViews(a, b soViews) string {
 // checkCommands: every command that was answered with success is in the
 // stream exactly once, every refused one not at all, and the contested
 // decisions and assignments had exactly one winner.
-func (w *soWorld) checkCommands(t *testing.T, f *soFold) {
+func (w *soWorld) checkCommands(t *testing.T, f *soStream) {
 	t.Helper()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	count := func(key string, types ...string) int {
 		n := 0
-		for _, e := range f.byCommand[key] {
+		for _, e := range f.t.ByCommand[key] {
 			if slices.Contains(types, e.Type) {
 				n++
 			}
 		}
 		return n
+	}
+	// The event each kind of acknowledged command leaves exactly one of,
+	// and whether it leaves nothing else.
+	want := map[string]struct {
+		types []string
+		only  bool
+	}{
+		"register": {[]string{events.TypeUserRegistered}, false}, // every user registered in setup is new
+		"product":  {[]string{events.TypeProductAdded}, false},
+		"policy":   {[]string{events.TypePolicyCreated}, false},
+		"switch":   {[]string{events.TypeAutoClaimSettingChanged}, false},
+		"submit":   {[]string{events.TypeRequestSubmitted}, false},
+		"licenses": {[]string{events.TypeLicensesPurchased, events.TypeLicensesRemoved}, true},
+		"assign":   {[]string{events.TypeLicenseAssigned}, true},
+		"decide":   {[]string{events.TypeRequestApproved, events.TypeRequestDenied}, false},
 	}
 	for _, c := range w.cmds {
 		if c.final.status == -1 {
@@ -1093,53 +864,24 @@ func (w *soWorld) checkCommands(t *testing.T, f *soFold) {
 			if c.final.status != http.StatusConflict || !slices.Contains(allowed, c.final.code) {
 				t.Errorf("%s %s: unexpected answer %d %s", c.kind, c.key, c.final.status, c.final.raw)
 			}
-			if n := len(f.byCommand[c.key]); n != 0 {
-				t.Errorf("%s %s was refused (%s, after failures %v) but %d of its events stand: %v", c.kind, c.key, c.final.code, c.failures, n, soTypes(f.byCommand[c.key]))
+			if err := f.Check(oracle.Command{Tenant: soTenant, ID: c.key}); err != nil {
+				t.Errorf("%s %s (%s, after failures %v): %v", c.kind, c.key, c.final.code, c.failures, err)
 			}
 			continue
 		}
-		switch c.kind {
-		case "register":
-			// Every user registered in setup is new: one UserRegistered.
-			if n := count(c.key, events.TypeUserRegistered); n != 1 {
-				t.Errorf("register %s: %d UserRegistered events, want 1", c.key, n)
-			}
-		case "product":
-			if n := count(c.key, events.TypeProductAdded); n != 1 {
-				t.Errorf("%s: %d ProductAdded events, want 1", c.key, n)
-			}
-		case "policy":
-			if n := count(c.key, events.TypePolicyCreated); n != 1 {
-				t.Errorf("%s: %d PolicyCreated events, want 1", c.key, n)
-			}
-		case "switch":
-			if n := count(c.key, events.TypeAutoClaimSettingChanged); n != 1 {
-				t.Errorf("%s: %d AutoClaimSettingChanged events, want 1", c.key, n)
-			}
-		case "submit":
-			if n := count(c.key, events.TypeRequestSubmitted); n != 1 {
-				t.Errorf("%s: %d RequestSubmitted events, want 1", c.key, n)
-			}
-		case "licenses":
-			if n := count(c.key, events.TypeLicensesPurchased, events.TypeLicensesRemoved); n != 1 || len(f.byCommand[c.key]) != 1 {
-				t.Errorf("%s: events %v, want one LicensesPurchased or LicensesRemoved", c.key, soTypes(f.byCommand[c.key]))
-			}
-		case "assign":
-			evs := f.byCommand[c.key]
-			if len(evs) != 1 || evs[0].Type != events.TypeLicenseAssigned {
-				t.Errorf("assign %s answered %d but its events are %v, want one LicenseAssigned", c.key, c.final.status, soTypes(evs))
+		if wt, ok := want[c.kind]; ok {
+			if err := f.Check(oracle.Command{Tenant: soTenant, ID: c.key, Acked: true, Want: wt.types, Only: wt.only}); err != nil {
+				t.Errorf("%s %s answered %d: %v", c.kind, c.key, c.final.status, err)
 				continue
 			}
-			if d := evs[0].Data.(events.LicenseAssigned); d.ProductID != c.product || d.UserID != c.user || d.Source.Kind != events.SourceManual {
+		}
+		switch c.kind {
+		case "assign":
+			if d := f.t.ByCommand[c.key][0].Data.(events.LicenseAssigned); d.ProductID != c.product || d.UserID != c.user || d.Source.Kind != events.SourceManual {
 				t.Errorf("assign %s: stored %+v", c.key, d)
 			}
 		case "decide":
-			n := count(c.key, events.TypeRequestApproved, events.TypeRequestDenied)
-			if n != 1 {
-				t.Errorf("decision %s answered %d but %d decision events carry its key (%v)", c.key, c.final.status, n, soTypes(f.byCommand[c.key]))
-				continue
-			}
-			for _, e := range f.byCommand[c.key] {
+			for _, e := range f.t.ByCommand[c.key] {
 				if e.Aggregate.Kind == events.KindRequest && e.Aggregate.ID != c.request {
 					t.Errorf("decision %s stored on request %s, not %s", c.key, e.Aggregate.ID, c.request)
 				}
@@ -1151,37 +893,33 @@ func (w *soWorld) checkCommands(t *testing.T, f *soFold) {
 				}
 			}
 		case "signin":
+			var out domain.ClaimOutcome
 			status, _ := c.final.body["status"].(string)
-			claimedHere := len(f.bySignin[c.key])
-			switch status {
-			case "claimed":
-				if claimedHere != 1 {
-					t.Errorf("sign-in %s answered claimed but %d LicenseClaimed events name it", c.key, claimedHere)
-				}
-			case "already_licensed":
-				if claimedHere != 0 {
-					t.Errorf("sign-in %s answered already_licensed but %d LicenseClaimed events name it", c.key, claimedHere)
-				}
-				if !f.holdsPolicyProduct(w.policy, c.user) {
+			out.Status = domain.ClaimStatus(status)
+			pid, _ := c.final.body["policy_id"].(string)
+			out.PolicyID = domain.PolicyID(pid)
+			switch out.Status {
+			case domain.ClaimClaimed, domain.ClaimQueued:
+			case domain.ClaimAlreadyLicensed:
+				if !f.t.HoldsPolicyProduct(w.policy, c.user) {
 					t.Errorf("sign-in %s answered already_licensed but %s holds no product of the policy", c.key, c.user)
 				}
-			case "already_claimed":
+			case domain.ClaimAlreadyClaimed:
 				// Only for a user whose claimed license was taken back:
 				// nothing in this run takes one back.
-				t.Errorf("sign-in %s answered already_claimed, but no license was taken back (claims of %s: %d)", c.key, c.user, f.claims[w.policy+"/"+c.user])
-			case "queued":
-				if f.queuedAt[w.policy+"/"+c.user] < 1 {
-					t.Errorf("sign-in %s answered queued but %s was never queued", c.key, c.user)
-				}
+				t.Errorf("sign-in %s answered already_claimed, but no license was taken back (claims of %s: %d)",
+					c.key, c.user, f.t.Claims[oracle.PolicyUser{Policy: w.policy, User: c.user}])
 			default:
 				t.Errorf("sign-in %s: unexpected answer %s", c.key, c.final.raw)
 			}
-			if n := f.ownClaims(c.key) + count(c.key, events.TypeUserQueued); n > 1 {
-				t.Errorf("sign-in %s: %d claims or queuings carry its id", c.key, n)
+			if err := f.CheckSignIn(soTenant, c.key, c.user, out); err != nil {
+				t.Errorf("%v", err)
 			}
 		case "signin-nats":
-			if n := f.ownClaims(c.key) + count(c.key, events.TypeUserQueued); n > 1 {
-				t.Errorf("sign-in %s: %d claims or queuings carry its id", c.key, n)
+			// Not answered: whatever it did, it claimed or queued once at
+			// most, and its grant follows its queuing.
+			if s := f.t.SignIn(c.key); s.Claims+s.Queued > 1 || s.Grants > s.Queued {
+				t.Errorf("sign-in %s over NATS: %+v", c.key, s)
 			}
 		}
 	}
@@ -1207,10 +945,10 @@ func (w *soWorld) checkCommands(t *testing.T, f *soFold) {
 	for _, rq := range w.requests {
 		group := "request " + rq.id
 		ws, rs := winners[group], refusals[group]
-		st := f.requests[rq.id]
+		st := f.t.Requests[rq.id]
 		switch {
 		case rq.mode == "pending":
-			if len(ws)+len(rs) != 0 || st == nil || st.status != "pending" {
+			if len(ws)+len(rs) != 0 || st == nil || st.Status != "pending" {
 				t.Errorf("request %s was to stay pending: %v", rq.id, st)
 			}
 			continue
@@ -1225,12 +963,12 @@ func (w *soWorld) checkCommands(t *testing.T, f *soFold) {
 					t.Errorf("request %s: no decision won, yet one was refused with %s", rq.id, code)
 				}
 			}
-			if st == nil || len(st.decisions) != 0 {
+			if st == nil || len(st.Decisions) != 0 {
 				t.Errorf("request %s: no decision won, yet the stream has %v", rq.id, st)
 			}
 			continue
 		}
-		if st == nil || len(st.decisions) != 1 || st.decisions[0].CommandID != ws[0].key {
+		if st == nil || len(st.Decisions) != 1 || st.Decisions[0].CommandID != ws[0].key {
 			t.Errorf("request %s: decision %s won over HTTP, but the stream's decisions are %+v", rq.id, ws[0].key, st)
 		}
 		if rq.mode == "contested" && (len(rs) != 1 || !slices.Contains([]string{"already_decided", "no_licenses_available"}, rs[0])) {
@@ -1245,22 +983,21 @@ func (w *soWorld) checkCommands(t *testing.T, f *soFold) {
 	}
 }
 
-func soTypes(evs []events.Envelope) []string {
-	var out []string
-	for _, e := range evs {
-		out = append(out, e.Type+"@"+fmt.Sprint(e.Position))
-	}
-	return out
-}
-
-// checkFold reports the invariant violations the fold found and checks the
-// final state's own consistency.
-func (w *soWorld) checkFold(t *testing.T, f *soFold) {
+// checkFold reports the violations the oracle found and checks the final
+// state's own consistency.
+func (w *soWorld) checkFold(t *testing.T, f *soStream) {
 	t.Helper()
-	for _, v := range f.violations {
+	suspects := map[string]bool{} // users named by violations
+	for _, v := range f.Violations() {
 		t.Errorf("%s", v)
+		if v.User != "" {
+			suspects[v.User] = true
+		}
 	}
-	for _, u := range slices.Sorted(maps.Keys(f.suspects)) {
+	if n := f.Count() - len(f.Violations()); n > 0 {
+		t.Errorf("and %d more violations", n)
+	}
+	for _, u := range slices.Sorted(maps.Keys(suspects)) {
 		var calls []string
 		w.mu.Lock()
 		for _, c := range w.cmds {
@@ -1273,16 +1010,15 @@ func (w *soWorld) checkFold(t *testing.T, f *soFold) {
 			}
 		}
 		w.mu.Unlock()
-		t.Logf("events of %s:\n  %s\ncommands naming %s:\n  %s", u, strings.Join(f.history(u), "\n  "), u, strings.Join(calls, "\n  "))
+		t.Logf("events of %s:\n  %s\ncommands naming %s:\n  %s", u, strings.Join(soHistory(f.msgs, u), "\n  "), u, strings.Join(calls, "\n  "))
 	}
 	for _, u := range w.signInUsers {
-		k := w.policy + "/" + u
-		if f.claims[k] > 0 && slices.Contains(f.queue[w.policy], u) {
+		if f.t.Claims[oracle.PolicyUser{Policy: w.policy, User: u}] > 0 && slices.Contains(f.t.Queues[w.policy], u) {
 			t.Errorf("user %s claimed under the policy and still waits in its queue", u)
 		}
 	}
 	for _, r := range w.requests {
-		if _, ok := f.requests[r.id]; !ok {
+		if _, ok := f.t.Requests[r.id]; !ok {
 			t.Errorf("request %s is not in the stream", r.id)
 		}
 	}
@@ -1290,7 +1026,7 @@ func (w *soWorld) checkFold(t *testing.T, f *soFold) {
 
 // checkViews compares the read models (equal on both instances) with the
 // fold.
-func (w *soWorld) checkViews(t *testing.T, f *soFold, v [2]soViews) {
+func (w *soWorld) checkViews(t *testing.T, f *soStream, v [2]soViews) {
 	t.Helper()
 	var products []struct {
 		ProductID string `json:"product_id"`
@@ -1303,7 +1039,7 @@ func (w *soWorld) checkViews(t *testing.T, f *soFold, v [2]soViews) {
 		t.Errorf("products: %s", v[0].products)
 	}
 	for _, p := range products {
-		want := [3]int{f.purchased[p.ProductID], len(f.holders[p.ProductID]), f.available(p.ProductID)}
+		want := [3]int{f.t.Purchased[p.ProductID], f.t.Assigned(p.ProductID), f.t.Available(p.ProductID)}
 		if got := [3]int{p.Purchased, p.Assigned, p.Available}; got != want {
 			t.Errorf("product %s: read model purchased/assigned/available %v, stream %v", p.ProductID, got, want)
 		}
@@ -1326,16 +1062,16 @@ func (w *soWorld) checkViews(t *testing.T, f *soFold, v [2]soViews) {
 	var ids []string
 	for _, pp := range pv.Products {
 		ids = append(ids, pp.ProductID)
-		total += f.available(pp.ProductID)
-		if pp.Available != f.available(pp.ProductID) {
-			t.Errorf("policy product %s: read model available %d, stream %d", pp.ProductID, pp.Available, f.available(pp.ProductID))
+		total += f.t.Available(pp.ProductID)
+		if pp.Available != f.t.Available(pp.ProductID) {
+			t.Errorf("policy product %s: read model available %d, stream %d", pp.ProductID, pp.Available, f.t.Available(pp.ProductID))
 		}
 	}
-	if !slices.Equal(ids, f.policies[w.policy]) || pv.Available != total {
-		t.Errorf("policy: products %v available %d, stream %v available %d", ids, pv.Available, f.policies[w.policy], total)
+	if !slices.Equal(ids, f.t.Policies[w.policy]) || pv.Available != total {
+		t.Errorf("policy: products %v available %d, stream %v available %d", ids, pv.Available, f.t.Policies[w.policy], total)
 	}
-	if !slices.Equal(pv.Queue, f.queue[w.policy]) && (len(pv.Queue) != 0 || len(f.queue[w.policy]) != 0) {
-		t.Errorf("policy queue: read model %v, stream %v", pv.Queue, f.queue[w.policy])
+	if !slices.Equal(pv.Queue, f.t.Queues[w.policy]) && (len(pv.Queue) != 0 || len(f.t.Queues[w.policy]) != 0) {
+		t.Errorf("policy queue: read model %v, stream %v", pv.Queue, f.t.Queues[w.policy])
 	}
 	var reqs []struct {
 		RequestID string `json:"request_id"`
@@ -1346,7 +1082,7 @@ func (w *soWorld) checkViews(t *testing.T, f *soFold, v [2]soViews) {
 		t.Errorf("requests: read model lists %d, want %d", len(reqs), len(w.requests))
 	}
 	for _, r := range reqs {
-		if st := f.requests[r.RequestID]; st == nil || st.status != r.Status {
+		if st := f.t.Requests[r.RequestID]; st == nil || st.Status != r.Status {
 			t.Errorf("request %s: read model %s, stream %+v", r.RequestID, r.Status, st)
 		}
 	}
@@ -1359,9 +1095,9 @@ func (w *soWorld) checkViews(t *testing.T, f *soFold, v [2]soViews) {
 	for _, c := range claims {
 		got[c.UserID] = c.ProductID
 	}
-	for k, p := range f.claimed {
-		if pol, u, _ := strings.Cut(k, "/"); pol == w.policy {
-			want[u] = p
+	for k, p := range f.t.Claimed {
+		if k.Policy == w.policy {
+			want[k.User] = p
 		}
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) || len(claims) != len(want) {
@@ -1378,13 +1114,13 @@ func (w *soWorld) checkViews(t *testing.T, f *soFold, v [2]soViews) {
 		for _, l := range lic {
 			got = append(got, fmt.Sprintf("%s %s:%s %v", l.ProductID, l.Source.Kind, l.Source.Ref, l.DisabledServices))
 		}
-		for p, hs := range f.holders {
+		for p, hs := range f.t.Holders {
 			if h, ok := hs[u]; ok {
-				d := h.disabled
+				d := h.Disabled
 				if d == nil {
 					d = []string{}
 				}
-				want = append(want, fmt.Sprintf("%s %s:%s %v", p, h.kind, h.ref, d))
+				want = append(want, fmt.Sprintf("%s %s:%s %v", p, h.Source.Kind, h.Source.Ref, d))
 			}
 		}
 		sort.Strings(got)
@@ -1432,7 +1168,7 @@ func (w *soWorld) deadLetters() string {
 
 // report logs what the run did: outcomes, retries and the services'
 // concurrency metrics.
-func (w *soWorld) report(t *testing.T, f *soFold) {
+func (w *soWorld) report(t *testing.T, f *soStream) {
 	t.Helper()
 	w.mu.Lock()
 	outcomes, retried, failures := map[string]int{}, 0, map[string]int{}
@@ -1466,14 +1202,14 @@ func (w *soWorld) report(t *testing.T, f *soFold) {
 	}
 	t.Logf("%d commands; outcomes:\n  %s", n, strings.Join(lines, "\n  "))
 	t.Logf("%d commands needed more than one attempt; failed attempts by kind: %v", retried, failures)
-	claimedN, queued := 0, len(f.queue[w.policy])
-	for k, c := range f.claims {
-		if strings.HasPrefix(k, w.policy+"/") {
+	claimedN, queued := 0, len(f.t.Queues[w.policy])
+	for k, c := range f.t.Claims {
+		if k.Policy == w.policy {
 			claimedN += c
 		}
 	}
 	t.Logf("stream: %d events; %d claims under the policy, %d users waiting; P %d/%d, B %d/%d, E %d/%d assigned",
-		f.count, claimedN, queued, len(f.holders["P"]), f.purchased["P"], len(f.holders["B"]), f.purchased["B"], len(f.holders["E"]), f.purchased["E"])
+		f.Events, claimedN, queued, f.t.Assigned("P"), f.t.Purchased["P"], f.t.Assigned("B"), f.t.Purchased["B"], f.t.Assigned("E"), f.t.Purchased["E"])
 	for i, s := range w.insts {
 		r, err := soCall(context.Background(), s.base, "GET", "/metrics", "", nil)
 		if err != nil {

@@ -162,6 +162,7 @@ func (w *acWorld) licensesOf(t *testing.T, user string) map[string]string {
 // mailed; a SCIM group member gets the group's license; deprovisioning
 // releases it (with the reason) and the queued user gets the seat.
 func TestSCIMProvisioningEntraAndOkta(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 1, 0) // P has one seat, B none: the second user queues
 	w.svc.do(t, "PUT", "/v1/users/gina", w.admin, map[string]any{"email": "gina@example.com", "display_name": "Gina", "roles": []string{"global-admin"}}).want(t, 200, "")
 	entra := token(t, "contoso", "entra-provisioning", "scim")
@@ -345,6 +346,7 @@ func TestSCIMProvisioningEntraAndOkta(t *testing.T) {
 // TestSCIMRefusals: wrong or missing tokens, bad filters, bodies and ids are
 // answered with SCIM errors, never a crash, and change nothing.
 func TestSCIMRefusals(t *testing.T) {
+	t.Parallel()
 	w := newACWorld(t, 1, 0)
 	scimTok := token(t, "contoso", "idp", "scim")
 	before := w.countEvents(t, "")

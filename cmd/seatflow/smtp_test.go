@@ -55,6 +55,7 @@ func (s *inboxSession) Data(r io.Reader) error {
 // TestServeSendsMail: with --smtp-addr, notifications reach a real SMTP
 // server.
 func TestServeSendsMail(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +87,7 @@ func TestServeSendsMail(t *testing.T) {
 // log line, and the request.shared notification is gone from
 // SEATFLOW_NOTIFY once mailed, while the other notifications stay.
 func TestShareLinkSMTPNeitherLoggedNorKept(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,85 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/bench"
 	"github.com/seatflow/seatflow/infra/natsjs"
+	"github.com/seatflow/seatflow/infra/oracle"
 )
-
-// soakFold is the event stream folded for the soak's checks: the
-// invariants (bench.Checker) and, by command id, what each command left.
-type soakFold struct {
-	last      uint64
-	checker   *bench.Checker
-	byCommand map[string]map[string]int // command id -> event type -> count
-	claims    map[string]int            // sign-in id -> claims it made itself
-	queued    map[string]int            // sign-in id -> UserQueued
-	problems  []string                  // invariant 4 on the stream: duplicates, misfiled events
-}
-
-func newSoakFold() *soakFold {
-	return &soakFold{checker: bench.NewChecker(), byCommand: map[string]map[string]int{}, claims: map[string]int{}, queued: map[string]int{}}
-}
-
-func (f *soakFold) problem(format string, args ...any) {
-	if len(f.problems) < 20 {
-		f.problems = append(f.problems, fmt.Sprintf(format, args...))
-	}
-}
-
-func (f *soakFold) count(cmd, typ string) {
-	m := f.byCommand[cmd]
-	if m == nil {
-		m = map[string]int{}
-		f.byCommand[cmd] = m
-	}
-	m[typ]++
-}
-
-// apply folds one stored event; seen holds the event ids so far.
-func (f *soakFold) apply(env events.Envelope, subject, msgID string, seen map[string]uint64) {
-	if prev, dup := seen[env.ID]; dup {
-		f.problem("event %s stored twice, at %d and %d", env.ID, prev, env.Position)
-	}
-	seen[env.ID] = env.Position
-	if msgID != env.ID {
-		f.problem("position %d: Nats-Msg-Id %q is not the event id %q", env.Position, msgID, env.ID)
-	}
-	if subject != env.Subject() {
-		f.problem("position %d: %s stored on %s, not %s", env.Position, env.Type, subject, env.Subject())
-	}
-	f.checker.Apply(env)
-	f.count(env.CommandID, env.Type)
-	switch d := env.Data.(type) {
-	case events.LicensesAssigned:
-		// Assignments decided together: each under its own command.
-		for _, a := range d.Assignments {
-			f.count(a.CommandID, events.TypeLicenseAssigned)
-		}
-	case events.LicenseClaimed, events.LicensesClaimed:
-		for _, c := range events.Claims(d) {
-			// A grant taking a user out of the queue is not the sign-in's
-			// own claim.
-			if !strings.HasPrefix(env.CommandID, "grant-") {
-				f.claims[c.SigninID]++
-			}
-		}
-	case events.UserQueued:
-		f.queued[d.SigninID]++
-	}
-}
-
-// total is how many events command id left, of any type.
-func (f *soakFold) total(id string) int {
-	n := 0
-	for _, c := range f.byCommand[id] {
-		n += c
-	}
-	return n
-}
 
 // soakAllowedRefusals are the refusals the load can cause: anything else
 // answered to a command is a failure.
@@ -116,11 +42,10 @@ var soakWant = map[string][]string{
 }
 
 // soakCheckCommands checks every command against the fold: each answered
-// with success left exactly its one event (a sign-in: exactly the claim or
-// queuing its answer named, none when already licensed), each refused left
-// nothing, and each got a definite answer. It returns the problems, at
-// most limit.
-func soakCheckCommands(cmds []*soakCmd, f *soakFold, limit int) (acked, refused int, problems []string) {
+// with success left exactly its one event (a sign-in: what its answer
+// says, see oracle.Fold.CheckSignIn), each refused left nothing, and each
+// got a definite answer. It returns the problems, at most limit.
+func soakCheckCommands(cmds []*soakCmd, f *oracle.Fold, limit int) (acked, refused int, problems []string) {
 	add := func(format string, args ...any) {
 		if len(problems) < limit {
 			problems = append(problems, fmt.Sprintf(format, args...))
@@ -130,43 +55,33 @@ func soakCheckCommands(cmds []*soakCmd, f *soakFold, limit int) (acked, refused 
 		switch {
 		case c.status == 0:
 			add("%s %s: no definite answer after %d retries", c.kind, c.key, c.retries)
+			continue
 		case !c.ok():
 			refused++
-			if n := f.total(c.key); n != 0 {
-				add("%s %s was refused (%s) but %d of its events stand: %v", c.kind, c.key, c.code, n, f.byCommand[c.key])
-			}
-		case c.kind == skSignin:
-			acked++
-			claims, queued := f.claims[c.key], f.queued[c.key]
-			switch domain.ClaimStatus(c.outcome) {
-			case domain.ClaimClaimed:
-				if claims != 1 || queued != 0 {
-					add("sign-in %s answered claimed: %d claims and %d queuings carry its id, want 1 and 0", c.key, claims, queued)
-				}
-			case domain.ClaimQueued:
-				if claims != 0 || queued != 1 {
-					add("sign-in %s answered queued: %d claims and %d queuings carry its id, want 0 and 1", c.key, claims, queued)
-				}
-			case domain.ClaimAlreadyLicensed:
-				if claims+queued != 0 {
-					add("sign-in %s answered already_licensed, yet %d claims and %d queuings carry its id", c.key, claims, queued)
-				}
-			default:
-				add("sign-in %s: unexpected outcome %q", c.key, c.outcome)
-			}
 		default:
 			acked++
-			want := soakWant[c.kind]
-			n := 0
-			for _, t := range want {
-				n += f.byCommand[c.key][t]
+		}
+		var err error
+		switch {
+		case !c.ok():
+			err = f.Check(oracle.Command{Tenant: c.tenant, ID: c.key})
+		case c.kind == skSignin:
+			// Every policy has a product with a million seats: nobody
+			// waits, nobody is turned away.
+			status := domain.ClaimStatus(c.outcome)
+			if !slices.Contains([]domain.ClaimStatus{domain.ClaimClaimed, domain.ClaimQueued, domain.ClaimAlreadyLicensed}, status) {
+				err = fmt.Errorf("unexpected outcome %q", c.outcome)
+				break
 			}
+			err = f.CheckSignIn(c.tenant, c.key, c.user, domain.ClaimOutcome{Status: status})
+		default:
 			// A command on a product leaves exactly its one event; a
 			// decision also assigns, a policy also binds its app.
 			onProduct := c.kind == skAssign || c.kind == skUnassign || c.kind == skPurchase || c.kind == skRemove
-			if n != 1 || (onProduct && f.total(c.key) != 1) {
-				add("%s %s answered %d, but its events are %v, want one of %v", c.kind, c.key, c.status, f.byCommand[c.key], want)
-			}
+			err = f.Check(oracle.Command{Tenant: c.tenant, ID: c.key, Acked: true, Want: soakWant[c.kind], Only: onProduct})
+		}
+		if err != nil {
+			add("%s %s (answered %d %s): %v", c.kind, c.key, c.status, c.code, err)
 		}
 	}
 	return acked, refused, problems
@@ -279,15 +194,24 @@ func (s *soak) finish(ctx context.Context, ran time.Duration) error {
 		}
 		checks = append(checks, c)
 	}
-	fold, invErr := f.checker.Result()
-	var inv []string
-	if invErr != nil {
-		inv = strings.Split(invErr.Error(), "\n")
+	var inv, stored []string
+	for _, v := range f.Violations() {
+		if v.Invariant == 4 {
+			stored = append(stored, v.String())
+		} else {
+			inv = append(inv, v.String())
+		}
 	}
-	check("invariants 1-3 at every position of the stream", inv, fmt.Sprintf("%d events folded", fold.Events))
+	if n := f.Count() - len(f.Violations()); n > 0 {
+		inv = append(inv, fmt.Sprintf("and %d more violations", n))
+	}
+	fold := f.Summary()
+	check("invariants 1-3 at every position of the stream (and the queue and request rules)", inv,
+		fmt.Sprintf("%d events folded", fold.Events))
 	views := s.compareViews(ctx, last, fold)
-	check("invariant 4: no event stored twice; both instances' read models equal the fold", append(f.problems, views...),
-		fmt.Sprintf("event ids unique, %d products compared on 2 instances at position %d", len(fold.Purchased), last))
+	check("invariant 4: no event stored twice, misfiled or missing; both instances' read models equal the fold", append(stored, views...),
+		fmt.Sprintf("event ids unique, on their subjects, at contiguous positions; %d products compared on 2 instances at position %d",
+			len(fold.Purchased), last))
 	s.mu.Lock()
 	cmds := slices.Clone(s.cmds)
 	samples := slices.Clone(s.samples)
@@ -308,10 +232,8 @@ func (s *soak) finish(ctx context.Context, ran time.Duration) error {
 	}
 	s.mu.Unlock()
 	check("faults injected and recovered (SIGKILL + restart, NATS node restart)", faults, "")
-	var mems []soakMemory
 	for i := range s.insts {
 		m := soakMemoryFlat(samples, i, s.cfg.Tolerance)
-		mems = append(mems, m)
 		var p []string
 		if !m.ok {
 			p = []string{m.why}
@@ -384,53 +306,24 @@ func (s *soak) lastSeq(ctx context.Context) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
-// fold reads the event stream raw, up to last, and folds it.
-func (s *soak) fold(ctx context.Context, last uint64) (*soakFold, error) {
+// fold reads the whole event stream raw, up to at least last, and folds it.
+func (s *soak) fold(ctx context.Context, last uint64) (*oracle.Fold, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	f := newSoakFold()
-	st, err := s.js.Stream(ctx, natsjs.StreamEvents)
+	msgs, err := oracle.Read(ctx, s.js)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fold: %w", err)
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, err
+	if n := len(msgs); n == 0 || msgs[n-1].Seq < last {
+		return nil, fmt.Errorf("fold: read %d messages, not up to %d", n, last)
 	}
-	reg := events.Default()
-	seen := map[string]uint64{}
-	for f.last < last {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return nil, err
-		}
-		for m := range batch.Messages() {
-			md, err := m.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			env, err := reg.Decode(m.Data())
-			if err != nil {
-				return nil, fmt.Errorf("stream position %d: %w", md.Sequence.Stream, err)
-			}
-			env.Position = md.Sequence.Stream
-			f.apply(env, m.Subject(), m.Headers().Get(jetstream.MsgIDHeader), seen)
-			f.last = md.Sequence.Stream
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, err
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("fold: read up to %d of %d: %w", f.last, last, err)
-		}
-	}
-	return f, nil
+	return oracle.FoldAll(msgs, true), nil
 }
 
 // compareViews asks both instances for every tenant's product counts and
 // compares them with the fold: an event lost or applied twice by a read
 // model shows here.
-func (s *soak) compareViews(ctx context.Context, last uint64, fold bench.Fold) []string {
+func (s *soak) compareViews(ctx context.Context, last uint64, fold oracle.Summary) []string {
 	var out []string
 	for i, in := range s.insts {
 		for _, t := range s.tenants {

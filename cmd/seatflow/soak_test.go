@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/oracle"
 )
 
 // TestSoakSmoke runs `seatflow bench --soak` briefly with a small load:
 // both faults happen and every check runs and passes. It asserts the
 // checks, never timings.
 func TestSoakSmoke(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary and runs a 3-node cluster and two instances")
 	}
@@ -51,6 +53,7 @@ func TestSoakSmoke(t *testing.T) {
 // outcome_unknown is retried with the answer's Seatflow-Command-Id as
 // Idempotency-Key, and counted as a fault survived.
 func TestSoakCommandRetriesOutcomeUnknownWithCommandID(t *testing.T) {
+	t.Parallel()
 	var calls atomic.Int32
 	var mu sync.Mutex
 	var keys []string
@@ -92,13 +95,13 @@ func TestSoakCommandRetriesOutcomeUnknownWithCommandID(t *testing.T) {
 // command, one applied twice, a refusal that left an event and a refusal
 // the load cannot cause.
 func TestSoakCheckCommands(t *testing.T) {
-	f := newSoakFold()
-	seen := map[string]uint64{}
+	t.Parallel()
+	f := oracle.New()
 	pos := uint64(0)
 	add := func(cmd string, data events.Data, agg events.Aggregate) {
 		pos++
 		env := events.Envelope{ID: "e" + string(rune('a'+pos)), Type: data.EventType(), Tenant: "t", Aggregate: agg, CommandID: cmd, Data: data, Position: pos}
-		f.apply(env, env.Subject(), env.ID, seen)
+		f.Apply(oracle.Message{Seq: pos, Subject: env.Subject(), MsgID: env.ID, Env: env})
 	}
 	prod := events.Aggregate{Kind: events.KindProduct, ID: "A"}
 	add("c-product", events.ProductAdded{ProductID: "A", Licenses: 2}, prod)
@@ -107,14 +110,14 @@ func TestSoakCheckCommands(t *testing.T) {
 	add("c-twice", events.LicenseUnassigned{ProductID: "A", UserID: "u2"}, prod)
 	add("c-refused-left", events.LicenseAssigned{ProductID: "A", UserID: "u3"}, prod)
 	cmds := []*soakCmd{
-		{kind: skProduct, key: "c-product", status: 201},
-		{kind: skAssign, key: "c-ok", status: 201},
-		{kind: skAssign, key: "c-lost", status: 201},
-		{kind: skAssign, key: "c-twice", status: 201},
-		{kind: skAssign, key: "c-refused-left", status: 409, code: "no_licenses_available"},
-		{kind: skAssign, key: "c-refused-odd", status: 409, code: "below_assigned"},
-		{kind: skUnassign, key: "c-refused-ok", status: 404, code: "not_found"},
-		{kind: skPurchase, key: "c-none", status: 0},
+		{kind: skProduct, tenant: "t", key: "c-product", status: 201},
+		{kind: skAssign, tenant: "t", key: "c-ok", status: 201},
+		{kind: skAssign, tenant: "t", key: "c-lost", status: 201},
+		{kind: skAssign, tenant: "t", key: "c-twice", status: 201},
+		{kind: skAssign, tenant: "t", key: "c-refused-left", status: 409, code: "no_licenses_available"},
+		{kind: skAssign, tenant: "t", key: "c-refused-odd", status: 409, code: "below_assigned"},
+		{kind: skUnassign, tenant: "t", key: "c-refused-ok", status: 404, code: "not_found"},
+		{kind: skPurchase, tenant: "t", key: "c-none", status: 0},
 	}
 	acked, refused, problems := soakCheckCommands(cmds, f, 20)
 	if acked != 4 || refused != 3 {
@@ -132,7 +135,7 @@ func TestSoakCheckCommands(t *testing.T) {
 			t.Errorf("problem %d is %q, want one about %s", i, problems[i], key)
 		}
 	}
-	if _, err := f.checker.Result(); err != nil {
+	if err := f.Err(); err != nil {
 		t.Errorf("invariants: %v", err)
 	}
 }
@@ -140,6 +143,7 @@ func TestSoakCheckCommands(t *testing.T) {
 // TestSoakMemoryFlat: the verdict compares the middle and last thirds of
 // an instance's last process only.
 func TestSoakMemoryFlat(t *testing.T) {
+	t.Parallel()
 	series := func(inst, pid int, kbs ...int64) []soakSample {
 		var out []soakSample
 		for i, kb := range kbs {

@@ -42,6 +42,7 @@ func issueCLI(t *testing.T, args ...string) (tok, jti string) {
 }
 
 func TestTokenTTLAboveMaxIsRefused(t *testing.T) {
+	t.Parallel()
 	_, errOut, code := run(t, "token", "--token-secret", testSecret, "--tenant", "acme", "--user", "ann", "--role", "user", "--ttl", "876000h")
 	if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.Contains(errOut, "exceeds the maximum 720h0m0s") {
 		t.Fatalf("ttl 876000h: exit %d, stderr %q; want 2 and one line naming the maximum", code, errOut)
@@ -68,6 +69,7 @@ func mustIssuer(t *testing.T) *auth.Issuer {
 }
 
 func TestTokenSecretHasOneForm(t *testing.T) {
+	t.Parallel()
 	for name, args := range map[string][]string{
 		"raw, not hex":       {"--token-secret", "0123456789abcdef0123456789abcdef-test"},
 		"hex, too short":     {"--token-secret", testSecret[:62]},
@@ -90,6 +92,7 @@ func TestTokenSecretHasOneForm(t *testing.T) {
 // TestTokenAudienceAndKeyChecked: a token signed with the service's own
 // key but for another audience, or without kid, is refused.
 func TestTokenAudienceAndKeyChecked(t *testing.T) {
+	t.Parallel()
 	svc, _ := startServe(t, t.TempDir())
 	key := testKeys(t).Current()
 	sign := func(aud any, kid string) string {
@@ -124,6 +127,7 @@ func TestTokenAudienceAndKeyChecked(t *testing.T) {
 // refuses every token of theirs issued until then, not later ones. An
 // instance started afterwards refuses the revoked tokens from its start.
 func TestTokenRevokedOnEveryInstance(t *testing.T) {
+	t.Parallel()
 	srv := natstest.RunJetStream(t)
 	creds := natstest.ServiceCreds(t)
 	args := []string{"--nats-url", srv.ClientURL(), "--nats-creds", creds}
@@ -208,6 +212,7 @@ func TestTokenRevokedOnEveryInstance(t *testing.T) {
 // TestTokenRevokeOnEmbeddedServer: `token revoke` finds the embedded
 // server at --nats-listen and connects with the data dir's identity.
 func TestTokenRevokeOnEmbeddedServer(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	svc, _ := startServe(t, dir)
 	tok, jti := issueCLI(t, "--token-secret", testSecret, "--tenant", "acme", "--user", "ann", "--role", "global-admin")
@@ -227,6 +232,7 @@ func TestTokenRevokeOnEmbeddedServer(t *testing.T) {
 // tokens of the old key keep working, new tokens are signed with the new
 // key; once the old key is removed its tokens are refused.
 func TestTokenKeyRotation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	issue := func() string {
 		tok, _ := issueCLI(t, "--data-dir", dir, "--tenant", "acme", "--user", "ann", "--role", "global-admin")

@@ -17,6 +17,7 @@ import (
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
+	"github.com/seatflow/seatflow/infra/oracle"
 )
 
 // The race: a product with raceSeats licenses, raceUsers users each
@@ -134,25 +135,30 @@ func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, 
 		start     = make(chan struct{})
 		results   = make([]claimResult, raceClaims)
 		succeeded atomic.Int64          // claims that appended their event
+		reached   = make(chan struct{}) // closed when killAfter claims appended their event
 		done      atomic.Int64          // claims finished
 		killed    = make(chan int64, 1) // outstanding claims when the leader went down
 	)
+	applied := func() {
+		if succeeded.Add(1) == int64(killAfter) {
+			close(reached)
+		}
+	}
 	for g := range raceClaims {
 		// Claims g and g+raceUsers are the same user, on different services.
 		user := domain.UserID(fmt.Sprintf("u%03d", g%raceUsers))
 		svc := svcs[g*raceServices/raceClaims]
 		wg.Go(func() {
 			<-start
-			results[g] = claimUntilDone(ctx, svc, user, &succeeded, &done)
+			results[g] = claimUntilDone(ctx, svc, user, applied, &done)
 		})
 	}
 	if killAfter > 0 {
 		go func() {
-			for succeeded.Load() < int64(killAfter) {
-				if ctx.Err() != nil {
-					return
-				}
-				time.Sleep(time.Millisecond)
+			select {
+			case <-reached:
+			case <-ctx.Done():
+				return
 			}
 			leader := c.StreamLeader(natstest.Account, natsjs.StreamEvents)
 			outstanding := int64(raceClaims) - done.Load()
@@ -185,14 +191,14 @@ func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, 
 	if conflicts.Load() == 0 {
 		t.Errorf("conflicts: got 0, want some: the services never raced")
 	}
-	checkRace(t, ctx, adminJS, reg, results)
+	checkRace(t, ctx, adminJS, results)
 }
 
 // claimUntilDone runs one claim command, retrying it with the same command
 // ID after any error that leaves its outcome open (conflicts that
 // exhausted the service's attempts, timeouts and errors during a leader
 // change), until it succeeds or finds no seat.
-func claimUntilDone(ctx context.Context, svc *domain.Service, user domain.UserID, succeeded, done *atomic.Int64) claimResult {
+func claimUntilDone(ctx context.Context, svc *domain.Service, user domain.UserID, applied func(), done *atomic.Int64) claimResult {
 	defer done.Add(1)
 	r := claimResult{user: user, commandID: ulid.Make().String()}
 	cmd := domain.ClaimLicense{UserID: user, PolicyID: racePolicy, App: "teams", SigninID: r.commandID, At: time.Now()}
@@ -207,7 +213,7 @@ func claimUntilDone(ctx context.Context, svc *domain.Service, user domain.UserID
 			r.outcome = outcomeReplayed
 		case err == nil && len(res.Events) > 0:
 			r.outcome = outcomeApplied
-			succeeded.Add(1)
+			applied()
 		case err == nil:
 			r.outcome = outcomeNoOp
 		case errors.Is(err, domain.ErrNoLicensesAvailable):
@@ -223,44 +229,42 @@ func claimUntilDone(ctx context.Context, svc *domain.Service, user domain.UserID
 	return r
 }
 
-// checkRace reads the product's events straight from the stream and checks
-// them against the invariants and the commands' outcomes.
-func checkRace(t *testing.T, ctx context.Context, js jetstream.JetStream, reg *events.Registry, results []claimResult) {
+// checkRace reads the tenant's events straight from the stream and has
+// the oracle check them against the invariants and the commands' outcomes.
+func checkRace(t *testing.T, ctx context.Context, js jetstream.JetStream, results []claimResult) {
 	t.Helper()
-	evs := readSubject(t, ctx, js, reg, events.Subject(raceTenant, events.Aggregate{Kind: events.KindProduct, ID: raceProduct}))
-
-	// Invariant 1, at every position, and invariant 2.
+	// Right after a leader change the first requests may find no
+	// responders: read again until one read succeeds.
+	var msgs []oracle.Message
+	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		var err error
+		msgs, err = oracle.Read(ctx, js, raceTenant)
+		return err
+	})
+	// Invariants 1 and 2 at every position, 3, and 4 on the stream: the
+	// race's tenant is the only writer, so its events are the whole stream.
+	f := oracle.FoldAll(msgs, true)
+	for _, v := range f.Violations() {
+		t.Errorf("%s", v)
+	}
+	tn := f.Tenant(raceTenant)
+	// The domain's own fold agrees with the oracle's.
 	p := &domain.Product{}
-	claimedBy := map[string]string{} // command ID -> user
-	users := map[string]int{}
-	for i, e := range evs {
-		if i > 0 && e.Position <= evs[i-1].Position {
-			t.Fatalf("event %d: position %d after %d", i, e.Position, evs[i-1].Position)
-		}
-		if c, ok := e.Data.(events.LicenseClaimed); ok {
-			if _, twice := claimedBy[e.CommandID]; twice {
-				t.Errorf("command %s: got two LicenseClaimed events, want one", e.CommandID)
-			}
-			claimedBy[e.CommandID] = c.UserID
-			users[c.UserID]++
-			if _, held := p.Holders[domain.UserID(c.UserID)]; held {
-				t.Errorf("position %d: user %s claims a license they already hold", e.Position, c.UserID)
-			}
-		}
-		domain.EvolveProduct(p, e)
-		if p.Assigned() > p.Purchased {
-			t.Fatalf("position %d: assigned %d > purchased %d", e.Position, p.Assigned(), p.Purchased)
-		}
+	for _, m := range msgs {
+		domain.EvolveProduct(p, m.Env)
 	}
-	if got := len(claimedBy); got != raceSeats {
-		t.Errorf("LicenseClaimed events: got %d, want %d", got, raceSeats)
+	if p.Assigned() != tn.Assigned(raceProduct) || p.Purchased != tn.Purchased[raceProduct] {
+		t.Errorf("domain.EvolveProduct: %d of %d assigned, the oracle: %d of %d", p.Assigned(), p.Purchased, tn.Assigned(raceProduct), tn.Purchased[raceProduct])
 	}
-	if got := len(users); got != raceSeats {
+	if got := tn.ClaimCount(); got != raceSeats {
+		t.Errorf("claims: got %d, want %d", got, raceSeats)
+	}
+	if got := len(tn.Claims); got != raceSeats {
 		t.Errorf("distinct users with a claim: got %d, want %d", got, raceSeats)
 	}
 
-	// Every command that reported its claim stored is in the stream, and
-	// no other command is.
+	// Every command that reported its claim stored is in the stream
+	// exactly once, and no other command is.
 	counts := map[claimOutcome]int{}
 	retried := 0
 	for _, r := range results {
@@ -268,27 +272,25 @@ func checkRace(t *testing.T, ctx context.Context, js jetstream.JetStream, reg *e
 		if len(r.errs) > 0 {
 			retried++
 		}
-		_, stored := claimedBy[r.commandID]
+		c := oracle.Command{Tenant: raceTenant, ID: r.commandID}
 		switch r.outcome {
 		case outcomeApplied, outcomeReplayed:
-			if !stored {
-				t.Errorf("claim %s of %s: reported stored (%d), not in the stream", r.commandID, r.user, r.outcome)
-			}
+			c.Acked, c.Want = true, []string{events.TypeLicenseClaimed}
 		case outcomeNoOp:
-			if stored || users[string(r.user)] != 1 {
-				t.Errorf("claim %s of %s: reported the user already holding, got stored=%t and %d claims of the user",
-					r.commandID, r.user, stored, users[string(r.user)])
+			if n := tn.Claims[oracle.PolicyUser{Policy: racePolicy, User: string(r.user)}]; n != 1 {
+				t.Errorf("claim %s of %s: reported the user already holding, but the user has %d claims", r.commandID, r.user, n)
 			}
 		case outcomeNoSeat:
-			if stored {
-				t.Errorf("claim %s of %s: reported no seat, yet stored", r.commandID, r.user)
-			}
 		default:
 			t.Errorf("claim %s of %s: never finished after %d attempts: %v", r.commandID, r.user, r.attempts, r.errs)
+			continue
+		}
+		if err := f.Check(c); err != nil {
+			t.Errorf("claim of %s (outcome %d): %v", r.user, r.outcome, err)
 		}
 	}
-	if got := counts[outcomeApplied] + counts[outcomeReplayed]; got != len(claimedBy) {
-		t.Errorf("claims reported stored: got %d, want %d (the LicenseClaimed events)", got, len(claimedBy))
+	if got := counts[outcomeApplied] + counts[outcomeReplayed]; got != tn.ClaimCount() {
+		t.Errorf("claims reported stored: got %d, want %d (the claims in the stream)", got, tn.ClaimCount())
 	}
 	t.Logf("outcomes: %d applied, %d replayed, %d no-op, %d no seat; %d claims needed a retry",
 		counts[outcomeApplied], counts[outcomeReplayed], counts[outcomeNoOp], counts[outcomeNoSeat], retried)
@@ -303,64 +305,4 @@ func checkRace(t *testing.T, ctx context.Context, js jetstream.JetStream, reg *e
 			t.Logf("%d× retried after: %s", n, msg)
 		}
 	}
-}
-
-// readSubject reads every event on subj with an ordered consumer.
-func readSubject(t *testing.T, ctx context.Context, js jetstream.JetStream, reg *events.Registry, subj string) []events.Envelope {
-	t.Helper()
-	var want uint64
-	natstest.CheckFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		st, err := js.Stream(ctx, natsjs.StreamEvents)
-		if err != nil {
-			return err
-		}
-		info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
-		if err != nil {
-			return err
-		}
-		want = info.State.Subjects[subj]
-		return nil
-	})
-	// Right after a leader change the first requests may find no
-	// responders: read the whole subject again until one read succeeds.
-	var out []events.Envelope
-	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
-		var err error
-		out, err = readAll(ctx, js, reg, subj, want)
-		return err
-	})
-	return out
-}
-
-func readAll(ctx context.Context, js jetstream.JetStream, reg *events.Registry, subj string, want uint64) ([]events.Envelope, error) {
-	cons, err := js.OrderedConsumer(ctx, natsjs.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
-	if err != nil {
-		return nil, fmt.Errorf("ordered consumer: %w", err)
-	}
-	var out []events.Envelope
-	for uint64(len(out)) < want {
-		batch, err := cons.Fetch(int(want)-len(out), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("fetch: %w", err)
-		}
-		for msg := range batch.Messages() {
-			md, err := msg.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			env, err := reg.Decode(msg.Data())
-			if err != nil {
-				return nil, fmt.Errorf("sequence %d: %w", md.Sequence.Stream, err)
-			}
-			env.Position = md.Sequence.Stream
-			out = append(out, env)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return nil, fmt.Errorf("fetch: %w", err)
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("read %s: got %d of %d events: %w", subj, len(out), want, ctx.Err())
-		}
-	}
-	return out, nil
 }

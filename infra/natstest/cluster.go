@@ -90,7 +90,7 @@ func startCluster(t testing.TB, n, attempt int) (*Cluster, error) {
 		}
 		c.servers = append(c.servers, s)
 	}
-	if err := poll(30*time.Second, 20*time.Millisecond, c.ready); err != nil {
+	if err := Poll(30*time.Second, 20*time.Millisecond, c.ready); err != nil {
 		c.shutdownAll()
 		return nil, err
 	}

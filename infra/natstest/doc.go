@@ -1,7 +1,8 @@
 // Package natstest runs real nats-servers inside tests: a single JetStream
 // server (RunJetStream), an in-process cluster (RunCluster), client
-// connections (Connect) and CheckFor, the poll-with-deadline helper to use
-// instead of sleeping while waiting for eventual consistency.
+// connections (Connect) and CheckFor (and Poll, its variant that returns
+// the error), the poll-with-deadline helpers to use instead of sleeping
+// while waiting for eventual consistency.
 //
 // Invariants it keeps: every server listens on loopback only, on ports the
 // kernel or RunCluster picks at run time, and stores under t.TempDir();

@@ -165,12 +165,16 @@ func ConnectWith(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jet
 // with f's last error if that does not happen within total.
 func CheckFor(t testing.TB, total, interval time.Duration, f func() error) {
 	t.Helper()
-	if err := poll(total, interval, f); err != nil {
+	if err := Poll(total, interval, f); err != nil {
 		t.Fatalf("after %s: %v", total, err)
 	}
 }
 
-func poll(total, interval time.Duration, f func() error) error {
+// Poll calls f every interval until it returns nil, and returns f's last
+// error if that does not happen within total. It is CheckFor for waits
+// whose end is not the test's verdict: in goroutines, where a test must
+// not fail, or before a test reports more than the error.
+func Poll(total, interval time.Duration, f func() error) error {
 	deadline := time.Now().Add(total)
 	for {
 		err := f()
