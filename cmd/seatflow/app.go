@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -242,7 +243,7 @@ func (a *App) listenMetrics(m *metrics.Metrics) error {
 	if a.cfg.Pprof {
 		// Sample a heap allocation every 16 KiB (Go's default is every
 		// 512 KiB) so heap profiles resolve a read model's growth.
-		runtime.MemProfileRate = 16 << 10
+		finerHeapProfiles()
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -391,3 +392,8 @@ func (a *App) Close() {
 	}
 	a.closers = nil
 }
+
+// finerHeapProfiles samples a heap allocation every 16 KiB (Go's default is
+// every 512 KiB) so heap profiles resolve a read model's growth; the rate is
+// process-wide, so it is set once.
+var finerHeapProfiles = sync.OnceFunc(func() { runtime.MemProfileRate = 16 << 10 })

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
@@ -63,6 +64,8 @@ type SCIMConfig struct {
 // scimClaimsKey carries the caller's claims to the SCIM resource handlers.
 type scimClaimsKey struct{}
 
+var allowStringValues = sync.OnceFunc(func() { schema.SetAllowStringValues(true) })
+
 // scimRoutes registers the SCIM 2.0 routes, when configured. The protocol
 // (routing, schema validation, filters, PATCH paths, list and error bodies)
 // is github.com/elimity-com/scim's; Seatflow supplies the resource handlers
@@ -73,8 +76,9 @@ func (s *Server) scimRoutes() error {
 		return nil
 	}
 	// Entra ID sends booleans as strings ("active": "False") in PATCH; the
-	// library accepts them only with this process-wide switch.
-	schema.SetAllowStringValues(true)
+	// library accepts them only with this process-wide switch, set once
+	// however many servers a process builds (tests build them in parallel).
+	allowStringValues()
 	users := &scimUsers{s: s, cfg: sc}
 	groups := &scimGroups{s: s, cfg: sc}
 	srv, err := scim.NewServer(&scim.ServerArgs{
