@@ -100,15 +100,8 @@ export function userLicensesCard(productName, openHistory) {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     out.clear();
-    if (who.pending()) {
-      who.error("“" + who.pending() + "” is not added yet: choose a person from the suggestions or press Enter.");
-      return;
-    }
-    const people = who.people();
-    if (!people.length) {
-      who.error("Choose a user.");
-      return;
-    }
+    const people = who.ready("Choose a user.");
+    if (!people) return;
     busy(go, async () => {
       try {
         await show(people[0].user_id);

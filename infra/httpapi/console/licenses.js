@@ -175,15 +175,8 @@ export async function licensesView(root, ctx) {
     f.addEventListener("submit", (ev) => {
       ev.preventDefault();
       out.clear();
-      if (who.pending()) {
-        who.error("“" + who.pending() + "” is not added yet: choose a person from the suggestions or press Enter.");
-        return;
-      }
-      const people = who.people();
-      if (!people.length) {
-        who.error("Choose at least one user.");
-        return;
-      }
+      const people = who.ready("Choose at least one user.");
+      if (!people) return;
       busy(go, async () => {
         for (const u of people) {
           try {

@@ -159,5 +159,19 @@ export function picker(opts) {
   wrap.input = input;
   wrap.error = error;
   wrap.pending = () => input.value.trim();
+  // ready reports, on the field, a name typed but not chosen, and with
+  // none (when a message is given) that nobody is chosen; it returns the
+  // chosen people, or null after reporting.
+  wrap.ready = (none) => {
+    if (wrap.pending()) {
+      error("“" + wrap.pending() + "” is not added yet: choose a person from the suggestions or press Enter.");
+      return null;
+    }
+    if (none && !chosen.length) {
+      error(none);
+      return null;
+    }
+    return chosen.slice();
+  };
   return wrap;
 }

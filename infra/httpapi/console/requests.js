@@ -231,15 +231,8 @@ export async function requestsView(root) {
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       out.clear();
-      if (who.pending()) {
-        who.error("“" + who.pending() + "” is not added yet: choose a person from the suggestions or press Enter.");
-        return;
-      }
-      const people = who.people();
-      if (!people.length) {
-        who.error("Add at least one recipient.");
-        return;
-      }
+      const people = who.ready("Add at least one recipient.");
+      if (!people) return;
       busy(send, async () => {
         try {
           await write("POST", "/v1/requests/" + encodeURIComponent(d.request_id) + "/share",

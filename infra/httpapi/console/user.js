@@ -40,10 +40,7 @@ export async function askView(root) {
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     out.clear();
-    if (who.pending()) {
-      who.error("“" + who.pending() + "” is not added yet: choose a person from the suggestions or press Enter.");
-      return;
-    }
+    if (!who.ready()) return;
     busy(submit, async () => {
       try {
         const r = await write("POST", "/v1/requests", {
