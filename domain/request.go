@@ -202,17 +202,17 @@ type RequestView struct {
 
 // UserOutcome is what became of one user of a request.
 type UserOutcome struct {
-	UserID  UserID `json:"user_id"`
-	Outcome string `json:"outcome"`
+	UserID  UserID                `json:"user_id"`
+	Outcome events.RequestOutcome `json:"outcome"`
 }
 
 // Per-user outcomes.
 const (
-	OutcomePending         = "pending"
-	OutcomeApproved        = "approved"
-	OutcomeAlreadyLicensed = "already_licensed"
-	OutcomeRejected        = "rejected"
-	OutcomeExpired         = "expired"
+	OutcomePending         = events.RequestOutcomePending
+	OutcomeApproved        = events.RequestOutcomeApproved
+	OutcomeAlreadyLicensed = events.RequestOutcomeAlreadyLicensed
+	OutcomeRejected        = events.RequestOutcomeRejected
+	OutcomeExpired         = events.RequestOutcomeExpired
 )
 
 // DecisionView is how a request was decided.

@@ -28,6 +28,19 @@ const (
 	RequestStatusExpired           RequestStatus = "expired"
 )
 
+// RequestOutcome is what became of one user of a license request, as the
+// request's events make it: one list for the domain and the read models.
+type RequestOutcome string
+
+// Per-user outcomes of a request.
+const (
+	RequestOutcomePending         RequestOutcome = "pending"
+	RequestOutcomeApproved        RequestOutcome = "approved"
+	RequestOutcomeAlreadyLicensed RequestOutcome = "already_licensed"
+	RequestOutcomeRejected        RequestOutcome = "rejected"
+	RequestOutcomeExpired         RequestOutcome = "expired"
+)
+
 // RequestSubmitted records a user asking for a product for themselves and
 // others.
 type RequestSubmitted struct {

@@ -23,11 +23,11 @@ const (
 
 // Per-user outcomes of a request.
 const (
-	OutcomePending         = "pending"
-	OutcomeApproved        = "approved"
-	OutcomeAlreadyLicensed = "already_licensed"
-	OutcomeRejected        = "rejected"
-	OutcomeExpired         = "expired"
+	OutcomePending         = events.RequestOutcomePending
+	OutcomeApproved        = events.RequestOutcomeApproved
+	OutcomeAlreadyLicensed = events.RequestOutcomeAlreadyLicensed
+	OutcomeRejected        = events.RequestOutcomeRejected
+	OutcomeExpired         = events.RequestOutcomeExpired
 )
 
 // DefaultRetention is how long requests stay listed by default.
@@ -46,8 +46,8 @@ type RequestItem struct {
 
 // RequestUser is one user of a request and what became of them.
 type RequestUser struct {
-	UserID  string `json:"user_id"`
-	Outcome string `json:"outcome"`
+	UserID  string                `json:"user_id"`
+	Outcome events.RequestOutcome `json:"outcome"`
 }
 
 // RequestDecision is how a request was decided.
@@ -236,7 +236,7 @@ func (rq *Requests) Apply(env events.Envelope) {
 	}
 }
 
-func (r *RequestDetails) setOutcomes(users []string, outcome string) {
+func (r *RequestDetails) setOutcomes(users []string, outcome events.RequestOutcome) {
 	for i := range r.Outcomes {
 		if slices.Contains(users, r.Outcomes[i].UserID) {
 			r.Outcomes[i].Outcome = outcome
