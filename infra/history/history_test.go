@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/events/eventstest"
 	"github.com/seatflow/seatflow/infra/history"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
@@ -20,72 +21,12 @@ import (
 	"github.com/seatflow/seatflow/projections"
 )
 
-var (
-	t0       = time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
-	tenants  = []string{"contoso", "fabrikam"}
-	products = []string{"e3", "e5", "visio"}
-)
+var tenants = eventstest.Tenants
 
-const users = 40
+const users = eventstest.Users
 
-// genHistory makes n events of two tenants: products bought, removed,
-// assigned, claimed, unassigned; a policy renamed, reordered, queueing and
-// granting.
-func genHistory(seed uint64, n int) []events.Envelope {
-	r := rand.New(rand.NewPCG(seed, 1))
-	held := map[string]bool{}
-	out := make([]events.Envelope, 0, n)
-	emit := func(tenant string, kind events.Kind, id string, d events.Data) {
-		out = append(out, events.New(fmt.Sprintf("ev%d", len(out)+1), tenant, events.Aggregate{Kind: kind, ID: id},
-			t0.Add(time.Duration(len(out))*time.Second), events.Meta{Actor: "a", CommandID: fmt.Sprintf("c%d", len(out))}, d))
-	}
-	for _, tn := range tenants {
-		for _, p := range products {
-			emit(tn, events.KindProduct, p, events.ProductAdded{ProductID: p, Name: p, Services: []string{"mail"}, Licenses: 5, SelfService: "blocked"})
-		}
-		emit(tn, events.KindPolicy, "pol", events.PolicyCreated{PolicyID: "pol", Name: "P", App: "chat",
-			Products: []events.PolicyProduct{{ProductID: "e5"}, {ProductID: "e3"}}, Enabled: true})
-	}
-	for len(out) < n {
-		tn := tenants[r.IntN(2)]
-		p := products[r.IntN(3)]
-		u := fmt.Sprintf("u%d", r.IntN(users))
-		k := tn + "/" + u + "/" + p
-		switch r.IntN(10) {
-		case 0:
-			emit(tn, events.KindProduct, p, events.LicensesPurchased{ProductID: p, Count: 1 + r.IntN(3)})
-		case 1:
-			emit(tn, events.KindProduct, p, events.LicensesRemoved{ProductID: p, Count: 1})
-		case 2, 3:
-			if held[k] {
-				emit(tn, events.KindProduct, p, events.LicenseUnassigned{ProductID: p, UserID: u})
-				held[k] = false
-			}
-		case 4:
-			if !held[k] {
-				emit(tn, events.KindProduct, p, events.LicenseAssigned{ProductID: p, UserID: u, DisabledServices: []string{"mail"},
-					Source: events.Source{Kind: events.SourceManual}})
-				held[k] = true
-			}
-		case 5:
-			if !held[k] {
-				emit(tn, events.KindProduct, p, events.LicensesClaimed{ProductID: p, PolicyID: "pol", App: "chat",
-					Claims: []events.Claim{{UserID: u, SigninID: "s", ClaimedAt: t0}}})
-				held[k] = true
-			}
-		case 6:
-			emit(tn, events.KindPolicy, "pol", events.UserQueued{PolicyID: "pol", UserID: u})
-		case 7:
-			emit(tn, events.KindPolicy, "pol", events.QueuedUserGranted{PolicyID: "pol", UserID: u, ProductID: p})
-		case 8:
-			ps := []events.PolicyProduct{{ProductID: products[r.IntN(3)]}, {ProductID: products[r.IntN(3)], DisabledServices: []string{"mail"}}}
-			emit(tn, events.KindPolicy, "pol", events.PolicyProductsChanged{PolicyID: "pol", Products: ps})
-		case 9:
-			emit(tn, events.KindUser, u, events.UserRegistered{UserID: u, Email: u + "@example.com"})
-		}
-	}
-	return out
-}
+// genHistory is the shared generated history (eventstest.History).
+func genHistory(seed uint64, n int) []events.Envelope { return eventstest.History(seed, n) }
 
 // world is an embedded JetStream holding a generated history, the read
 // models fed from it by the projection runner, and a Reader.
