@@ -147,19 +147,8 @@ func TestAutoClaimSnapshots(t *testing.T) {
 // LicensesClaimed) leave every read model as the same claims one by one.
 func TestLicensesClaimedEqualsEachClaim(t *testing.T) {
 	build := func(claims ...events.Data) [][]byte {
-		ps := []projections.Projection{projections.NewLicenseCounts(), projections.NewUserLicenses(), projections.NewPolicyList(), projections.NewClaims()}
-		feed(ps, "contoso", prodAgg("P"), events.ProductAdded{ProductID: "P", Name: "Plan P", Licenses: 5, SelfService: "blocked"})
-		feed(ps, "contoso", pol, events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "P"}}, Enabled: true})
-		feed(ps, "contoso", prodAgg("P"), claims...)
-		var out [][]byte
-		for _, p := range ps {
-			b, err := p.(projections.Snapshotter).Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, b)
-		}
-		return out
+		return snapshotsAfter(t, []projections.Projection{projections.NewLicenseCounts(), projections.NewUserLicenses(),
+			projections.NewPolicyList(), projections.NewClaims()}, claims...)
 	}
 	batch := events.LicensesClaimed{ProductID: "P", PolicyID: "p1", App: "teams", Claims: []events.Claim{
 		{UserID: "u1", DisabledServices: []string{}, SigninID: "s1", ClaimedAt: clock.Add(-time.Hour)},
@@ -184,19 +173,8 @@ func TestLicensesClaimedEqualsEachClaim(t *testing.T) {
 // one by one.
 func TestLicensesAssignedEqualsEachAssignment(t *testing.T) {
 	build := func(evs ...events.Data) [][]byte {
-		ps := []projections.Projection{projections.NewLicenseCounts(), projections.NewUserLicenses(), projections.NewPolicyList()}
-		feed(ps, "contoso", prodAgg("P"), events.ProductAdded{ProductID: "P", Name: "Plan P", Licenses: 5, SelfService: "blocked"})
-		feed(ps, "contoso", pol, events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "P"}}, Enabled: true})
-		feed(ps, "contoso", prodAgg("P"), evs...)
-		var out [][]byte
-		for _, p := range ps {
-			b, err := p.(projections.Snapshotter).Snapshot()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, b)
-		}
-		return out
+		return snapshotsAfter(t, []projections.Projection{projections.NewLicenseCounts(), projections.NewUserLicenses(),
+			projections.NewPolicyList()}, evs...)
 	}
 	batch := events.LicensesAssigned{ProductID: "P", Assignments: []events.Assignment{
 		{UserID: "u1", DisabledServices: []string{}, Source: events.Source{Kind: events.SourceManual}, Actor: "ada", CommandID: "c1"},
@@ -214,4 +192,22 @@ func TestLicensesAssignedEqualsEachAssignment(t *testing.T) {
 	if string(build()[0]) == string(want[0]) {
 		t.Fatal("the assignments changed nothing: the comparison proves nothing")
 	}
+}
+
+// snapshotsAfter feeds ps product P under policy p1 of app teams, then evs
+// on P, and returns each read model's snapshot.
+func snapshotsAfter(t *testing.T, ps []projections.Projection, evs ...events.Data) [][]byte {
+	t.Helper()
+	feed(ps, "contoso", prodAgg("P"), events.ProductAdded{ProductID: "P", Name: "Plan P", Licenses: 5, SelfService: "blocked"})
+	feed(ps, "contoso", pol, events.PolicyCreated{PolicyID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{{ProductID: "P"}}, Enabled: true})
+	feed(ps, "contoso", prodAgg("P"), evs...)
+	var out [][]byte
+	for _, p := range ps {
+		b, err := p.(projections.Snapshotter).Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
 }
