@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -505,28 +506,32 @@ func TestClaimBatchCatchesUpWhatObserveDropped(t *testing.T) {
 	}
 	other := newService(t, w.store)
 	from := len(w.store.log)
-	// Another instance renames the policy 100 times, then turns it off.
+	// Another instance renames the policy 100 times, then makes B its only
+	// product: more events than the idle entry keeps.
 	for i := range 100 {
 		if _, _, err := other.Policy(ctx, "contoso", "p1", w.meta(), domain.RenamePolicy{Name: fmt.Sprintf("Teams %d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := other.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyEnabled{Enabled: false}); err != nil {
+	if _, _, err := other.Policy(ctx, "contoso", "p1", w.meta(),
+		domain.SetPolicyProducts{Products: []events.PolicyProduct{{ProductID: "B", DisabledServices: []string{}}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range w.store.log[from:] {
 		w.svc.Observe(e)
 	}
-	w.store.afters = nil
-	if got := w.batch(w.svc, "s2:u2"); got[0] != "no_policy" {
-		t.Fatalf("got %v, want no_policy (the policy is off)", got)
+	w.store.mu.Lock()
+	w.store.loadLog = nil
+	w.store.mu.Unlock()
+	if got := w.batch(w.svc, "s2:u2"); got[0] != "claimed/B" {
+		t.Fatalf("got %v, want claimed/B (B is the policy's only product now)", got)
 	}
-	for _, after := range w.store.afters {
-		if after == 0 {
-			t.Fatalf("an aggregate was reloaded whole (loads after %v); want catch-ups from the cached positions", w.store.afters)
-		}
+	w.store.mu.Lock()
+	defer w.store.mu.Unlock()
+	if !slices.ContainsFunc(w.store.loadLog, func(l string) bool { return strings.HasPrefix(l, "policy/p1@") }) {
+		t.Fatalf("the policy was not caught up (loads %v)", w.store.loadLog)
 	}
-	if len(w.store.afters) == 0 {
-		t.Fatal("nothing was caught up")
+	if slices.Contains(w.store.loadLog, "policy/p1@0") {
+		t.Fatalf("the policy was reloaded whole (loads %v); want a catch-up from its cached position", w.store.loadLog)
 	}
 }
