@@ -162,8 +162,29 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	return &Sender{cfg: cfg, log: cfg.Logger.With("component", "smtp-sender"), host: host, port: p, tooOld: tooOld}, nil
 }
 
-// Run delivers until ctx ends. It returns an error only if it cannot start.
+// Run delivers until ctx ends, then returns nil. When it cannot reach
+// its stream or consumer (NATS slow, away or refusing), it logs why and
+// tries again with a growing pause of up to 5 s: the notifications wait
+// in the stream, the service keeps running.
 func (s *Sender) Run(ctx context.Context) error {
+	pause := 100 * time.Millisecond
+	for {
+		err := s.run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.log.Warn("cannot consume notifications; trying again", "err", err, "retry_in", pause)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// run consumes until ctx ends, or returns why it cannot start.
+func (s *Sender) run(ctx context.Context) error {
 	stream, err := s.cfg.JS.Stream(ctx, s.cfg.Stream)
 	if err != nil {
 		return fmt.Errorf("notify: stream %s: %w", s.cfg.Stream, err)

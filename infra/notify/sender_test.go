@@ -294,3 +294,47 @@ func TestSenderSkipsNotificationsOlderThanMaxAge(t *testing.T) {
 		t.Fatalf("mailed %q, want only the fresh notification", m.data)
 	}
 }
+
+// TestSenderWaitsForItsStream: a sender started before it can reach the
+// notification stream (here: it does not exist yet) does not fail, which
+// would stop the service; it tries again and delivers once it can.
+func TestSenderWaitsForItsStream(t *testing.T) {
+	s := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, s.ClientURL())
+	box := &mailbox{}
+	snd, err := notify.NewSender(notify.SenderConfig{JS: js, Addr: startSMTP(t, box), From: "seatflow@example.com",
+		TLS: notify.TLSNone, Redelay: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- snd.Run(runCtx) }()
+	time.Sleep(300 * time.Millisecond) // several failed attempts
+	select {
+	case err := <-done:
+		t.Fatalf("the sender stopped without its stream: %v", err)
+	default:
+	}
+
+	ctx := context.Background()
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	n := notify.Notification{ID: "ev1:request.approved:u1", Kind: "request.approved", To: []string{"u1@example.com"},
+		Subject: "License request approved: E5", Text: "Welcome aboard.\n", EventID: "ev1"}
+	b, _ := json.Marshal(n)
+	if _, err := js.Publish(ctx, notify.Subject("contoso"), b); err != nil {
+		t.Fatal(err)
+	}
+	natstest.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
+		if len(box.list()) == 0 {
+			return errors.New("no mail yet")
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -114,15 +114,52 @@ func New(cfg Config) (*Runner, error) {
 	return &Runner{cfg: cfg, log: cfg.Logger.With("component", "projector"), changed: make(chan struct{})}, nil
 }
 
-// Run feeds the read models until ctx ends, then returns nil. It returns an
-// error only if it cannot start.
+// Run feeds the read models until ctx ends, then returns nil. When it
+// cannot reach the stream (NATS slow, away or refusing), it logs why and
+// tries again, from where it stopped, with a growing pause of up to
+// retryMax: a NATS outage leaves the read models behind (readiness and
+// seatflow_projection_lag say so), never a stopped service. It returns an
+// error only when a checkpoint it chose to resume from cannot be restored.
 func (r *Runner) Run(ctx context.Context) error {
-	err := r.run(ctx)
-	if ctx.Err() != nil {
-		return nil // stopped, possibly while starting: not a failure
+	pause := retryMin
+	for {
+		err := r.run(ctx)
+		if ctx.Err() != nil {
+			return nil // stopped, possibly while starting: not a failure
+		}
+		var restore *restoreError
+		if errors.As(err, &restore) {
+			return err
+		}
+		if err == nil {
+			// The iterator ended by itself (the ordered consumer gave
+			// up): read on from the position reached.
+			err = errors.New("the stream's consumer stopped")
+		}
+		r.log.Warn("projections: reading the stream failed; trying again", "err", err,
+			"position", r.Position(), "retry_in", pause)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, retryMax)
 	}
-	return err
 }
+
+// The pause before the projector tries the stream again after a failure
+// grows from retryMin to retryMax.
+const (
+	retryMin = 100 * time.Millisecond
+	retryMax = 5 * time.Second
+)
+
+// restoreError is a checkpoint that was chosen but could not be restored:
+// trying again would not help.
+type restoreError struct{ err error }
+
+func (e *restoreError) Error() string { return e.err.Error() }
+func (e *restoreError) Unwrap() error { return e.err }
 
 func (r *Runner) run(ctx context.Context) error {
 	stream, err := r.cfg.JS.Stream(ctx, r.cfg.Stream)
@@ -411,7 +448,7 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 	}
 	for _, p := range r.cfg.Projections {
 		if err := p.(projections.Snapshotter).Restore(cp.Models[p.Name()].State); err != nil {
-			return fmt.Errorf("projector: restore %s from the checkpoint at %d: %w", p.Name(), cp.Position, err)
+			return &restoreError{fmt.Errorf("projector: restore %s from the checkpoint at %d: %w", p.Name(), cp.Position, err)}
 		}
 	}
 	r.mu.Lock()

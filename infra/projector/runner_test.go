@@ -219,3 +219,33 @@ func testMisfiled(t *testing.T, e env) {
 		t.Errorf("rejected: got %d, want 3", got)
 	}
 }
+
+// TestRunnerWaitsForTheStream: a runner started before it can read the
+// stream (here: the stream does not exist yet) does not fail, which would
+// stop the service; it tries again until it can, then applies everything.
+func TestRunnerWaitsForTheStream(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	counts := projections.NewLicenseCounts()
+	r := start(t, js, counts)
+	time.Sleep(300 * time.Millisecond) // several failed attempts
+	if r.Ready() {
+		t.Fatal("ready without a stream")
+	}
+
+	ctx := waitCtx(t)
+	if err := natsjs.EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := domain.NewService(natsjs.NewStore(js, events.Default()), domain.Config{Now: time.Now, NewID: func() string { return ulid.Make().String() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res, err := svc.Product(ctx, "contoso", "e5", events.Meta{}, domain.AddProduct{Name: "E5", Licenses: 1, SelfService: "blocked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WaitFor(ctx, res.Position); err != nil {
+		t.Fatalf("the runner did not catch up once the stream existed: %v", err)
+	}
+}
