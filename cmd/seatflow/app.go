@@ -16,8 +16,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/seatflow/seatflow/domain"
-	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/encode"
 	"github.com/seatflow/seatflow/infra/history"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/metrics"
@@ -92,7 +92,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	a.conn = c
 	a.closers = append(a.closers, c.close)
 
-	reg := events.Default()
+	reg := encode.Registry()
 	m := metrics.NewWith(metrics.Options{NoTenantLabels: !cfg.MetricsTenantLabels})
 	store := natsjs.NewStore(c.js, reg)
 	svc, err := domain.NewService(m.Store(store), domain.Config{Now: now, NewID: newID})

@@ -29,6 +29,7 @@ import (
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
 	"github.com/seatflow/seatflow/infra/bench"
+	"github.com/seatflow/seatflow/infra/encode"
 	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsauth"
 	"github.com/seatflow/seatflow/infra/natsjs"
@@ -1034,7 +1035,7 @@ func (b *benchRun) rebuild(ctx context.Context, fold oracle.Summary) error {
 		return err
 	}
 	defer c.close()
-	reg := events.Default()
+	reg := encode.Registry()
 	svc, err := domain.NewService(natsjs.NewStore(c.js, reg), domain.Config{Now: time.Now, NewID: newID})
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/seatflow/seatflow/domain"
-	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/encode"
 	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/projector"
@@ -37,7 +37,7 @@ func rebuildCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	defer c.close()
-	reg := events.Default()
+	reg := encode.Registry()
 	svc, err := domain.NewService(natsjs.NewStore(c.js, reg), domain.Config{Now: time.Now, NewID: newID})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/infra/auth"
+	"github.com/seatflow/seatflow/infra/encode"
 	"github.com/seatflow/seatflow/infra/httpapi"
 	"github.com/seatflow/seatflow/infra/notify"
 	"github.com/seatflow/seatflow/infra/reactors"
@@ -138,7 +139,7 @@ func (q *requests) components(ctx context.Context, progress notify.Progress, pub
 		cs = append(cs, component{name: "smtp sender", run: sender.Run})
 	}
 	n, err := notify.NewNotifier(ctx, notify.NotifierConfig{
-		URL: q.c.url, Options: q.c.opts, Metrics: q.metrics, Registry: events.Default(), Rules: notify.DefaultRules(), Progress: progress, Logger: q.log,
+		URL: q.c.url, Options: q.c.opts, Metrics: q.metrics, Registry: encode.Registry(), Rules: notify.DefaultRules(), Progress: progress, Logger: q.log,
 		Lookup: notify.ReadModels{Directory: q.directory, Products: q.counts, Requests: q.list, Link: notify.LinkBase(publicBase, q.links)},
 	})
 	if err != nil {
