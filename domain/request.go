@@ -53,34 +53,25 @@ const (
 	DefaultShareTTL    = 7 * 24 * time.Hour
 )
 
-// Request is the state of one license request.
+// Request is the state of one license request: what its deciders read.
+// How a request reads (its outcomes, decision and shares as GET
+// /v1/requests/{id} shows them) is the request read model's
+// (projections.RequestDetails), not this.
 type Request struct {
-	ID            RequestID
-	ProductID     ProductID
-	Requester     UserID
-	Users         []UserID
-	Justification string
-	SubmittedAt   time.Time
-	ExpiresAt     time.Time
-	Status        events.RequestStatus
-	Warned        bool
-	Decision      *events.RequestApproved
-	DecidedAt     time.Time
-	DecidedBy     string
-	Shares        []Share
+	ID        RequestID
+	ProductID ProductID
+	Users     []UserID
+	ExpiresAt time.Time
+	Status    events.RequestStatus
+	Warned    bool
+	Shares    []Share
 }
 
-// Share is one recipient a request was shared with, and their answer. Its
-// JSON is that of the request read model's shares.
+// Share is one recipient a request was shared with, and whether they
+// answered.
 type Share struct {
 	events.ShareRecipient
-	SharedAt       time.Time  `json:"shared_at"`
-	SharedBy       string     `json:"shared_by"`
-	ExpiresAt      time.Time  `json:"expires_at"`
-	Answered       bool       `json:"answered"`
-	Recommendation string     `json:"recommendation,omitempty"`
-	Comment        string     `json:"comment,omitempty"`
-	AnsweredAt     *time.Time `json:"answered_at,omitempty"`
+	Answered bool
 }
 
 // Exists reports whether the request has been submitted.
@@ -102,37 +93,39 @@ func (r *Request) share(id string) *Share {
 func EvolveRequest(r *Request, env events.Envelope) {
 	switch e := env.Data.(type) {
 	case events.RequestSubmitted:
-		r.ProductID, r.Requester, r.Justification = ProductID(e.ProductID), UserID(e.Requester), e.Justification
+		r.ProductID = ProductID(e.ProductID)
 		r.Users = make([]UserID, len(e.Users))
 		for i, u := range e.Users {
 			r.Users[i] = UserID(u)
 		}
-		r.SubmittedAt, r.ExpiresAt, r.Status = env.OccurredAt, e.ExpiresAt, StatusPending
+		r.ExpiresAt, r.Status = e.ExpiresAt, StatusPending
 	case events.RequestApproved:
-		d := e
-		r.Decision, r.DecidedAt, r.DecidedBy = &d, env.OccurredAt, env.Actor
 		r.Status = StatusApproved
 		if len(e.Rejected) > 0 {
 			r.Status = StatusPartiallyApproved
 		}
 	case events.RequestDenied:
-		r.Decision = &events.RequestApproved{RequestID: e.RequestID, Approved: []string{}, Rejected: e.Rejected,
-			AlreadyLicensed: []string{}, DisabledServices: []string{}, Message: e.Message}
-		r.DecidedAt, r.DecidedBy, r.Status = env.OccurredAt, env.Actor, StatusDenied
+		r.Status = StatusDenied
 	case events.RequestExpired:
-		r.Status, r.DecidedAt = StatusExpired, env.OccurredAt
+		r.Status = StatusExpired
 	case events.RequestExpiryWarned:
 		r.Warned = true
 	case events.RequestShared:
 		for _, rc := range e.Recipients {
-			r.Shares = append(r.Shares, Share{ShareRecipient: rc, SharedAt: env.OccurredAt, SharedBy: env.Actor, ExpiresAt: e.ExpiresAt})
+			r.Shares = append(r.Shares, Share{ShareRecipient: rc})
 		}
 	case events.ShareAnswered:
 		if s := r.share(e.ShareID); s != nil {
-			at := env.OccurredAt
-			s.Answered, s.Recommendation, s.Comment, s.AnsweredAt = true, e.Recommendation, e.Comment, &at
+			s.Answered = true
 		}
 	}
+}
+
+// clone returns a copy of r that shares nothing with it.
+func (r *Request) clone() Request {
+	c := *r
+	c.Users, c.Shares = slices.Clone(r.Users), slices.Clone(r.Shares)
+	return c
 }
 
 // SubmitRequest asks for a product for the requester and other users.
@@ -181,93 +174,16 @@ func (c SubmitRequest) validate() error {
 	return nil
 }
 
-// RequestView is a request as commands answer it. Its JSON is that of the
-// request read model's details (GET /v1/requests/{id}); ProductName is
-// filled in by the caller, which knows product names.
-type RequestView struct {
-	RequestID     RequestID            `json:"request_id"`
-	ProductID     ProductID            `json:"product_id"`
-	ProductName   string               `json:"product_name"`
-	Requester     UserID               `json:"requester"`
-	RequestedAt   time.Time            `json:"requested_at"`
-	Status        events.RequestStatus `json:"status"`
-	Users         []UserID             `json:"users"`
-	Justification string               `json:"justification"`
-	ExpiresAt     time.Time            `json:"expires_at"`
-	ExpiryWarned  bool                 `json:"expiry_warned"`
-	Outcomes      []UserOutcome        `json:"outcomes"`
-	Decision      *DecisionView        `json:"decision,omitempty"`
-	Shares        []Share              `json:"shares"`
-}
-
-// UserOutcome is what became of one user of a request.
-type UserOutcome struct {
-	UserID  UserID                `json:"user_id"`
-	Outcome events.RequestOutcome `json:"outcome"`
-}
-
-// Per-user outcomes.
-const (
-	OutcomePending         = events.RequestOutcomePending
-	OutcomeApproved        = events.RequestOutcomeApproved
-	OutcomeAlreadyLicensed = events.RequestOutcomeAlreadyLicensed
-	OutcomeRejected        = events.RequestOutcomeRejected
-	OutcomeExpired         = events.RequestOutcomeExpired
-)
-
-// DecisionView is how a request was decided.
-type DecisionView struct {
-	DecidedBy        string    `json:"decided_by"`
-	DecidedAt        time.Time `json:"decided_at"`
-	ProductID        string    `json:"product_id,omitempty"`
-	GroupID          string    `json:"group_id,omitempty"`
-	DisabledServices []string  `json:"disabled_services"`
-	Message          string    `json:"message"`
-}
-
-// View is the request as commands answer it.
-func (r *Request) View() RequestView {
-	v := RequestView{RequestID: r.ID, ProductID: r.ProductID, Requester: r.Requester, Users: slices.Clone(r.Users),
-		Justification: r.Justification, Status: r.Status, RequestedAt: r.SubmittedAt, ExpiresAt: r.ExpiresAt,
-		ExpiryWarned: r.Warned, Outcomes: []UserOutcome{}, Shares: slices.Clone(r.Shares)}
-	if v.Users == nil {
-		v.Users = []UserID{}
-	}
-	if v.Shares == nil {
-		v.Shares = []Share{}
-	}
-	for _, u := range r.Users {
-		out := OutcomePending
-		switch d := r.Decision; {
-		case r.Status == StatusExpired:
-			out = OutcomeExpired
-		case d == nil:
-		case slices.Contains(d.AlreadyLicensed, string(u)):
-			out = OutcomeAlreadyLicensed
-		case slices.Contains(d.Approved, string(u)):
-			out = OutcomeApproved
-		case slices.Contains(d.Rejected, string(u)):
-			out = OutcomeRejected
-		}
-		v.Outcomes = append(v.Outcomes, UserOutcome{UserID: u, Outcome: out})
-	}
-	if d := r.Decision; d != nil {
-		v.Decision = &DecisionView{DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, ProductID: d.ProductID, GroupID: d.GroupID,
-			DisabledServices: nonNil(d.DisabledServices), Message: d.Message}
-	}
-	return v
-}
-
 // SubmitRequest records request id. It reads the org (a request is not
 // collected while the org uses its own process: *OwnProcessError), the
 // product (it must exist and have self-service purchase blocked:
 // ErrSelfServiceAllowed) and every named user (each must be registered).
-func (s *Service) SubmitRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c SubmitRequest) (RequestView, Result, error) {
+func (s *Service) SubmitRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c SubmitRequest) (Result, error) {
 	if err := checkID("request_id", string(id)); err != nil {
-		return RequestView{}, Result{}, err
+		return Result{}, err
 	}
 	if err := c.validate(); err != nil {
-		return RequestView{}, Result{}, err
+		return Result{}, err
 	}
 	if c.PendingFor == 0 {
 		c.PendingFor = DefaultPendingFor
@@ -278,13 +194,11 @@ func (s *Service) SubmitRequest(ctx context.Context, tenant TenantID, id Request
 	for _, u := range users {
 		aggs = append(aggs, userAgg(u))
 	}
-	var out RequestView
-	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
+	return s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
 		evs, err := DecideSubmit(tx.State, id, c, tx.Now)
 		tx.Emit(ragg, evs...)
 		return err
-	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
-	return out, res, err
+	}, nil)
 }
 
 // DecideSubmit decides submitting request id (c already validated, with its
@@ -399,26 +313,24 @@ func decisionAggs(state StateOf, id RequestID, c Decide) []events.Aggregate {
 // ErrAlreadyDecided, ErrNoLicensesAvailable (nothing is assigned unless
 // every approved user gets a seat), ErrGroupNotLicensed, *NotFoundError,
 // *ValidationError.
-func (s *Service) DecideRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c Decide) (RequestView, Result, error) {
+func (s *Service) DecideRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c Decide) (Result, error) {
 	if err := checkID("request_id", string(id)); err != nil {
-		return RequestView{}, Result{}, err
+		return Result{}, err
 	}
 	ragg := requestAgg(id)
-	var out RequestView
 	plan := func(state StateOf) []events.Aggregate { return decisionAggs(state, id, c) }
 	seed := []events.Aggregate{ragg}
 	if c.GroupID != "" && events.ValidID(string(c.GroupID)) {
 		seed = append(seed, groupAgg(c.GroupID))
 	}
-	res, err := s.transactPlanned(ctx, tenant, meta, seed, plan, func(tx *Tx) error {
+	return s.transactPlanned(ctx, tenant, meta, seed, plan, func(tx *Tx) error {
 		emits, err := DecideRequestDecision(tx.State, id, c)
 		if err != nil {
 			return err
 		}
 		tx.EmitAll(emits...)
 		return nil
-	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
-	return out, res, err
+	}, nil)
 }
 
 // DecideRequestDecision decides admin decision c on request id over the
@@ -513,18 +425,18 @@ type ShareRequest struct {
 }
 
 // ShareRequest records request id shared with c.Recipients.
-func (s *Service) ShareRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c ShareRequest) (RequestView, Result, error) {
+func (s *Service) ShareRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c ShareRequest) (Result, error) {
 	if err := checkID("request_id", string(id)); err != nil {
-		return RequestView{}, Result{}, err
+		return Result{}, err
 	}
 	if len(c.Recipients) == 0 || len(c.Recipients) > MaxShareRecipients {
-		return RequestView{}, Result{}, invalid("recipients", "must name 1 to %d recipients", MaxShareRecipients)
+		return Result{}, invalid("recipients", "must name 1 to %d recipients", MaxShareRecipients)
 	}
 	if len(c.Subject) > MaxShareSubject {
-		return RequestView{}, Result{}, invalid("subject", "must be at most %d bytes", MaxShareSubject)
+		return Result{}, invalid("subject", "must be at most %d bytes", MaxShareSubject)
 	}
 	if len(c.Message) > MaxShareMessage {
-		return RequestView{}, Result{}, invalid("message", "must be at most %d bytes", MaxShareMessage)
+		return Result{}, invalid("message", "must be at most %d bytes", MaxShareMessage)
 	}
 	if c.TTL <= 0 {
 		c.TTL = DefaultShareTTL
@@ -535,28 +447,26 @@ func (s *Service) ShareRequest(ctx context.Context, tenant TenantID, id RequestI
 	for i, rc := range c.Recipients {
 		email, err := normalEmail("recipients", rc.Email)
 		if err != nil {
-			return RequestView{}, Result{}, err
+			return Result{}, err
 		}
 		if slices.Contains(emails, email) {
-			return RequestView{}, Result{}, invalid("recipients", "%q is listed twice", email)
+			return Result{}, invalid("recipients", "%q is listed twice", email)
 		}
 		emails = append(emails, email)
 		c.Recipients[i].Email = email
 		if err := checkID("recipients.user_id", rc.UserID); err != nil {
-			return RequestView{}, Result{}, err
+			return Result{}, err
 		}
 		if err := checkID("recipients.share_id", rc.ShareID); err != nil {
-			return RequestView{}, Result{}, err
+			return Result{}, err
 		}
 		aggs = append(aggs, userAgg(UserID(rc.UserID)))
 	}
-	var out RequestView
-	res, err := s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
+	return s.Transact(ctx, tenant, meta, aggs, func(tx *Tx) error {
 		evs, err := DecideShare(tx.State, id, c, tx.Now)
 		tx.Emit(ragg, evs...)
 		return err
-	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
-	return out, res, err
+	}, nil)
 }
 
 // DecideShare decides sharing request id (c already checked, emails in
@@ -594,28 +504,22 @@ type AnswerShare struct {
 // AnswerShare records a shared recipient's answer on request id. Each share
 // is answered once (ErrShareAnswered); a share that is not the request's is
 // not found; a decided request takes no answers (ErrAlreadyDecided).
-func (s *Service) AnswerShare(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c AnswerShare) (Share, Result, error) {
+func (s *Service) AnswerShare(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, c AnswerShare) (Result, error) {
 	if err := checkID("request_id", string(id)); err != nil {
-		return Share{}, Result{}, err
+		return Result{}, err
 	}
 	if c.Recommendation != RecommendApprove && c.Recommendation != RecommendDeny {
-		return Share{}, Result{}, invalid("recommendation", "must be %q or %q", RecommendApprove, RecommendDeny)
+		return Result{}, invalid("recommendation", "must be %q or %q", RecommendApprove, RecommendDeny)
 	}
 	if len(c.Comment) > MaxShareComment {
-		return Share{}, Result{}, invalid("comment", "must be at most %d bytes", MaxShareComment)
+		return Result{}, invalid("comment", "must be at most %d bytes", MaxShareComment)
 	}
 	ragg := requestAgg(id)
-	var out Share
-	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{ragg}, func(tx *Tx) error {
+	return s.Transact(ctx, tenant, meta, []events.Aggregate{ragg}, func(tx *Tx) error {
 		evs, err := DecideAnswer(tx.State(ragg).(*Request), c)
 		tx.Emit(ragg, evs...)
 		return err
-	}, func(tx *Tx) {
-		if sh := tx.State(ragg).(*Request).share(c.ShareID); sh != nil {
-			out = *sh
-		}
-	})
-	return out, res, err
+	}, nil)
 }
 
 // DecideAnswer decides a shared recipient's answer c on r: the share must
@@ -641,18 +545,15 @@ func DecideAnswer(r *Request, c AnswerShare) ([]events.Data, error) {
 // the expiry warning once. It changes nothing otherwise, so a scheduler can
 // call it freely; use a deterministic command ID so that several
 // schedulers agree.
-func (s *Service) ExpireRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, warnBefore time.Duration) (RequestView, Result, error) {
+func (s *Service) ExpireRequest(ctx context.Context, tenant TenantID, id RequestID, meta events.Meta, warnBefore time.Duration) (Result, error) {
 	if err := checkID("request_id", string(id)); err != nil {
-		return RequestView{}, Result{}, err
+		return Result{}, err
 	}
 	ragg := requestAgg(id)
-	var out RequestView
-	res, err := s.Transact(ctx, tenant, meta, []events.Aggregate{ragg}, func(tx *Tx) error {
-		evs := DecideExpiry(tx.State(ragg).(*Request), tx.Now, warnBefore)
-		tx.Emit(ragg, evs...)
+	return s.Transact(ctx, tenant, meta, []events.Aggregate{ragg}, func(tx *Tx) error {
+		tx.Emit(ragg, DecideExpiry(tx.State(ragg).(*Request), tx.Now, warnBefore)...)
 		return nil
-	}, func(tx *Tx) { out = tx.State(ragg).(*Request).View() })
-	return out, res, err
+	}, nil)
 }
 
 // DecideExpiry returns what time does to r at now: RequestExpired once it
@@ -670,19 +571,17 @@ func DecideExpiry(r *Request, now time.Time, warnBefore time.Duration) []events.
 	return nil
 }
 
-// RequestState reads request id as it stands.
-func (s *Service) RequestState(ctx context.Context, tenant TenantID, id RequestID) (RequestView, bool, error) {
+// RequestState reads the state of request id as it stands (a copy), and
+// whether it was submitted. It is the aggregate's state, for tests and
+// tools; clients read requests from the request read model.
+func (s *Service) RequestState(ctx context.Context, tenant TenantID, id RequestID) (Request, bool, error) {
 	if err := checkID("request_id", string(id)); err != nil {
-		return RequestView{}, false, err
+		return Request{}, false, err
 	}
 	ragg := requestAgg(id)
-	var (
-		out    RequestView
-		exists bool
-	)
+	var out Request
 	_, err := s.read(ctx, tenant, []events.Aggregate{ragg}, func(tx *Tx) {
-		r := tx.State(ragg).(*Request)
-		out, exists = r.View(), r.Exists()
+		out = tx.State(ragg).(*Request).clone()
 	})
-	return out, exists, err
+	return out, out.Exists(), err
 }

@@ -250,12 +250,12 @@ func TestRefusalConfirmedAgainstTheLeader(t *testing.T) {
 		}
 	}
 	reader := newService(t, laggingReplica{inner})
-	_, _, err := reader.SubmitRequest(ctx, "contoso", "r1", meta("submit"), domain.SubmitRequest{ProductID: "e5", Requester: "u1", Users: []domain.UserID{"u2"}})
+	_, err := reader.SubmitRequest(ctx, "contoso", "r1", meta("submit"), domain.SubmitRequest{ProductID: "e5", Requester: "u1", Users: []domain.UserID{"u2"}})
 	if err != nil {
 		t.Fatalf("submit decided on a lagging replica: %v, want it confirmed against the leader and accepted", err)
 	}
 	// A refusal the leader confirms stays a refusal.
-	_, _, err = reader.SubmitRequest(ctx, "contoso", "r2", meta("submit2"), domain.SubmitRequest{ProductID: "e5", Requester: "u1", Users: []domain.UserID{"nobody"}})
+	_, err = reader.SubmitRequest(ctx, "contoso", "r2", meta("submit2"), domain.SubmitRequest{ProductID: "e5", Requester: "u1", Users: []domain.UserID{"nobody"}})
 	if !matches(err, &domain.NotFoundError{}) {
 		t.Fatalf("request for an unknown user: %v, want not found", err)
 	}

@@ -167,17 +167,17 @@ func loadRequestDemo(ctx context.Context, svc *domain.Service) error {
 			return fmt.Errorf("demo user %s: %w", u.id, err)
 		}
 	}
-	_, _, err := svc.SubmitRequest(ctx, demoTenant, "demo-request-1", meta("demo-request-1"), domain.SubmitRequest{
+	_, err := svc.SubmitRequest(ctx, demoTenant, "demo-request-1", meta("demo-request-1"), domain.SubmitRequest{
 		ProductID: "e5", Requester: "bob", Users: []domain.UserID{"carol"}, Justification: "Teams webinars for the launch"})
 	if err != nil && !errors.Is(err, domain.ErrAlreadyExists) {
 		return fmt.Errorf("demo request 1: %w", err)
 	}
-	_, _, err = svc.SubmitRequest(ctx, demoTenant, "demo-request-2", meta("demo-request-2"), domain.SubmitRequest{
+	_, err = svc.SubmitRequest(ctx, demoTenant, "demo-request-2", meta("demo-request-2"), domain.SubmitRequest{
 		ProductID: "e3", Requester: "dave", Justification: "New hire"})
 	if err != nil && !errors.Is(err, domain.ErrAlreadyExists) {
 		return fmt.Errorf("demo request 2: %w", err)
 	}
-	_, _, err = svc.DecideRequest(ctx, demoTenant, "demo-request-2", meta("demo-decide-2"), domain.Decide{
+	_, err = svc.DecideRequest(ctx, demoTenant, "demo-request-2", meta("demo-decide-2"), domain.Decide{
 		Approve: []domain.UserID{"dave"}, DisabledServices: []string{"sharepoint"}, Message: "Welcome aboard"})
 	if err != nil && !errors.Is(err, domain.ErrAlreadyDecided) {
 		return fmt.Errorf("demo decision 2: %w", err)

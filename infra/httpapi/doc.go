@@ -17,7 +17,10 @@
 //     problem code; only 5xx answers are logged;
 //   - commands answer with the aggregate's new state and its stream position
 //     (body "position" and header Seatflow-Position); every GET accepts
-//     ?after=<position> and waits for the read models to reach it;
+//     ?after=<position> and waits for the read models to reach it; a
+//     license-request command answers with the request read model's details
+//     once it has applied the command, the one read shape of a request
+//     (requests.go);
 //   - a panic in a handler becomes a 500 problem, never a crashed process;
 //   - the SCIM 2.0 service provider under /scim/v2 (scim.go) is the one
 //     exception to problem+json: it answers application/scim+json and SCIM

@@ -163,6 +163,19 @@ func (s *Server) waitAfter(r *http.Request) error {
 	return nil
 }
 
+// settle waits, up to WaitTimeout, until the read models have applied
+// position, so the command's answer, and the client's next read (a SCIM
+// filter right after a create), see the write. The error is ctx's when they
+// have not.
+func (s *Server) settle(ctx context.Context, position uint64) error {
+	if position == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.WaitTimeout)
+	defer cancel()
+	return s.cfg.Progress.WaitFor(ctx, position)
+}
+
 // decode reads the request body, at most MaxBodyBytes, as exactly one JSON
 // object into dst, a pointer to a struct whose fields all have json tags.
 // Keys must match the tags exactly (encoding/json alone would accept

@@ -72,10 +72,10 @@ type RequestCommands interface {
 	SetGroup(ctx context.Context, tenant domain.TenantID, id domain.GroupID, meta events.Meta, c domain.SetGroup) (domain.GroupView, domain.Result, error)
 	SetRequestProcess(ctx context.Context, tenant domain.TenantID, meta events.Meta, p domain.RequestProcess) (domain.RequestProcess, domain.Result, error)
 	RequestProcessSetting(ctx context.Context, tenant domain.TenantID) (domain.RequestProcess, domain.Result, error)
-	SubmitRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.SubmitRequest) (domain.RequestView, domain.Result, error)
-	DecideRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.Decide) (domain.RequestView, domain.Result, error)
-	ShareRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.ShareRequest) (domain.RequestView, domain.Result, error)
-	AnswerShare(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.AnswerShare) (domain.Share, domain.Result, error)
+	SubmitRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.SubmitRequest) (domain.Result, error)
+	DecideRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.Decide) (domain.Result, error)
+	ShareRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.ShareRequest) (domain.Result, error)
+	AnswerShare(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, c domain.AnswerShare) (domain.Result, error)
 }
 
 var _ RequestCommands = (*domain.Service)(nil)
@@ -151,19 +151,47 @@ func (s *Server) requestRoutes() {
 	s.route("POST /v1/shared/{token}", http.HandlerFunc(s.answerShare))
 }
 
-// RequestState is what request commands answer.
-type RequestState struct {
-	domain.RequestView
-	Position uint64 `json:"position"`
+// A request command (submit, decide, share) answers with the request as the
+// request read model holds it once it has applied the command: the same
+// projections.RequestDetails that GET /v1/requests/{id}?after=<position>
+// answers, except that its position is the command's (also in the
+// Seatflow-Position header), as on every command answer. A repeated command
+// (same Idempotency-Key) answers the request as it stands then, with the
+// first command's position.
+//
+// The write has landed before the answer is read, so the answer never turns
+// into an error: when the read model has not reached the command's position
+// within WaitTimeout, or no longer holds the request (a settled request
+// past the retention, as GET /v1/requests/{id} would say 404), the command
+// answers its usual status with a RequestRef: the request id and the
+// position, which a client can read after later.
+
+// RequestRef is a request command's answer when the request read model has
+// no details of it to give.
+type RequestRef struct {
+	RequestID string `json:"request_id"`
+	Position  uint64 `json:"position"`
 }
 
-// requestState is a command's answer: the request with its product's name
-// and the command's position.
-func (s *Server) requestState(tenant string, v domain.RequestView, position uint64) RequestState {
-	if p, ok := s.cfg.Products.Product(tenant, string(v.ProductID)); ok {
-		v.ProductName = p.Name
+// requestAt returns tenant's request id from the request read model once
+// the read models have applied position; false when they have not within
+// WaitTimeout, or when the model does not hold the request.
+func (s *Server) requestAt(ctx context.Context, tenant, id string, position uint64) (projections.RequestDetails, bool) {
+	if s.settle(ctx, position) != nil {
+		return projections.RequestDetails{}, false
 	}
-	return RequestState{RequestView: v, Position: position}
+	return s.cfg.Requests.Requests.Details(tenant, id)
+}
+
+// writeRequest answers a request command that stood at position: the
+// request's details with the command's position, or its RequestRef.
+func (s *Server) writeRequest(w http.ResponseWriter, r *http.Request, status int, tenant, id string, position uint64) error {
+	d, ok := s.requestAt(r.Context(), tenant, id, position)
+	if !ok {
+		return writePositioned(w, status, position, RequestRef{RequestID: id, Position: position})
+	}
+	d.Position = position
+	return writePositioned(w, status, position, d)
 }
 
 type submitBody struct {
@@ -212,7 +240,7 @@ func (s *Server) submitRequest(w http.ResponseWriter, r *http.Request, c auth.Cl
 		return err
 	}
 	rc := s.cfg.Requests
-	v, res, err := rc.Commands.SubmitRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.SubmitRequest{
+	res, err := rc.Commands.SubmitRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.SubmitRequest{
 		ProductID: domain.ProductID(*b.ProductID), Requester: domain.UserID(c.Subject), Users: users,
 		Justification: b.Justification, PendingFor: rc.PendingFor,
 	})
@@ -220,7 +248,7 @@ func (s *Server) submitRequest(w http.ResponseWriter, r *http.Request, c auth.Cl
 		return err
 	}
 	w.Header().Set("Location", "/v1/requests/"+url.PathEscape(id))
-	return writePositioned(w, http.StatusCreated, res.Position, s.requestState(c.Tenant, v, res.Position))
+	return s.writeRequest(w, r, http.StatusCreated, c.Tenant, id, res.Position)
 }
 
 // GET /v1/requests
@@ -307,14 +335,14 @@ func (s *Server) decideRequest(w http.ResponseWriter, r *http.Request, c auth.Cl
 	if err != nil {
 		return err
 	}
-	v, res, err := s.cfg.Requests.Commands.DecideRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.Decide{
+	res, err := s.cfg.Requests.Commands.DecideRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.Decide{
 		Approve: approve, Reject: reject, ProductID: domain.ProductID(b.ProductID), DisabledServices: b.DisabledServices,
 		GroupID: domain.GroupID(b.GroupID), Message: b.Message,
 	})
 	if err != nil {
 		return err
 	}
-	return writePositioned(w, http.StatusOK, res.Position, s.requestState(c.Tenant, v, res.Position))
+	return s.writeRequest(w, r, http.StatusOK, c.Tenant, id, res.Position)
 }
 
 type shareBody struct {
@@ -358,13 +386,13 @@ func (s *Server) shareRequest(w http.ResponseWriter, r *http.Request, c auth.Cla
 	if err != nil {
 		return err
 	}
-	v, res, err := rc.Commands.ShareRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.ShareRequest{
+	res, err := rc.Commands.ShareRequest(r.Context(), domain.TenantID(c.Tenant), domain.RequestID(id), meta, domain.ShareRequest{
 		Recipients: rcpts, Subject: b.Subject, Message: b.Message, TTL: rc.ShareTTL,
 	})
 	if err != nil {
 		return err
 	}
-	return writePositioned(w, http.StatusOK, res.Position, s.requestState(c.Tenant, v, res.Position))
+	return s.writeRequest(w, r, http.StatusOK, c.Tenant, id, res.Position)
 }
 
 type answerBody struct {
@@ -372,13 +400,23 @@ type answerBody struct {
 	Comment        string `json:"comment"`
 }
 
-// ShareAnswer is what POST /v1/shared/{token} answers.
+// ShareAnswer is what POST /v1/shared/{token} answers: the answer as the
+// request read model records it on the request's share (see writeRequest;
+// without it, a ShareRef).
 type ShareAnswer struct {
 	RequestID      string `json:"request_id"`
 	ShareID        string `json:"share_id"`
 	Recommendation string `json:"recommendation"`
 	Comment        string `json:"comment"`
 	Position       uint64 `json:"position"`
+}
+
+// ShareRef is POST /v1/shared/{token}'s answer when the request read model
+// has no details of the share to give (see writeRequest).
+type ShareRef struct {
+	RequestID string `json:"request_id"`
+	ShareID   string `json:"share_id"`
+	Position  uint64 `json:"position"`
 }
 
 // POST /v1/shared/{token}: the link is the credential; no bearer token.
@@ -409,13 +447,18 @@ func (s *Server) doAnswerShare(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sh, res, err := rc.Commands.AnswerShare(r.Context(), domain.TenantID(claims.Tenant), domain.RequestID(claims.RequestID), meta,
+	res, err := rc.Commands.AnswerShare(r.Context(), domain.TenantID(claims.Tenant), domain.RequestID(claims.RequestID), meta,
 		domain.AnswerShare{ShareID: claims.ShareID, Recommendation: b.Recommendation, Comment: b.Comment})
 	if err != nil {
 		return err
 	}
+	d, _ := s.requestAt(r.Context(), claims.Tenant, claims.RequestID, res.Position)
+	i := slices.IndexFunc(d.Shares, func(sh projections.RequestShare) bool { return sh.ShareID == claims.ShareID })
+	if i < 0 || !d.Shares[i].Answered {
+		return writePositioned(w, http.StatusOK, res.Position, ShareRef{RequestID: claims.RequestID, ShareID: claims.ShareID, Position: res.Position})
+	}
 	return writePositioned(w, http.StatusOK, res.Position, ShareAnswer{RequestID: claims.RequestID, ShareID: claims.ShareID,
-		Recommendation: sh.Recommendation, Comment: sh.Comment, Position: res.Position})
+		Recommendation: d.Shares[i].Recommendation, Comment: d.Shares[i].Comment, Position: res.Position})
 }
 
 // Person names a directory user to someone who cannot look them up.

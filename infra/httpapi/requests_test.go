@@ -1,10 +1,16 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +26,13 @@ import (
 // (blocked) and users ann and bob registered.
 func requestEnv(t *testing.T) (*env, *sharelink.Signer) {
 	t.Helper()
+	return requestEnvWith(t, projections.NewRequests())
+}
+
+// requestEnvWith is requestEnv with reqs as the request read model and
+// opts applied.
+func requestEnvWith(t *testing.T, reqs *projections.Requests, opts ...option) (*env, *sharelink.Signer) {
+	t.Helper()
 	keys, err := auth.NewKeys(secret)
 	if err != nil {
 		t.Fatal(err)
@@ -28,9 +41,9 @@ func requestEnv(t *testing.T) (*env, *sharelink.Signer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, reqs := projections.NewDirectory(), projections.NewRequests()
+	dir := projections.NewDirectory()
 	rc := &httpapi.RequestsConfig{Requests: reqs, Directory: dir, Links: links, Now: func() time.Time { return now }}
-	e := newEnv(t, func(c *httpapi.Config, _ *domain.Config) { c.Requests = rc })
+	e := newEnv(t, append([]option{func(c *httpapi.Config, _ *domain.Config) { c.Requests = rc }}, opts...)...)
 	rc.Commands = e.svc
 	e.store.apply = append(e.store.apply, dir.Apply, reqs.Apply)
 	admin := e.admin()
@@ -220,4 +233,230 @@ func TestShareLinkNeverLogged(t *testing.T) {
 			t.Fatalf("logs lack %s:\n%s", want, logs)
 		}
 	}
+}
+
+// shareLink is the path of the share link of request id's share to email.
+func (e *env) shareLink(links *sharelink.Signer, id, email string) string {
+	e.t.Helper()
+	for _, ev := range e.store.all() {
+		if s, ok := ev.Data.(events.RequestShared); ok && s.RequestID == id {
+			for _, rc := range s.Recipients {
+				if rc.Email == email {
+					tok, err := links.Sign(sharelink.Claims{Tenant: tenant, RequestID: id, ShareID: rc.ShareID, ExpiresAt: now.Add(time.Hour)})
+					if err != nil {
+						e.t.Fatal(err)
+					}
+					return "/v1/shared/" + url.PathEscape(tok)
+				}
+			}
+		}
+	}
+	e.t.Fatalf("request %s is not shared with %s", id, email)
+	return ""
+}
+
+// requestID is the request_id of a request command's answer.
+func requestID(t *testing.T, r response) string {
+	t.Helper()
+	var v struct {
+		RequestID string `json:"request_id"`
+	}
+	r.decode(t, &v)
+	if v.RequestID == "" {
+		t.Fatalf("no request_id: %s", r.body)
+	}
+	return v.RequestID
+}
+
+// wantDetails checks that a request command's answer is the request read
+// model's details of the request, byte for byte as GET /v1/requests/{id}
+// answers them after the command's position, with the command's position
+// in the body and the Seatflow-Position header.
+func (e *env) wantDetails(t *testing.T, what string, r response, id string) projections.RequestDetails {
+	t.Helper()
+	pos := r.header.Get(httpapi.HeaderPosition)
+	var got projections.RequestDetails
+	r.decode(t, &got)
+	if strconv.FormatUint(got.Position, 10) != pos || got.RequestID != id || got.Status == "" {
+		t.Fatalf("%s: Seatflow-Position %q, answer %s; want request %s's details at that position", what, pos, r.body, id)
+	}
+	read := e.do("GET", "/v1/requests/"+id+"?after="+pos, e.admin(), "").mustStatus(t, 200)
+	var d projections.RequestDetails
+	read.decode(t, &d)
+	d.Position = got.Position
+	want, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(r.body), want) {
+		t.Fatalf("%s answered\n%s\nGET /v1/requests/%s answers\n%s", what, r.body, id, want)
+	}
+	return got
+}
+
+// TestRequestCommandsAnswerTheReadModel: submitting, sharing and deciding
+// a request (with a product, through a group, or denying it) answer the
+// request's details as the request read model holds them, the same JSON
+// GET /v1/requests/{id} gives: one read shape of a request.
+func TestRequestCommandsAnswerTheReadModel(t *testing.T) {
+	e, links := requestEnv(t)
+	admin, ann := e.admin(), e.token("ann", auth.RoleUser)
+	e.do("PUT", "/v1/groups/sales", admin, `{"name":"Sales","members":[],"products":[{"product_id":"e5","disabled_services":["mail"]}]}`).mustStatus(t, 200)
+
+	r := e.do("POST", "/v1/requests", ann, `{"product_id":"e5","users":["bob"],"justification":"launch"}`).mustStatus(t, 201)
+	id := requestID(t, r)
+	if d := e.wantDetails(t, "submit", r, id); d.ProductName != "E5" || d.Justification != "launch" || len(d.Outcomes) != 2 {
+		t.Fatalf("submitted: %+v", d)
+	}
+	r = e.do("POST", "/v1/requests/"+id+"/share", admin, `{"recipients":["bob@example.com"],"subject":"Your view?","message":"Please advise"}`).mustStatus(t, 200)
+	if d := e.wantDetails(t, "share", r, id); len(d.Shares) != 1 || d.Shares[0].Subject != "Your view?" || d.Shares[0].Message != "Please advise" {
+		t.Fatalf("shared: %+v", d.Shares)
+	}
+	var a httpapi.ShareAnswer
+	r = e.do("POST", e.shareLink(links, id, "bob@example.com"), "", `{"recommendation":"approve","comment":"worth it"}`).mustStatus(t, 200)
+	r.decode(t, &a)
+	if a != (httpapi.ShareAnswer{RequestID: id, ShareID: a.ShareID, Recommendation: "approve", Comment: "worth it", Position: a.Position}) ||
+		strconv.FormatUint(a.Position, 10) != r.header.Get(httpapi.HeaderPosition) || a.ShareID == "" {
+		t.Fatalf("answer: %s", r.body)
+	}
+	r = e.do("POST", "/v1/requests/"+id+"/decision", admin, `{"approve":["ann","bob"],"group_id":"sales","message":"via Sales"}`).mustStatus(t, 200)
+	if d := e.wantDetails(t, "group decision", r, id); d.Status != projections.RequestApproved || d.Decision == nil || d.Decision.GroupID != "sales" ||
+		len(d.Shares) != 1 || !d.Shares[0].Answered {
+		t.Fatalf("decided through a group: %s", r.body)
+	}
+
+	id = requestID(t, e.do("POST", "/v1/requests", ann, `{"product_id":"e5","users":["bob"]}`).mustStatus(t, 201))
+	r = e.do("POST", "/v1/requests/"+id+"/decision", admin, `{"approve":["ann"],"reject":["bob"],"disabled_services":["mail"],"message":"one"}`).mustStatus(t, 200)
+	if d := e.wantDetails(t, "product decision", r, id); d.Status != projections.RequestPartiallyApproved || d.Outcomes[0].Outcome != projections.OutcomeAlreadyLicensed {
+		t.Fatalf("decided with a product: %s", r.body)
+	}
+	id = requestID(t, e.do("POST", "/v1/requests", ann, `{"product_id":"e5"}`).mustStatus(t, 201))
+	r = e.do("POST", "/v1/requests/"+id+"/decision", admin, `{"reject":["ann"],"message":"no"}`).mustStatus(t, 200)
+	if d := e.wantDetails(t, "denial", r, id); d.Status != projections.RequestDenied || d.Decision == nil || d.Decision.Message != "no" {
+		t.Fatalf("denied: %s", r.body)
+	}
+}
+
+// TestRequestCommandReplayAnswersDetails: a command repeated with its
+// Idempotency-Key appends nothing and answers the request's details as
+// they stand, at the first command's position.
+func TestRequestCommandReplayAnswersDetails(t *testing.T) {
+	e, _ := requestEnv(t)
+	admin, ann := e.admin(), e.token("ann", auth.RoleUser)
+	first := e.do("POST", "/v1/requests", ann, `{"product_id":"e5","users":["bob"]}`, "Idempotency-Key", "submit-1").mustStatus(t, 201)
+	id := requestID(t, first)
+	e.do("POST", "/v1/requests/"+id+"/share", admin, `{"recipients":["bob@example.com"]}`).mustStatus(t, 200)
+	decided := e.do("POST", "/v1/requests/"+id+"/decision", admin, `{"approve":["ann","bob"]}`, "Idempotency-Key", "decide-1").mustStatus(t, 200)
+	before := e.store.count()
+
+	again := e.do("POST", "/v1/requests", ann, `{"product_id":"e5","users":["bob"]}`, "Idempotency-Key", "submit-1").mustStatus(t, 201)
+	if again.header.Get(httpapi.HeaderPosition) != first.header.Get(httpapi.HeaderPosition) || again.header.Get("Location") != first.header.Get("Location") {
+		t.Fatalf("repeated submit: position %s, Location %s; want %s, %s", again.header.Get(httpapi.HeaderPosition), again.header.Get("Location"),
+			first.header.Get(httpapi.HeaderPosition), first.header.Get("Location"))
+	}
+	var d projections.RequestDetails
+	again.decode(t, &d)
+	if d.RequestID != id || d.Status != projections.RequestApproved || len(d.Shares) != 1 || strconv.FormatUint(d.Position, 10) != first.header.Get(httpapi.HeaderPosition) {
+		t.Fatalf("repeated submit: %s; want the request as it stands, at the submit's position", again.body)
+	}
+	again = e.do("POST", "/v1/requests/"+id+"/decision", admin, `{"approve":["ann","bob"]}`, "Idempotency-Key", "decide-1").mustStatus(t, 200)
+	if !bytes.Equal(again.body, decided.body) || again.header.Get(httpapi.HeaderPosition) != decided.header.Get(httpapi.HeaderPosition) {
+		t.Fatalf("repeated decision: %s; want %s", again.body, decided.body)
+	}
+	if got := e.store.count(); got != before {
+		t.Fatalf("repeated commands appended %d times", got-before)
+	}
+}
+
+// stallable is read-model progress that can stall: while it does, no
+// position is ever reached.
+type stallable struct {
+	httpapi.Progress
+	stalled atomic.Bool
+}
+
+func (p *stallable) WaitFor(ctx context.Context, pos uint64) error {
+	if p.stalled.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return p.Progress.WaitFor(ctx, pos)
+}
+
+// TestRequestCommandAnswerWithoutDetails: a command whose write stood is
+// never answered with an error because its answer cannot be read. When the
+// read models do not reach the command's position in time, or the request
+// has left the read model (a settled request past the retention), the
+// command answers its usual status with the request id (and share id) and
+// the position to read after.
+func TestRequestCommandAnswerWithoutDetails(t *testing.T) {
+	t.Run("read models behind", func(t *testing.T) {
+		var prog *stallable
+		e, links := requestEnvWith(t, projections.NewRequests(), func(c *httpapi.Config, _ *domain.Config) {
+			prog = &stallable{Progress: c.Progress}
+			c.Progress, c.WaitTimeout = prog, 20*time.Millisecond
+		})
+		ann := e.token("ann", auth.RoleUser)
+		prog.stalled.Store(true)
+		r := e.do("POST", "/v1/requests", ann, `{"product_id":"e5","users":["bob"]}`).mustStatus(t, 201)
+		id := requestID(t, r)
+		pos := r.header.Get(httpapi.HeaderPosition)
+		if want := fmt.Sprintf(`{"request_id":%q,"position":%s}`, id, pos); strings.TrimSpace(string(r.body)) != want || r.header.Get("Location") != "/v1/requests/"+id {
+			t.Fatalf("submit while the read models are behind: %s (Location %q), want %s", r.body, r.header.Get("Location"), want)
+		}
+		r = e.do("POST", "/v1/requests/"+id+"/share", e.admin(), `{"recipients":["bob@example.com"]}`).mustStatus(t, 200)
+		if want := fmt.Sprintf(`{"request_id":%q,"position":%s}`, id, r.header.Get(httpapi.HeaderPosition)); strings.TrimSpace(string(r.body)) != want {
+			t.Fatalf("share while the read models are behind: %s, want %s", r.body, want)
+		}
+		link := e.shareLink(links, id, "bob@example.com")
+		r = e.do("POST", link, "", `{"recommendation":"approve"}`).mustStatus(t, 200)
+		var ref httpapi.ShareRef
+		r.decode(t, &ref)
+		if ref.RequestID != id || ref.ShareID == "" || strconv.FormatUint(ref.Position, 10) != r.header.Get(httpapi.HeaderPosition) ||
+			strings.Contains(string(r.body), "recommendation") {
+			t.Fatalf("answer while the read models are behind: %s", r.body)
+		}
+		r = e.do("POST", "/v1/requests/"+id+"/decision", e.admin(), `{"approve":["ann","bob"]}`, "Idempotency-Key", "decide").mustStatus(t, 200)
+		if want := fmt.Sprintf(`{"request_id":%q,"position":%s}`, id, r.header.Get(httpapi.HeaderPosition)); strings.TrimSpace(string(r.body)) != want {
+			t.Fatalf("decision while the read models are behind: %s, want %s", r.body, want)
+		}
+		// Caught up, the same command answers the details.
+		prog.stalled.Store(false)
+		r = e.do("POST", "/v1/requests/"+id+"/decision", e.admin(), `{"approve":["ann","bob"]}`, "Idempotency-Key", "decide").mustStatus(t, 200)
+		e.wantDetails(t, "repeated decision", r, id)
+	})
+	t.Run("past the retention", func(t *testing.T) {
+		clock := now
+		var mu sync.Mutex
+		e, _ := requestEnvWith(t, projections.NewRequestsRetaining(24*time.Hour), func(_ *httpapi.Config, d *domain.Config) {
+			d.Now = func() time.Time {
+				mu.Lock()
+				defer mu.Unlock()
+				return clock
+			}
+		})
+		admin, ann := e.admin(), e.token("ann", auth.RoleUser)
+		id := requestID(t, e.do("POST", "/v1/requests", ann, `{"product_id":"e5","users":["bob"]}`).mustStatus(t, 201))
+		decided := e.do("POST", "/v1/requests/"+id+"/decision", admin, `{"reject":["ann","bob"]}`, "Idempotency-Key", "deny").mustStatus(t, 200)
+		e.wantDetails(t, "decision", decided, id)
+		// Two days on, the next request's event sweeps the settled one out.
+		mu.Lock()
+		clock = clock.Add(48 * time.Hour)
+		mu.Unlock()
+		e.do("POST", "/v1/requests", ann, `{"product_id":"e5"}`).mustStatus(t, 201)
+		e.do("GET", "/v1/requests/"+id, admin, "").problem(t, 404, httpapi.CodeNotFound)
+
+		before := e.store.count()
+		r := e.do("POST", "/v1/requests/"+id+"/decision", admin, `{"reject":["ann","bob"]}`, "Idempotency-Key", "deny").mustStatus(t, 200)
+		pos := decided.header.Get(httpapi.HeaderPosition)
+		if want := fmt.Sprintf(`{"request_id":%q,"position":%s}`, id, pos); strings.TrimSpace(string(r.body)) != want || r.header.Get(httpapi.HeaderPosition) != pos {
+			t.Fatalf("repeated decision of a request past the retention: %s (Seatflow-Position %s), want %s", r.body, r.header.Get(httpapi.HeaderPosition), want)
+		}
+		if e.store.count() != before {
+			t.Fatal("the repeated decision appended")
+		}
+		// A new decision is still refused by the aggregate, which the
+		// retention of the read model does not touch.
+		e.do("POST", "/v1/requests/"+id+"/decision", admin, `{"approve":["ann","bob"]}`).problem(t, 409, httpapi.CodeAlreadyDecided)
+	})
 }

@@ -176,17 +176,6 @@ func (s *Server) scimError(r *http.Request, err error) error {
 	return scimerrors.ScimError{Status: http.StatusInternalServerError, Detail: "the change could not be stored; retry"}
 }
 
-// settle waits until the read models have applied position, so the
-// provider's next read (a filter right after a create) sees the write.
-func (s *Server) settle(ctx context.Context, position uint64) {
-	if position == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.WaitTimeout)
-	defer cancel()
-	_ = s.cfg.Progress.WaitFor(ctx, position) // a slow read model only delays visibility
-}
-
 // page cuts a list to the SCIM page params asks for.
 func page[T any](xs []T, params scim.ListRequestParams) []T {
 	start := max(params.StartIndex, 1) - 1
@@ -376,7 +365,7 @@ func (h *scimUsers) provision(r *http.Request, id string, p provisioned, created
 	if err != nil {
 		return scim.Resource{}, h.s.scimError(r, err)
 	}
-	h.s.settle(r.Context(), res.Position)
+	_ = h.s.settle(r.Context(), res.Position) // a slow read model only delays visibility
 	out := userResource(string(u.ID), u.Email, u.DisplayName, u.UserName, u.ExternalID, !u.Inactive)
 	now := h.s.cfg.Now()
 	if created {
@@ -450,7 +439,7 @@ func (h *scimUsers) Delete(r *http.Request, id string) error {
 	if err != nil {
 		return h.s.scimError(r, err)
 	}
-	h.s.settle(r.Context(), res.Position)
+	_ = h.s.settle(r.Context(), res.Position) // a slow read model only delays visibility
 	return nil
 }
 
@@ -589,7 +578,7 @@ func members(v any) ([]domain.UserID, error) {
 }
 
 func (h *scimGroups) answer(r *http.Request, g domain.GroupView, res domain.Result) scim.Resource {
-	h.s.settle(r.Context(), res.Position)
+	_ = h.s.settle(r.Context(), res.Position) // a slow read model only delays visibility
 	out := groupResource(string(g.GroupID), g.Name, userIDStrings(g.Members), h.display(scimClaims(r).Tenant))
 	now := h.s.cfg.Now()
 	out.Meta.LastModified = &now
@@ -696,7 +685,7 @@ func (h *scimGroups) Delete(r *http.Request, id string) error {
 	if err != nil {
 		return h.s.scimError(r, err)
 	}
-	h.s.settle(r.Context(), res.Position)
+	_ = h.s.settle(r.Context(), res.Position) // a slow read model only delays visibility
 	return nil
 }
 

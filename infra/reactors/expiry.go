@@ -19,7 +19,7 @@ const (
 
 // ExpiryCommands runs the expiry command.
 type ExpiryCommands interface {
-	ExpireRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, warnBefore time.Duration) (domain.RequestView, domain.Result, error)
+	ExpireRequest(ctx context.Context, tenant domain.TenantID, id domain.RequestID, meta events.Meta, warnBefore time.Duration) (domain.Result, error)
 }
 
 var _ ExpiryCommands = (*domain.Service)(nil)
@@ -96,7 +96,7 @@ func (s *Expiry) Tick(ctx context.Context) int {
 		if !now.Before(p.ExpiresAt) {
 			id = "expire-" + p.RequestID
 		}
-		_, _, err := s.cfg.Commands.ExpireRequest(ctx, domain.TenantID(p.Tenant), domain.RequestID(p.RequestID),
+		_, err := s.cfg.Commands.ExpireRequest(ctx, domain.TenantID(p.Tenant), domain.RequestID(p.RequestID),
 			events.Meta{Actor: "seatflow-expiry", CommandID: id}, warn)
 		if err != nil {
 			if ctx.Err() != nil {

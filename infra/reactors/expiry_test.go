@@ -35,7 +35,7 @@ func TestExpiryWarnsOnceAndExpiresOnce(t *testing.T) {
 	if _, _, err := svc.RegisterUser(ctx, "contoso", "u1", events.Meta{CommandID: "reg"}, domain.RegisterUser{Email: "u1@x.com", DisplayName: "U1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := svc.SubmitRequest(ctx, "contoso", "r1", events.Meta{CommandID: "sub"}, domain.SubmitRequest{ProductID: "e5", Requester: "u1", PendingFor: 10 * 24 * time.Hour}); err != nil {
+	if _, err := svc.SubmitRequest(ctx, "contoso", "r1", events.Meta{CommandID: "sub"}, domain.SubmitRequest{ProductID: "e5", Requester: "u1", PendingFor: 10 * 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	start := now()

@@ -180,7 +180,7 @@ export async function requestsView(root) {
         }
         try {
           const r = await write("POST", "/v1/requests/" + encodeURIComponent(d.request_id) + "/decision", body);
-          announce("Decision saved: " + r.status.replace(/_/g, " "));
+          announce(r.status ? "Decision saved: " + r.status.replace(/_/g, " ") : "Decision saved");
           await Promise.all([loadList(), openRequest(d.request_id)]);
         } catch (e) {
           out.error(e);

@@ -89,7 +89,7 @@ function answerForm(r) {
       try {
         const a = await shared("POST", tok, { recommendation: chosen.value, comment: comment.value });
         form.replaceWith(el("div", { class: "notice ok", role: "status", data: { field: "answer" } },
-          el("strong", {}, "Thank you. "), "Your recommendation to ", el("strong", {}, a.recommendation === "approve" ? "approve" : "deny"),
+          el("strong", {}, "Thank you. "), "Your recommendation to ", el("strong", {}, (a.recommendation || chosen.value) === "approve" ? "approve" : "deny"),
           " this request was recorded and the admins can see it."));
         box.dataset.result = "recorded";
       } catch (e) {

@@ -47,7 +47,7 @@ export async function askView(root) {
           product_id: product.value, users: who.people().map((u) => u.user_id), justification: why.value,
         });
         out.show(el("div", { class: "notice ok", role: "status", data: { requestId: r.request_id } },
-          el("strong", {}, "Request sent. "), "Your admins will review your request for " + (r.product_name || r.product_id) + ". ",
+          el("strong", {}, "Request sent. "), "Your admins will review your request for " + (r.product_name || r.product_id || product.value) + ". ",
           el("a", { href: "#/my-requests" }, "See my requests")));
         announce("Request sent");
         why.value = "";
