@@ -75,6 +75,7 @@ type benchConfig struct {
 	ExportEvents int
 	LogLevel     string
 	CPUProfile   string
+	MemProfile   string
 	Soak         soakConfig
 }
 
@@ -96,6 +97,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	f.int(&bc.ExportEvents, "export-events", 1_000_000, "events the export scenario writes to one tenant and exports")
 	f.string(&bc.LogLevel, "log-level", "error", "log level of the service under test")
 	f.string(&bc.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	f.string(&bc.MemProfile, "memprofile", "", "write heap profiles to this file (when the memory per claimed user is measured) and to this file with .base appended (before the first scenario): go tool pprof -base FILE.base FILE shows what the claims hold")
 	f.duration(&bc.Soak.Duration, "soak", 0, "instead of the benchmark, a soak of this duration: mixed load on two serve processes over a 3-node cluster, with an instance SIGKILLed and a NATS node restarted, then the invariants, every acknowledged command and memory checked")
 	f.float(&bc.Soak.Rate, "soak-rate", 30, "with --soak: commands per second offered to both instances together")
 	f.int(&bc.Soak.Tenants, "soak-tenants", 3, "with --soak: tenants the load is spread over")
@@ -122,6 +124,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if bc.Users < 10 || bc.Tenants < 1 || bc.Clients < 1 || bc.Products < 1 || bc.Appends < 10 || bc.Subjects < 1 ||
 		bc.HTTPSignins < bc.Tenants || bc.Assignments < bc.Products || bc.Users < bc.Tenants || bc.ExportEvents < 1 {
 		return &configError{errors.New("bench sizes must be positive, with --users, --http-signins and --assignments at least --tenants (and --products)")}
+	}
+	if bc.MemProfile != "" {
+		finerHeapProfiles()
 	}
 	if bc.CPUProfile != "" {
 		f, err := os.Create(bc.CPUProfile)
@@ -244,6 +249,9 @@ func (b *benchRun) run(ctx context.Context) error {
 		{scLatency, b.latency},
 	}
 	heap0 := liveHeap()
+	if err := b.writeHeapProfile(".base"); err != nil {
+		return err
+	}
 	for _, s := range steps {
 		if !b.on[s.name] {
 			continue
@@ -259,6 +267,9 @@ func (b *benchRun) run(ctx context.Context) error {
 			// the NATS server) per user the sign-in scenarios claimed for.
 			per := float64(liveHeap()-heap0) / float64(b.claimed)
 			b.memNote = fmt.Sprintf("process live heap %.0f B per claimed user", per)
+			if err := b.writeHeapProfile(""); err != nil {
+				return err
+			}
 		}
 	}
 	fold, err := b.check(ctx)
@@ -289,6 +300,24 @@ func (b *benchRun) run(ctx context.Context) error {
 	}
 	fmt.Fprintf(b.out, "whole run: %s\n\n", time.Since(start).Round(time.Second))
 	return bench.WriteTable(b.out, b.results)
+}
+
+// writeHeapProfile writes the heap profile to --memprofile plus suffix,
+// when asked.
+func (b *benchRun) writeHeapProfile(suffix string) error {
+	if b.cfg.MemProfile == "" {
+		return nil
+	}
+	f, err := os.Create(b.cfg.MemProfile + suffix)
+	if err != nil {
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	return f.Close()
 }
 
 func liveHeap() uint64 {
