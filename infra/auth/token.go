@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -155,6 +156,46 @@ type Issuer struct {
 	keys    Keys
 	maxTTL  time.Duration
 	revoked func(Claims) error
+	seen    verifiedTokens
+}
+
+// verifiedTokens remembers the claims of bearer tokens whose signature and
+// claims checked out, so that a client sending the same token on every
+// request costs a map lookup instead of a signature check and a JSON
+// decode. What depends on the time (exp, nbf, iat) is checked again on
+// every use, and the revocation check is asked every time. An Issuer's keys
+// never change (a rotation builds a new Issuer), so a remembered token
+// stays well signed. At most verifiedTokensMax are kept; when full, the
+// memory starts again empty.
+type verifiedTokens struct {
+	mu     sync.Mutex
+	claims map[string]jwtClaims
+}
+
+const verifiedTokensMax = 10_000
+
+func (v *verifiedTokens) get(token string, now time.Time) (jwtClaims, bool) {
+	v.mu.Lock()
+	jc, ok := v.claims[token]
+	v.mu.Unlock()
+	switch {
+	case !ok:
+		return jwtClaims{}, false
+	case jc.ExpiresAt == nil || !now.Before(jc.ExpiresAt.Time),
+		jc.NotBefore != nil && now.Before(jc.NotBefore.Time),
+		jc.IssuedAt == nil || jc.IssuedAt.After(now.Add(MaxClockSkew)):
+		return jwtClaims{}, false // parse says why
+	}
+	return jc, true
+}
+
+func (v *verifiedTokens) put(token string, jc jwtClaims) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.claims == nil || len(v.claims) >= verifiedTokensMax {
+		v.claims = make(map[string]jwtClaims)
+	}
+	v.claims[token] = jc
 }
 
 // New returns an Issuer for cfg.
@@ -243,11 +284,18 @@ func (i *Issuer) sign(claims jwt.Claims) (string, error) {
 // unknown key, wrong audience, lifetime above the maximum, revoked, ...)
 // and may be shown to the caller, as it reveals nothing about the keys.
 func (i *Issuer) Verify(token string, now time.Time) (Claims, error) {
+	if jc, ok := i.seen.get(token, now); ok {
+		return i.identity(jc)
+	}
 	var jc jwtClaims
 	if err := i.parse(token, now, TokenAudience, &jc); err != nil {
 		return Claims{}, err
 	}
-	return i.identity(jc)
+	c, err := i.identity(jc)
+	if err == nil {
+		i.seen.put(token, jc)
+	}
+	return c, err
 }
 
 // parse checks token's signature, algorithm, key, issuer, audience, iat,
@@ -301,7 +349,7 @@ func (i *Issuer) parse(token string, now time.Time, audience string, dst registe
 // identity checks the identity a parsed token carries and asks the
 // revocation check about it.
 func (i *Issuer) identity(jc jwtClaims) (Claims, error) {
-	c := Claims{Tenant: jc.Tenant, Subject: jc.Subject, Roles: jc.Roles, ID: jc.ID,
+	c := Claims{Tenant: jc.Tenant, Subject: jc.Subject, Roles: slices.Clone(jc.Roles), ID: jc.ID,
 		IssuedAt: jc.IssuedAt.UTC(), ExpiresAt: jc.ExpiresAt.UTC()}
 	if p := c.problems(); len(p) > 0 {
 		return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, strings.Join(p, "; "))

@@ -370,4 +370,45 @@ func TestVerifyEdges(t *testing.T) {
 	if _, err := iss.Verify(sign(t, jwt.SigningMethodHS256, secret, with("roles", auth.Roles)), now); err != nil {
 		t.Errorf("every known role: %v", err)
 	}
+	// A token verified before is remembered, but what depends on the time
+	// is checked on every use.
+	if _, err := iss.Verify(tok, now.Add(time.Hour)); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("at exp, after verifying it before: %v, want ErrInvalidToken", err)
+	}
+	if _, err := iss.Verify(tok, now.Add(-2*auth.MaxClockSkew)); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("iat beyond the skew ahead, after verifying it before: %v, want ErrInvalidToken", err)
+	}
+	early := sign(t, jwt.SigningMethodHS256, secret, with("nbf", now.Unix()))
+	if _, err := iss.Verify(early, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iss.Verify(early, now.Add(-time.Second)); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("before nbf, after verifying it at nbf: %v, want ErrInvalidToken", err)
+	}
+	c, err := iss.Verify(tok, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Roles[0] = "someone-else"
+	if again, _ := iss.Verify(tok, now); again.Roles[0] == "someone-else" {
+		t.Error("a caller's change to the claims' roles reached the next verification")
+	}
+}
+
+// BenchmarkVerify verifies the same token again and again, as a client's
+// requests do.
+func BenchmarkVerify(b *testing.B) {
+	iss, err := auth.NewIssuer(secret)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := iss.Issue(admin(), time.Hour, now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := iss.Verify(tok, now); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
