@@ -447,6 +447,19 @@ func (r *Router) loop(p *partition) {
 		}
 	}()
 	batch := make([]jetstream.Msg, 0, r.cfg.BatchSize)
+	// acked is the last message acknowledged without confirmation; the
+	// partition confirms it when it stops.
+	var acked jetstream.Msg
+	defer func() {
+		if acked == nil {
+			return
+		}
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := acked.DoubleAck(actx); err != nil {
+			r.log.Warn("sign-in partition's last acknowledgement", "partition", p.n, "err", err)
+		}
+	}()
 	for {
 		select {
 		case <-p.quit:
@@ -463,7 +476,20 @@ func (r *Router) loop(p *partition) {
 				break more
 			}
 		}
-		r.process(ctx, p.n, batch)
+		if r.process(ctx, p.n, batch) {
+			// Every message of the batch is settled (claimed or
+			// dead-lettered): one acknowledgement covers them all
+			// (AckAll). It is sent without waiting for the server, so the
+			// next batch starts at once; the last one is confirmed when
+			// the partition stops, so a hand-over does not deliver them
+			// again. An acknowledgement lost meanwhile only means a
+			// redelivery, which the claims recognise by sign-in id.
+			last := batch[len(batch)-1]
+			if err := last.Ack(); err != nil {
+				r.log.Warn("sign-in batch acknowledgement", "partition", p.n, "err", err)
+			}
+			acked = last
+		}
 	}
 }
 
@@ -476,9 +502,10 @@ type inbound struct {
 }
 
 // process handles one batch of a partition: rejects what can never
-// succeed, then claims per tenant in arrival order, acknowledging each
-// sign-in once its events are stored.
-func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) {
+// succeed, then claims per tenant in arrival order. It reports whether
+// every sign-in of the batch is settled (its events stored, or
+// dead-lettered), so that the batch may be acknowledged.
+func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) bool {
 	start := time.Now()
 	var lag time.Duration
 	if md, err := msgs[0].Metadata(); err == nil {
@@ -518,19 +545,9 @@ func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) {
 		}()
 	}
 	wg.Wait()
-	if ctx.Err() == nil {
-		// Every message of the batch is settled (claimed or dead-lettered):
-		// one acknowledgement covers them all (AckAll), confirmed by the
-		// server so that a stop or hand-over right after does not deliver
-		// them again.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if err := msgs[len(msgs)-1].DoubleAck(actx); err != nil {
-			r.log.Warn("sign-in batch acknowledgement", "partition", part, "err", err)
-		}
-		cancel()
-	}
 	r.met.batch(part, len(msgs), time.Since(start))
 	r.log.Debug("sign-in batch", "partition", part, "count", len(msgs), "tenants", len(tenants), "took", time.Since(start), "lag", lag)
+	return ctx.Err() == nil
 }
 
 func tenantOf(subject string) string {
