@@ -564,6 +564,22 @@ type soStream struct {
 // waits, or users wait while a product of the policy has a free seat (the
 // granters have not caught up).
 func (w *soWorld) unsettled(f *soStream) string {
+	if u := w.unsettledUser(f); u != "" {
+		return fmt.Sprintf("user %s signed in but neither holds a product of the policy nor waits", u)
+	}
+	if q := f.t.Queues[w.policy]; len(q) > 0 {
+		for _, p := range f.t.Policies[w.policy] {
+			if f.t.Available(p) > 0 {
+				return fmt.Sprintf("%d users wait (%v) while %s has %d free seats", len(q), q, p, f.t.Available(p))
+			}
+		}
+	}
+	return ""
+}
+
+// unsettledUser is a user whose sign-in was acknowledged who neither holds
+// a product of the policy nor waits; "" when there is none.
+func (w *soWorld) unsettledUser(f *soStream) string {
 	landed := map[string]bool{}
 	w.mu.Lock()
 	for _, c := range w.cmds {
@@ -574,14 +590,7 @@ func (w *soWorld) unsettled(f *soStream) string {
 	w.mu.Unlock()
 	for _, u := range w.signInUsers {
 		if landed[u] && !f.t.HoldsPolicyProduct(w.policy, u) && !slices.Contains(f.t.Queues[w.policy], u) {
-			return fmt.Sprintf("user %s signed in but neither holds a product of the policy nor waits", u)
-		}
-	}
-	if q := f.t.Queues[w.policy]; len(q) > 0 {
-		for _, p := range f.t.Policies[w.policy] {
-			if f.t.Available(p) > 0 {
-				return fmt.Sprintf("%d users wait (%v) while %s has %d free seats", len(q), q, p, f.t.Available(p))
-			}
+			return u
 		}
 	}
 	return ""
@@ -640,6 +649,16 @@ func (w *soWorld) settle(t *testing.T) (*soStream, [2]soViews) {
 	}
 	if f != nil {
 		t.Logf("stream fold at %d: queue %v; violations %v", f.Pos, f.t.Queues[w.policy], f.Violations())
+		if u := w.unsettledUser(f); u != "" {
+			w.mu.Lock()
+			for _, c := range w.cmds {
+				if c.user == u {
+					t.Logf("%s's %s %s: %d attempts, final %d %s %s, failures %v", u, c.kind, c.key, c.attempts, c.final.status, c.final.code, c.final.raw, c.failures)
+				}
+			}
+			w.mu.Unlock()
+			t.Logf("%s's events:\n  %s", u, strings.Join(soHistory(f.msgs, u), "\n  "))
+		}
 	}
 	t.Fatalf("the run did not settle within 60s: %v (%s; dead letters: %s)", err, w.signInsPending(), w.deadLetters())
 	return nil, views
