@@ -12,8 +12,12 @@ import (
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
+
 	"strconv"
 	"strings"
+
+	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
@@ -186,12 +190,31 @@ func decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err != nil {
 		return err
 	}
+	return decodeBody(body, dst)
+}
+
+// decodeBody is decode's work on a body read whole.
+func decodeBody(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fail(CodeInvalidJSON, "the request body is empty; it must be a JSON object")
 	}
 	if err := noDuplicateKeys(body); err != nil {
 		return err
 	}
+	// A well-formed body decodes in one pass, with keys matching the tags
+	// exactly. Anything else takes decodeStd, which says in encoding/json's
+	// words what is wrong.
+	if b := bytes.TrimSpace(body); b[0] == '{' {
+		rest, err := segjson.Parse(b, dst, segjson.DisallowUnknownFields|segjson.DontMatchCaseInsensitiveStructFields)
+		if err == nil && len(rest) == 0 {
+			return nil
+		}
+	}
+	return decodeStd(body, dst)
+}
+
+// decodeStd decodes a body without duplicate keys with encoding/json.
+func decodeStd(body []byte, dst any) error {
 	var keys map[string]json.RawMessage
 	if err := strictUnmarshal(body, &keys); err != nil {
 		return err
@@ -224,7 +247,58 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // noDuplicateKeys refuses a body in which an object, at any depth, names
 // a key twice: encoding/json would silently keep the last, so two readers
 // of the same request could disagree on what it asked for.
+//
+// It reads the body with segmentio/encoding/json's tokenizer, which does
+// not allocate per token. A body with escapes (a key could be spelt two
+// ways) or one the tokenizer refuses takes encoding/json's token reader,
+// which also describes what is malformed.
 func noDuplicateKeys(body []byte) error {
+	if bytes.IndexByte(body, '\\') >= 0 {
+		return noDuplicateKeysSlow(body)
+	}
+	type frame struct {
+		object bool
+		keys   []string        // the first keys of an object
+		more   map[string]bool // and the rest, once there are many
+	}
+	var stack []frame
+	t := segjson.NewTokenizer(body)
+	for t.Next() {
+		switch t.Delim {
+		case '{', '[':
+			stack = append(stack, frame{object: t.Delim == '{'})
+			continue
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		}
+		if !t.IsKey || len(stack) == 0 || len(t.Value) < 2 {
+			continue
+		}
+		top := &stack[len(stack)-1]
+		key := string(t.Value[1 : len(t.Value)-1])
+		if slices.Contains(top.keys, key) || top.more[key] {
+			return fail(CodeInvalidJSON, fmt.Sprintf("duplicate key %q", key))
+		}
+		if len(top.keys) < 16 {
+			top.keys = append(top.keys, key)
+			continue
+		}
+		if top.more == nil {
+			top.more = map[string]bool{}
+		}
+		top.more[key] = true
+	}
+	if t.Err != nil {
+		return noDuplicateKeysSlow(body)
+	}
+	return nil
+}
+
+// noDuplicateKeysSlow is noDuplicateKeys with encoding/json's token reader.
+func noDuplicateKeysSlow(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	type frame struct {
 		object bool
