@@ -3,8 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"errors"
-	"reflect"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 )
 
