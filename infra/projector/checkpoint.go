@@ -1,6 +1,7 @@
 package projector
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // Checkpoint is the saved state of every read model at one stream position.
@@ -71,8 +73,14 @@ func (s *ObjectStore) Load(ctx context.Context) (Checkpoint, bool, error) {
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("load checkpoint: %w", err)
 	}
+	// The models' states are left in b (DontCopyRawMessage): they are
+	// restored, and dropped, right after.
 	var cp Checkpoint
-	if err := json.Unmarshal(b, &cp); err != nil {
+	rest, err := segjson.Parse(b, &cp, segjson.DontCopyRawMessage)
+	if err == nil && len(bytes.TrimSpace(rest)) > 0 {
+		err = errors.New("trailing data")
+	}
+	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("decode checkpoint: %w", err)
 	}
 	return cp, true, nil
@@ -80,7 +88,9 @@ func (s *ObjectStore) Load(ctx context.Context) (Checkpoint, bool, error) {
 
 // Save implements Checkpoints.
 func (s *ObjectStore) Save(ctx context.Context, cp Checkpoint) error {
-	b, err := json.Marshal(cp)
+	// The models' states are JSON their Snapshot made: they are not
+	// checked and compacted again (TrustRawMessage).
+	b, err := segjson.Append(nil, cp, segjson.SortMapKeys|segjson.TrustRawMessage)
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
