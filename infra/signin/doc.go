@@ -21,7 +21,9 @@
 // stored (up to BatchSize) and hands each tenant's sign-ins to the domain
 // as one batch: decided together on the state the process holds, stored in
 // one append with every written product's concurrency check (group
-// commit), and acknowledged after the append. The sign-in id is the claim's
+// commit), and acknowledged after the append, with one AckAll that the
+// partition does not wait for; it confirms its last acknowledgement when it
+// stops, before another instance takes the partition. The sign-in id is the claim's
 // command id: a redelivered or duplicated sign-in claims once. HTTP
 // POST /v1/signins joins a per-tenant group commit of the same kind.
 //
