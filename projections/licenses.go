@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -163,28 +162,28 @@ type UserLicense struct {
 
 // UserLicenses is the read model of the licenses each user holds. It is
 // kept compact, since it grows with every licensed user: per user a short
-// slice (no map), ids that repeat across users (products, policies,
-// requests, groups, source kinds, disabled services) interned, times as
-// Unix nanoseconds.
+// slice (no map) of 24-byte licenses, whose strings that repeat across
+// users (products, source kinds and refs, disabled services) are numbered
+// in the read model's tables, and whose time is Unix nanoseconds.
 type UserLicenses struct {
 	mu      sync.RWMutex
 	tenants map[string]map[string][]heldLicense // tenant -> user -> licenses
-	strs    map[string]string                   // interned strings
-	lists   map[string][]string                 // interned service lists
+	strs    strTable                            // products, source kinds and refs
+	lists   listTable                           // disabled services
 }
 
 // heldLicense is UserLicense in memory.
 type heldLicense struct {
-	product  string
-	kind     string
-	ref      string
-	disabled []string
-	at       int64
+	at       int64  // AssignedAt, Unix nanoseconds
+	product  uint32 // in strs
+	kind     uint32 // in strs
+	ref      uint32 // in strs
+	disabled uint32 // in lists
 }
 
 // NewUserLicenses returns an empty UserLicenses.
 func NewUserLicenses() *UserLicenses {
-	return &UserLicenses{tenants: map[string]map[string][]heldLicense{}, strs: map[string]string{}, lists: map[string][]string{}}
+	return &UserLicenses{tenants: map[string]map[string][]heldLicense{}, strs: newStrTable(), lists: newListTable()}
 }
 
 // Name implements Projection.
@@ -212,40 +211,19 @@ func (ul *UserLicenses) Apply(env events.Envelope) {
 			user, product = e.UserID, e.ProductID
 		}
 		ul.mu.Lock()
+		defer ul.mu.Unlock()
+		p, ok := ul.strs.lookup(product)
+		if !ok {
+			return // no one holds it
+		}
 		users := ul.tenants[env.Tenant]
-		held := slices.DeleteFunc(users[user], func(h heldLicense) bool { return h.product == product })
+		held := slices.DeleteFunc(users[user], func(h heldLicense) bool { return h.product == p })
 		if len(held) == 0 {
 			delete(users, user)
 		} else {
 			users[user] = held
 		}
-		ul.mu.Unlock()
 	}
-}
-
-func (ul *UserLicenses) str(s string) string {
-	if v, ok := ul.strs[s]; ok {
-		return v
-	}
-	s = strings.Clone(s)
-	ul.strs[s] = s
-	return s
-}
-
-func (ul *UserLicenses) list(xs []string) []string {
-	if len(xs) == 0 {
-		return nil
-	}
-	k := strings.Join(xs, "\x00")
-	if v, ok := ul.lists[k]; ok {
-		return v
-	}
-	v := make([]string, len(xs))
-	for i, x := range xs {
-		v[i] = ul.str(x)
-	}
-	ul.lists[k] = v
-	return v
 }
 
 func (ul *UserLicenses) set(tenant, user string, l UserLicense) {
@@ -260,8 +238,8 @@ func (ul *UserLicenses) setLocked(tenant, user string, l UserLicense) {
 		users = map[string][]heldLicense{}
 		ul.tenants[tenant] = users
 	}
-	h := heldLicense{product: ul.str(l.ProductID), kind: ul.str(l.Source.Kind), ref: ul.str(l.Source.Ref),
-		disabled: ul.list(l.DisabledServices), at: l.AssignedAt.UnixNano()}
+	h := heldLicense{at: l.AssignedAt.UnixNano(), product: ul.strs.id(l.ProductID), kind: ul.strs.id(l.Source.Kind),
+		ref: ul.strs.id(l.Source.Ref), disabled: ul.lists.id(l.DisabledServices, &ul.strs)}
 	held := users[user]
 	for i := range held {
 		if held[i].product == h.product {
@@ -275,13 +253,13 @@ func (ul *UserLicenses) setLocked(tenant, user string, l UserLicense) {
 	users[user] = append(held, h)
 }
 
-func (h heldLicense) view() UserLicense {
-	d := slices.Clone(h.disabled)
+func (ul *UserLicenses) view(h heldLicense) UserLicense {
+	d := slices.Clone(ul.lists.list(h.disabled))
 	if d == nil {
 		d = []string{}
 	}
-	return UserLicense{ProductID: h.product, DisabledServices: d, Source: events.Source{Kind: h.kind, Ref: h.ref},
-		AssignedAt: time.Unix(0, h.at).UTC()}
+	return UserLicense{ProductID: ul.strs.str(h.product), DisabledServices: d,
+		Source: events.Source{Kind: ul.strs.str(h.kind), Ref: ul.strs.str(h.ref)}, AssignedAt: time.Unix(0, h.at).UTC()}
 }
 
 // Version implements Snapshotter: 2 since licenses are kept as a list per
@@ -298,7 +276,7 @@ func (ul *UserLicenses) Snapshot() ([]byte, error) {
 		for u, held := range users {
 			ls := make([]UserLicense, len(held))
 			for i, h := range held {
-				ls[i] = h.view()
+				ls[i] = ul.view(h)
 			}
 			m[u] = ls
 		}
@@ -315,7 +293,7 @@ func (ul *UserLicenses) Restore(b []byte) error {
 	}
 	ul.mu.Lock()
 	defer ul.mu.Unlock()
-	ul.tenants, ul.strs, ul.lists = map[string]map[string][]heldLicense{}, map[string]string{}, map[string][]string{}
+	ul.tenants, ul.strs, ul.lists = map[string]map[string][]heldLicense{}, newStrTable(), newListTable()
 	for t, users := range in {
 		for u, ls := range users {
 			for _, l := range ls {
@@ -333,7 +311,7 @@ func (ul *UserLicenses) Licenses(tenant, user string) []UserLicense {
 	held := ul.tenants[tenant][user]
 	out := make([]UserLicense, 0, len(held))
 	for _, h := range held {
-		out = append(out, h.view())
+		out = append(out, ul.view(h))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
 	return out
@@ -350,10 +328,14 @@ func (ul *UserLicenses) Holders(tenant, product string) []ProductHolder {
 	ul.mu.RLock()
 	defer ul.mu.RUnlock()
 	out := []ProductHolder{}
+	p, ok := ul.strs.lookup(product)
+	if !ok {
+		return out
+	}
 	for user, held := range ul.tenants[tenant] {
 		for _, h := range held {
-			if h.product == product {
-				out = append(out, ProductHolder{UserID: user, UserLicense: h.view()})
+			if h.product == p {
+				out = append(out, ProductHolder{UserID: user, UserLicense: ul.view(h)})
 			}
 		}
 	}
