@@ -28,22 +28,22 @@ type Product struct {
 
 	// The holders and claimants, kept compact since the service caches
 	// every product a command reads and a product can have hundreds of
-	// thousands of users: one map entry of 24 bytes per user (no map per
-	// policy), license sources and policies numbered per product, times
+	// thousands of users: one map entry of 16 bytes per user (no map per
+	// policy), license origins and policies numbered per product, times
 	// as Unix nanoseconds. Read them with Holding, Holds, Holdings,
 	// ClaimedUnder and Claimants.
 	users map[UserID]productUser
 	held  int // users holding a license
 	// warned are the reclaim warnings pending (Holding.Warned), by user.
 	warned map[UserID]*ReclaimWarning
-	// sources are the sources of the licenses held, each once;
-	// productUser.source indexes it.
-	sources   []events.Source
-	sourceIdx map[events.Source]uint32
+	// origins are where the licenses held came from, each once;
+	// productUser.origin indexes it, 0 meaning no license.
+	origins   []origin
+	originIdx map[origin]uint32
 	// policies are the policies users claimed under, in the order of
 	// their first claim; bit i of productUser.claimed is policies[i] and
 	// claimants[i] counts its claimants. Claims under a policy beyond the
-	// 64th are kept in claimedMore.
+	// 32nd are kept in claimedMore.
 	policies    []PolicyID
 	claimants   []int
 	claimedMore map[PolicyID]map[UserID]struct{}
@@ -53,16 +53,19 @@ type Product struct {
 // and the policies they ever claimed it under.
 type productUser struct {
 	at      int64  // AssignedAt (see unixNano)
-	claimed uint64 // bit i: claimed under Product.policies[i]
-	source  uint32 // Holding.Source: index in Product.sources
-	held    bool
-	// byClaim says the license held was claimed: Holding.PolicyID is its
-	// source's ref.
-	byClaim bool
+	claimed uint32 // bit i: claimed under Product.policies[i]
+	origin  uint32 // index in Product.origins; 0: holds no license
+}
+
+// origin is where a license came from: its source, and whether it was
+// claimed (then Holding.PolicyID is the source's ref).
+type origin struct {
+	source  events.Source
+	claimed bool
 }
 
 // maxPolicyBits is how many policies productUser.claimed has bits for.
-const maxPolicyBits = 64
+const maxPolicyBits = 32
 
 // ClaimedUnder reports whether u ever claimed this product under policy,
 // held or not: a user claims at most once under a policy (invariant 3),
@@ -90,12 +93,12 @@ func (p *Product) Claimants(policy PolicyID) int {
 func (p *Product) policyIndex(policy PolicyID) int { return slices.Index(p.policies, policy) }
 
 // Holds reports whether u holds a license of the product.
-func (p *Product) Holds(u UserID) bool { return p.users[u].held }
+func (p *Product) Holds(u UserID) bool { return p.users[u].origin != 0 }
 
 // Holding returns the license u holds, if any.
 func (p *Product) Holding(u UserID) (Holding, bool) {
-	pu, ok := p.users[u]
-	if !ok || !pu.held {
+	pu := p.users[u]
+	if pu.origin == 0 {
 		return Holding{}, false
 	}
 	return p.holding(u, pu), true
@@ -106,7 +109,7 @@ func (p *Product) Holding(u UserID) (Holding, bool) {
 func (p *Product) Holdings() iter.Seq2[UserID, Holding] {
 	return func(yield func(UserID, Holding) bool) {
 		for u, pu := range p.users {
-			if pu.held && !yield(u, p.holding(u, pu)) {
+			if pu.origin != 0 && !yield(u, p.holding(u, pu)) {
 				return
 			}
 		}
@@ -114,9 +117,10 @@ func (p *Product) Holdings() iter.Seq2[UserID, Holding] {
 }
 
 func (p *Product) holding(u UserID, pu productUser) Holding {
-	h := Holding{Source: p.sources[pu.source], AssignedAt: fromUnixNano(pu.at), Warned: p.warned[u]}
-	if pu.byClaim {
-		h.PolicyID = PolicyID(h.Source.Ref)
+	o := p.origins[pu.origin]
+	h := Holding{Source: o.source, AssignedAt: fromUnixNano(pu.at), Warned: p.warned[u]}
+	if o.claimed {
+		h.PolicyID = PolicyID(o.source.Ref)
 	}
 	return h
 }
@@ -198,10 +202,10 @@ func EvolveProduct(p *Product, env events.Envelope) {
 	case events.SelfServicePurchaseChanged:
 		p.SelfService = e.SelfService
 	case events.LicenseAssigned:
-		p.hold(UserID(e.UserID), e.Source, "", env.OccurredAt)
+		p.hold(UserID(e.UserID), origin{source: e.Source}, env.OccurredAt)
 	case events.LicensesAssigned:
 		for _, a := range e.Each() {
-			p.hold(UserID(a.UserID), a.Source, "", env.OccurredAt)
+			p.hold(UserID(a.UserID), origin{source: a.Source}, env.OccurredAt)
 		}
 	case events.LicenseClaimed:
 		p.claim(e)
@@ -232,7 +236,7 @@ func EvolveProduct(p *Product, env events.Envelope) {
 
 func (p *Product) claim(e events.LicenseClaimed) {
 	u, policy := UserID(e.UserID), PolicyID(e.PolicyID)
-	p.hold(u, events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, policy, e.ClaimedAt)
+	p.hold(u, origin{source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, claimed: policy != ""}, e.ClaimedAt)
 	i := p.policyIndex(policy)
 	if i < 0 {
 		i = len(p.policies)
@@ -259,31 +263,31 @@ func (p *Product) claim(e events.LicenseClaimed) {
 	}
 }
 
-// hold records u's license from source, claimed under policy (empty:
-// assigned), at at; it replaces the license u held, if any.
-func (p *Product) hold(u UserID, source events.Source, policy PolicyID, at time.Time) {
+// hold records u's license from o, assigned at at, in place of the
+// license u held, if any.
+func (p *Product) hold(u UserID, o origin, at time.Time) {
 	if p.users == nil {
-		p.users, p.sourceIdx = map[UserID]productUser{}, map[events.Source]uint32{}
+		p.users, p.origins, p.originIdx = map[UserID]productUser{}, []origin{{}}, map[origin]uint32{}
 	}
-	si, ok := p.sourceIdx[source]
+	i, ok := p.originIdx[o]
 	if !ok {
-		si = uint32(len(p.sources))
-		p.sources = append(p.sources, source)
-		p.sourceIdx[source] = si
+		i = uint32(len(p.origins))
+		p.origins = append(p.origins, o)
+		p.originIdx[o] = i
 	}
 	pu := p.users[u]
-	if !pu.held {
+	if pu.origin == 0 {
 		p.held++
 	}
-	pu.held, pu.byClaim, pu.source, pu.at = true, policy != "", si, unixNano(at)
+	pu.origin, pu.at = i, unixNano(at)
 	p.users[u] = pu
 	delete(p.warned, u)
 }
 
 // release takes u's license back, if they hold one.
 func (p *Product) release(u UserID) {
-	pu, ok := p.users[u]
-	if !ok || !pu.held {
+	pu := p.users[u]
+	if pu.origin == 0 {
 		return
 	}
 	p.held--
@@ -292,7 +296,7 @@ func (p *Product) release(u UserID) {
 		delete(p.users, u)
 		return
 	}
-	pu.held, pu.byClaim, pu.source, pu.at = false, false, 0, 0
+	pu.origin, pu.at = 0, 0
 	p.users[u] = pu
 }
 
