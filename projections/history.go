@@ -116,10 +116,10 @@ type historyTenant struct {
 type LicenseHistory struct {
 	mu       sync.RWMutex
 	tenants  map[string]*historyTenant
-	strs     strTable // types, actors, kinds, refs, products, names
-	lists    listTable
+	strs     strTable  // types, actors, kinds, refs, products, names
+	lists    listTable // disabled services
 	shapes   []histShape
-	shapeIdx map[histShape]uint32
+	shapeIdx map[histShape]uint32 // shape -> index in shapes
 }
 
 // NewLicenseHistory returns an empty LicenseHistory.
