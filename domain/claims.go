@@ -157,8 +157,7 @@ func (o *claimOverlay) available(id ProductID) int {
 }
 
 func (o *claimOverlay) held(id ProductID, u UserID) bool {
-	_, held := o.product(id).Holders[u]
-	return held || o.holds[id][u]
+	return o.product(id).Holds(u) || o.holds[id][u]
 }
 
 func mark[K comparable](m map[K]map[UserID]bool, k K, u UserID) {

@@ -33,18 +33,18 @@ type claimGiven struct {
 }
 
 func (g claimGiven) view() domain.ClaimView {
-	holders := func(us []string) map[domain.UserID]domain.Holding {
-		m := map[domain.UserID]domain.Holding{}
-		for _, u := range us {
-			m[domain.UserID(u)] = domain.Holding{}
+	product := func(id string, services []string, seats int, holders, claimed []string) *domain.Product {
+		evs := []events.Data{events.ProductAdded{ProductID: id, Name: id, Services: services, Licenses: seats, SelfService: events.SelfServiceBlocked}}
+		for _, u := range claimed {
+			evs = append(evs, events.LicenseClaimed{ProductID: id, UserID: u, PolicyID: "p1", App: "teams", DisabledServices: []string{}, SigninID: "old-" + u, ClaimedAt: now.AddDate(0, 0, -9)},
+				events.LicenseUnassigned{ProductID: id, UserID: u})
 		}
-		return m
+		for _, u := range holders {
+			evs = append(evs, events.LicenseAssigned{ProductID: id, UserID: u, DisabledServices: []string{}, Source: events.Source{Kind: events.SourceManual}})
+		}
+		return fold(id, evs...)
 	}
-	b := &domain.Product{ID: "B", Name: "B", Services: []string{"mail"}, Purchased: g.bSeats, Holders: holders(g.holdsB),
-		Claimants: map[domain.PolicyID]map[domain.UserID]bool{"p1": {}}}
-	for _, u := range g.claimedB {
-		b.Claimants["p1"][domain.UserID(u)] = true
-	}
+	b := product("B", []string{"mail"}, g.bSeats, g.holdsB, g.claimedB)
 	p1 := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Enabled: !g.disabled,
 		Products: []events.PolicyProduct{pp("P", "chat"), pp("B")}, Listed: []domain.ProductID{"P", "B"}}
 	for _, u := range g.queue {
@@ -69,7 +69,7 @@ func (g claimGiven) view() domain.ClaimView {
 		Org:      &domain.Org{AutoClaim: !g.off, AppPolicies: map[string]domain.PolicyID{"teams": "p1"}},
 		Policies: map[domain.PolicyID]*domain.Policy{"p1": p1},
 		Products: map[domain.ProductID]*domain.Product{
-			"P": {ID: "P", Name: "P", Services: []string{"mail", "chat"}, Purchased: g.pSeats, Holders: holders(g.holdsP)},
+			"P": product("P", []string{"mail", "chat"}, g.pSeats, g.holdsP, nil),
 			"B": b,
 		},
 		Done: func(id string) bool {
@@ -176,7 +176,7 @@ func TestDecideClaims(t *testing.T) {
 				in = append(in, si(s))
 			}
 			view := tc.given.view()
-			before := len(view.Products["P"].Holders)
+			before := view.Products["P"].Assigned()
 			changes, decisions := domain.DecideClaims(view, in, domain.ClaimOptions{LowSeats: 1}, now)
 			var got []string
 			for _, c := range changes {
@@ -202,7 +202,7 @@ func TestDecideClaims(t *testing.T) {
 			if !reflect.DeepEqual(outs, tc.outcome) {
 				t.Errorf("outcomes: got %q, want %q", outs, tc.outcome)
 			}
-			if len(view.Products["P"].Holders) != before {
+			if view.Products["P"].Assigned() != before {
 				t.Errorf("the decider changed the view")
 			}
 		})

@@ -146,7 +146,7 @@ func DecideGroup(state StateOf, gid GroupID, next SetGroup) ([]Emit, error) {
 		}
 		var evs []events.Data
 		for _, u := range sortedHolders(p) {
-			h := p.Holders[u]
+			h, _ := p.Holding(u)
 			if h.Source == src && (!keep || !members[u]) {
 				evs = append(evs, events.LicenseUnassigned{ProductID: pid, UserID: string(u)})
 			}
@@ -193,8 +193,8 @@ func sameProducts(a, b []events.PolicyProduct) bool {
 }
 
 func sortedHolders(p *Product) []UserID {
-	out := make([]UserID, 0, len(p.Holders))
-	for u := range p.Holders {
+	out := make([]UserID, 0, p.Assigned())
+	for u := range p.Holdings() {
 		out = append(out, u)
 	}
 	slices.Sort(out)
@@ -209,7 +209,7 @@ func grantAll(p *Product, users []UserID, disabled []string, src events.Source, 
 	var evs []events.Data
 	held := []UserID{}
 	for _, u := range users {
-		if _, ok := p.Holders[u]; ok {
+		if p.Holds(u) {
 			held = append(held, u)
 			continue
 		}

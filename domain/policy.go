@@ -343,8 +343,8 @@ func DecidePolicy(v PolicyView, cmd PolicyCommand) ([]Change, error) {
 			day := Day(v.Now)
 			var today, total int
 			for _, prod := range v.Products {
-				total += len(prod.Claimants[p.ID])
-				for _, h := range prod.Holders {
+				total += prod.Claimants(p.ID)
+				for _, h := range prod.Holdings() {
 					if h.PolicyID == p.ID && Day(h.AssignedAt) == day {
 						today++
 					}

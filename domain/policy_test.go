@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
@@ -25,9 +26,11 @@ func TestDecidePolicy(t *testing.T) {
 	e5 := given(added) // services mail, chat
 	// e3 holds two claims under p1 (one today, one yesterday) and one
 	// under p1 since taken back.
-	e3 := &domain.Product{ID: "e3", Name: "E3", Services: []string{"mail"}, Purchased: 3,
-		Holders:   map[domain.UserID]domain.Holding{"a": {PolicyID: "p1", AssignedAt: now}, "b": {PolicyID: "p1", AssignedAt: now.AddDate(0, 0, -1)}},
-		Claimants: map[domain.PolicyID]map[domain.UserID]bool{"p1": {"a": true, "b": true, "c": true}}}
+	claim := func(u string, at time.Time) events.LicenseClaimed {
+		return events.LicenseClaimed{ProductID: "e3", UserID: u, PolicyID: "p1", App: "teams", DisabledServices: []string{}, SigninID: "s-" + u, ClaimedAt: at}
+	}
+	e3 := fold("e3", events.ProductAdded{ProductID: "e3", Name: "E3", Services: []string{"mail"}, Licenses: 3, SelfService: events.SelfServiceBlocked},
+		claim("a", now), claim("b", now.AddDate(0, 0, -1)), claim("c", now.AddDate(0, 0, -2)), events.LicenseUnassigned{ProductID: "e3", UserID: "c"})
 	capped := &domain.Policy{ID: "p1", Name: "Teams", App: "teams", Products: []events.PolicyProduct{pp("e3")}, Enabled: true}
 	domain.EvolvePolicy(capped, events.Envelope{Data: events.PolicyLimitsChanged{PolicyID: "p1", DailyCap: ip(5)}})
 	products := map[domain.ProductID]*domain.Product{"e5": e5, "e3": e3}

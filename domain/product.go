@@ -3,6 +3,8 @@ package domain
 import (
 	"context"
 	"fmt"
+	"iter"
+	"math"
 	"slices"
 	"time"
 
@@ -20,26 +22,116 @@ type Product struct {
 	Services    []string
 	Purchased   int
 	SelfService string
-	// Holders maps each user holding a license to how they got it.
-	Holders map[UserID]Holding
-	// Claimants records, per policy, every user who ever claimed a license
-	// of this product under it, held or not: a user claims at most once
-	// under a policy (invariant 3), even after the license is taken back.
-	Claimants map[PolicyID]map[UserID]bool
 	// ForecastWarned says a run-out forecast warning stands
 	// (PoolForecastWarned with no PoolForecastCleared since).
 	ForecastWarned bool
+
+	// The holders and claimants, kept compact since the service caches
+	// every product a command reads and a product can have hundreds of
+	// thousands of users: one map entry of 16 bytes per user (no map per
+	// policy), license origins and policies numbered per product, times
+	// as Unix nanoseconds. Read them with Holding, Holds, Holdings,
+	// ClaimedUnder and Claimants.
+	users map[UserID]productUser
+	held  int // users holding a license
+	// warned are the reclaim warnings pending (Holding.Warned), by user.
+	warned map[UserID]*ReclaimWarning
+	// origins are where the licenses held came from, each once;
+	// productUser.origin indexes it, 0 meaning no license.
+	origins   []origin
+	originIdx map[origin]uint32
+	// policies are the policies users claimed under, in the order of
+	// their first claim; bit i of productUser.claimed is policies[i] and
+	// claimants[i] counts its claimants. Claims under a policy beyond the
+	// 32nd are kept in claimedMore.
+	policies    []PolicyID
+	claimants   []int
+	claimedMore map[PolicyID]map[UserID]struct{}
 }
 
-// ClaimedUnder reports whether u ever claimed this product under policy.
-func (p *Product) ClaimedUnder(policy PolicyID, u UserID) bool { return p.Claimants[policy][u] }
+// productUser is one user of a product: their license, if they hold one,
+// and the policies they ever claimed it under.
+type productUser struct {
+	at      int64  // AssignedAt (see unixNano)
+	claimed uint32 // bit i: claimed under Product.policies[i]
+	origin  uint32 // index in Product.origins; 0: holds no license
+}
+
+// origin is where a license came from: its source, and whether it was
+// claimed (then Holding.PolicyID is the source's ref).
+type origin struct {
+	source  events.Source
+	claimed bool
+}
+
+// maxPolicyBits is how many policies productUser.claimed has bits for.
+const maxPolicyBits = 32
+
+// ClaimedUnder reports whether u ever claimed this product under policy,
+// held or not: a user claims at most once under a policy (invariant 3),
+// even after the license is taken back.
+func (p *Product) ClaimedUnder(policy PolicyID, u UserID) bool {
+	i := p.policyIndex(policy)
+	switch {
+	case i < 0:
+		return false
+	case i < maxPolicyBits:
+		return p.users[u].claimed&(1<<i) != 0
+	}
+	_, ok := p.claimedMore[policy][u]
+	return ok
+}
+
+// Claimants is how many users ever claimed this product under policy.
+func (p *Product) Claimants(policy PolicyID) int {
+	if i := p.policyIndex(policy); i >= 0 {
+		return p.claimants[i]
+	}
+	return 0
+}
+
+func (p *Product) policyIndex(policy PolicyID) int { return slices.Index(p.policies, policy) }
+
+// Holds reports whether u holds a license of the product.
+func (p *Product) Holds(u UserID) bool { return p.users[u].origin != 0 }
+
+// Holding returns the license u holds, if any.
+func (p *Product) Holding(u UserID) (Holding, bool) {
+	pu := p.users[u]
+	if pu.origin == 0 {
+		return Holding{}, false
+	}
+	return p.holding(u, pu), true
+}
+
+// Holdings yields each user holding a license and the license, in no
+// particular order.
+func (p *Product) Holdings() iter.Seq2[UserID, Holding] {
+	return func(yield func(UserID, Holding) bool) {
+		for u, pu := range p.users {
+			if pu.origin != 0 && !yield(u, p.holding(u, pu)) {
+				return
+			}
+		}
+	}
+}
+
+func (p *Product) holding(u UserID, pu productUser) Holding {
+	o := p.origins[pu.origin]
+	h := Holding{Source: o.source, AssignedAt: fromUnixNano(pu.at), Warned: p.warned[u]}
+	if o.claimed {
+		h.PolicyID = PolicyID(o.source.Ref)
+	}
+	return h
+}
 
 // Holding is one user's license of a product.
 type Holding struct {
-	DisabledServices []string
-	Source           events.Source
-	PolicyID         PolicyID
-	AssignedAt       time.Time
+	Source events.Source
+	// PolicyID is the policy the license was claimed under (empty: it
+	// was assigned).
+	PolicyID   PolicyID
+	AssignedAt time.Time
 	// Warned is the reclaim warning pending on a license claimed under a
 	// policy with reclaiming on (nil: none).
 	Warned *ReclaimWarning
@@ -52,14 +144,32 @@ type ReclaimWarning struct {
 	ReclaimAt time.Time
 }
 
+// unixNano is t as Unix nanoseconds, with the zero time kept apart:
+// fromUnixNano(unixNano(t)) is t.UTC() for the zero time and for every
+// time from 1678 to 2262, which covers every time on the stream (the
+// service's clock, sign-ins since SignInsSince).
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == math.MinInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
 // Exists reports whether the product has been added.
 func (p *Product) Exists() bool { return p.Name != "" }
 
 // Assigned is how many licenses are held.
-func (p *Product) Assigned() int { return len(p.Holders) }
+func (p *Product) Assigned() int { return p.held }
 
 // Available is how many licenses are free.
-func (p *Product) Available() int { return p.Purchased - len(p.Holders) }
+func (p *Product) Available() int { return p.Purchased - p.held }
 
 // Summary is the product without its holders: what commands answer with.
 func (p *Product) Summary() ProductSummary {
@@ -92,10 +202,10 @@ func EvolveProduct(p *Product, env events.Envelope) {
 	case events.SelfServicePurchaseChanged:
 		p.SelfService = e.SelfService
 	case events.LicenseAssigned:
-		p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices, Source: e.Source, AssignedAt: env.OccurredAt})
+		p.hold(UserID(e.UserID), origin{source: e.Source}, env.OccurredAt)
 	case events.LicensesAssigned:
 		for _, a := range e.Each() {
-			p.hold(UserID(a.UserID), Holding{DisabledServices: a.DisabledServices, Source: a.Source, AssignedAt: env.OccurredAt})
+			p.hold(UserID(a.UserID), origin{source: a.Source}, env.OccurredAt)
 		}
 	case events.LicenseClaimed:
 		p.claim(e)
@@ -104,17 +214,19 @@ func EvolveProduct(p *Product, env events.Envelope) {
 			p.claim(c)
 		}
 	case events.LicenseUnassigned:
-		delete(p.Holders, UserID(e.UserID))
+		p.release(UserID(e.UserID))
 	case events.LicenseReclaimWarned:
-		if h, ok := p.Holders[UserID(e.UserID)]; ok {
-			h.Warned = &ReclaimWarning{LastSeen: e.LastSeen, ReclaimAt: e.ReclaimAt}
-			p.Holders[UserID(e.UserID)] = h
+		if p.Holds(UserID(e.UserID)) {
+			if p.warned == nil {
+				p.warned = map[UserID]*ReclaimWarning{}
+			}
+			p.warned[UserID(e.UserID)] = &ReclaimWarning{LastSeen: e.LastSeen, ReclaimAt: e.ReclaimAt}
 		}
 	case events.LicenseReclaimed:
 		// The seat is free; the user still counts as having claimed under
-		// the policy (Claimants), so they do not claim it back by signing
-		// in: a user claims at most once under a policy.
-		delete(p.Holders, UserID(e.UserID))
+		// the policy (ClaimedUnder), so they do not claim it back by
+		// signing in: a user claims at most once under a policy.
+		p.release(UserID(e.UserID))
 	case events.PoolForecastWarned:
 		p.ForecastWarned = true
 	case events.PoolForecastCleared:
@@ -123,22 +235,69 @@ func EvolveProduct(p *Product, env events.Envelope) {
 }
 
 func (p *Product) claim(e events.LicenseClaimed) {
-	p.hold(UserID(e.UserID), Holding{DisabledServices: e.DisabledServices,
-		Source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, PolicyID: PolicyID(e.PolicyID), AssignedAt: e.ClaimedAt})
-	if p.Claimants == nil {
-		p.Claimants = map[PolicyID]map[UserID]bool{}
+	u, policy := UserID(e.UserID), PolicyID(e.PolicyID)
+	p.hold(u, origin{source: events.Source{Kind: events.SourcePolicy, Ref: e.PolicyID}, claimed: policy != ""}, e.ClaimedAt)
+	i := p.policyIndex(policy)
+	if i < 0 {
+		i = len(p.policies)
+		p.policies, p.claimants = append(p.policies, policy), append(p.claimants, 0)
 	}
-	if p.Claimants[PolicyID(e.PolicyID)] == nil {
-		p.Claimants[PolicyID(e.PolicyID)] = map[UserID]bool{}
+	if i >= maxPolicyBits {
+		if _, ok := p.claimedMore[policy][u]; !ok {
+			if p.claimedMore == nil {
+				p.claimedMore = map[PolicyID]map[UserID]struct{}{}
+			}
+			if p.claimedMore[policy] == nil {
+				p.claimedMore[policy] = map[UserID]struct{}{}
+			}
+			p.claimedMore[policy][u] = struct{}{}
+			p.claimants[i]++
+		}
+		return
 	}
-	p.Claimants[PolicyID(e.PolicyID)][UserID(e.UserID)] = true
+	pu := p.users[u]
+	if pu.claimed&(1<<i) == 0 {
+		pu.claimed |= 1 << i
+		p.claimants[i]++
+		p.users[u] = pu
+	}
 }
 
-func (p *Product) hold(u UserID, h Holding) {
-	if p.Holders == nil {
-		p.Holders = map[UserID]Holding{}
+// hold records u's license from o, assigned at at, in place of the
+// license u held, if any.
+func (p *Product) hold(u UserID, o origin, at time.Time) {
+	if p.users == nil {
+		p.users, p.origins, p.originIdx = map[UserID]productUser{}, []origin{{}}, map[origin]uint32{}
 	}
-	p.Holders[u] = h
+	i, ok := p.originIdx[o]
+	if !ok {
+		i = uint32(len(p.origins))
+		p.origins = append(p.origins, o)
+		p.originIdx[o] = i
+	}
+	pu := p.users[u]
+	if pu.origin == 0 {
+		p.held++
+	}
+	pu.origin, pu.at = i, unixNano(at)
+	p.users[u] = pu
+	delete(p.warned, u)
+}
+
+// release takes u's license back, if they hold one.
+func (p *Product) release(u UserID) {
+	pu := p.users[u]
+	if pu.origin == 0 {
+		return
+	}
+	p.held--
+	delete(p.warned, u)
+	if pu.claimed == 0 {
+		delete(p.users, u)
+		return
+	}
+	pu.origin, pu.at = 0, 0
+	p.users[u] = pu
 }
 
 // ProductCommand is a command on a product's license pool.
@@ -240,7 +399,7 @@ func DecideProduct(p *Product, cmd ProductCommand, now time.Time) ([]events.Data
 		if err := p.checkGrant(c.UserID, c.DisabledServices); err != nil {
 			return nil, err
 		}
-		if _, held := p.Holders[c.UserID]; held {
+		if p.Holds(c.UserID) {
 			return nil, fmt.Errorf("user %q, product %q: %w", c.UserID, p.ID, ErrAlreadyAssigned)
 		}
 		if err := checkSource(c.Source); err != nil {
@@ -258,7 +417,7 @@ func DecideProduct(p *Product, cmd ProductCommand, now time.Time) ([]events.Data
 		if err := checkID("policy_id", string(c.PolicyID)); err != nil {
 			return nil, err
 		}
-		if _, held := p.Holders[c.UserID]; held {
+		if p.Holds(c.UserID) {
 			return nil, nil
 		}
 		if p.Available() < 1 {
@@ -271,7 +430,7 @@ func DecideProduct(p *Product, cmd ProductCommand, now time.Time) ([]events.Data
 		return one(events.LicenseClaimed{ProductID: string(p.ID), UserID: string(c.UserID), PolicyID: string(c.PolicyID),
 			App: c.App, DisabledServices: nonNil(c.DisabledServices), SigninID: c.SigninID, ClaimedAt: at.UTC()}), nil
 	case UnassignLicense:
-		if _, held := p.Holders[c.UserID]; !held {
+		if !p.Holds(c.UserID) {
 			return nil, &NotFoundError{Kind: "license", ID: string(c.UserID)}
 		}
 		return one(events.LicenseUnassigned{ProductID: string(p.ID), UserID: string(c.UserID)}), nil
@@ -450,7 +609,7 @@ func DecideReclaim(p *Product, cmd ReclaimCommand, now time.Time) ([]events.Data
 	}
 	switch c := cmd.(type) {
 	case WarnReclaim:
-		h, ok := p.Holders[c.UserID]
+		h, ok := p.Holding(c.UserID)
 		if !ok || h.PolicyID != c.PolicyID || c.PolicyID == "" {
 			return nil, nil
 		}
@@ -463,7 +622,7 @@ func DecideReclaim(p *Product, cmd ReclaimCommand, now time.Time) ([]events.Data
 		return one(events.LicenseReclaimWarned{ProductID: string(p.ID), UserID: string(c.UserID), PolicyID: string(c.PolicyID),
 			App: c.App, LastSeen: c.LastSeen.UTC(), ReclaimAt: c.ReclaimAt.UTC()}), nil
 	case ReclaimLicense:
-		h, ok := p.Holders[c.UserID]
+		h, ok := p.Holding(c.UserID)
 		if !ok || h.PolicyID != c.PolicyID || c.PolicyID == "" || h.Warned == nil {
 			return nil, nil
 		}

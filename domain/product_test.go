@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -12,13 +13,15 @@ import (
 
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-// given folds events into a fresh product, as the service does on load.
-func given(evs ...events.Data) *domain.Product {
-	p := &domain.Product{ID: "e5"}
-	for i, d := range evs {
-		domain.EvolveProduct(p, events.New("ev", "contoso", events.Aggregate{Kind: events.KindProduct, ID: "e5"}, now,
+// given folds events into a fresh product e5, as the service does on load.
+func given(evs ...events.Data) *domain.Product { return fold("e5", evs...) }
+
+// fold folds events into a fresh product id, as the service does on load.
+func fold(id string, evs ...events.Data) *domain.Product {
+	p := &domain.Product{ID: domain.ProductID(id)}
+	for _, d := range evs {
+		domain.EvolveProduct(p, events.New("ev", "contoso", events.Aggregate{Kind: events.KindProduct, ID: id}, now,
 			events.Meta{CommandID: "c"}, d))
-		_ = i
 	}
 	return p
 }
@@ -207,5 +210,65 @@ func TestDecideAssignments(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tc.then)
 			}
 		})
+	}
+}
+
+// TestProductHolders: what a product's state says of its holders and
+// claimants after each kind of event.
+func TestProductHolders(t *testing.T) {
+	claimedAt := now.Add(-time.Hour)
+	claim := func(u, policy string) events.LicenseClaimed {
+		return events.LicenseClaimed{ProductID: "e5", UserID: u, PolicyID: policy, App: "teams", DisabledServices: []string{}, SigninID: "s", ClaimedAt: claimedAt}
+	}
+	unassign := func(u string) events.LicenseUnassigned { return events.LicenseUnassigned{ProductID: "e5", UserID: u} }
+	policySource := events.Source{Kind: events.SourcePolicy, Ref: "p1"}
+	warned := events.LicenseReclaimWarned{ProductID: "e5", UserID: "u1", PolicyID: "p1", LastSeen: claimedAt, ReclaimAt: now}
+
+	p := given(added, claim("u1", "p1"), events.LicenseAssigned{ProductID: "e5", UserID: "u2", DisabledServices: []string{}, Source: policySource}, warned)
+	if h, ok := p.Holding("u1"); !ok || h != (domain.Holding{Source: policySource, PolicyID: "p1", AssignedAt: claimedAt, Warned: h.Warned}) ||
+		h.Warned == nil || *h.Warned != (domain.ReclaimWarning{LastSeen: claimedAt, ReclaimAt: now}) {
+		t.Fatalf("u1 holds %+v %v, want the claim under p1 with its warning", h, ok)
+	}
+	// An assignment naming a policy as its source was not claimed.
+	if h, ok := p.Holding("u2"); !ok || h != (domain.Holding{Source: policySource, AssignedAt: now}) {
+		t.Fatalf("u2 holds %+v %v, want the assignment", h, ok)
+	}
+	if p.Assigned() != 2 || !p.ClaimedUnder("p1", "u1") || p.ClaimedUnder("p1", "u2") || p.Claimants("p1") != 1 {
+		t.Fatalf("assigned %d, claimants of p1 %d", p.Assigned(), p.Claimants("p1"))
+	}
+
+	// Taken back, u1 stays a claimant; claimed again, the warning is gone.
+	p = given(added, claim("u1", "p1"), warned, unassign("u1"))
+	if _, ok := p.Holding("u1"); ok || p.Holds("u1") || !p.ClaimedUnder("p1", "u1") || p.Claimants("p1") != 1 || p.Assigned() != 0 {
+		t.Fatalf("after the unassignment: holds %v, claimed under p1 %v", p.Holds("u1"), p.ClaimedUnder("p1", "u1"))
+	}
+	domain.EvolveProduct(p, events.Envelope{Data: claim("u1", "p1")})
+	if h, _ := p.Holding("u1"); h.Warned != nil || p.Claimants("p1") != 1 {
+		t.Fatalf("claimed again: warned %v, claimants %d", h.Warned, p.Claimants("p1"))
+	}
+
+	// Claims under more policies than a user has bits for.
+	var evs []events.Data
+	for i := range 70 {
+		evs = append(evs, claim("u1", fmt.Sprint("q", i)), unassign("u1"))
+	}
+	p = given(append([]events.Data{added}, append(evs, claim("u2", "q69"))...)...)
+	for i := range 70 {
+		if q := domain.PolicyID(fmt.Sprint("q", i)); !p.ClaimedUnder(q, "u1") || p.ClaimedUnder(q, "u3") {
+			t.Fatalf("claimed under %s: u1 %v, u3 %v", q, p.ClaimedUnder(q, "u1"), p.ClaimedUnder(q, "u3"))
+		}
+	}
+	if p.Claimants("q69") != 2 || p.Claimants("q0") != 1 || p.Claimants("q70") != 0 || p.Assigned() != 1 {
+		t.Fatalf("claimants q69 %d q0 %d q70 %d, assigned %d", p.Claimants("q69"), p.Claimants("q0"), p.Claimants("q70"), p.Assigned())
+	}
+	n := 0
+	for u, h := range p.Holdings() {
+		if u != "u2" || h.PolicyID != "q69" {
+			t.Fatalf("holdings yield %s %+v", u, h)
+		}
+		n++
+	}
+	if n != 1 {
+		t.Fatalf("holdings yield %d, want 1", n)
 	}
 }

@@ -277,7 +277,7 @@ func regrant(state StateOf, id UserID, groups []GroupID) []Emit {
 		}
 		for _, spec := range g.Products {
 			p := state(productAgg(ProductID(spec.ProductID))).(*Product)
-			if _, holds := p.Holders[id]; holds || granted[spec.ProductID] || !p.Exists() || p.Available() < 1 {
+			if p.Holds(id) || granted[spec.ProductID] || !p.Exists() || p.Available() < 1 {
 				continue
 			}
 			granted[spec.ProductID] = true
@@ -323,7 +323,7 @@ func release(state StateOf, id UserID, products []ProductID, reason string) []Em
 	for _, pid := range dedupe(products) {
 		pagg := productAgg(pid)
 		p := state(pagg).(*Product)
-		if _, ok := p.Holders[id]; ok {
+		if p.Holds(id) {
 			out = append(out, Emit{pagg, []events.Data{events.LicenseUnassigned{ProductID: string(pid), UserID: string(id), Reason: reason}}})
 		}
 	}

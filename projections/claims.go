@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -69,18 +71,24 @@ type ClaimReport struct {
 	Policies []PolicyReport `json:"policies"`
 }
 
+// claim is one claim in memory, 32 bytes: the policy is that of the
+// policyClaims holding it, the product is numbered in Claims.strs, the
+// time is Unix nanoseconds (of a UTC time).
 type claim struct {
-	Policy  string    `json:"policy"`
-	User    string    `json:"user"`
-	Product string    `json:"product"`
-	At      time.Time `json:"at"`
+	user    string
+	at      nanos
+	product uint32
 }
 
 type claimsTenant struct {
-	Claimed  map[string]*policyClaims `json:"claimed"` // by policy id
-	Policies map[string]*policyState  `json:"policies"`
-	Order    []string                 `json:"order"` // policy ids in creation order
-	Emails   map[string]string        `json:"emails"`
+	claimed  map[string]*policyClaims // by policy id
+	policies map[string]*policyState
+	order    []string // policy ids in creation order
+	emails   map[string]string
+}
+
+func newClaimsTenant() *claimsTenant {
+	return &claimsTenant{claimed: map[string]*policyClaims{}, policies: map[string]*policyState{}, emails: map[string]string{}}
 }
 
 // policyClaims are one policy's claims, kept so that a report costs in
@@ -88,42 +96,44 @@ type claimsTenant struct {
 // by product, and the claims themselves in time order for the two partial
 // days at the ends of a window and for the list of claimed users.
 type policyClaims struct {
-	Claims []claim                   `json:"claims"` // by At
-	Days   map[string]map[string]int `json:"days"`   // UTC date -> product -> claims
-	Total  int                       `json:"total"`
+	claims []claim                   // by at
+	days   map[string]map[string]int // UTC date -> product -> claims
+	total  int
 }
 
-func (pc *policyClaims) add(cl claim) {
-	i := len(pc.Claims)
-	for i > 0 && pc.Claims[i-1].At.After(cl.At) { // almost always appended at the end
+func (pc *policyClaims) add(cl claim, product string) {
+	i := len(pc.claims)
+	for i > 0 && pc.claims[i-1].at > cl.at { // almost always appended at the end
 		i--
 	}
-	pc.Claims = slices.Insert(pc.Claims, i, cl)
-	day := cl.At.Format(time.DateOnly)
-	if pc.Days[day] == nil {
-		pc.Days[day] = map[string]int{}
+	pc.claims = slices.Insert(pc.claims, i, cl)
+	day := cl.at.time().Format(time.DateOnly)
+	if pc.days[day] == nil {
+		pc.days[day] = map[string]int{}
 	}
-	pc.Days[day][cl.Product]++
-	pc.Total++
+	pc.days[day][product]++
+	pc.total++
 }
 
-// between returns the claims with from < At <= to, in time order.
+// between returns the claims with from < at <= to, in time order.
 func (pc *policyClaims) between(from, to time.Time) []claim {
-	i := sort.Search(len(pc.Claims), func(i int) bool { return pc.Claims[i].At.After(from) })
-	j := sort.Search(len(pc.Claims), func(i int) bool { return pc.Claims[i].At.After(to) })
-	return pc.Claims[i:max(i, j)]
+	i := sort.Search(len(pc.claims), func(i int) bool { return pc.claims[i].at.time().After(from) })
+	j := sort.Search(len(pc.claims), func(i int) bool { return pc.claims[i].at.time().After(to) })
+	return pc.claims[i:max(i, j)]
 }
 
 // Claims is the read model of licenses claimed under policies: the users
 // who claimed and the claim report. Claims stay counted after the license
-// is taken back or the policy turned off: they happened.
+// is taken back or the policy turned off: they happened. It grows with
+// every claim, so a claim is kept in 32 bytes (see claim).
 type Claims struct {
 	mu      sync.RWMutex
 	tenants map[string]*claimsTenant
+	strs    strTable // product ids
 }
 
 // NewClaims returns an empty Claims.
-func NewClaims() *Claims { return &Claims{tenants: map[string]*claimsTenant{}} }
+func NewClaims() *Claims { return &Claims{tenants: map[string]*claimsTenant{}, strs: newStrTable()} }
 
 // Name implements Projection.
 func (*Claims) Name() string { return NameClaims }
@@ -134,31 +144,36 @@ func (c *Claims) Apply(env events.Envelope) {
 	defer c.mu.Unlock()
 	t := c.tenants[env.Tenant]
 	if t == nil {
-		t = &claimsTenant{Claimed: map[string]*policyClaims{}, Policies: map[string]*policyState{}, Emails: map[string]string{}}
+		t = newClaimsTenant()
 		c.tenants[env.Tenant] = t
 	}
 	switch e := env.Data.(type) {
 	case events.LicenseClaimed, events.LicensesClaimed:
-		for _, c := range events.Claims(e) {
-			pc := t.Claimed[c.PolicyID]
-			if pc == nil {
-				pc = &policyClaims{Days: map[string]map[string]int{}}
-				t.Claimed[c.PolicyID] = pc
-			}
-			pc.add(claim{Policy: c.PolicyID, User: c.UserID, Product: c.ProductID, At: c.ClaimedAt.UTC()})
+		for _, cl := range events.Claims(e) {
+			c.add(t, cl.PolicyID, cl.UserID, cl.ProductID, cl.ClaimedAt)
 		}
 	case events.PolicyCreated:
-		if t.Policies[e.PolicyID] == nil {
-			t.Order = append(t.Order, e.PolicyID)
+		if t.policies[e.PolicyID] == nil {
+			t.order = append(t.order, e.PolicyID)
 		}
-		t.Policies[e.PolicyID] = &policyState{ID: e.PolicyID, Name: e.Name, App: e.App}
+		t.policies[e.PolicyID] = &policyState{ID: e.PolicyID, Name: e.Name, App: e.App}
 	case events.PolicyRenamed:
-		if p := t.Policies[e.PolicyID]; p != nil {
+		if p := t.policies[e.PolicyID]; p != nil {
 			p.Name = e.Name
 		}
 	case events.UserRegistered:
-		t.Emails[e.UserID] = e.Email
+		t.emails[e.UserID] = e.Email
 	}
+}
+
+func (c *Claims) add(t *claimsTenant, policy, user, product string, at time.Time) {
+	pc := t.claimed[policy]
+	if pc == nil {
+		pc = &policyClaims{days: map[string]map[string]int{}}
+		t.claimed[policy] = pc
+	}
+	p := c.strs.id(product)
+	pc.add(claim{user: user, at: nanosOf(at), product: p}, c.strs.str(p))
 }
 
 // PolicyClaims lists the users who claimed under policy at or after from,
@@ -167,15 +182,15 @@ func (c *Claims) PolicyClaims(tenant, policy string, from time.Time) ([]ClaimedU
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t := c.tenants[tenant]
-	if t == nil || t.Policies[policy] == nil {
+	if t == nil || t.policies[policy] == nil {
 		return nil, false
 	}
 	out := []ClaimedUser{}
-	if pc := t.Claimed[policy]; pc != nil {
+	if pc := t.claimed[policy]; pc != nil {
 		window := pc.between(from.Add(-1), time.Unix(1<<62, 0)) // at or after from
 		for i := len(window) - 1; i >= 0; i-- {
 			cl := window[i]
-			out = append(out, ClaimedUser{UserID: cl.User, Email: t.Emails[cl.User], ProductID: cl.Product, ClaimedAt: cl.At})
+			out = append(out, ClaimedUser{UserID: cl.user, Email: t.emails[cl.user], ProductID: c.strs.str(cl.product), ClaimedAt: cl.at.time()})
 		}
 	}
 	return out, true
@@ -200,14 +215,14 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 		cells     map[[2]string]int
 	}
 	per := map[string]*counts{}
-	for _, id := range t.Order {
+	for _, id := range t.order {
 		per[id] = &counts{byProduct: map[string]int{}, byDay: map[string]int{}, cells: map[[2]string]int{}}
 	}
 	// Whole days inside the window come from the per-day counts; the two
 	// days at its ends, which it covers only in part, from their claims.
 	firstDay, lastDay := from.Truncate(24*time.Hour), now.Truncate(24*time.Hour)
 	for id, k := range per {
-		pc := t.Claimed[id]
+		pc := t.claimed[id]
 		if pc == nil {
 			continue
 		}
@@ -219,7 +234,7 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 		}
 		for d := firstDay.Add(24 * time.Hour); d.Before(lastDay); d = d.Add(24 * time.Hour) {
 			day := d.Format(time.DateOnly)
-			for product, n := range pc.Days[day] {
+			for product, n := range pc.days[day] {
 				count(day, product, n)
 			}
 		}
@@ -228,13 +243,13 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 			ends = append(slices.Clone(ends), pc.between(lastDay.Add(-1), now)...)
 		}
 		for _, cl := range ends {
-			if cl.At.After(from) && !cl.At.After(now) {
-				count(cl.At.Format(time.DateOnly), cl.Product, 1)
+			if at := cl.at.time(); at.After(from) && !at.After(now) {
+				count(at.Format(time.DateOnly), c.strs.str(cl.product), 1)
 			}
 		}
 	}
-	for _, id := range t.Order {
-		p, k := t.Policies[id], per[id]
+	for _, id := range t.order {
+		p, k := t.policies[id], per[id]
 		pr := PolicyReport{PolicyID: id, Name: p.Name, App: p.App, Total: k.total,
 			ByProduct: []ProductClaimCount{}, ByDay: []DayCount{}}
 		for prod, n := range k.byProduct {
@@ -264,14 +279,85 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 // shape (see Snapshotter).
 func (*Claims) Version() int { return 2 }
 
+// claimsTenantJSON, policyClaimsJSON and claimJSON are the snapshot's
+// shape, which is that of version 2 before claims were kept compact.
+type claimsTenantJSON struct {
+	Claimed  map[string]*policyClaimsJSON `json:"claimed"` // by policy id
+	Policies map[string]*policyState      `json:"policies"`
+	Order    []string                     `json:"order"` // policy ids in creation order
+	Emails   map[string]string            `json:"emails"`
+}
+
+type policyClaimsJSON struct {
+	Claims []claimJSON               `json:"claims"` // by At
+	Days   map[string]map[string]int `json:"days"`   // UTC date -> product -> claims
+	Total  int                       `json:"total"`
+}
+
+type claimJSON struct {
+	Policy  string    `json:"policy"`
+	User    string    `json:"user"`
+	Product string    `json:"product"`
+	At      time.Time `json:"at"`
+}
+
 // Snapshot returns the claims read model's state as JSON.
 func (c *Claims) Snapshot() ([]byte, error) {
-	return snapshotJSON(&c.mu, c.tenants)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string]claimsTenantJSON, len(c.tenants))
+	for name, t := range c.tenants {
+		tj := claimsTenantJSON{Claimed: make(map[string]*policyClaimsJSON, len(t.claimed)), Policies: t.policies, Order: t.order, Emails: t.emails}
+		for policy, pc := range t.claimed {
+			pj := &policyClaimsJSON{Claims: make([]claimJSON, len(pc.claims)), Days: pc.days, Total: pc.total}
+			for i, cl := range pc.claims {
+				pj.Claims[i] = claimJSON{Policy: policy, User: cl.user, Product: c.strs.str(cl.product), At: cl.at.time()}
+			}
+			tj.Claimed[policy] = pj
+		}
+		out[name] = tj
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", NameClaims, err)
+	}
+	return b, nil
 }
 
 // Restore replaces the claims read model's state with a snapshot.
 func (c *Claims) Restore(b []byte) error {
-	return restoreJSON(NameClaims, &c.mu, b, &c.tenants)
+	var in map[string]claimsTenantJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return fmt.Errorf("restore %s: %w", NameClaims, err)
+	}
+	tenants, strs := make(map[string]*claimsTenant, len(in)), newStrTable()
+	for name, tj := range in {
+		t := &claimsTenant{claimed: make(map[string]*policyClaims, len(tj.Claimed)), policies: tj.Policies, order: tj.Order, emails: tj.Emails}
+		if t.policies == nil {
+			t.policies = map[string]*policyState{}
+		}
+		if t.emails == nil {
+			t.emails = map[string]string{}
+		}
+		for policy, pj := range tj.Claimed {
+			if pj == nil {
+				continue
+			}
+			pc := &policyClaims{claims: make([]claim, len(pj.Claims)), days: pj.Days, total: pj.Total}
+			if pc.days == nil {
+				pc.days = map[string]map[string]int{}
+			}
+			for i, cl := range pj.Claims {
+				pc.claims[i] = claim{user: cl.User, at: nanosOf(cl.At), product: strs.id(cl.Product)}
+			}
+			t.claimed[policy] = pc
+		}
+		tenants[name] = t
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.tenants, c.strs = tenants, strs
+	return nil
 }
 
 // ClaimCounts is how many licenses were ever claimed under each policy, by
@@ -281,12 +367,12 @@ func (c *Claims) ClaimCounts() map[string]map[string]int {
 	defer c.mu.RUnlock()
 	out := make(map[string]map[string]int, len(c.tenants))
 	for t, ct := range c.tenants {
-		counts := make(map[string]int, len(ct.Policies))
-		for id := range ct.Policies {
+		counts := make(map[string]int, len(ct.policies))
+		for id := range ct.policies {
 			counts[id] = 0
 		}
-		for id, pc := range ct.Claimed {
-			counts[id] += pc.Total
+		for id, pc := range ct.claimed {
+			counts[id] += pc.total
 		}
 		out[t] = counts
 	}
@@ -299,13 +385,14 @@ func (c *Claims) ProductClaims(tenant, product string, from, to time.Time) int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t := c.tenants[tenant]
-	if t == nil {
+	p, ok := c.strs.lookup(product)
+	if t == nil || !ok {
 		return 0
 	}
 	n := 0
-	for _, pc := range t.Claimed {
+	for _, pc := range t.claimed {
 		for _, cl := range pc.between(from, to) {
-			if cl.Product == product {
+			if cl.product == p {
 				n++
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -57,19 +56,28 @@ const (
 	opDel
 )
 
-// histEntry is HistoryEntry in memory, 80 bytes: strings that repeat
-// (types, actors, kinds, refs, group names, service lists) are indexes
-// into the read model's intern tables, times are Unix nanoseconds, and
-// what the detail needs is kept as fields, so no per-event JSON or
-// sentence is stored. Only the command id is the event's own.
+// histEntry is HistoryEntry in memory, 48 bytes: what is the event's
+// own (position, times, command id, the request, policy or group it
+// refers to) and the number of its shape, which holds what many entries
+// share. Strings that repeat are numbers in the read model's tables,
+// times are Unix nanoseconds, and what the detail needs is kept as
+// fields, so no per-event JSON or sentence is stored. Only the command id
+// is the event's own string.
 type histEntry struct {
-	pos      uint64
-	at       int64
-	since    int64  // assigned_at of the license an opSet entry sets
+	pos   uint64
+	at    int64
+	since int64 // assigned_at of the license an opSet entry sets
+	cmd   string
+	ref   uint32 // in strs
+	shape uint32 // in LicenseHistory.shapes
+}
+
+// histShape is the part of an entry that many entries share: all the
+// claims of a product under one version of a policy, say. Its strings
+// are numbers in LicenseHistory.strs, its service list in lists.
+type histShape struct {
 	version  uint64 // policy version
-	cmd      string
 	actor    uint32
-	ref      uint32
 	group    uint32 // group name
 	disabled uint32 // service list
 	typ      uint32
@@ -93,6 +101,7 @@ type historyPolicy struct {
 type historyTenant struct {
 	// users: user -> the entries of all their licenses, oldest first (one
 	// slice, not a map by product: most users have one or two entries).
+	// User ids are not interned: each is one key.
 	users    map[string][]histEntry
 	requests map[string]*historyRequest
 	policies map[string]*historyPolicy
@@ -105,12 +114,12 @@ type historyTenant struct {
 // entries say exactly what each event did to the license. It grows with
 // the events that touch licenses, so it is kept compact (see histEntry).
 type LicenseHistory struct {
-	mu      sync.RWMutex
-	tenants map[string]*historyTenant
-	names   []string          // intern table; names[0] is ""
-	nameIdx map[string]uint32 // name -> index in names
-	lists   [][]string        // service lists; lists[0] is nil
-	listIdx map[string]uint32 // joined list -> index in lists
+	mu       sync.RWMutex
+	tenants  map[string]*historyTenant
+	strs     strTable  // types, actors, kinds, refs, products, names
+	lists    listTable // disabled services
+	shapes   []histShape
+	shapeIdx map[histShape]uint32 // shape -> index in shapes
 }
 
 // NewLicenseHistory returns an empty LicenseHistory.
@@ -122,8 +131,8 @@ func NewLicenseHistory() *LicenseHistory {
 
 func (h *LicenseHistory) reset() {
 	h.tenants = map[string]*historyTenant{}
-	h.names, h.nameIdx = []string{""}, map[string]uint32{"": 0}
-	h.lists, h.listIdx = [][]string{nil}, map[string]uint32{}
+	h.strs, h.lists = newStrTable(), newListTable()
+	h.shapes, h.shapeIdx = nil, map[histShape]uint32{}
 }
 
 // Name implements Projection.
@@ -139,39 +148,11 @@ func (h *LicenseHistory) tenant(t string) *historyTenant {
 	return ht
 }
 
-// name interns s and returns its index.
-func (h *LicenseHistory) name(s string) uint32 {
-	if i, ok := h.nameIdx[s]; ok {
-		return i
-	}
-	s = strings.Clone(s)
-	i := uint32(len(h.names))
-	h.names = append(h.names, s)
-	h.nameIdx[s] = i
-	return i
-}
+// name interns s and returns its number.
+func (h *LicenseHistory) name(s string) uint32 { return h.strs.id(s) }
 
 // str interns s and returns the interned copy.
-func (h *LicenseHistory) str(s string) string { return h.names[h.name(s)] }
-
-// list interns a service list and returns its index.
-func (h *LicenseHistory) list(xs []string) uint32 {
-	if len(xs) == 0 {
-		return 0
-	}
-	k := strings.Join(xs, "\x00")
-	if i, ok := h.listIdx[k]; ok {
-		return i
-	}
-	v := make([]string, len(xs))
-	for i, x := range xs {
-		v[i] = h.str(x)
-	}
-	i := uint32(len(h.lists))
-	h.lists = append(h.lists, v)
-	h.listIdx[k] = i
-	return i
-}
+func (h *LicenseHistory) str(s string) string { return h.strs.intern(s) }
 
 // draft is an entry being built, with its strings not yet interned.
 type draft struct {
@@ -186,12 +167,17 @@ type draft struct {
 }
 
 func (h *LicenseHistory) add(t *historyTenant, user, product string, d draft) {
-	e := histEntry{pos: d.pos, at: d.at, since: d.since, version: d.version, cmd: d.cmd, actor: h.name(d.actor),
-		ref: h.name(d.ref), group: h.name(d.group), disabled: h.list(d.disabled), typ: h.name(d.typ),
-		kind: h.name(d.kind), product: h.name(product), op: d.op, place: uint8(min(d.place, 255))}
+	sh := histShape{version: d.version, actor: h.name(d.actor), group: h.name(d.group), disabled: h.lists.id(d.disabled, &h.strs),
+		typ: h.name(d.typ), kind: h.name(d.kind), product: h.name(product), op: d.op, place: uint8(min(d.place, 255))}
+	si, ok := h.shapeIdx[sh]
+	if !ok {
+		si = uint32(len(h.shapes))
+		h.shapes = append(h.shapes, sh)
+		h.shapeIdx[sh] = si
+	}
+	e := histEntry{pos: d.pos, at: d.at, since: d.since, cmd: d.cmd, ref: h.name(d.ref), shape: si}
 	es, ok := t.users[user]
 	if !ok {
-		user = h.str(user)
 		es = make([]histEntry, 0, 1)
 	}
 	t.users[user] = append(es, e)
@@ -199,13 +185,13 @@ func (h *LicenseHistory) add(t *historyTenant, user, product string, d draft) {
 
 // entries lists user's entries of product, oldest first.
 func (h *LicenseHistory) entries(t *historyTenant, user, product string) []histEntry {
-	p, ok := h.nameIdx[product]
+	p, ok := h.strs.lookup(product)
 	if !ok {
 		return nil
 	}
 	var out []histEntry
 	for _, e := range t.users[user] {
-		if e.product == p {
+		if h.shapes[e.shape].product == p {
 			out = append(out, e)
 		}
 	}
@@ -213,9 +199,9 @@ func (h *LicenseHistory) entries(t *historyTenant, user, product string) []histE
 }
 
 // held is the last entry that set the license, if it is still held.
-func held(es []histEntry) (histEntry, bool) {
+func (h *LicenseHistory) held(es []histEntry) (histEntry, bool) {
 	for i := len(es) - 1; i >= 0; i-- {
-		switch es[i].op {
+		switch h.shapes[es[i].shape].op {
 		case opSet:
 			return es[i], true
 		case opDel:
@@ -291,8 +277,9 @@ func (h *LicenseHistory) Apply(env events.Envelope) {
 		user, product := unassignedOf(e)
 		x := base
 		x.op, x.kind = opDel, events.SourceManual
-		if was, ok := held(h.entries(t, user, product)); ok {
-			x.kind, x.ref, x.version, x.place, x.group = h.names[was.kind], h.names[was.ref], was.version, int(was.place), h.names[was.group]
+		if was, ok := h.held(h.entries(t, user, product)); ok {
+			sh := h.shapes[was.shape]
+			x.kind, x.ref, x.version, x.place, x.group = h.strs.str(sh.kind), h.strs.str(was.ref), sh.version, int(sh.place), h.strs.str(sh.group)
 		}
 		h.add(t, user, product, x)
 	}
@@ -372,10 +359,11 @@ func Place(n int) string {
 }
 
 func (h *LicenseHistory) view(t *historyTenant, e histEntry) HistoryEntry {
-	kind, ref, actor := h.names[e.kind], h.names[e.ref], h.names[e.actor]
+	sh := h.shapes[e.shape]
+	kind, ref, actor, typ := h.strs.str(sh.kind), h.strs.str(e.ref), h.strs.str(sh.actor), h.strs.str(sh.typ)
 	o := Origin{Kind: kind, Ref: ref}
 	var what string
-	switch e.op {
+	switch sh.op {
 	case opSet:
 		what = "assigned"
 	case opDel:
@@ -397,25 +385,25 @@ func (h *LicenseHistory) view(t *historyTenant, e histEntry) HistoryEntry {
 		if o.DecidedBy != "" {
 			o.Detail += fmt.Sprintf(", approved by %s (position %d)", o.DecidedBy, o.DecisionPosition)
 		}
-		if e.op == opDel {
+		if sh.op == opDel {
 			o.Detail = "license from " + o.Detail + ", unassigned" + by
 		}
 	case events.SourcePolicy:
-		o.PolicyVersion, o.Place = e.version, Place(int(e.place))
-		o.Detail = fmt.Sprintf("policy %s (version %d)", ref, e.version)
+		o.PolicyVersion, o.Place = sh.version, Place(int(sh.place))
+		o.Detail = fmt.Sprintf("policy %s (version %d)", ref, sh.version)
 		if o.Place != "" {
 			o.Detail += ", " + o.Place + " product"
 		}
 		switch {
-		case e.op == opDel:
+		case sh.op == opDel:
 			o.Detail = "license claimed under " + o.Detail + ", unassigned" + by
-		case h.names[e.typ] == events.TypeQueuedUserGranted:
+		case typ == events.TypeQueuedUserGranted:
 			o.Detail = "granted from the queue of " + o.Detail
 		default:
 			o.Detail = "claimed under " + o.Detail
 		}
 	case events.SourceGroup:
-		o.GroupName = h.names[e.group]
+		o.GroupName = h.strs.str(sh.group)
 		o.Detail = "member of group " + ref
 		if o.GroupName != "" {
 			o.Detail += " (" + o.GroupName + ")"
@@ -426,7 +414,7 @@ func (h *LicenseHistory) view(t *historyTenant, e histEntry) HistoryEntry {
 	default:
 		o.Detail = "manually " + what + by
 	}
-	return HistoryEntry{Position: e.pos, At: time.Unix(0, e.at).UTC(), Type: h.names[e.typ], Actor: actor, CommandID: e.cmd, Origin: o}
+	return HistoryEntry{Position: e.pos, At: time.Unix(0, e.at).UTC(), Type: typ, Actor: actor, CommandID: e.cmd, Origin: o}
 }
 
 // LicensesAt lists the licenses user held once the events up to position
@@ -446,17 +434,18 @@ func (h *LicenseHistory) LicensesAt(tenant, user string, position uint64) []User
 		if e.pos > position {
 			break
 		}
-		if e.op != opNone {
-			last[e.product] = e
+		if sh := h.shapes[e.shape]; sh.op != opNone {
+			last[sh.product] = e
 		}
 	}
 	for _, e := range last {
-		if e.op != opSet {
+		sh := h.shapes[e.shape]
+		if sh.op != opSet {
 			continue
 		}
-		d := append([]string{}, h.lists[e.disabled]...)
-		out = append(out, UserLicense{ProductID: h.names[e.product], DisabledServices: d,
-			Source: events.Source{Kind: h.names[e.kind], Ref: h.names[e.ref]}, AssignedAt: time.Unix(0, e.since).UTC()})
+		d := append([]string{}, h.lists.list(sh.disabled)...)
+		out = append(out, UserLicense{ProductID: h.strs.str(sh.product), DisabledServices: d,
+			Source: events.Source{Kind: h.strs.str(sh.kind), Ref: h.strs.str(e.ref)}, AssignedAt: time.Unix(0, e.since).UTC()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
 	return out
@@ -501,10 +490,11 @@ func (h *LicenseHistory) Snapshot() ([]byte, error) {
 		for u, es := range t.users {
 			ps := map[string][]histEntryJSON{}
 			for _, e := range es {
-				product := h.names[e.product]
-				ps[product] = append(ps[product], histEntryJSON{Pos: e.pos, At: e.at, Since: e.since, Version: e.version, Cmd: e.cmd, Actor: h.names[e.actor],
-					Ref: h.names[e.ref], Group: h.names[e.group], Disabled: h.lists[e.disabled], Type: h.names[e.typ],
-					Kind: h.names[e.kind], Op: e.op, Place: int(e.place)})
+				sh := h.shapes[e.shape]
+				product := h.strs.str(sh.product)
+				ps[product] = append(ps[product], histEntryJSON{Pos: e.pos, At: e.at, Since: e.since, Version: sh.version, Cmd: e.cmd,
+					Actor: h.strs.str(sh.actor), Ref: h.strs.str(e.ref), Group: h.strs.str(sh.group), Disabled: h.lists.list(sh.disabled),
+					Type: h.strs.str(sh.typ), Kind: h.strs.str(sh.kind), Op: sh.op, Place: int(sh.place)})
 			}
 			tj.Users[u] = ps
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -162,29 +161,110 @@ type UserLicense struct {
 }
 
 // UserLicenses is the read model of the licenses each user holds. It is
-// kept compact, since it grows with every licensed user: per user a short
-// slice (no map), ids that repeat across users (products, policies,
-// requests, groups, source kinds, disabled services) interned, times as
-// Unix nanoseconds.
+// kept compact, since it grows with every licensed user: 24 bytes a
+// license, whose strings that repeat across users (products, source kinds
+// and refs, disabled services) are numbered in the read model's tables
+// and whose time is Unix nanoseconds; a user holding one license (most
+// of them) is one map entry, a user holding more a short slice.
 type UserLicenses struct {
 	mu      sync.RWMutex
-	tenants map[string]map[string][]heldLicense // tenant -> user -> licenses
-	strs    map[string]string                   // interned strings
-	lists   map[string][]string                 // interned service lists
+	tenants map[string]*userLicensesTenant
+	strs    strTable  // products, source kinds and refs
+	lists   listTable // disabled services
+}
+
+// userLicensesTenant holds each user's licenses in the order they got
+// them: in one when they hold one, in many when they hold more.
+type userLicensesTenant struct {
+	one  map[string]heldLicense
+	many map[string][]heldLicense
+}
+
+// held returns user's licenses.
+func (t *userLicensesTenant) held(user string) []heldLicense {
+	if t == nil {
+		return nil
+	}
+	if h, ok := t.one[user]; ok {
+		return []heldLicense{h}
+	}
+	return t.many[user]
+}
+
+// each calls f with each user and their licenses.
+func (t *userLicensesTenant) each(f func(user string, held []heldLicense)) {
+	if t == nil {
+		return
+	}
+	var one [1]heldLicense
+	for u, h := range t.one {
+		one[0] = h
+		f(u, one[:])
+	}
+	for u, held := range t.many {
+		f(u, held)
+	}
+}
+
+func (t *userLicensesTenant) len() int { return len(t.one) + len(t.many) }
+
+// set gives user h, in place of their license of the same product.
+func (t *userLicensesTenant) set(user string, h heldLicense) {
+	if cur, ok := t.one[user]; ok {
+		if cur.product == h.product {
+			t.one[user] = h
+			return
+		}
+		delete(t.one, user)
+		t.many[user] = []heldLicense{cur, h}
+		return
+	}
+	held, ok := t.many[user]
+	if !ok {
+		t.one[user] = h
+		return
+	}
+	for i := range held {
+		if held[i].product == h.product {
+			held[i] = h
+			return
+		}
+	}
+	t.many[user] = append(held, h)
+}
+
+// drop takes user's license of product back.
+func (t *userLicensesTenant) drop(user string, product uint32) {
+	if cur, ok := t.one[user]; ok {
+		if cur.product == product {
+			delete(t.one, user)
+		}
+		return
+	}
+	held := slices.DeleteFunc(t.many[user], func(h heldLicense) bool { return h.product == product })
+	switch len(held) {
+	case 0:
+		delete(t.many, user)
+	case 1:
+		delete(t.many, user)
+		t.one[user] = held[0]
+	default:
+		t.many[user] = held
+	}
 }
 
 // heldLicense is UserLicense in memory.
 type heldLicense struct {
-	product  string
-	kind     string
-	ref      string
-	disabled []string
-	at       int64
+	at       int64  // AssignedAt, Unix nanoseconds
+	product  uint32 // in strs
+	kind     uint32 // in strs
+	ref      uint32 // in strs
+	disabled uint32 // in lists
 }
 
 // NewUserLicenses returns an empty UserLicenses.
 func NewUserLicenses() *UserLicenses {
-	return &UserLicenses{tenants: map[string]map[string][]heldLicense{}, strs: map[string]string{}, lists: map[string][]string{}}
+	return &UserLicenses{tenants: map[string]*userLicensesTenant{}, strs: newStrTable(), lists: newListTable()}
 }
 
 // Name implements Projection.
@@ -212,40 +292,12 @@ func (ul *UserLicenses) Apply(env events.Envelope) {
 			user, product = e.UserID, e.ProductID
 		}
 		ul.mu.Lock()
-		users := ul.tenants[env.Tenant]
-		held := slices.DeleteFunc(users[user], func(h heldLicense) bool { return h.product == product })
-		if len(held) == 0 {
-			delete(users, user)
-		} else {
-			users[user] = held
+		defer ul.mu.Unlock()
+		p, ok := ul.strs.lookup(product)
+		if t := ul.tenants[env.Tenant]; ok && t != nil {
+			t.drop(user, p)
 		}
-		ul.mu.Unlock()
 	}
-}
-
-func (ul *UserLicenses) str(s string) string {
-	if v, ok := ul.strs[s]; ok {
-		return v
-	}
-	s = strings.Clone(s)
-	ul.strs[s] = s
-	return s
-}
-
-func (ul *UserLicenses) list(xs []string) []string {
-	if len(xs) == 0 {
-		return nil
-	}
-	k := strings.Join(xs, "\x00")
-	if v, ok := ul.lists[k]; ok {
-		return v
-	}
-	v := make([]string, len(xs))
-	for i, x := range xs {
-		v[i] = ul.str(x)
-	}
-	ul.lists[k] = v
-	return v
 }
 
 func (ul *UserLicenses) set(tenant, user string, l UserLicense) {
@@ -255,33 +307,22 @@ func (ul *UserLicenses) set(tenant, user string, l UserLicense) {
 }
 
 func (ul *UserLicenses) setLocked(tenant, user string, l UserLicense) {
-	users := ul.tenants[tenant]
-	if users == nil {
-		users = map[string][]heldLicense{}
-		ul.tenants[tenant] = users
+	t := ul.tenants[tenant]
+	if t == nil {
+		t = &userLicensesTenant{one: map[string]heldLicense{}, many: map[string][]heldLicense{}}
+		ul.tenants[tenant] = t
 	}
-	h := heldLicense{product: ul.str(l.ProductID), kind: ul.str(l.Source.Kind), ref: ul.str(l.Source.Ref),
-		disabled: ul.list(l.DisabledServices), at: l.AssignedAt.UnixNano()}
-	held := users[user]
-	for i := range held {
-		if held[i].product == h.product {
-			held[i] = h
-			return
-		}
-	}
-	if held == nil {
-		held = make([]heldLicense, 0, 1)
-	}
-	users[user] = append(held, h)
+	t.set(user, heldLicense{at: l.AssignedAt.UnixNano(), product: ul.strs.id(l.ProductID), kind: ul.strs.id(l.Source.Kind),
+		ref: ul.strs.id(l.Source.Ref), disabled: ul.lists.id(l.DisabledServices, &ul.strs)})
 }
 
-func (h heldLicense) view() UserLicense {
-	d := slices.Clone(h.disabled)
+func (ul *UserLicenses) view(h heldLicense) UserLicense {
+	d := slices.Clone(ul.lists.list(h.disabled))
 	if d == nil {
 		d = []string{}
 	}
-	return UserLicense{ProductID: h.product, DisabledServices: d, Source: events.Source{Kind: h.kind, Ref: h.ref},
-		AssignedAt: time.Unix(0, h.at).UTC()}
+	return UserLicense{ProductID: ul.strs.str(h.product), DisabledServices: d,
+		Source: events.Source{Kind: ul.strs.str(h.kind), Ref: ul.strs.str(h.ref)}, AssignedAt: time.Unix(0, h.at).UTC()}
 }
 
 // Version implements Snapshotter: 2 since licenses are kept as a list per
@@ -293,16 +334,16 @@ func (ul *UserLicenses) Snapshot() ([]byte, error) {
 	ul.mu.RLock()
 	defer ul.mu.RUnlock()
 	out := make(map[string]map[string][]UserLicense, len(ul.tenants))
-	for t, users := range ul.tenants {
-		m := make(map[string][]UserLicense, len(users))
-		for u, held := range users {
+	for name, t := range ul.tenants {
+		m := make(map[string][]UserLicense, t.len())
+		t.each(func(u string, held []heldLicense) {
 			ls := make([]UserLicense, len(held))
 			for i, h := range held {
-				ls[i] = h.view()
+				ls[i] = ul.view(h)
 			}
 			m[u] = ls
-		}
-		out[t] = m
+		})
+		out[name] = m
 	}
 	return json.Marshal(out)
 }
@@ -315,7 +356,7 @@ func (ul *UserLicenses) Restore(b []byte) error {
 	}
 	ul.mu.Lock()
 	defer ul.mu.Unlock()
-	ul.tenants, ul.strs, ul.lists = map[string]map[string][]heldLicense{}, map[string]string{}, map[string][]string{}
+	ul.tenants, ul.strs, ul.lists = map[string]*userLicensesTenant{}, newStrTable(), newListTable()
 	for t, users := range in {
 		for u, ls := range users {
 			for _, l := range ls {
@@ -330,10 +371,10 @@ func (ul *UserLicenses) Restore(b []byte) error {
 func (ul *UserLicenses) Licenses(tenant, user string) []UserLicense {
 	ul.mu.RLock()
 	defer ul.mu.RUnlock()
-	held := ul.tenants[tenant][user]
+	held := ul.tenants[tenant].held(user)
 	out := make([]UserLicense, 0, len(held))
 	for _, h := range held {
-		out = append(out, h.view())
+		out = append(out, ul.view(h))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ProductID < out[j].ProductID })
 	return out
@@ -350,13 +391,17 @@ func (ul *UserLicenses) Holders(tenant, product string) []ProductHolder {
 	ul.mu.RLock()
 	defer ul.mu.RUnlock()
 	out := []ProductHolder{}
-	for user, held := range ul.tenants[tenant] {
+	p, ok := ul.strs.lookup(product)
+	if !ok {
+		return out
+	}
+	ul.tenants[tenant].each(func(user string, held []heldLicense) {
 		for _, h := range held {
-			if h.product == product {
-				out = append(out, ProductHolder{UserID: user, UserLicense: h.view()})
+			if h.product == p {
+				out = append(out, ProductHolder{UserID: user, UserLicense: ul.view(h)})
 			}
 		}
-	}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].UserID < out[j].UserID })
 	return out
 }

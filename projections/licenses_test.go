@@ -78,6 +78,68 @@ func TestUserLicenses(t *testing.T) {
 	}
 }
 
+// TestUserLicensesComeAndGo: a user's licenses as they get more, lose
+// some, get one again in place of another and lose all; the holders of a
+// product and a restored read model agree at each step.
+func TestUserLicensesComeAndGo(t *testing.T) {
+	manual := events.Source{Kind: "manual"}
+	assign := func(p string, disabled ...string) events.Envelope {
+		return env("contoso", events.KindProduct, p, events.LicenseAssigned{ProductID: p, UserID: "u1", DisabledServices: disabled, Source: manual})
+	}
+	unassign := func(p string) events.Envelope {
+		return env("contoso", events.KindProduct, p, events.LicenseUnassigned{ProductID: p, UserID: "u1"})
+	}
+	lic := func(p string, disabled ...string) projections.UserLicense {
+		if disabled == nil {
+			disabled = []string{}
+		}
+		return projections.UserLicense{ProductID: p, DisabledServices: disabled, Source: manual, AssignedAt: t0}
+	}
+	ul := projections.NewUserLicenses()
+	for i, step := range []struct {
+		apply events.Envelope
+		want  []projections.UserLicense
+	}{
+		{assign("e5"), []projections.UserLicense{lic("e5")}},
+		{assign("e5", "chat"), []projections.UserLicense{lic("e5", "chat")}},
+		{assign("e3"), []projections.UserLicense{lic("e3"), lic("e5", "chat")}},
+		{assign("visio"), []projections.UserLicense{lic("e3"), lic("e5", "chat"), lic("visio")}},
+		{assign("e3", "mail"), []projections.UserLicense{lic("e3", "mail"), lic("e5", "chat"), lic("visio")}},
+		{unassign("e5"), []projections.UserLicense{lic("e3", "mail"), lic("visio")}},
+		{unassign("nope"), []projections.UserLicense{lic("e3", "mail"), lic("visio")}},
+		{unassign("e3"), []projections.UserLicense{lic("visio")}},
+		{assign("e5"), []projections.UserLicense{lic("e5"), lic("visio")}},
+		{unassign("visio"), []projections.UserLicense{lic("e5")}},
+		{unassign("e5"), []projections.UserLicense{}},
+	} {
+		ul.Apply(step.apply)
+		b, err := ul.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		restored := projections.NewUserLicenses()
+		if err := restored.Restore(b); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*projections.UserLicenses{ul, restored} {
+			if got := m.Licenses("contoso", "u1"); !reflect.DeepEqual(got, step.want) {
+				t.Fatalf("step %d: got  %+v\nwant %+v", i, got, step.want)
+			}
+			for _, p := range []string{"e3", "e5", "visio"} {
+				var want []projections.ProductHolder
+				for _, l := range step.want {
+					if l.ProductID == p {
+						want = append(want, projections.ProductHolder{UserID: "u1", UserLicense: l})
+					}
+				}
+				if got := m.Holders("contoso", p); len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+					t.Fatalf("step %d: holders of %s: got %+v, want %+v", i, p, got, want)
+				}
+			}
+		}
+	}
+}
+
 // TestUnknownEventsAreSkipped: a read model must never fail on an event it
 // does not use, including events for products it has never seen.
 func TestUnknownEventsAreSkipped(t *testing.T) {

@@ -1,6 +1,8 @@
 package projections
 
 import (
+	"encoding/json"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -15,16 +17,23 @@ var _ Snapshotter = (*ReclaimCandidates)(nil)
 
 // ReclaimCandidates is the read model the reclaim reactor works from: the
 // licenses claimed under auto-claim policies, when each was claimed, any
-// reclaim warning pending on it, and each policy's reclaim settings.
+// reclaim warning pending on it, and each policy's reclaim settings. It
+// grows with every claimed user, so it is kept compact: per license a map
+// entry of 16 bytes by product and user, policies numbered, the claim time
+// as Unix nanoseconds, and the few pending warnings in a map of their own.
 type ReclaimCandidates struct {
 	mu      sync.RWMutex
 	tenants map[string]*reclaimTenant
+	strs    strTable // product and policy ids
 }
 
 type reclaimTenant struct {
-	AutoClaim bool                       `json:"auto_claim,omitempty"`
-	Policies  map[string]*reclaimPolicy  `json:"policies"`
-	Licenses  map[string]*reclaimLicense `json:"licenses"` // by product + "\x00" + user
+	autoClaim bool
+	policies  map[string]*reclaimPolicy
+	// licenses: product -> user -> the license they claimed.
+	licenses map[string]map[string]reclaimLicense
+	// warned: the licenses with a reclaim warning pending.
+	warned map[reclaimKey]reclaimWarning
 }
 
 type reclaimPolicy struct {
@@ -35,15 +44,14 @@ type reclaimPolicy struct {
 }
 
 type reclaimLicense struct {
-	ProductID string    `json:"product_id"`
-	UserID    string    `json:"user_id"`
-	PolicyID  string    `json:"policy_id"`
-	App       string    `json:"app"`
-	ClaimedAt time.Time `json:"claimed_at"`
-	// WarnedLastSeen and ReclaimAt are the pending warning's (zero: none).
-	WarnedLastSeen time.Time `json:"warned_last_seen,omitzero"`
-	ReclaimAt      time.Time `json:"reclaim_at,omitzero"`
+	claimedAt nanos
+	policy    uint32 // in ReclaimCandidates.strs
 }
+
+type reclaimKey struct{ product, user string }
+
+// reclaimWarning is a pending warning's last sign-in and due time.
+type reclaimWarning struct{ lastSeen, reclaimAt time.Time }
 
 // ReclaimCandidate is a license that may be due for a reclaim warning or a
 // reclaim, with its policy's settings.
@@ -61,43 +69,63 @@ type ReclaimCandidate struct {
 
 // NewReclaimCandidates returns an empty read model.
 func NewReclaimCandidates() *ReclaimCandidates {
-	return &ReclaimCandidates{tenants: map[string]*reclaimTenant{}}
+	return &ReclaimCandidates{tenants: map[string]*reclaimTenant{}, strs: newStrTable()}
 }
 
 // Name implements Projection.
 func (*ReclaimCandidates) Name() string { return NameReclaimCandidates }
 
+func (rc *ReclaimCandidates) tenant(name string) *reclaimTenant {
+	t := rc.tenants[name]
+	if t == nil {
+		t = &reclaimTenant{policies: map[string]*reclaimPolicy{}, licenses: map[string]map[string]reclaimLicense{},
+			warned: map[reclaimKey]reclaimWarning{}}
+		rc.tenants[name] = t
+	}
+	return t
+}
+
+// claimed records user's license of product claimed under policy at at,
+// with no warning pending.
+func (rc *ReclaimCandidates) claimed(t *reclaimTenant, product, user, policy string, at time.Time) {
+	users := t.licenses[product]
+	if users == nil {
+		users = map[string]reclaimLicense{}
+		t.licenses[rc.strs.intern(product)] = users
+	}
+	users[user] = reclaimLicense{claimedAt: nanosOf(at), policy: rc.strs.id(policy)}
+	delete(t.warned, reclaimKey{product, user})
+}
+
 // Apply implements Projection.
 func (rc *ReclaimCandidates) Apply(env events.Envelope) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	t := rc.tenants[env.Tenant]
-	if t == nil {
-		t = &reclaimTenant{Policies: map[string]*reclaimPolicy{}, Licenses: map[string]*reclaimLicense{}}
-		rc.tenants[env.Tenant] = t
+	t := rc.tenant(env.Tenant)
+	drop := func(product, user string) {
+		delete(t.licenses[product], user)
+		delete(t.warned, reclaimKey{product, user})
 	}
-	drop := func(product, user string) { delete(t.Licenses, product+"\x00"+user) }
 	switch e := env.Data.(type) {
 	case events.AutoClaimSettingChanged:
-		t.AutoClaim = e.Enabled
+		t.autoClaim = e.Enabled
 	case events.PolicyCreated:
-		t.Policies[e.PolicyID] = &reclaimPolicy{App: e.App, Enabled: e.Enabled}
+		t.policies[e.PolicyID] = &reclaimPolicy{App: e.App, Enabled: e.Enabled}
 	case events.PolicyStatusChanged:
-		if p := t.Policies[e.PolicyID]; p != nil {
+		if p := t.policies[e.PolicyID]; p != nil {
 			p.Enabled = e.Enabled
 		}
 	case events.PolicyLimitsChanged:
-		if p := t.Policies[e.PolicyID]; p != nil {
+		if p := t.policies[e.PolicyID]; p != nil {
 			p.ReclaimAfterDays, p.ReclaimWarnDays = e.ReclaimAfterDays, e.ReclaimWarnDays
 		}
 	case events.LicenseClaimed, events.LicensesClaimed:
 		for _, c := range events.Claims(e) {
-			t.Licenses[c.ProductID+"\x00"+c.UserID] = &reclaimLicense{ProductID: c.ProductID, UserID: c.UserID, PolicyID: c.PolicyID,
-				App: c.App, ClaimedAt: c.ClaimedAt}
+			rc.claimed(t, c.ProductID, c.UserID, c.PolicyID, c.ClaimedAt)
 		}
 	case events.LicenseReclaimWarned:
-		if l := t.Licenses[e.ProductID+"\x00"+e.UserID]; l != nil {
-			l.WarnedLastSeen, l.ReclaimAt = e.LastSeen, e.ReclaimAt
+		if _, ok := t.licenses[e.ProductID][e.UserID]; ok {
+			t.warned[reclaimKey{e.ProductID, e.UserID}] = reclaimWarning{lastSeen: e.LastSeen, reclaimAt: e.ReclaimAt}
 		}
 	case events.LicenseUnassigned:
 		drop(e.ProductID, e.UserID)
@@ -120,29 +148,37 @@ func (rc *ReclaimCandidates) Due(now time.Time) []ReclaimCandidate {
 	defer rc.mu.RUnlock()
 	var out []ReclaimCandidate
 	for tenant, t := range rc.tenants {
-		if !t.AutoClaim {
+		if !t.autoClaim {
 			continue
 		}
-		for _, l := range t.Licenses {
-			p := t.Policies[l.PolicyID]
-			if p == nil || !p.Enabled || p.ReclaimAfterDays == nil {
-				continue
+		for product, users := range t.licenses {
+			for user, l := range users {
+				policy := rc.strs.str(l.policy)
+				p := t.policies[policy]
+				if p == nil || !p.Enabled || p.ReclaimAfterDays == nil {
+					continue
+				}
+				after := *p.ReclaimAfterDays
+				warn := min(DefaultReclaimWarnDays, after-1)
+				if p.ReclaimWarnDays != nil {
+					warn = *p.ReclaimWarnDays
+				}
+				var w reclaimWarning
+				if len(t.warned) > 0 {
+					w = t.warned[reclaimKey{product, user}]
+				}
+				claimedAt := l.claimedAt.time()
+				since := claimedAt
+				if w.lastSeen.After(since) {
+					since = w.lastSeen
+				}
+				if now.Before(since.AddDate(0, 0, after-warn)) && (w.reclaimAt.IsZero() || now.Before(w.reclaimAt)) {
+					continue
+				}
+				out = append(out, ReclaimCandidate{Tenant: tenant, ProductID: product, UserID: user, PolicyID: policy,
+					App: p.App, ClaimedAt: claimedAt, AfterDays: after, WarnDays: warn, Warned: !w.reclaimAt.IsZero(),
+					WarnedLastSeen: w.lastSeen, ReclaimAt: w.reclaimAt})
 			}
-			after := *p.ReclaimAfterDays
-			warn := min(DefaultReclaimWarnDays, after-1)
-			if p.ReclaimWarnDays != nil {
-				warn = *p.ReclaimWarnDays
-			}
-			since := l.ClaimedAt
-			if l.WarnedLastSeen.After(since) {
-				since = l.WarnedLastSeen
-			}
-			if now.Before(since.AddDate(0, 0, after-warn)) && (l.ReclaimAt.IsZero() || now.Before(l.ReclaimAt)) {
-				continue
-			}
-			out = append(out, ReclaimCandidate{Tenant: tenant, ProductID: l.ProductID, UserID: l.UserID, PolicyID: l.PolicyID,
-				App: p.App, ClaimedAt: l.ClaimedAt, AfterDays: after, WarnDays: warn, Warned: !l.ReclaimAt.IsZero(),
-				WarnedLastSeen: l.WarnedLastSeen, ReclaimAt: l.ReclaimAt})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -158,13 +194,74 @@ func (rc *ReclaimCandidates) Due(now time.Time) []ReclaimCandidate {
 	return out
 }
 
-// Version implements Snapshotter.
-func (*ReclaimCandidates) Version() int { return 1 }
+// Version implements Snapshotter: 2 since licenses are kept by product
+// and user, without their app.
+func (*ReclaimCandidates) Version() int { return 2 }
+
+type reclaimTenantJSON struct {
+	AutoClaim bool                      `json:"auto_claim,omitempty"`
+	Policies  map[string]*reclaimPolicy `json:"policies"`
+	// Licenses: product -> user -> license.
+	Licenses map[string]map[string]reclaimLicenseJSON `json:"licenses"`
+}
+
+type reclaimLicenseJSON struct {
+	PolicyID  string    `json:"policy_id"`
+	ClaimedAt time.Time `json:"claimed_at"`
+	// WarnedLastSeen and ReclaimAt are the pending warning's (zero: none).
+	WarnedLastSeen time.Time `json:"warned_last_seen,omitzero"`
+	ReclaimAt      time.Time `json:"reclaim_at,omitzero"`
+}
 
 // Snapshot implements Snapshotter.
-func (rc *ReclaimCandidates) Snapshot() ([]byte, error) { return snapshotJSON(&rc.mu, rc.tenants) }
+func (rc *ReclaimCandidates) Snapshot() ([]byte, error) {
+	rc.mu.RLock()
+	defer rc.mu.RUnlock()
+	out := make(map[string]reclaimTenantJSON, len(rc.tenants))
+	for name, t := range rc.tenants {
+		tj := reclaimTenantJSON{AutoClaim: t.autoClaim, Policies: t.policies, Licenses: make(map[string]map[string]reclaimLicenseJSON, len(t.licenses))}
+		for product, users := range t.licenses {
+			us := make(map[string]reclaimLicenseJSON, len(users))
+			for user, l := range users {
+				w := t.warned[reclaimKey{product, user}]
+				us[user] = reclaimLicenseJSON{PolicyID: rc.strs.str(l.policy), ClaimedAt: l.claimedAt.time(), WarnedLastSeen: w.lastSeen, ReclaimAt: w.reclaimAt}
+			}
+			tj.Licenses[product] = us
+		}
+		out[name] = tj
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", NameReclaimCandidates, err)
+	}
+	return b, nil
+}
 
 // Restore implements Snapshotter.
 func (rc *ReclaimCandidates) Restore(b []byte) error {
-	return restoreJSON(NameReclaimCandidates, &rc.mu, b, &rc.tenants)
+	var in map[string]reclaimTenantJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return fmt.Errorf("restore %s: %w", NameReclaimCandidates, err)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.tenants, rc.strs = map[string]*reclaimTenant{}, newStrTable()
+	for name, tj := range in {
+		t := rc.tenant(name)
+		t.autoClaim = tj.AutoClaim
+		for id, p := range tj.Policies {
+			if p != nil {
+				t.policies[id] = p
+			}
+		}
+		for product, users := range tj.Licenses {
+			for user, l := range users {
+				rc.claimed(t, product, user, l.PolicyID, l.ClaimedAt)
+				if !l.WarnedLastSeen.IsZero() || !l.ReclaimAt.IsZero() {
+					t.warned[reclaimKey{rc.strs.intern(product), user}] = reclaimWarning{lastSeen: l.WarnedLastSeen, reclaimAt: l.ReclaimAt}
+				}
+			}
+		}
+	}
+	return nil
 }
