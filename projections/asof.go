@@ -200,14 +200,14 @@ func (x *AsOfIndex) Snapshot() ([]byte, error) {
 		}
 		out.Tenants[name] = asOfTenantJSON{Counts: cur.Counts, Policies: cur.Policies, Since: t.since, Spacing: t.spacing, Marks: t.marks}
 	}
-	return json.Marshal(out)
+	return marshalSnapshot(out)
 }
 
 // Restore implements Snapshotter. A snapshot taken with another spacing of
 // marks keeps its marks; new marks follow this index's spacing.
 func (x *AsOfIndex) Restore(b []byte) error {
 	var in asOfJSON
-	if err := json.Unmarshal(b, &in); err != nil {
+	if err := unmarshalSnapshot(b, &in); err != nil {
 		return fmt.Errorf("restore %s: %w", NameAsOfIndex, err)
 	}
 	tenants := make(map[string]*asOfTenant, len(in.Tenants))

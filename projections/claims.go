@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -317,7 +316,7 @@ func (c *Claims) Snapshot() ([]byte, error) {
 		}
 		out[name] = tj
 	}
-	b, err := json.Marshal(out)
+	b, err := marshalSnapshot(out)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", NameClaims, err)
 	}
@@ -327,7 +326,7 @@ func (c *Claims) Snapshot() ([]byte, error) {
 // Restore replaces the claims read model's state with a snapshot.
 func (c *Claims) Restore(b []byte) error {
 	var in map[string]claimsTenantJSON
-	if err := json.Unmarshal(b, &in); err != nil {
+	if err := unmarshalSnapshot(b, &in); err != nil {
 		return fmt.Errorf("restore %s: %w", NameClaims, err)
 	}
 	tenants, strs := make(map[string]*claimsTenant, len(in)), newStrTable()

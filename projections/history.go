@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -500,7 +499,7 @@ func (h *LicenseHistory) Snapshot() ([]byte, error) {
 		}
 		out[name] = tj
 	}
-	b, err := json.Marshal(out)
+	b, err := marshalSnapshot(out)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", NameLicenseHistory, err)
 	}
@@ -510,7 +509,7 @@ func (h *LicenseHistory) Snapshot() ([]byte, error) {
 // Restore implements Snapshotter; repeated strings are interned again.
 func (h *LicenseHistory) Restore(b []byte) error {
 	var in map[string]historyTenantJSON
-	if err := json.Unmarshal(b, &in); err != nil {
+	if err := unmarshalSnapshot(b, &in); err != nil {
 		return fmt.Errorf("restore %s: %w", NameLicenseHistory, err)
 	}
 	h.mu.Lock()

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -345,13 +344,13 @@ func (ul *UserLicenses) Snapshot() ([]byte, error) {
 		})
 		out[name] = m
 	}
-	return json.Marshal(out)
+	return marshalSnapshot(out)
 }
 
 // Restore implements Snapshotter.
 func (ul *UserLicenses) Restore(b []byte) error {
 	var in map[string]map[string][]UserLicense
-	if err := json.Unmarshal(b, &in); err != nil {
+	if err := unmarshalSnapshot(b, &in); err != nil {
 		return fmt.Errorf("restore %s: %w", NameUserLicenses, err)
 	}
 	ul.mu.Lock()

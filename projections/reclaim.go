@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -230,7 +229,7 @@ func (rc *ReclaimCandidates) Snapshot() ([]byte, error) {
 		}
 		out[name] = tj
 	}
-	b, err := json.Marshal(out)
+	b, err := marshalSnapshot(out)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", NameReclaimCandidates, err)
 	}
@@ -240,7 +239,7 @@ func (rc *ReclaimCandidates) Snapshot() ([]byte, error) {
 // Restore implements Snapshotter.
 func (rc *ReclaimCandidates) Restore(b []byte) error {
 	var in map[string]reclaimTenantJSON
-	if err := json.Unmarshal(b, &in); err != nil {
+	if err := unmarshalSnapshot(b, &in); err != nil {
 		return fmt.Errorf("restore %s: %w", NameReclaimCandidates, err)
 	}
 	rc.mu.Lock()
