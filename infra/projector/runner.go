@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/seatflow/seatflow/events"
 	"github.com/seatflow/seatflow/projections"
@@ -446,10 +447,19 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 			return nil
 		}
 	}
+	// The models are independent: restore them on every processor.
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, p := range r.cfg.Projections {
-		if err := p.(projections.Snapshotter).Restore(cp.Models[p.Name()].State); err != nil {
-			return &restoreError{fmt.Errorf("projector: restore %s from the checkpoint at %d: %w", p.Name(), cp.Position, err)}
-		}
+		g.Go(func() error {
+			if err := p.(projections.Snapshotter).Restore(cp.Models[p.Name()].State); err != nil {
+				return fmt.Errorf("projector: restore %s from the checkpoint at %d: %w", p.Name(), cp.Position, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return &restoreError{err}
 	}
 	r.mu.Lock()
 	r.position, r.resumed, r.saved = cp.Position, cp.Position, cp.Position
@@ -469,15 +479,29 @@ func (r *Runner) checkpoint(ctx context.Context, why string) {
 	if pos == 0 || pos == r.saved {
 		return
 	}
+	// Nothing is applied meanwhile, so the snapshots, taken on every
+	// processor, agree with pos.
+	states := make([]ModelState, len(r.cfg.Projections))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range r.cfg.Projections {
+		g.Go(func() error {
+			sp := p.(projections.Snapshotter)
+			b, err := sp.Snapshot()
+			if err != nil {
+				return fmt.Errorf("snapshot %s: %w", p.Name(), err)
+			}
+			states[i] = ModelState{Version: sp.Version(), State: b}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		r.log.Error("projections: snapshot failed", "err", err)
+		return
+	}
 	cp := Checkpoint{Position: pos, StreamCreated: r.streamCreated, Models: map[string]ModelState{}}
-	for _, p := range r.cfg.Projections {
-		sp := p.(projections.Snapshotter)
-		b, err := sp.Snapshot()
-		if err != nil {
-			r.log.Error("projections: snapshot failed", "model", p.Name(), "err", err)
-			return
-		}
-		cp.Models[p.Name()] = ModelState{Version: sp.Version(), State: b}
+	for i, p := range r.cfg.Projections {
+		cp.Models[p.Name()] = states[i]
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
