@@ -58,14 +58,19 @@ func TestDurableConsumerOutlivesTheRouter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Run as the service does, with wmrouter.Run: it drains the
+		// connection before it stops the router, so no delivery races the
+		// subscriber's close (watermill-nats closes its output channel when
+		// its context ends, and a delivery in flight then panics).
 		rctx, rcancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- r.Run(rctx) }()
+		go func() { done <- wmrouter.Run(rctx, r, nc) }()
 		<-r.Running()
 		return func() {
 			rcancel()
-			<-done
-			_ = r.Close()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
 		}
 	}
 	stop := run()
