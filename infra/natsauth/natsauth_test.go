@@ -378,7 +378,8 @@ func testGuards(t *testing.T, b *bus) {
 		select {
 		case <-closed:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("connection of a revoked credential still open after 10s (status %v)", nc.Status())
+			t.Fatalf("connection of a revoked credential still open after 10s (status %v, connected to %s, %d reconnects)",
+				nc.Status(), nc.ConnectedUrl(), nc.Stats().Reconnects)
 		}
 		t.Logf("revoked connection closed %s after the push", time.Since(start).Round(time.Millisecond))
 		if nc2, err := nats.Connect(b.url, opt, nats.NoReconnect()); err == nil {
