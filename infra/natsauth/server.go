@@ -136,7 +136,24 @@ func CredsOption(creds []byte) (nats.Option, error) {
 // JWT, adds the revocations, signs it with the operator key and pushes it.
 // Servers close revoked users' connections at once and refuse them from
 // then on.
+//
+// It pushes twice, the second time in the next second (so the account JWT
+// differs: servers ignore one they already have). A server checks the
+// revocations against the connections it has when the update arrives; a
+// revoked client closed by one server of a cluster may reconnect to another
+// in the very moment that server applies the update, and be admitted on the
+// old revocations after its connections were checked. The second push
+// checks every connection again.
 func (id *Identity) PushRevocations(nc *nats.Conn, revocations map[string]time.Time, timeout time.Duration) error {
+	if err := id.pushRevocations(nc, revocations, timeout); err != nil {
+		return err
+	}
+	next := time.Now().Truncate(time.Second).Add(time.Second + 50*time.Millisecond)
+	time.Sleep(time.Until(next))
+	return id.pushRevocations(nc, revocations, timeout)
+}
+
+func (id *Identity) pushRevocations(nc *nats.Conn, revocations map[string]time.Time, timeout time.Duration) error {
 	acc := id.AccountPublicKey()
 	msg, err := nc.Request(fmt.Sprintf("$SYS.REQ.ACCOUNT.%s.CLAIMS.LOOKUP", acc), nil, timeout)
 	if err != nil {
