@@ -75,6 +75,17 @@ func (b *mailbox) list() []received {
 	return append([]received(nil), b.mails...)
 }
 
+// waitMail waits until the mailbox has received a mail.
+func (b *mailbox) waitMail(t *testing.T, within time.Duration) {
+	t.Helper()
+	natstest.CheckFor(t, within, 20*time.Millisecond, func() error {
+		if len(b.list()) == 0 {
+			return errors.New("no mail yet")
+		}
+		return nil
+	})
+}
+
 func startSMTP(t *testing.T, box *mailbox) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -118,12 +129,7 @@ func TestSenderDeliversEachNotificationOnce(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- snd.Run(runCtx) }()
-	natstest.CheckFor(t, 10*time.Second, 20*time.Millisecond, func() error {
-		if len(box.list()) == 0 {
-			return errors.New("no mail yet")
-		}
-		return nil
-	})
+	box.waitMail(t, 10*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -327,12 +333,7 @@ func TestSenderWaitsForItsStream(t *testing.T) {
 	if _, err := js.Publish(ctx, notify.Subject("contoso"), b); err != nil {
 		t.Fatal(err)
 	}
-	natstest.CheckFor(t, 15*time.Second, 20*time.Millisecond, func() error {
-		if len(box.list()) == 0 {
-			return errors.New("no mail yet")
-		}
-		return nil
-	})
+	box.waitMail(t, 15*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
