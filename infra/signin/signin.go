@@ -2,12 +2,13 @@ package signin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
+
+	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
@@ -33,7 +34,7 @@ func Parse(body []byte) (domain.SignInMessage, error) {
 		return domain.SignInMessage{}, domain.RejectSignIn(domain.RejectTooLarge, "%d bytes, at most %d", len(body), MaxPayload)
 	}
 	var p domain.SignInMessage
-	if err := json.Unmarshal(body, &p); err != nil {
+	if err := segjson.Unmarshal(body, &p); err != nil {
 		return domain.SignInMessage{}, domain.RejectSignIn(domain.RejectMalformedJSON, "%v", err)
 	}
 	return p, p.Validate()
