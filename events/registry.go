@@ -72,8 +72,8 @@ func NewRegistry() *Registry {
 
 // WithUnmarshal makes the registry decode event data with u, a faster
 // implementation of the same rules as StrictUnmarshal, and returns it. Call
-// it at start-up, before the registry is used. Malformed envelopes are
-// still diagnosed with encoding/json, so errors read the same.
+// it at start-up, before the registry is used. An envelope that fails it
+// is read again with encoding/json, whose errors say what is malformed.
 func (r *Registry) WithUnmarshal(u Unmarshal) *Registry {
 	r.unmarshal = u
 	return r

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/seatflow/seatflow/infra/retry"
 	mail "github.com/wneessen/go-mail"
 )
 
@@ -167,20 +168,10 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 // tries again with a growing pause of up to 5 s: the notifications wait
 // in the stream, the service keeps running.
 func (s *Sender) Run(ctx context.Context) error {
-	pause := 100 * time.Millisecond
-	for {
-		err := s.run(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
+	return retry.Forever(ctx, 100*time.Millisecond, 5*time.Second, s.run, func(err error, pause time.Duration) bool {
 		s.log.Warn("cannot consume notifications; trying again", "err", err, "retry_in", pause)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 5*time.Second)
-	}
+		return false
+	})
 }
 
 // run consumes until ctx ends, or returns why it cannot start.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/retry"
 	"github.com/seatflow/seatflow/projections"
 )
 
@@ -122,30 +123,22 @@ func New(cfg Config) (*Runner, error) {
 // seatflow_projection_lag say so), never a stopped service. It returns an
 // error only when a checkpoint it chose to resume from cannot be restored.
 func (r *Runner) Run(ctx context.Context) error {
-	pause := retryMin
-	for {
-		err := r.run(ctx)
-		if ctx.Err() != nil {
-			return nil // stopped, possibly while starting: not a failure
-		}
-		var restore *restoreError
-		if errors.As(err, &restore) {
+	return retry.Forever(ctx, retryMin, retryMax, func(ctx context.Context) error {
+		if err := r.run(ctx); err != nil {
 			return err
 		}
-		if err == nil {
-			// The iterator ended by itself (the ordered consumer gave
-			// up): read on from the position reached.
-			err = errors.New("the stream's consumer stopped")
+		// The iterator ended by itself (the ordered consumer gave up):
+		// read on from the position reached.
+		return errors.New("the stream's consumer stopped")
+	}, func(err error, pause time.Duration) bool {
+		var restore *restoreError
+		if errors.As(err, &restore) {
+			return true
 		}
 		r.log.Warn("projections: reading the stream failed; trying again", "err", err,
 			"position", r.Position(), "retry_in", pause)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, retryMax)
-	}
+		return false
+	})
 }
 
 // The pause before the projector tries the stream again after a failure
