@@ -67,6 +67,8 @@ type autoClaim struct {
 	claims   *projections.Claims
 	granter  *reactors.Granter
 	handler  *signin.Handler
+	// submitter hands HTTP sign-ins to the partition owning their tenant.
+	submitter *signin.Submitter
 	// candidates feed the reclaim reactor.
 	candidates *projections.ReclaimCandidates
 	// counts (set by readModels) and warnings feed the forecast reactor.
@@ -89,6 +91,11 @@ func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, now func(
 	if err != nil {
 		return nil, err
 	}
+	tenants := signin.NewStreamTenants(c.js, natsjs.StreamEvents)
+	submitter, err := signin.NewSubmitter(c.nc, tenants, 0)
+	if err != nil {
+		return nil, err
+	}
 	return &autoClaim{
 		svc:        svc,
 		flags:      flags,
@@ -96,7 +103,8 @@ func wireAutoClaim(c *conn, svc *domain.Service, flags autoClaimFlags, now func(
 		policies:   projections.NewPolicyList(),
 		claims:     projections.NewClaims(),
 		granter:    granter,
-		handler:    signin.NewHandler(svc, signin.NewStreamTenants(c.js, natsjs.StreamEvents), opts),
+		handler:    signin.NewHandler(svc, tenants, opts),
+		submitter:  submitter,
 		candidates: projections.NewReclaimCandidates(),
 		warnings:   projections.NewForecastWarnings(),
 		js:         c.js,
@@ -113,7 +121,7 @@ func (a *autoClaim) projections() []projections.Projection {
 
 // http is the HTTP API's auto-claim configuration.
 func (a *autoClaim) http() *httpapi.AutoClaimConfig {
-	return &httpapi.AutoClaimConfig{Commands: a.svc, Policies: a.policies, Claims: a.claims, SignIns: a.handler, Now: a.now}
+	return &httpapi.AutoClaimConfig{Commands: a.svc, Policies: a.policies, Claims: a.claims, SignIns: a.submitter, Now: a.now}
 }
 
 // components are the auto-claim parts that run beside the read models:

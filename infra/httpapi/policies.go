@@ -51,11 +51,13 @@ type ClaimQueries interface {
 var _ ClaimQueries = (*projections.Claims)(nil)
 
 // SignIns handles sign-ins posted over HTTP, as the NATS edge does (serve
-// gives it the sign-in edge's handler, which joins the tenant's group
-// commit).
+// gives it a signin.Submitter, which hands each to the partition that owns
+// its tenant, whichever instance runs it).
 type SignIns interface {
 	// Handle returns a *domain.SignInRejectedError for a sign-in that can
-	// never succeed; other errors are transient.
+	// never succeed; other errors are transient, and one wrapping
+	// domain.ErrOutcomeUnknown means the sign-in is stored but what it did
+	// is not known yet.
 	Handle(ctx context.Context, tenant string, p domain.SignInMessage) (domain.ClaimOutcome, domain.Result, error)
 }
 

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -36,6 +37,19 @@ func (l *late) RegisterSignInUser(ctx context.Context, t domain.TenantID, id dom
 	return l.svc.RegisterSignInUser(ctx, t, id, m, email, name)
 }
 
+// oneAtATime hands each posted sign-in to the handler as a batch of one,
+// in process: what serve's Submitter does through the sign-in stream and
+// the partition owning the tenant.
+type oneAtATime struct{ h *signin.Handler }
+
+func (o oneAtATime) Handle(ctx context.Context, t string, p domain.SignInMessage) (domain.ClaimOutcome, domain.Result, error) {
+	outs, err := o.h.HandleBatch(ctx, t, []domain.SignInMessage{p})
+	if err != nil {
+		return domain.ClaimOutcome{}, domain.Result{}, err
+	}
+	return outs[0].ClaimOutcome, domain.Result{Position: outs[0].Position}, outs[0].Err
+}
+
 type knownTenants struct{}
 
 func (knownTenants) Known(_ context.Context, t string) (bool, error) { return t == tenant, nil }
@@ -46,7 +60,7 @@ func newAutoClaimEnv(t *testing.T) *env {
 	pl, cl := projections.NewPolicyList(), projections.NewClaims()
 	e := newEnv(t, func(c *httpapi.Config, _ *domain.Config) {
 		c.AutoClaim = &httpapi.AutoClaimConfig{Commands: l, Policies: pl, Claims: cl,
-			SignIns: signin.NewHandler(l, knownTenants{}, domain.ClaimOptions{}), Now: c.Now}
+			SignIns: oneAtATime{signin.NewHandler(l, knownTenants{}, domain.ClaimOptions{})}, Now: c.Now}
 	})
 	l.svc = e.svc
 	e.store.mu.Lock()
@@ -137,5 +151,27 @@ func TestPolicyRoutes(t *testing.T) {
 	want := "policy_id,name,app,date,product_id,count\n" + id + ",Chat,teams,2025-03-01,p,1\n"
 	if string(csv.body) != want || !strings.HasPrefix(csv.header.Get("Content-Type"), "text/csv") {
 		t.Fatalf("csv:\n%s\nwant\n%s", csv.body, want)
+	}
+}
+
+// pendingSignIns stores every sign-in but never learns what it did.
+type pendingSignIns struct{}
+
+func (pendingSignIns) Handle(context.Context, string, domain.SignInMessage) (domain.ClaimOutcome, domain.Result, error) {
+	return domain.ClaimOutcome{}, domain.Result{}, fmt.Errorf("sign-in s1: %w", signin.ErrOutcomePending)
+}
+
+// TestSignInOutcomePending: a sign-in stored on the sign-in stream whose
+// outcome does not arrive in time answers 503 outcome_unknown with
+// Retry-After, telling the client to post it again with the same id.
+func TestSignInOutcomePending(t *testing.T) {
+	e := newEnv(t, func(c *httpapi.Config, _ *domain.Config) {
+		c.AutoClaim = &httpapi.AutoClaimConfig{Commands: &late{}, Policies: projections.NewPolicyList(), Claims: projections.NewClaims(),
+			SignIns: pendingSignIns{}, Now: c.Now}
+	})
+	r := e.do("POST", "/v1/signins", e.token("idp", auth.RoleIngest), `{"id":"s1","user_id":"u1","app":"teams","at":"2025-03-01T11:00:00Z"}`)
+	p := r.problem(t, 503, "outcome_unknown")
+	if !strings.Contains(p.Detail, "post it again with the same id") || r.header.Get("Retry-After") != "1" {
+		t.Fatalf("detail %q, Retry-After %q", p.Detail, r.header.Get("Retry-After"))
 	}
 }

@@ -24,8 +24,9 @@ type SignInState struct {
 }
 
 // POST /v1/signins (role ingest): the payload of sf.signin.<tenant>, for
-// the token's tenant, handled as the NATS edge handles it; a payload the
-// edge would dead-letter is answered 400.
+// the token's tenant, handled as the NATS edge handles it (serve hands it
+// to the partition that owns the tenant, through the sign-in stream); a
+// payload the edge would dead-letter is answered 400.
 func (s *Server) postSignIn(w http.ResponseWriter, r *http.Request, c auth.Claims) error {
 	var b signInBody
 	if err := decode(w, r, &b); err != nil {
@@ -58,8 +59,12 @@ func (s *Server) postSignIn(w http.ResponseWriter, r *http.Request, c auth.Claim
 
 func signInProblem(err error) error {
 	var rej *domain.SignInRejectedError
-	if errors.As(err, &rej) {
+	switch {
+	case errors.As(err, &rej):
 		return invalidField(rej.Reason, rej.Detail)
+	case errors.Is(err, domain.ErrOutcomeUnknown):
+		return &apiError{code: CodeOutcomeUnknown, cause: err, detail: "the sign-in is stored and will be handled in its turn, " +
+			"but what it did was not known in time; post it again with the same id to learn it: it is handled once"}
 	}
 	return err
 }

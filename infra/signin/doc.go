@@ -24,8 +24,17 @@
 // commit), and acknowledged after the append, with one AckAll that the
 // partition does not wait for; it confirms its last acknowledgement when it
 // stops, before another instance takes the partition. The sign-in id is the claim's
-// command id: a redelivered or duplicated sign-in claims once. HTTP
-// POST /v1/signins joins a per-tenant group commit of the same kind.
+// command id: a redelivered or duplicated sign-in claims once.
+//
+// HTTP POST /v1/signins goes the same way (Submitter): the instance it
+// reaches publishes the sign-in on sf.signin.<tenant> with a Seatflow-Reply
+// header naming a subject of the service's inbox, and the partition owning
+// the tenant answers there once the claim is stored. So one process
+// decides every sign-in of a tenant, in arrival order, and two instances
+// never decide the same user's claims at once: each append carries the
+// check of the products it writes, not of those the decision read, so two
+// deciders could claim two products of one policy for one user
+// (invariant 3).
 //
 // A message that can never succeed (malformed or truncated JSON, missing
 // or invalid fields, a time outside the sane window, an unknown tenant, a

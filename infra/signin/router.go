@@ -2,6 +2,7 @@ package signin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -163,6 +164,7 @@ type Router struct {
 	members *members
 	id      string
 	met     *routerMetrics
+	inbox   string // the service's inbox prefix: sign-ins' outcomes go only there
 
 	running chan struct{}
 
@@ -183,12 +185,21 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 		return nil, fmt.Errorf("signin: connect to %s: %w", cfg.URL, err)
 	}
 	r := &Router{cfg: cfg, log: log, nc: nc, id: nuid.Next(), running: make(chan struct{}), owned: map[int]*partition{},
-		met: newRouterMetrics(cfg.Metrics)}
+		met: newRouterMetrics(cfg.Metrics), inbox: inboxPrefix(nc)}
 	if err := r.setup(ctx); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// inboxPrefix is the prefix of nc's inboxes (nats.go's default, or
+// nats.CustomInboxPrefix).
+func inboxPrefix(nc *nats.Conn) string {
+	if p := nc.Opts.InboxPrefix; p != "" {
+		return p
+	}
+	return strings.TrimSuffix(nats.InboxPrefix, ".")
 }
 
 // ConsumerName is the durable consumer of partition n.
@@ -499,6 +510,8 @@ type inbound struct {
 	tenant string
 	seq    string
 	p      domain.SignInMessage
+	// reply is where its outcome goes (HeaderReply), if anywhere.
+	reply string
 }
 
 // process handles one batch of a partition: rejects what can never
@@ -516,7 +529,7 @@ func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) bo
 		tenants  []string
 	)
 	for _, m := range msgs {
-		in := inbound{msg: m, tenant: tenantOf(m.Subject())}
+		in := inbound{msg: m, tenant: tenantOf(m.Subject()), reply: replyTo(m.Headers(), r.inbox)}
 		md, err := m.Metadata()
 		if err == nil {
 			in.seq = strconv.FormatUint(md.Sequence.Stream, 10)
@@ -634,7 +647,9 @@ func (r *Router) claim(ctx context.Context, tenant string, ins []inbound) (err e
 	for i, o := range outs {
 		if o.Err != nil {
 			r.fail(ctx, ins[i], o.Err)
+			continue
 		}
+		r.answer(ins[i], reply{Outcome: &o.ClaimOutcome, Position: o.Position})
 	}
 	r.met.signins(len(ins))
 	return nil
@@ -678,6 +693,24 @@ func (r *Router) deadLetter(ctx context.Context, in inbound, rej *domain.SignInR
 	}
 	r.met.deadLetter()
 	r.log.Warn("sign-in dead-lettered", "tenant", tenant, "seq", in.seq, "reason", rej.Error())
+	r.answer(in, reply{Reason: rej.Reason, Detail: rej.Detail})
+}
+
+// answer tells whoever submitted in over HTTP (see Submitter) what it did,
+// once its events are stored or it is dead-lettered. It does not wait: an
+// answer lost only makes the submitter answer ErrOutcomePending.
+func (r *Router) answer(in inbound, rp reply) {
+	if in.reply == "" {
+		return
+	}
+	rp.Tenant, rp.ID = in.tenant, in.p.ID
+	data, err := json.Marshal(rp)
+	if err == nil {
+		err = r.nc.Publish(in.reply, data)
+	}
+	if err != nil {
+		r.log.Warn("answer a sign-in", "tenant", in.tenant, "seq", in.seq, "err", err)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
-	"time"
 
 	segjson "github.com/segmentio/encoding/json"
 
@@ -60,21 +57,19 @@ type Tenants interface {
 	Known(ctx context.Context, tenant string) (bool, error)
 }
 
-// Handler processes sign-ins, from NATS (in batches, by the Router) or
-// HTTP (one at a time, joining the tenant's group commit).
+// Handler processes sign-ins in batches, for the Router's partitions
+// (sign-ins posted over HTTP reach it through the sign-in stream, see
+// Submitter).
 type Handler struct {
 	cmds    Commands
 	tenants Tenants
 	opts    domain.ClaimOptions
 	seen    SeenRecorder
-
-	mu     sync.Mutex
-	groups map[string]*group
 }
 
 // NewHandler returns a Handler.
 func NewHandler(cmds Commands, tenants Tenants, opts domain.ClaimOptions) *Handler {
-	return &Handler{cmds: cmds, tenants: tenants, opts: opts, groups: map[string]*group{}}
+	return &Handler{cmds: cmds, tenants: tenants, opts: opts}
 }
 
 // SeenRecorder keeps the last sign-in of each user to each app (the
@@ -107,7 +102,7 @@ type Outcome struct {
 // error is for the whole batch and is transient (a *domain.SignInRejectedError when the
 // tenant is unknown).
 func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []domain.SignInMessage) ([]Outcome, error) {
-	if err := h.checkTenant(ctx, tenant); err != nil {
+	if err := checkTenant(ctx, h.tenants, tenant); err != nil {
 		return nil, err
 	}
 	out := make([]Outcome, len(ps))
@@ -156,11 +151,11 @@ func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []domain.Si
 	return out, nil
 }
 
-func (h *Handler) checkTenant(ctx context.Context, tenant string) error {
+func checkTenant(ctx context.Context, tenants Tenants, tenant string) error {
 	if !events.ValidTenant(tenant) {
 		return domain.RejectSignIn(domain.RejectUnknownTenant, "%q is not a tenant name", tenant)
 	}
-	known, err := h.tenants.Known(ctx, tenant)
+	known, err := tenants.Known(ctx, tenant)
 	if err != nil {
 		return fmt.Errorf("look up tenant %s: %w", tenant, err)
 	}
@@ -168,91 +163,6 @@ func (h *Handler) checkTenant(ctx context.Context, tenant string) error {
 		return domain.RejectSignIn(domain.RejectUnknownTenant, "tenant %q has no products or settings", tenant)
 	}
 	return nil
-}
-
-// Handle processes one parsed sign-in of tenant. Concurrent calls for the
-// same tenant are decided and stored together (group commit): the first
-// caller handles every sign-in that arrived while the previous batch was
-// being stored. It returns a *domain.SignInRejectedError for a sign-in that can never
-// succeed; other errors are transient.
-func (h *Handler) Handle(ctx context.Context, tenant string, p domain.SignInMessage) (domain.ClaimOutcome, domain.Result, error) {
-	if err := h.checkTenant(ctx, tenant); err != nil {
-		return domain.ClaimOutcome{}, domain.Result{}, err
-	}
-	h.mu.Lock()
-	g := h.groups[tenant]
-	if g == nil {
-		g = &group{}
-		h.groups[tenant] = g
-	}
-	h.mu.Unlock()
-	o, err := g.submit(ctx, p, func(ctx context.Context, ps []domain.SignInMessage) ([]Outcome, error) {
-		return h.HandleBatch(ctx, tenant, ps)
-	})
-	if err != nil {
-		return domain.ClaimOutcome{}, domain.Result{}, err
-	}
-	return o.ClaimOutcome, domain.Result{Position: o.Position}, o.Err
-}
-
-// group is one tenant's group commit of HTTP sign-ins.
-type group struct {
-	mu      sync.Mutex
-	pending []*waiter
-	busy    bool
-}
-
-type waiter struct {
-	p    domain.SignInMessage
-	out  Outcome
-	err  error
-	done chan struct{}
-}
-
-// submit queues p; the caller that finds no batch running runs batches
-// until the queue is empty, answering every waiter.
-func (g *group) submit(ctx context.Context, p domain.SignInMessage, run func(context.Context, []domain.SignInMessage) ([]Outcome, error)) (Outcome, error) {
-	w := &waiter{p: p, done: make(chan struct{})}
-	g.mu.Lock()
-	g.pending = append(g.pending, w)
-	if g.busy {
-		g.mu.Unlock()
-		select {
-		case <-w.done:
-			return w.out, w.err
-		case <-ctx.Done():
-			return Outcome{}, ctx.Err()
-		}
-	}
-	g.busy = true
-	for {
-		batch := g.pending[:min(len(g.pending), domain.MaxClaimBatch)]
-		g.pending = slices.Clone(g.pending[len(batch):])
-		g.mu.Unlock()
-		ps := make([]domain.SignInMessage, len(batch))
-		for i, b := range batch {
-			ps[i] = b.p
-		}
-		// The batch serves other callers too: it is not cut short by
-		// this caller's cancellation.
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		outs, err := run(bctx, ps)
-		cancel()
-		for i, b := range batch {
-			if err != nil {
-				b.err = err
-			} else {
-				b.out = outs[i]
-			}
-			close(b.done)
-		}
-		g.mu.Lock()
-		if len(g.pending) == 0 {
-			g.busy = false
-			g.mu.Unlock()
-			return w.out, w.err
-		}
-	}
 }
 
 // permanent turns the domain's validation errors into rejections.
