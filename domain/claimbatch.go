@@ -20,7 +20,9 @@ const MaxClaimBatch = 250
 // can never succeed (Err, a *ValidationError).
 type BatchOutcome struct {
 	ClaimOutcome
-	Position uint64
+	// HeldSince is ClaimDecision.HeldSince.
+	HeldSince time.Time
+	Position  uint64
 	// Events are the events stored for this sign-in (one LicensesClaimed
 	// may be shared with the other sign-ins it records).
 	Events []events.Envelope
@@ -79,7 +81,7 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 		out := make([]BatchOutcome, len(in))
 		base := b.maxPos()
 		for i, d := range decisions {
-			out[i] = BatchOutcome{ClaimOutcome: d.Outcome, Position: base, Err: d.Err}
+			out[i] = BatchOutcome{ClaimOutcome: d.Outcome, HeldSince: d.HeldSince, Position: base, Err: d.Err}
 		}
 		if len(changes) == 0 {
 			return out, nil

@@ -91,6 +91,12 @@ type BatchChange struct {
 type ClaimDecision struct {
 	Outcome ClaimOutcome
 	Err     error
+	// HeldSince, for a user who already holds a product of the policy
+	// (ClaimAlreadyLicensed), is when they got that license: its
+	// assignment or claim, the batch's now for a claim earlier in the same
+	// batch. Zero when the license carries a pending reclaim warning, whose
+	// answer is the sign-in itself.
+	HeldSince time.Time
 }
 
 // MaxSignInSkew bounds how far in the future a sign-in's time may be;
@@ -226,7 +232,13 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 			if done {
 				return out(ClaimClaimed, id), nil // this sign-in's own claim, delivered again
 			}
-			return out(ClaimAlreadyLicensed, id), nil
+			d := out(ClaimAlreadyLicensed, id)
+			if h, ok := o.product(id).Holding(u); !ok {
+				d.HeldSince = now // claimed earlier in this batch
+			} else if h.Warned == nil {
+				d.HeldSince = h.AssignedAt
+			}
+			return d, nil
 		}
 	}
 	if p.Queued(u) || o.queued[pid][u] {

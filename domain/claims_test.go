@@ -535,3 +535,44 @@ func TestClaimBatchCatchesUpWhatObserveDropped(t *testing.T) {
 		t.Fatalf("the policy was reloaded whole (loads %v); want a catch-up from its cached position", w.store.loadLog)
 	}
 }
+
+// TestDecideClaimsHeldSince: a re-sign-in of a licensed user says since
+// when the license is held (the sign-in edge records no last sign-in so
+// soon after a claim): its claim time, the batch's now for a claim earlier
+// in the same batch, and nothing when a reclaim warning is pending (that
+// sign-in is what keeps the license).
+func TestDecideClaimsHeldSince(t *testing.T) {
+	claimedAt := now.Add(-3 * time.Hour)
+	claim := func(u string) events.LicenseClaimed {
+		return events.LicenseClaimed{ProductID: "P", UserID: u, PolicyID: "p1", App: "teams", DisabledServices: []string{}, SigninID: "old-" + u, ClaimedAt: claimedAt}
+	}
+	for _, tc := range []struct {
+		name  string
+		given []events.Data // of product P, after it is added with 5 seats
+		when  []string
+		then  []time.Time // HeldSince per sign-in
+	}{
+		{"claimed before: its claim time", []events.Data{claim("u1")}, []string{"s1:u1"}, []time.Time{claimedAt}},
+		{"claimed earlier in the batch: now", nil, []string{"s1:u1", "s2:u1"}, []time.Time{{}, now}},
+		{"a reclaim warning pending: nothing", []events.Data{claim("u1"),
+			events.LicenseReclaimWarned{ProductID: "P", UserID: "u1", PolicyID: "p1", App: "teams", LastSeen: claimedAt, ReclaimAt: now.Add(time.Hour)}},
+			[]string{"s1:u1"}, []time.Time{{}}},
+		{"not licensed: nothing", nil, []string{"s1:u1"}, []time.Time{{}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			view := claimGiven{pSeats: 5, bSeats: 5}.view()
+			view.Products["P"] = fold("P", append([]events.Data{events.ProductAdded{ProductID: "P", Name: "P", Services: []string{"mail", "chat"},
+				Licenses: 5, SelfService: events.SelfServiceBlocked}}, tc.given...)...)
+			var in []domain.SignIn
+			for _, s := range tc.when {
+				in = append(in, si(s))
+			}
+			_, decisions := domain.DecideClaims(view, in, domain.ClaimOptions{}, now)
+			for i, d := range decisions {
+				if d.Err != nil || !d.HeldSince.Equal(tc.then[i]) {
+					t.Errorf("sign-in %d: %s, held since %s, err %v; want held since %s", i, d.Outcome.Status, d.HeldSince, d.Err, tc.then[i])
+				}
+			}
+		})
+	}
+}

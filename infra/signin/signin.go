@@ -137,8 +137,7 @@ func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []domain.Si
 		var seen []lastseen.Seen
 		for j, r := range res {
 			out[idx[from+j]] = Outcome{ClaimOutcome: r.ClaimOutcome, Position: r.Position, Err: permanent(r.Err)}
-			if r.Err == nil && r.Status == domain.ClaimAlreadyLicensed {
-				s := in[from+j]
+			if s := in[from+j]; r.Err == nil && r.Status == domain.ClaimAlreadyLicensed && !recentlyHeld(r, s) {
 				seen = append(seen, lastseen.Seen{UserID: string(s.UserID), App: s.App, At: s.At})
 			}
 		}
@@ -163,6 +162,15 @@ func checkTenant(ctx context.Context, tenants Tenants, tenant string) error {
 		return domain.RejectSignIn(domain.RejectUnknownTenant, "tenant %q has no products or settings", tenant)
 	}
 	return nil
+}
+
+// recentlyHeld reports whether the license a re-sign-in finds was assigned
+// or claimed less than lastseen.Granularity before it: reclaiming counts
+// idleness from the later of the claim and the last recorded sign-in, so
+// recording this one would move nothing by more than the granularity the
+// bucket keeps anyway. Re-sign-ins soon after a claim then cost no write.
+func recentlyHeld(o domain.BatchOutcome, s domain.SignIn) bool {
+	return !o.HeldSince.IsZero() && s.At.Sub(o.HeldSince) < lastseen.Granularity
 }
 
 // permanent turns the domain's validation errors into rejections.

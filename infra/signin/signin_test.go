@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
+	"github.com/seatflow/seatflow/infra/lastseen"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
 	"github.com/seatflow/seatflow/infra/signin"
@@ -64,6 +65,8 @@ type fakeCommands struct {
 	failN  int
 	// panicFor and failFor name users whose claims panic or always fail.
 	panicFor, failFor domain.UserID
+	// licensed answers already_licensed, held since the time given.
+	licensed map[domain.UserID]time.Time
 }
 
 func (f *fakeCommands) ClaimBatch(_ context.Context, tenant domain.TenantID, in []domain.SignIn, _ domain.ClaimOptions) ([]domain.BatchOutcome, error) {
@@ -85,6 +88,10 @@ func (f *fakeCommands) ClaimBatch(_ context.Context, tenant domain.TenantID, in 
 	}
 	out := make([]domain.BatchOutcome, len(in))
 	for i, s := range in {
+		if since, ok := f.licensed[s.UserID]; ok {
+			out[i].Status, out[i].HeldSince = domain.ClaimAlreadyLicensed, since
+			continue
+		}
 		f.claims = append(f.claims, s)
 		out[i].Status = domain.ClaimClaimed
 	}
@@ -281,5 +288,40 @@ func TestRouterNeverHeldUp(t *testing.T) {
 	}
 	if strings.Join(reasons, ",") != domain.RejectInternal+","+domain.RejectRetriesExhausted {
 		t.Fatalf("dead letters: %v", reasons)
+	}
+}
+
+type seenRecorder struct{ seen []string }
+
+func (r *seenRecorder) Record(_ context.Context, tenant string, seen []lastseen.Seen) error {
+	for _, s := range seen {
+		r.seen = append(r.seen, tenant+" "+s.UserID)
+	}
+	return nil
+}
+
+// TestHandlerRecordsLastSignIns: a licensed user's sign-in is recorded for
+// reclaiming, unless the license was claimed or assigned less than
+// lastseen.Granularity before it (the claim's time counts as a sign-in), so
+// re-sign-ins soon after a claim write nothing; a new claim records nothing
+// either (its event carries its time).
+func TestHandlerRecordsLastSignIns(t *testing.T) {
+	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	cmds := &fakeCommands{licensed: map[domain.UserID]time.Time{
+		"fresh":  at.Add(-10 * time.Minute),
+		"old":    at.Add(-lastseen.Granularity),
+		"warned": {},
+	}}
+	rec := &seenRecorder{}
+	h := signin.NewHandler(cmds, tenants{"contoso": true}, domain.ClaimOptions{}).RecordSeen(rec)
+	var ps []domain.SignInMessage
+	for _, u := range []string{"fresh", "old", "warned", "new"} {
+		ps = append(ps, domain.SignInMessage{ID: "s-" + u, UserID: u, App: "teams", At: at})
+	}
+	if _, err := h.HandleBatch(context.Background(), "contoso", ps); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.seen, ","); got != "contoso old,contoso warned" {
+		t.Fatalf("recorded %q, want the sign-ins of old and warned", got)
 	}
 }
