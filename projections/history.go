@@ -166,6 +166,11 @@ type draft struct {
 }
 
 func (h *LicenseHistory) add(t *historyTenant, user, product string, d draft) {
+	h.push(t, user, histEntry{pos: d.pos, at: d.at, since: d.since, cmd: d.cmd, ref: h.name(d.ref), shape: h.shape(product, d)})
+}
+
+// shape numbers the shape of an entry of product drafted as d.
+func (h *LicenseHistory) shape(product string, d draft) uint32 {
 	sh := histShape{version: d.version, actor: h.name(d.actor), group: h.name(d.group), disabled: h.lists.id(d.disabled, &h.strs),
 		typ: h.name(d.typ), kind: h.name(d.kind), product: h.name(product), op: d.op, place: uint8(min(d.place, 255))}
 	si, ok := h.shapeIdx[sh]
@@ -174,7 +179,11 @@ func (h *LicenseHistory) add(t *historyTenant, user, product string, d draft) {
 		h.shapes = append(h.shapes, sh)
 		h.shapeIdx[sh] = si
 	}
-	e := histEntry{pos: d.pos, at: d.at, since: d.since, cmd: d.cmd, ref: h.name(d.ref), shape: si}
+	return si
+}
+
+// push appends e to user's entries.
+func (h *LicenseHistory) push(t *historyTenant, user string, e histEntry) {
 	es, ok := t.users[user]
 	if !ok {
 		es = make([]histEntry, 0, 1)
@@ -256,14 +265,25 @@ func (h *LicenseHistory) Apply(env events.Envelope) {
 			h.assigned(t, x, a, env.OccurredAt)
 		}
 	case events.LicenseClaimed, events.LicensesClaimed:
-		for _, c := range events.Claims(e) {
-			x := base
-			if c.SigninID != "" {
-				x.cmd = c.SigninID
+		// The claims of a batch share their shape (unless their disabled
+		// services differ) and their policy: each costs its entry.
+		b, _ := claimBatch(e)
+		x := base
+		x.kind, x.ref, x.op = events.SourcePolicy, b.PolicyID, opSet
+		x.version, x.place = t.policyPlace(b.PolicyID, b.ProductID)
+		ref := h.name(b.PolicyID)
+		var shape uint32
+		for i := range b.Claims {
+			c := &b.Claims[i]
+			if i == 0 || !sameList(c.DisabledServices, x.disabled) {
+				x.disabled = c.DisabledServices
+				shape = h.shape(b.ProductID, x)
 			}
-			x.kind, x.ref, x.op, x.since, x.disabled = events.SourcePolicy, c.PolicyID, opSet, c.ClaimedAt.UnixNano(), c.DisabledServices
-			x.version, x.place = t.policyPlace(c.PolicyID, c.ProductID)
-			h.add(t, c.UserID, c.ProductID, x)
+			en := histEntry{pos: x.pos, at: x.at, since: c.ClaimedAt.UnixNano(), cmd: x.cmd, ref: ref, shape: shape}
+			if c.SigninID != "" {
+				en.cmd = c.SigninID
+			}
+			h.push(t, c.UserID, en)
 		}
 	case events.QueuedUserGranted:
 		x := base
