@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"testing"
@@ -83,7 +84,9 @@ func BenchmarkRebuild(b *testing.B) {
 		done := make(chan error, 1)
 		b.StartTimer()
 		start, cpu := time.Now(), processCPU()
-		go func() { done <- runner.Run(runCtx) }()
+		// The label lets a profile tell the runner's goroutines apart:
+		// go tool pprof -tagfocus phase=rebuild.
+		go pprof.Do(runCtx, pprof.Labels("phase", "rebuild"), func(ctx context.Context) { done <- runner.Run(ctx) })
 		if err := runner.WaitReady(ctx); err != nil {
 			b.Fatal(err)
 		}
