@@ -578,8 +578,9 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 }
 
 // checkpoint saves every read model's state at the current position. It runs
-// on the applying goroutine, between events, so the states agree with the
-// position. A failure is logged: the next checkpoint tries again.
+// on the runner's goroutine while no batch is in flight (or before the read
+// models' goroutines start, or after they stop), so the states agree with
+// the position. A failure is logged: the next checkpoint tries again.
 func (r *Runner) checkpoint(ctx context.Context, why string) {
 	if r.cfg.Checkpoints == nil {
 		return
