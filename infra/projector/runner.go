@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,16 +295,35 @@ func (r *Runner) decodeOne(msg jetstream.Msg) decoded {
 	}
 	d.seq = meta.Sequence.Stream
 	d.env, d.err = r.cfg.Registry.Decode(msg.Data())
-	if d.err == nil {
-		if tenant, agg, err := events.ParseSubject(d.subject); err != nil || tenant != d.env.Tenant || agg != d.env.Aggregate {
-			// Only the service writes sf.evt.>, and it writes each event on
-			// its aggregate's subject; anything else is never applied,
-			// whoever managed to put it there.
-			d.misfiled = true
-		}
+	if d.err == nil && !onItsSubject(d.subject, d.env) {
+		// Only the service writes sf.evt.>, and it writes each event on
+		// its aggregate's subject; anything else is never applied,
+		// whoever managed to put it there.
+		d.misfiled = true
 	}
 	d.env.Position = d.seq
 	return d
+}
+
+// onItsSubject reports whether subject is events.Subject(env.Tenant,
+// env.Aggregate), without building it: a decoded envelope's tenant, kind
+// and id are valid (so free of dots), which makes this the same as
+// parsing the subject and comparing its parts.
+func onItsSubject(subject string, env events.Envelope) bool {
+	parts := [...]string{events.SubjectPrefix, env.Tenant, string(env.Aggregate.Kind), env.Aggregate.ID}
+	for i, part := range parts {
+		if !strings.HasPrefix(subject, part) {
+			return false
+		}
+		subject = subject[len(part):]
+		if i < len(parts)-1 {
+			if subject == "" || subject[0] != '.' {
+				return false
+			}
+			subject = subject[1:]
+		}
+	}
+	return subject == ""
 }
 
 // A batch is one decoded chunk's events to apply: every read model

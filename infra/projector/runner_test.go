@@ -193,7 +193,8 @@ func testMisfiled(t *testing.T, e env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, subj := range []string{"sf.evt.evil.product.zzz", "sf.evt.acme.product.other", "sf.evt.acme.policy.zzz"} {
+	for _, subj := range []string{"sf.evt.evil.product.zzz", "sf.evt.acme.product.other", "sf.evt.acme.policy.zzz",
+		"sf.evt.acme.product.zzz2", "sf.evt.acme2.product.zzz"} {
 		if _, err := e.js.Publish(ctx, subj, b); err != nil {
 			t.Fatal(err)
 		}
@@ -218,8 +219,8 @@ func testMisfiled(t *testing.T, e env) {
 	if _, ok := lc.Product("acme", "e3"); !ok {
 		t.Error("the event after the misfiled ones was not applied")
 	}
-	if got := r.Rejected(); got != 3 {
-		t.Errorf("rejected: got %d, want 3", got)
+	if got := r.Rejected(); got != 5 {
+		t.Errorf("rejected: got %d, want 5", got)
 	}
 }
 
