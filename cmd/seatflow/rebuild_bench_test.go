@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -62,6 +63,7 @@ func BenchmarkRebuild(b *testing.B) {
 	// embedded server included) says the same with less noise on a shared
 	// machine.
 	var raw, rebuilt, rawCPU, rebuildCPU time.Duration
+	var rebuildAlloc uint64 // bytes allocated by the process during rebuilds
 	var events uint64
 	for b.Loop() {
 		b.StopTimer()
@@ -83,6 +85,7 @@ func BenchmarkRebuild(b *testing.B) {
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		b.StartTimer()
+		allocated := totalAlloc()
 		start, cpu := time.Now(), processCPU()
 		// The label lets a profile tell the runner's goroutines apart:
 		// go tool pprof -tagfocus phase=rebuild.
@@ -92,6 +95,7 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 		rebuilt += time.Since(start)
 		rebuildCPU += processCPU() - cpu
+		rebuildAlloc += totalAlloc() - allocated
 		b.StopTimer()
 		cancel()
 		if err := <-done; err != nil {
@@ -114,6 +118,14 @@ func BenchmarkRebuild(b *testing.B) {
 	b.ReportMetric(rebuildRate/rawRate, "ratio")
 	b.ReportMetric(float64(rawCPU.Milliseconds())/n, "raw-cpu-ms/op")
 	b.ReportMetric(float64(rebuildCPU.Milliseconds())/n, "rebuild-cpu-ms/op")
+	b.ReportMetric(float64(rebuildAlloc)/n/(1<<20), "rebuild-MiB/op")
+}
+
+// totalAlloc is how many bytes the process has allocated on the heap.
+func totalAlloc() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.TotalAlloc
 }
 
 // writeRebuildMix writes, through svc, about what `seatflow bench` leaves
