@@ -25,6 +25,9 @@ func StrictJSON(data []byte, v any) error {
 	return nil
 }
 
-// Registry is events.Default decoding with StrictJSON: the registry the
-// service runs with.
-func Registry() *events.Registry { return events.Default().WithUnmarshal(StrictJSON) }
+// Registry is events.Default decoding with StrictJSON, and LicensesClaimed
+// in the form events.Encode writes it by hand (directLicensesClaimed): the
+// registry the service runs with.
+func Registry() *events.Registry {
+	return events.Default().WithUnmarshal(StrictJSON).WithDirect(events.TypeLicensesClaimed, directLicensesClaimed)
+}

@@ -1,0 +1,169 @@
+package encode
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+
+	"github.com/seatflow/seatflow/events"
+)
+
+// directLicensesClaimed decodes an envelope of events.LicensesClaimed, the
+// type that carries most of a stream (each event up to 250 claims), by
+// hand and without reflection, about three times faster than StrictJSON.
+// It takes only the form events.Encode writes (encoding/json: every key in
+// field order, no spaces, optional keys omitted or not) with strings of
+// printable ASCII without escapes, where reading the bytes as they are is
+// what every JSON decoder does; anything else is left to the general path
+// (false). Times are read by time.Time's own UnmarshalJSON, as
+// encoding/json reads them.
+func directLicensesClaimed(b []byte) (events.Envelope, bool) {
+	s := scanner{b: b, ok: true}
+	var env events.Envelope
+	var d events.LicensesClaimed
+	s.lit(`{"id":`)
+	env.ID = s.str()
+	s.lit(`,"type":"` + events.TypeLicensesClaimed + `","version":` + claimsVersion + `,"tenant":`)
+	env.Type, env.Version = events.TypeLicensesClaimed, d.EventVersion()
+	env.Tenant = s.str()
+	s.lit(`,"aggregate":{"kind":`)
+	env.Aggregate.Kind = events.Kind(s.str())
+	s.lit(`,"id":`)
+	env.Aggregate.ID = s.str()
+	s.lit(`},"occurred_at":`)
+	env.OccurredAt = s.time()
+	s.lit(`,"actor":`)
+	env.Actor = s.str()
+	s.lit(`,"command_id":`)
+	env.CommandID = s.str()
+	if s.maybe(`,"correlation_id":`) {
+		env.CorrelationID = s.str()
+	}
+	if s.maybe(`,"causation_id":`) {
+		env.CausationID = s.str()
+	}
+	s.lit(`,"data":{"product_id":`)
+	d.ProductID = s.str()
+	s.lit(`,"policy_id":`)
+	d.PolicyID = s.str()
+	s.lit(`,"app":`)
+	d.App = s.str()
+	s.lit(`,"claims":[`)
+	if !s.ok {
+		return events.Envelope{}, false
+	}
+	// Each claim starts so; no string holds it (they hold no quotes).
+	d.Claims = make([]events.Claim, 0, bytes.Count(b[s.i:], []byte(`{"user_id":`)))
+	for more := !s.maybe(`]`); more && s.ok; {
+		var c events.Claim
+		s.lit(`{"user_id":`)
+		c.UserID = s.str()
+		s.lit(`,"disabled_services":`)
+		c.DisabledServices = s.strs()
+		s.lit(`,"signin_id":`)
+		c.SigninID = s.str()
+		s.lit(`,"claimed_at":`)
+		c.ClaimedAt = s.time()
+		s.lit(`}`)
+		d.Claims = append(d.Claims, c)
+		if !s.maybe(`,`) {
+			s.lit(`]`)
+			more = false
+		}
+	}
+	s.lit(`}}`)
+	if !s.ok || s.i != len(b) {
+		return events.Envelope{}, false
+	}
+	env.Data = d
+	return env, true
+}
+
+// claimsVersion is the version directLicensesClaimed reads, the current one.
+var claimsVersion = strconv.Itoa(events.LicensesClaimed{}.EventVersion())
+
+// scanner reads JSON in one fixed form; ok turns false, for good, at the
+// first byte that is not in it.
+type scanner struct {
+	b  []byte
+	i  int
+	ok bool
+}
+
+// lit reads lit.
+func (s *scanner) lit(lit string) {
+	if s.ok && len(s.b)-s.i >= len(lit) && string(s.b[s.i:s.i+len(lit)]) == lit {
+		s.i += len(lit)
+		return
+	}
+	s.ok = false
+}
+
+// maybe reads lit if it comes next, and says whether it did.
+func (s *scanner) maybe(lit string) bool {
+	if s.ok && len(s.b)-s.i >= len(lit) && string(s.b[s.i:s.i+len(lit)]) == lit {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// raw reads a string of printable ASCII without escapes and returns its
+// bytes, quotes included.
+func (s *scanner) raw() []byte {
+	if !s.ok || s.i >= len(s.b) || s.b[s.i] != '"' {
+		s.ok = false
+		return nil
+	}
+	for j := s.i + 1; j < len(s.b); j++ {
+		switch c := s.b[j]; {
+		case c == '"':
+			q := s.b[s.i : j+1]
+			s.i = j + 1
+			return q
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			s.ok = false
+			return nil
+		}
+	}
+	s.ok = false
+	return nil
+}
+
+// str reads a string (see raw).
+func (s *scanner) str() string {
+	q := s.raw()
+	if len(q) < 2 {
+		return ""
+	}
+	return string(q[1 : len(q)-1])
+}
+
+// strs reads null (nil) or an array of strings (see raw).
+func (s *scanner) strs() []string {
+	if s.maybe(`null`) {
+		return nil
+	}
+	s.lit(`[`)
+	out := []string{}
+	if s.maybe(`]`) {
+		return out
+	}
+	for s.ok {
+		out = append(out, s.str())
+		if !s.maybe(`,`) {
+			s.lit(`]`)
+			break
+		}
+	}
+	return out
+}
+
+// time reads a time as encoding/json does.
+func (s *scanner) time() time.Time {
+	var t time.Time
+	if q := s.raw(); s.ok && t.UnmarshalJSON(q) != nil {
+		s.ok = false
+	}
+	return t
+}
