@@ -10,7 +10,8 @@ import (
 
 // directLicensesClaimed decodes an envelope of events.LicensesClaimed, the
 // type that carries most of a stream (each event up to 250 claims), by
-// hand and without reflection, about three times faster than StrictJSON.
+// hand and without reflection: about 1.5 times as fast as StrictJSON,
+// with fewer allocations (the claims are counted first).
 // It takes only the form events.Encode writes (encoding/json: every key in
 // field order, no spaces, optional keys omitted or not) with strings of
 // printable ASCII without escapes, where reading the bytes as they are is
