@@ -47,16 +47,57 @@ func claimsEnvelopes(t testing.TB) [][]byte {
 	return out
 }
 
-// TestDirectLicensesClaimed: every LicensesClaimed as events.Encode writes
-// it is decoded by hand, to exactly what encoding/json makes of it.
-func TestDirectLicensesClaimed(t *testing.T) {
+// singleEnvelopes are LicenseClaimed and LicenseAssigned envelopes as
+// events.Encode writes them, with and without their optional keys.
+func singleEnvelopes(t testing.TB) [][]byte {
+	var out [][]byte
+	at := time.Date(2026, 11, 23, 12, 0, 0, 123456789, time.UTC)
+	for i, d := range []events.Data{
+		events.LicenseClaimed{ProductID: "P", UserID: "u1", PolicyID: "pol", App: "teams", DisabledServices: []string{}, SigninID: "s1", ClaimedAt: at},
+		events.LicenseClaimed{ProductID: "P", UserID: "u1", PolicyID: "pol", App: "teams", ClaimedAt: at.In(time.FixedZone("", -3600))},
+		events.LicenseClaimed{ProductID: "P", UserID: "u1", DisabledServices: []string{"chat", "mail"}},
+		events.LicenseAssigned{ProductID: "P", UserID: "u1", DisabledServices: []string{}, Source: events.Source{Kind: events.SourceManual}},
+		events.LicenseAssigned{ProductID: "P", UserID: "u1", DisabledServices: []string{"chat"}, Source: events.Source{Kind: events.SourceGroup, Ref: "g1"}},
+		events.LicenseAssigned{ProductID: "P", UserID: "u1", Source: events.Source{Kind: events.SourceRequest, Ref: "r1"}},
+	} {
+		meta := events.Meta{Actor: "ada", CommandID: "cmd", CorrelationID: "corr"}
+		if i%2 == 1 {
+			meta = events.Meta{CommandID: "cmd", CausationID: "cause"}
+		}
+		b, err := events.Encode(events.New(fmt.Sprintf("ev%d", i), "contoso", events.Aggregate{Kind: events.KindProduct, ID: "P"}, at, meta, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// directOf is the direct decoder of b's type.
+func directOf(t *testing.T, b []byte) func([]byte) (events.Envelope, bool) {
+	switch {
+	case bytes.Contains(b, []byte(`"type":"`+events.TypeLicensesClaimed+`"`)):
+		return directLicensesClaimed
+	case bytes.Contains(b, []byte(`"type":"`+events.TypeLicenseClaimed+`"`)):
+		return directLicenseClaimed
+	case bytes.Contains(b, []byte(`"type":"`+events.TypeLicenseAssigned+`"`)):
+		return directLicenseAssigned
+	}
+	t.Fatalf("no direct decoder for %s", b)
+	return nil
+}
+
+// TestDirect: every LicensesClaimed, LicenseClaimed and LicenseAssigned as
+// events.Encode writes it is decoded by hand, to exactly what
+// encoding/json makes of it.
+func TestDirect(t *testing.T) {
 	std := events.Default()
-	for _, b := range claimsEnvelopes(t) {
+	for _, b := range append(claimsEnvelopes(t), singleEnvelopes(t)...) {
 		want, err := std.Decode(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := directLicensesClaimed(b)
+		got, ok := directOf(t, b)(b)
 		if !ok {
 			t.Fatalf("%s: not decoded directly", b)
 		}
@@ -66,13 +107,37 @@ func TestDirectLicensesClaimed(t *testing.T) {
 	}
 }
 
-// TestDirectLicensesClaimedLeavesTheRest: what is not in the form
-// events.Encode writes (or not a whole envelope) is left to the general
-// path, which decodes it or says why not; never decoded differently.
-func TestDirectLicensesClaimedLeavesTheRest(t *testing.T) {
+// TestDirectLeavesTheRest: what is not in the form events.Encode writes
+// (or not a whole envelope) is left to the general path, which decodes it
+// or says why not; never decoded differently.
+func TestDirectLeavesTheRest(t *testing.T) {
 	std, reg := events.Default(), Registry()
 	all := claimsEnvelopes(t)
 	b, none := all[len(all)-1], all[len(all)-3]
+	singles := singleEnvelopes(t)
+	claimed, assigned := singles[0], singles[4]
+	near := map[string][]byte{
+		"claimed: space":          bytes.Replace(claimed, []byte(`"app":`), []byte(`"app" :`), 1),
+		"claimed: escape":         bytes.Replace(claimed, []byte(`"u1"`), []byte(`"u\/1"`), 1),
+		"claimed: keys reordered": bytes.Replace(claimed, []byte(`"policy_id":"pol","app":"teams"`), []byte(`"app":"teams","policy_id":"pol"`), 1),
+		"claimed: unknown key":    bytes.Replace(claimed, []byte(`"signin_id"`), []byte(`"signin"`), 1),
+		"claimed: key missing":    bytes.Replace(claimed, []byte(`"app":"teams",`), nil, 1),
+		"claimed: data of two":    bytes.Replace(claimed, []byte(`"user_id":"u1"`), []byte(`"user_id":"u1","claims":[]`), 1),
+		"assigned: ref null":      bytes.Replace(assigned, []byte(`"ref":"g1"`), []byte(`"ref":null`), 1),
+		"assigned: source extra":  bytes.Replace(assigned, []byte(`"ref":"g1"`), []byte(`"ref":"g1","x":""`), 1),
+		"assigned: trailing":      append(append([]byte{}, assigned...), '}'),
+		"assigned: not ASCII":     bytes.Replace(assigned, []byte(`"g1"`), []byte(`"g\u00e91"`), 1),
+	}
+	for n := range len(claimed) {
+		if _, ok := directLicenseClaimed(claimed[:n]); ok {
+			t.Fatalf("the first %d bytes of a LicenseClaimed decoded directly", n)
+		}
+	}
+	for n := range len(assigned) {
+		if _, ok := directLicenseAssigned(assigned[:n]); ok {
+			t.Fatalf("the first %d bytes of a LicenseAssigned decoded directly", n)
+		}
+	}
 	for name, bad := range map[string][]byte{
 		"space":           bytes.Replace(b, []byte(`"tenant":`), []byte(`"tenant": `), 1),
 		"escape":          bytes.Replace(b, []byte(`"u1"`), []byte(`"\u0075\u0031"`), 1),
@@ -92,10 +157,15 @@ func TestDirectLicensesClaimedLeavesTheRest(t *testing.T) {
 		"two envelopes":   append(append([]byte{}, b...), b...),
 		"service number":  bytes.Replace(b, []byte(`["chat","mail"]`), []byte(`["chat",1]`), 1),
 	} {
-		if bytes.Equal(bad, b) {
-			t.Fatalf("%s: the near miss is the envelope itself", name)
+		near[name] = bad
+	}
+	for name, bad := range near {
+		for _, good := range append([][]byte{b, none}, singles...) {
+			if bytes.Equal(bad, good) {
+				t.Fatalf("%s: the near miss is an envelope itself", name)
+			}
 		}
-		if _, ok := directLicensesClaimed(bad); ok {
+		if _, ok := directOf(t, bad)(bad); ok {
 			t.Errorf("%s: decoded directly: %s", name, bad)
 		}
 		want, werr := std.Decode(bad)
