@@ -100,18 +100,46 @@ type policyClaims struct {
 	total  int
 }
 
-func (pc *policyClaims) add(cl claim, product string) {
+// insert adds cl in time order, after the claims of the same time.
+func (pc *policyClaims) insert(cl claim) {
 	i := len(pc.claims)
 	for i > 0 && pc.claims[i-1].at > cl.at { // almost always appended at the end
 		i--
 	}
-	pc.claims = slices.Insert(pc.claims, i, cl)
-	day := cl.at.time().Format(time.DateOnly)
-	if pc.days[day] == nil {
-		pc.days[day] = map[string]int{}
+	if i == len(pc.claims) {
+		pc.claims = append(pc.claims, cl)
+	} else {
+		pc.claims = slices.Insert(pc.claims, i, cl)
 	}
-	pc.days[day][product]++
-	pc.total++
+}
+
+// count adds n claims of product on the UTC day of at.
+func (pc *policyClaims) count(at nanos, product string, n int) {
+	day := at.time().Format(time.DateOnly)
+	m := pc.days[day]
+	if m == nil {
+		m = map[string]int{}
+		pc.days[day] = m
+	}
+	m[product] += n
+	pc.total += n
+}
+
+// sameDay reports whether a and b fall on the same UTC day (the zero
+// time on a day of its own).
+func sameDay(a, b nanos) bool {
+	const day = nanos(24 * time.Hour)
+	if (a == zeroNanos) != (b == zeroNanos) {
+		return false
+	}
+	da, db := a/day, b/day
+	if a%day < 0 {
+		da--
+	}
+	if b%day < 0 {
+		db--
+	}
+	return da == db
 }
 
 // between returns the claims with from < at <= to, in time order.
@@ -148,9 +176,8 @@ func (c *Claims) Apply(env events.Envelope) {
 	}
 	switch e := env.Data.(type) {
 	case events.LicenseClaimed, events.LicensesClaimed:
-		for _, cl := range events.Claims(e) {
-			c.add(t, cl.PolicyID, cl.UserID, cl.ProductID, cl.ClaimedAt)
-		}
+		b, _ := claimBatch(e)
+		c.add(t, b)
 	case events.PolicyCreated:
 		if t.policies[e.PolicyID] == nil {
 			t.order = append(t.order, e.PolicyID)
@@ -165,14 +192,36 @@ func (c *Claims) Apply(env events.Envelope) {
 	}
 }
 
-func (c *Claims) add(t *claimsTenant, policy, user, product string, at time.Time) {
-	pc := t.claimed[policy]
+// add folds a batch of claims in: each is kept, and the per-day counts
+// grow once for each run of claims on one day (a batch's claims are
+// mostly of one day).
+func (c *Claims) add(t *claimsTenant, b events.LicensesClaimed) {
+	if len(b.Claims) == 0 {
+		return
+	}
+	pc := t.claimed[b.PolicyID]
 	if pc == nil {
 		pc = &policyClaims{days: map[string]map[string]int{}}
-		t.claimed[policy] = pc
+		t.claimed[b.PolicyID] = pc
 	}
-	p := c.strs.id(product)
-	pc.add(claim{user: user, at: nanosOf(at), product: p}, c.strs.str(p))
+	p := c.strs.id(b.ProductID)
+	product := c.strs.str(p)
+	var day nanos // the first claim of the current run of one day
+	run := 0
+	for i := range b.Claims {
+		cl := &b.Claims[i]
+		at := nanosOf(cl.ClaimedAt)
+		pc.insert(claim{user: cl.UserID, at: at, product: p})
+		if run > 0 && !sameDay(day, at) {
+			pc.count(day, product, run)
+			run = 0
+		}
+		if run == 0 {
+			day = at
+		}
+		run++
+	}
+	pc.count(day, product, run)
 }
 
 // PolicyClaims lists the users who claimed under policy at or after from,

@@ -98,10 +98,12 @@ type historyPolicy struct {
 }
 
 type historyTenant struct {
-	// users: user -> the entries of all their licenses, oldest first (one
-	// slice, not a map by product: most users have one or two entries).
-	// User ids are not interned: each is one key.
-	users    map[string][]histEntry
+	// one and many: user -> the entries of all their licenses, oldest
+	// first, not by product: in one a user with one entry (most of them,
+	// kept in the map itself), in many a user with more. User ids are not
+	// interned: each is one key.
+	one      map[string]histEntry
+	many     map[string][]histEntry
 	requests map[string]*historyRequest
 	policies map[string]*historyPolicy
 	groups   map[string]string
@@ -140,7 +142,7 @@ func (*LicenseHistory) Name() string { return NameLicenseHistory }
 func (h *LicenseHistory) tenant(t string) *historyTenant {
 	ht := h.tenants[t]
 	if ht == nil {
-		ht = &historyTenant{users: map[string][]histEntry{}, requests: map[string]*historyRequest{},
+		ht = &historyTenant{one: map[string]histEntry{}, many: map[string][]histEntry{}, requests: map[string]*historyRequest{},
 			policies: map[string]*historyPolicy{}, groups: map[string]string{}}
 		h.tenants[t] = ht
 	}
@@ -166,6 +168,11 @@ type draft struct {
 }
 
 func (h *LicenseHistory) add(t *historyTenant, user, product string, d draft) {
+	h.push(t, user, histEntry{pos: d.pos, at: d.at, since: d.since, cmd: d.cmd, ref: h.name(d.ref), shape: h.shape(product, d)})
+}
+
+// shape numbers the shape of an entry of product drafted as d.
+func (h *LicenseHistory) shape(product string, d draft) uint32 {
 	sh := histShape{version: d.version, actor: h.name(d.actor), group: h.name(d.group), disabled: h.lists.id(d.disabled, &h.strs),
 		typ: h.name(d.typ), kind: h.name(d.kind), product: h.name(product), op: d.op, place: uint8(min(d.place, 255))}
 	si, ok := h.shapeIdx[sh]
@@ -174,12 +181,31 @@ func (h *LicenseHistory) add(t *historyTenant, user, product string, d draft) {
 		h.shapes = append(h.shapes, sh)
 		h.shapeIdx[sh] = si
 	}
-	e := histEntry{pos: d.pos, at: d.at, since: d.since, cmd: d.cmd, ref: h.name(d.ref), shape: si}
-	es, ok := t.users[user]
-	if !ok {
-		es = make([]histEntry, 0, 1)
+	return si
+}
+
+// push appends e to user's entries.
+func (h *LicenseHistory) push(t *historyTenant, user string, e histEntry) {
+	if len(t.many) > 0 {
+		if es, ok := t.many[user]; ok {
+			t.many[user] = append(es, e)
+			return
+		}
 	}
-	t.users[user] = append(es, e)
+	if first, ok := t.one[user]; ok {
+		delete(t.one, user)
+		t.many[user] = []histEntry{first, e}
+		return
+	}
+	t.one[user] = e
+}
+
+// entriesOf is user's entries, oldest first.
+func (t *historyTenant) entriesOf(user string) []histEntry {
+	if e, ok := t.one[user]; ok {
+		return []histEntry{e}
+	}
+	return t.many[user]
 }
 
 // entries lists user's entries of product, oldest first.
@@ -189,7 +215,7 @@ func (h *LicenseHistory) entries(t *historyTenant, user, product string) []histE
 		return nil
 	}
 	var out []histEntry
-	for _, e := range t.users[user] {
+	for _, e := range t.entriesOf(user) {
 		if h.shapes[e.shape].product == p {
 			out = append(out, e)
 		}
@@ -256,14 +282,25 @@ func (h *LicenseHistory) Apply(env events.Envelope) {
 			h.assigned(t, x, a, env.OccurredAt)
 		}
 	case events.LicenseClaimed, events.LicensesClaimed:
-		for _, c := range events.Claims(e) {
-			x := base
-			if c.SigninID != "" {
-				x.cmd = c.SigninID
+		// The claims of a batch share their shape (unless their disabled
+		// services differ) and their policy: each costs its entry.
+		b, _ := claimBatch(e)
+		x := base
+		x.kind, x.ref, x.op = events.SourcePolicy, b.PolicyID, opSet
+		x.version, x.place = t.policyPlace(b.PolicyID, b.ProductID)
+		ref := h.name(b.PolicyID)
+		var shape uint32
+		for i := range b.Claims {
+			c := &b.Claims[i]
+			if i == 0 || !sameList(c.DisabledServices, x.disabled) {
+				x.disabled = c.DisabledServices
+				shape = h.shape(b.ProductID, x)
 			}
-			x.kind, x.ref, x.op, x.since, x.disabled = events.SourcePolicy, c.PolicyID, opSet, c.ClaimedAt.UnixNano(), c.DisabledServices
-			x.version, x.place = t.policyPlace(c.PolicyID, c.ProductID)
-			h.add(t, c.UserID, c.ProductID, x)
+			en := histEntry{pos: x.pos, at: x.at, since: c.ClaimedAt.UnixNano(), cmd: x.cmd, ref: ref, shape: shape}
+			if c.SigninID != "" {
+				en.cmd = c.SigninID
+			}
+			h.push(t, c.UserID, en)
 		}
 	case events.QueuedUserGranted:
 		x := base
@@ -429,7 +466,7 @@ func (h *LicenseHistory) LicensesAt(tenant, user string, position uint64) []User
 	// The last entry of each product at or before position says whether it
 	// is held.
 	last := map[uint32]histEntry{}
-	for _, e := range t.users[user] {
+	for _, e := range t.entriesOf(user) {
 		if e.pos > position {
 			break
 		}
@@ -484,9 +521,9 @@ func (h *LicenseHistory) Snapshot() ([]byte, error) {
 	defer h.mu.RUnlock()
 	out := make(map[string]historyTenantJSON, len(h.tenants))
 	for name, t := range h.tenants {
-		tj := historyTenantJSON{Users: make(map[string]map[string][]histEntryJSON, len(t.users)), Requests: t.requests,
+		tj := historyTenantJSON{Users: make(map[string]map[string][]histEntryJSON, len(t.one)+len(t.many)), Requests: t.requests,
 			Policies: t.policies, Groups: t.groups}
-		for u, es := range t.users {
+		each := func(u string, es []histEntry) {
 			ps := map[string][]histEntryJSON{}
 			for _, e := range es {
 				sh := h.shapes[e.shape]
@@ -496,6 +533,12 @@ func (h *LicenseHistory) Snapshot() ([]byte, error) {
 					Type: h.strs.str(sh.typ), Kind: h.strs.str(sh.kind), Op: sh.op, Place: int(sh.place)})
 			}
 			tj.Users[u] = ps
+		}
+		for u, e := range t.one {
+			each(u, []histEntry{e})
+		}
+		for u, es := range t.many {
+			each(u, es)
 		}
 		out[name] = tj
 	}

@@ -218,8 +218,11 @@ func (t *userLicensesTenant) set(user string, h heldLicense) {
 		t.many[user] = []heldLicense{cur, h}
 		return
 	}
-	held, ok := t.many[user]
-	if !ok {
+	var held []heldLicense
+	if len(t.many) > 0 {
+		held = t.many[user]
+	}
+	if held == nil {
 		t.one[user] = h
 		return
 	}
@@ -278,9 +281,21 @@ func (ul *UserLicenses) Apply(env events.Envelope) {
 				Source: a.Source, AssignedAt: env.OccurredAt})
 		}
 	case events.LicenseClaimed, events.LicensesClaimed:
-		for _, c := range events.Claims(e) {
-			ul.set(env.Tenant, c.UserID, UserLicense{ProductID: c.ProductID, DisabledServices: c.DisabledServices,
-				Source: events.Source{Kind: events.SourcePolicy, Ref: c.PolicyID}, AssignedAt: c.ClaimedAt})
+		b, _ := claimBatch(e)
+		ul.mu.Lock()
+		defer ul.mu.Unlock()
+		// What the claims share is looked up once; a claim costs its
+		// user's map entry.
+		t := ul.tenant(env.Tenant)
+		h := heldLicense{product: ul.strs.id(b.ProductID), kind: ul.strs.id(events.SourcePolicy), ref: ul.strs.id(b.PolicyID)}
+		var disabled []string
+		for i := range b.Claims {
+			c := &b.Claims[i]
+			if i == 0 || !sameList(c.DisabledServices, disabled) {
+				disabled, h.disabled = c.DisabledServices, ul.lists.id(c.DisabledServices, &ul.strs)
+			}
+			h.at = c.ClaimedAt.UnixNano()
+			t.set(c.UserID, h)
 		}
 	case events.LicenseUnassigned, events.LicenseReclaimed:
 		var user, product string
@@ -305,12 +320,18 @@ func (ul *UserLicenses) set(tenant, user string, l UserLicense) {
 	ul.setLocked(tenant, user, l)
 }
 
-func (ul *UserLicenses) setLocked(tenant, user string, l UserLicense) {
-	t := ul.tenants[tenant]
+// tenant returns the tenant's licenses, made on first use.
+func (ul *UserLicenses) tenant(name string) *userLicensesTenant {
+	t := ul.tenants[name]
 	if t == nil {
 		t = &userLicensesTenant{one: map[string]heldLicense{}, many: map[string][]heldLicense{}}
-		ul.tenants[tenant] = t
+		ul.tenants[name] = t
 	}
+	return t
+}
+
+func (ul *UserLicenses) setLocked(tenant, user string, l UserLicense) {
+	t := ul.tenant(tenant)
 	t.set(user, heldLicense{at: l.AssignedAt.UnixNano(), product: ul.strs.id(l.ProductID), kind: ul.strs.id(l.Source.Kind),
 		ref: ul.strs.id(l.Source.Ref), disabled: ul.lists.id(l.DisabledServices, &ul.strs)})
 }

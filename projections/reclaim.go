@@ -87,13 +87,18 @@ func (rc *ReclaimCandidates) tenant(name string) *reclaimTenant {
 // claimed records user's license of product claimed under policy at at,
 // with no warning pending.
 func (rc *ReclaimCandidates) claimed(t *reclaimTenant, product, user, policy string, at time.Time) {
+	rc.users(t, product)[user] = reclaimLicense{claimedAt: nanosOf(at), policy: rc.strs.id(policy)}
+	delete(t.warned, reclaimKey{product, user})
+}
+
+// users is the licenses claimed of product, by user, made on first use.
+func (rc *ReclaimCandidates) users(t *reclaimTenant, product string) map[string]reclaimLicense {
 	users := t.licenses[product]
 	if users == nil {
 		users = map[string]reclaimLicense{}
 		t.licenses[rc.strs.intern(product)] = users
 	}
-	users[user] = reclaimLicense{claimedAt: nanosOf(at), policy: rc.strs.id(policy)}
-	delete(t.warned, reclaimKey{product, user})
+	return users
 }
 
 // Apply implements Projection.
@@ -119,8 +124,15 @@ func (rc *ReclaimCandidates) Apply(env events.Envelope) {
 			p.ReclaimAfterDays, p.ReclaimWarnDays = e.ReclaimAfterDays, e.ReclaimWarnDays
 		}
 	case events.LicenseClaimed, events.LicensesClaimed:
-		for _, c := range events.Claims(e) {
-			rc.claimed(t, c.ProductID, c.UserID, c.PolicyID, c.ClaimedAt)
+		b, _ := claimBatch(e)
+		users := rc.users(t, b.ProductID)
+		policy := rc.strs.id(b.PolicyID)
+		for i := range b.Claims {
+			c := &b.Claims[i]
+			users[c.UserID] = reclaimLicense{claimedAt: nanosOf(c.ClaimedAt), policy: policy}
+			if len(t.warned) > 0 {
+				delete(t.warned, reclaimKey{b.ProductID, c.UserID})
+			}
 		}
 	case events.LicenseReclaimWarned:
 		if _, ok := t.licenses[e.ProductID][e.UserID]; ok {

@@ -25,6 +25,12 @@ func StrictJSON(data []byte, v any) error {
 	return nil
 }
 
-// Registry is events.Default decoding with StrictJSON: the registry the
-// service runs with.
-func Registry() *events.Registry { return events.Default().WithUnmarshal(StrictJSON) }
+// Registry is events.Default decoding with StrictJSON, and the types that
+// make up most of a stream, in the form events.Encode writes them, by hand
+// (see directLicensesClaimed): the registry the service runs with.
+func Registry() *events.Registry {
+	return events.Default().WithUnmarshal(StrictJSON).
+		WithDirect(events.TypeLicensesClaimed, directLicensesClaimed).
+		WithDirect(events.TypeLicenseClaimed, directLicenseClaimed).
+		WithDirect(events.TypeLicenseAssigned, directLicenseAssigned)
+}

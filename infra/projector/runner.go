@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -196,15 +198,14 @@ func (r *Runner) run(ctx context.Context) error {
 	defer it.Stop()
 
 	// Three stages: the reader takes messages off the ordered consumer,
-	// the decoder decodes whatever has arrived in parallel, and this
-	// goroutine applies the decoded events strictly in stream order.
+	// the decoder decodes whatever has arrived in parallel, and the
+	// appliers apply the decoded events strictly in stream order, each
+	// read model on a goroutine of its own.
 	in := make(chan jetstream.Msg, 4*decodeChunk)
 	go r.read(ctx, it, in)
 	chunks := make(chan []decoded, 2)
 	go r.decode(in, chunks)
-	for chunk := range chunks {
-		r.applyChunk(chunk)
-	}
+	r.apply(chunks)
 	return nil
 }
 
@@ -294,80 +295,215 @@ func (r *Runner) decodeOne(msg jetstream.Msg) decoded {
 	}
 	d.seq = meta.Sequence.Stream
 	d.env, d.err = r.cfg.Registry.Decode(msg.Data())
-	if d.err == nil {
-		if tenant, agg, err := events.ParseSubject(d.subject); err != nil || tenant != d.env.Tenant || agg != d.env.Aggregate {
-			// Only the service writes sf.evt.>, and it writes each event on
-			// its aggregate's subject; anything else is never applied,
-			// whoever managed to put it there.
-			d.misfiled = true
-		}
+	if d.err == nil && !onItsSubject(d.subject, d.env) {
+		// Only the service writes sf.evt.>, and it writes each event on
+		// its aggregate's subject; anything else is never applied,
+		// whoever managed to put it there.
+		d.misfiled = true
 	}
 	d.env.Position = d.seq
 	return d
 }
 
-// applyChunk applies a chunk's events in order and then advances the
-// position once; a checkpoint is only ever taken between chunks, where
-// the read models agree with the position.
-func (r *Runner) applyChunk(chunk []decoded) {
+// onItsSubject reports whether subject is events.Subject(env.Tenant,
+// env.Aggregate), without building it: a decoded envelope's tenant, kind
+// and id are valid (so free of dots), which makes this the same as
+// parsing the subject and comparing its parts.
+func onItsSubject(subject string, env events.Envelope) bool {
+	parts := [...]string{events.SubjectPrefix, env.Tenant, string(env.Aggregate.Kind), env.Aggregate.ID}
+	for i, part := range parts {
+		if !strings.HasPrefix(subject, part) {
+			return false
+		}
+		subject = subject[len(part):]
+		if i < len(parts)-1 {
+			if subject == "" || subject[0] != '.' {
+				return false
+			}
+			subject = subject[1:]
+		}
+	}
+	return subject == ""
+}
+
+// A batch is one decoded chunk's events to apply: every read model
+// applies them in order, on its own goroutine, and the position advances
+// to last once they all have.
+type batch struct {
+	envs                       []events.Envelope
+	last                       uint64 // the chunk's last stream sequence
+	applied, skipped, rejected uint64
+	pending                    atomic.Int32  // read models yet to apply envs
+	done                       chan struct{} // closed once pending is 0
+}
+
+// applyDepth is how many batches may be in flight: dispatched to the read
+// models and not yet applied by all of them. A fast read model runs ahead
+// of a slow one by up to this many chunks.
+const applyDepth = 4
+
+// applyInline is the largest batch applied on the runner's goroutine, one
+// read model after the other, when none is in flight: live events come a
+// few at a time, and handing them to every read model's goroutine would
+// cost more than applying them.
+const applyInline = 16
+
+// apply applies the chunks as they come, until chunks is closed and every
+// batch is applied. Each read model has a goroutine of its own, fed the
+// batches in stream order; the position advances past a batch only once
+// every read model has applied it (so WaitFor means what it meant), and a
+// checkpoint is taken only when no batch is in flight (so the read models
+// agree with its position).
+func (r *Runner) apply(chunks <-chan []decoded) {
+	feeds := make([]chan *batch, len(r.cfg.Projections))
+	var wg sync.WaitGroup
+	for i, p := range r.cfg.Projections {
+		feeds[i] = make(chan *batch, applyDepth)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range feeds[i] {
+				for _, env := range b.envs {
+					p.Apply(env)
+				}
+				if b.pending.Add(-1) == 0 {
+					close(b.done)
+				}
+			}
+		}()
+	}
+	defer func() {
+		for _, f := range feeds {
+			close(f)
+		}
+		wg.Wait()
+	}()
+
+	var inflight []*batch // oldest first
+	finishAll := func() {
+		for _, b := range inflight {
+			<-b.done
+			r.finish(b)
+		}
+		inflight = inflight[:0]
+	}
 	r.mu.Lock()
-	from := r.position
+	last := r.position // the last sequence handed on
 	r.mu.Unlock()
-	var (
-		last                       = from
-		applied, skipped, rejected uint64
-	)
+	for chunks != nil || len(inflight) > 0 {
+		var (
+			next   <-chan []decoded
+			oldest <-chan struct{}
+		)
+		if len(inflight) < applyDepth {
+			next = chunks
+		}
+		if len(inflight) > 0 {
+			oldest = inflight[0].done
+		}
+		select {
+		case chunk, ok := <-next:
+			if !ok {
+				chunks = nil
+				continue
+			}
+			b := r.batch(chunk, last)
+			if b == nil {
+				continue
+			}
+			last = b.last
+			switch {
+			case len(b.envs) == 0:
+				close(b.done)
+			case len(inflight) == 0 && len(b.envs) <= applyInline:
+				for _, env := range b.envs {
+					for _, p := range r.cfg.Projections {
+						p.Apply(env)
+					}
+				}
+				close(b.done)
+			default:
+				b.pending.Store(int32(len(feeds)))
+				for _, f := range feeds {
+					f <- b
+				}
+			}
+			inflight = append(inflight, b)
+		case <-oldest:
+			b := inflight[0]
+			inflight = inflight[1:]
+			if why := r.finish(b); why != "" {
+				finishAll()
+				r.checkpoint(context.Background(), why)
+			}
+		}
+	}
+}
+
+// batch sorts a chunk's events after last into those to apply and those
+// to skip, or returns nil when none is after last.
+func (r *Runner) batch(chunk []decoded, last uint64) *batch {
+	b := &batch{last: last, envs: make([]events.Envelope, 0, len(chunk)), done: make(chan struct{})}
 	for _, d := range chunk {
 		if d.seq == 0 {
 			r.log.Error("projections: skipping a message", "subject", d.subject, "err", d.err)
 			continue
 		}
-		if d.seq <= last {
+		if d.seq <= b.last {
 			continue
 		}
-		last = d.seq
+		b.last = d.seq
 		if d.err != nil {
 			// A newer writer's event type, or a foreign message on sf.evt.>: read
 			// models skip what they do not know, and so does the runner.
 			r.log.Warn("projections: skipping an event that does not decode", "seq", d.seq, "subject", d.subject, "err", d.err)
-			skipped++
+			b.skipped++
 			continue
 		}
 		if d.misfiled {
 			r.log.Warn("projections: skipping an event whose subject disagrees with its envelope",
 				"seq", d.seq, "subject", d.subject, "envelope_subject", d.env.Subject(), "event_id", d.env.ID)
-			skipped++
-			rejected++
+			b.skipped++
+			b.rejected++
 			continue
 		}
-		for _, p := range r.cfg.Projections {
-			p.Apply(d.env)
-		}
-		if r.cfg.Observe != nil {
-			r.cfg.Observe(d.env)
-		}
-		applied++
+		b.envs = append(b.envs, d.env)
+		b.applied++
 	}
-	if last == from {
-		return
+	if b.last == last {
+		return nil
+	}
+	return b
+}
+
+// finish advances the position past a batch every read model has applied,
+// tells Observe of its events, and returns why a checkpoint is due, if one
+// is.
+func (r *Runner) finish(b *batch) (checkpoint string) {
+	if r.cfg.Observe != nil {
+		for _, env := range b.envs {
+			r.cfg.Observe(env)
+		}
 	}
 	r.mu.Lock()
-	r.position = last
-	r.applied += applied
-	r.skipped += skipped
-	r.rejected += rejected
+	r.position = b.last
+	r.applied += b.applied
+	r.skipped += b.skipped
+	r.rejected += b.rejected
 	target := r.target
 	r.mu.Unlock()
 	r.notify()
-	r.sinceSave += int(applied)
-	if r.cfg.Checkpoints != nil {
-		switch {
-		case r.sinceSave >= r.checkpointEvery():
-			r.checkpoint(context.Background(), "interval")
-		case last >= target && r.saved < target:
-			r.checkpoint(context.Background(), "caught up")
-		}
+	r.sinceSave += int(b.applied)
+	if r.cfg.Checkpoints == nil {
+		return ""
 	}
+	switch {
+	case r.sinceSave >= r.checkpointEvery():
+		return "interval"
+	case b.last >= target && r.saved < target:
+		return "caught up"
+	}
+	return ""
 }
 
 // checkpointEvery is how many events are applied between interval
@@ -462,8 +598,9 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 }
 
 // checkpoint saves every read model's state at the current position. It runs
-// on the applying goroutine, between events, so the states agree with the
-// position. A failure is logged: the next checkpoint tries again.
+// on the runner's goroutine while no batch is in flight (or before the read
+// models' goroutines start, or after they stop), so the states agree with
+// the position. A failure is logged: the next checkpoint tries again.
 func (r *Runner) checkpoint(ctx context.Context, why string) {
 	if r.cfg.Checkpoints == nil {
 		return

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -190,7 +193,8 @@ func testMisfiled(t *testing.T, e env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, subj := range []string{"sf.evt.evil.product.zzz", "sf.evt.acme.product.other", "sf.evt.acme.policy.zzz"} {
+	for _, subj := range []string{"sf.evt.evil.product.zzz", "sf.evt.acme.product.other", "sf.evt.acme.policy.zzz",
+		"sf.evt.acme.product.zzz2", "sf.evt.acme2.product.zzz"} {
 		if _, err := e.js.Publish(ctx, subj, b); err != nil {
 			t.Fatal(err)
 		}
@@ -215,8 +219,8 @@ func testMisfiled(t *testing.T, e env) {
 	if _, ok := lc.Product("acme", "e3"); !ok {
 		t.Error("the event after the misfiled ones was not applied")
 	}
-	if got := r.Rejected(); got != 3 {
-		t.Errorf("rejected: got %d, want 3", got)
+	if got := r.Rejected(); got != 5 {
+		t.Errorf("rejected: got %d, want 5", got)
 	}
 }
 
@@ -247,5 +251,118 @@ func TestRunnerWaitsForTheStream(t *testing.T) {
 	}
 	if err := r.WaitFor(ctx, res.Position); err != nil {
 		t.Fatalf("the runner did not catch up once the stream existed: %v", err)
+	}
+}
+
+// seqModel is a read model that records the last position it applied,
+// taking a pause every slow events (0: never) so that read models run at
+// different speeds.
+type seqModel struct {
+	name string
+	slow int
+	last atomic.Uint64
+	n    int
+}
+
+func (m *seqModel) Name() string { return m.name }
+func (m *seqModel) Apply(env events.Envelope) {
+	if m.n++; m.slow > 0 && m.n%m.slow == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	m.last.Store(env.Position)
+}
+func (m *seqModel) Version() int { return 1 }
+func (m *seqModel) Snapshot() ([]byte, error) {
+	return []byte(strconv.FormatUint(m.last.Load(), 10)), nil
+}
+func (m *seqModel) Restore(b []byte) error {
+	n, err := strconv.ParseUint(string(b), 10, 64)
+	m.last.Store(n)
+	return err
+}
+
+// checkedCheckpoints keeps checkpoints in memory and reports any whose
+// read-model states disagree with its position.
+type checkedCheckpoints struct {
+	mu    sync.Mutex
+	saved []uint64
+	errs  []error
+}
+
+func (c *checkedCheckpoints) Load(context.Context) (projector.Checkpoint, bool, error) {
+	return projector.Checkpoint{}, false, nil
+}
+
+func (c *checkedCheckpoints) Save(_ context.Context, cp projector.Checkpoint) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.saved = append(c.saved, cp.Position)
+	for name, ms := range cp.Models {
+		if got := string(ms.State); got != strconv.FormatUint(cp.Position, 10) {
+			c.errs = append(c.errs, fmt.Errorf("checkpoint at %d: %s has applied up to %s", cp.Position, name, got))
+		}
+	}
+	return nil
+}
+
+// TestReadModelsAgreeWithThePosition: read models applied at different
+// speeds (each on its own goroutine) never trail the runner's position:
+// WaitFor and Observe see every read model at or past the position, and
+// every checkpoint holds read models that have applied exactly up to its
+// position.
+func TestReadModelsAgreeWithThePosition(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	if err := natsjs.EnsureStreams(waitCtx(t), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3000
+	publish(t, js, 0, n)
+	fast, slow := &seqModel{name: "fast"}, &seqModel{name: "slow", slow: 40}
+	ms := []*seqModel{fast, slow, {name: "also-slow", slow: 60}}
+	var observeErrs atomic.Int64
+	cps := &checkedCheckpoints{}
+	r, err := projector.New(projector.Config{JS: js, Registry: events.Default(), CheckpointEvery: 500, Checkpoints: cps,
+		Projections: []projections.Projection{ms[0], ms[1], ms[2]},
+		Observe: func(env events.Envelope) {
+			for _, m := range ms {
+				if m.last.Load() < env.Position {
+					observeErrs.Add(1)
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	var behind []string
+	for r.Position() < n {
+		p := r.Position()
+		for _, m := range ms {
+			if got := m.last.Load(); got < p {
+				behind = append(behind, fmt.Sprintf("%s at %d, position %d", m.name, got, p))
+			}
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(behind) > 0 {
+		t.Errorf("read models behind the position: %v", behind[:min(len(behind), 5)])
+	}
+	if k := observeErrs.Load(); k > 0 {
+		t.Errorf("Observe saw a read model behind its event %d times", k)
+	}
+	cps.mu.Lock()
+	defer cps.mu.Unlock()
+	if len(cps.errs) > 0 {
+		t.Errorf("checkpoints of read models that disagree with their position: %v", cps.errs[:min(len(cps.errs), 5)])
+	}
+	if len(cps.saved) < 3 || cps.saved[len(cps.saved)-1] != n {
+		t.Errorf("checkpoints at %v, want several, the last at %d", cps.saved, n)
 	}
 }
