@@ -3,8 +3,10 @@ package signin_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -255,4 +257,73 @@ func TestPartitionTakenOnlyWhenFresh(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// warnings collects the messages of WARN and ERROR records.
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool { msg += " " + a.String(); return true })
+	w.msgs = append(w.msgs, msg)
+	return nil
+}
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnings) WithGroup(string) slog.Handler      { return w }
+
+// TestStoppedPartitionConfirmsItsAcknowledgement: a partition acknowledges
+// its batches without waiting; when it stops it confirms the last
+// acknowledgement with the server, so that a hand-over does not deliver
+// the batch again: by the time the router has stopped, nothing is pending
+// on the consumers and nothing was logged.
+func TestStoppedPartitionConfirmsItsAcknowledgement(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cmds := &fakeCommands{}
+	logs := &warnings{}
+	_, stop := runRouter(t, srv.ClientURL(), cmds, signin.Config{Logger: slog.New(logs)})
+	for i := range 50 {
+		id := fmt.Sprintf("s%d", i)
+		publish(t, js, "sf.signin.contoso", id, valid(id, fmt.Sprintf("u%d", i)))
+	}
+	natstest.CheckFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if n := len(cmds.claimed()); n != 50 {
+			return fmt.Errorf("claimed %d of 50", n)
+		}
+		return nil
+	})
+	stop()
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	for _, m := range logs.msgs {
+		if strings.Contains(m, "acknowledge") {
+			t.Errorf("logged: %s", m)
+		}
+	}
+	s, err := js.Stream(context.Background(), natsjs.StreamSignins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range natsjs.SigninPartitions {
+		c, err := s.Consumer(context.Background(), signin.ConsumerName(signin.DefaultDurable, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.NumAckPending != 0 || info.NumPending != 0 {
+			t.Errorf("partition %d after the stop: %d awaiting acknowledgement, %d pending", n, info.NumAckPending, info.NumPending)
+		}
+	}
 }

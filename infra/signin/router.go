@@ -435,14 +435,14 @@ func (r *Router) start(ctx context.Context, n int) (*partition, error) {
 			return
 		}
 		defer cc.Stop()
-		r.loop(p)
+		r.loop(p, cons)
 	}()
 	return p, nil
 }
 
 // loop takes whatever arrived since the last batch (at most BatchSize) and
 // processes it as one batch: the partition's group commit.
-func (r *Router) loop(p *partition) {
+func (r *Router) loop(p *partition, cons jetstream.Consumer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -467,7 +467,7 @@ func (r *Router) loop(p *partition) {
 		}
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if err := acked.DoubleAck(actx); err != nil {
+		if err := confirmAcked(actx, cons, acked); err != nil {
 			r.log.Warn("sign-in partition's last acknowledgement", "partition", p.n, "err", err)
 		}
 	}()
@@ -500,6 +500,29 @@ func (r *Router) loop(p *partition) {
 				r.log.Warn("sign-in batch acknowledgement", "partition", p.n, "err", err)
 			}
 			acked = last
+		}
+	}
+}
+
+// confirmAcked returns once the consumer's acknowledgement floor has
+// reached m (AckAll: everything up to m is acknowledged), asking the server
+// until ctx ends. The message itself cannot tell: it was acknowledged
+// without waiting, and nats.go refuses to acknowledge it again.
+func confirmAcked(ctx context.Context, cons jetstream.Consumer, m jetstream.Msg) error {
+	md, err := m.Metadata()
+	if err != nil {
+		return err
+	}
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		info, err := cons.Info(ctx)
+		if err == nil && info.AckFloor.Stream >= md.Sequence.Stream {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("acknowledged up to %d of %d", info.AckFloor.Stream, md.Sequence.Stream)
+		}
+		if sleep(ctx, wait) != nil {
+			return fmt.Errorf("not confirmed: %w", err)
 		}
 	}
 }
