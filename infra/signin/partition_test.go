@@ -327,3 +327,44 @@ func TestStoppedPartitionConfirmsItsAcknowledgement(t *testing.T) {
 		}
 	}
 }
+
+// TestHandOverMidStream: an instance that stops while its partition has a
+// backlog hands the sign-ins it took but did not handle back to the server,
+// so the next owner claims them at once and in arrival order, not after
+// AckWait (a minute here) behind newer ones.
+func TestHandOverMidStream(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	cmds := &fakeCommands{delay: 20 * time.Millisecond}
+	cfg := signin.Config{BatchSize: 10, AckWait: time.Minute}
+	_, stopA := runRouter(t, srv.ClientURL(), cmds, cfg)
+	const n = 300
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("s%03d", i)
+		want = append(want, id)
+		publish(t, js, "sf.signin.contoso", id, valid(id, fmt.Sprintf("u%d", i)))
+	}
+	natstest.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if c := len(cmds.claimed()); c < 30 {
+			return fmt.Errorf("claimed %d", c)
+		}
+		return nil
+	})
+	runRouter(t, srv.ClientURL(), cmds, cfg)
+	stopA()
+	start := time.Now()
+	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		if c := len(cmds.claimed()); c < n {
+			return fmt.Errorf("claimed %d of %d", c, n)
+		}
+		return nil
+	})
+	t.Logf("the rest claimed %s after the stop", time.Since(start).Round(time.Millisecond))
+	if got := cmds.claimed(); !slices.Equal(got, want) {
+		t.Fatalf("claims out of order or twice:\n got %v", got)
+	}
+}

@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -375,6 +376,15 @@ type partition struct {
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
+
+	mu   sync.Mutex
+	left []jetstream.Msg // delivered once the partition was stopping
+}
+
+func (p *partition) leftOver(m jetstream.Msg) {
+	p.mu.Lock()
+	p.left = append(p.left, m)
+	p.mu.Unlock()
 }
 
 func (p *partition) stop() {
@@ -426,6 +436,7 @@ func (r *Router) start(ctx context.Context, n int) (*partition, error) {
 			select {
 			case p.msgs <- m:
 			case <-p.quit:
+				p.leftOver(m)
 			}
 		}, jetstream.PullPriorityGroup(PriorityGroup), jetstream.PullMaxMessages(2*r.cfg.BatchSize),
 			jetstream.PullExpiry(max(r.cfg.PinnedTTL/2, time.Second)))
@@ -434,15 +445,57 @@ func (r *Router) start(ctx context.Context, n int) (*partition, error) {
 			<-p.quit
 			return
 		}
-		defer cc.Stop()
-		r.loop(p, cons)
+		r.loop(p, cons, cc)
 	}()
 	return p, nil
 }
 
+// rest returns, in stream order, the sign-ins a stopping partition was
+// delivered but has not handled: it stops asking for more (Drain passes
+// what the client still buffers to the callback, which keeps them once the
+// partition is stopped) and adds those waiting in the partition's queue.
+// The partition handles them before it lets go, so its next owner is sent
+// only newer sign-ins and a tenant's order holds across the hand-over.
+// (Giving them back with negative acknowledgements would be quicker, but
+// the server may redeliver the first of them after the others.)
+func (r *Router) rest(p *partition, cc jetstream.ConsumeContext) []jetstream.Msg {
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(2 * time.Second):
+		cc.Stop()
+	}
+	// Drain unsubscribed from the pull requests' inbox; once the server
+	// has that, it delivers nothing more to a request still waiting.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = r.nc.FlushWithContext(ctx)
+	cancel()
+	var left []jetstream.Msg
+	for more := true; more; {
+		select {
+		case m := <-p.msgs:
+			left = append(left, m)
+		default:
+			more = false
+		}
+	}
+	p.mu.Lock()
+	left = append(left, p.left...)
+	p.left = nil
+	p.mu.Unlock()
+	seq := func(m jetstream.Msg) uint64 {
+		if md, err := m.Metadata(); err == nil {
+			return md.Sequence.Stream
+		}
+		return 0
+	}
+	slices.SortStableFunc(left, func(a, b jetstream.Msg) int { return cmp.Compare(seq(a), seq(b)) })
+	return left
+}
+
 // loop takes whatever arrived since the last batch (at most BatchSize) and
 // processes it as one batch: the partition's group commit.
-func (r *Router) loop(p *partition, cons jetstream.Consumer) {
+func (r *Router) loop(p *partition, cons jetstream.Consumer, cc jetstream.ConsumeContext) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
@@ -471,9 +524,38 @@ func (r *Router) loop(p *partition, cons jetstream.Consumer) {
 			r.log.Warn("sign-in partition's last acknowledgement", "partition", p.n, "err", err)
 		}
 	}()
+	handle := func(batch []jetstream.Msg) bool {
+		if !r.process(ctx, p.n, batch) {
+			return false
+		}
+		// Every message of the batch is settled (claimed or
+		// dead-lettered): one acknowledgement covers them all (AckAll). It
+		// is sent without waiting for the server, so the next batch starts
+		// at once; the last one is confirmed when the partition stops, so
+		// a hand-over does not deliver them again. An acknowledgement lost
+		// meanwhile only means a redelivery, which the claims recognise by
+		// sign-in id.
+		last := batch[len(batch)-1]
+		if err := last.Ack(); err != nil {
+			r.log.Warn("sign-in batch acknowledgement", "partition", p.n, "err", err)
+		}
+		acked = last
+		return true
+	}
 	for {
 		select {
 		case <-p.quit:
+			rest := r.rest(p, cc)
+			for len(rest) > 0 && ctx.Err() == nil {
+				n := min(len(rest), r.cfg.BatchSize)
+				if !handle(rest[:n]) {
+					break
+				}
+				rest = rest[n:]
+			}
+			if len(rest) > 0 {
+				r.log.Warn("sign-in partition stopped with sign-ins it did not handle; redelivered after AckWait", "partition", p.n, "count", len(rest))
+			}
 			return
 		case m := <-p.msgs:
 			batch = append(batch[:0], m)
@@ -487,20 +569,7 @@ func (r *Router) loop(p *partition, cons jetstream.Consumer) {
 				break more
 			}
 		}
-		if r.process(ctx, p.n, batch) {
-			// Every message of the batch is settled (claimed or
-			// dead-lettered): one acknowledgement covers them all
-			// (AckAll). It is sent without waiting for the server, so the
-			// next batch starts at once; the last one is confirmed when
-			// the partition stops, so a hand-over does not deliver them
-			// again. An acknowledgement lost meanwhile only means a
-			// redelivery, which the claims recognise by sign-in id.
-			last := batch[len(batch)-1]
-			if err := last.Ack(); err != nil {
-				r.log.Warn("sign-in batch acknowledgement", "partition", p.n, "err", err)
-			}
-			acked = last
-		}
+		handle(batch)
 	}
 }
 

@@ -67,9 +67,12 @@ type fakeCommands struct {
 	panicFor, failFor domain.UserID
 	// licensed answers already_licensed, held since the time given.
 	licensed map[domain.UserID]time.Time
+	// delay is how long each batch takes.
+	delay time.Duration
 }
 
 func (f *fakeCommands) ClaimBatch(_ context.Context, tenant domain.TenantID, in []domain.SignIn, _ domain.ClaimOptions) ([]domain.BatchOutcome, error) {
+	time.Sleep(f.delay)
 	for _, s := range in {
 		if s.UserID == f.panicFor {
 			panic("boom")
