@@ -35,26 +35,31 @@ import (
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/oracle"
 	"github.com/seatflow/seatflow/infra/projector"
+	"github.com/seatflow/seatflow/projections"
 )
 
 // Bench scenarios, in the order they run.
 const (
-	scSigninNATS1     = "signin-nats-1"
-	scSigninNATS100   = "signin-nats-100"
-	scSigninHTTP1     = "signin-http-1"
-	scSigninHTTP100   = "signin-http-100"
-	scResignin        = "resignin"
-	scAssignHTTP1     = "assign-http-1"
-	scAssignHTTP1000  = "assign-http-1000"
-	scLatency         = "latency"
-	scRebuild         = "rebuild"
-	scRestart         = "restart"
-	scExport          = "export"
+	scSigninNATS1    = "signin-nats-1"
+	scSigninNATS100  = "signin-nats-100"
+	scSigninHTTP1    = "signin-http-1"
+	scSigninHTTP100  = "signin-http-100"
+	scResignin       = "resignin"
+	scAssignHTTP1    = "assign-http-1"
+	scAssignHTTP1000 = "assign-http-1000"
+	scLatency        = "latency"
+	scRebuild        = "rebuild"
+	scRestart        = "restart"
+	scExport         = "export"
+	// scRestartLong restarts once the export's million events are in the
+	// stream, against scRebuildLong, a rebuild of that whole stream.
+	scRebuildLong     = "rebuild-long"
+	scRestartLong     = "restart-long"
 	benchTenantPrefix = "bench-"
 )
 
 var benchScenarios = []string{scSigninNATS1, scSigninNATS100, scSigninHTTP1, scSigninHTTP100, scResignin,
-	scAssignHTTP1, scAssignHTTP1000, scLatency, scRebuild, scRestart, scExport}
+	scAssignHTTP1, scAssignHTTP1000, scLatency, scRebuild, scRestart, scExport, scRestartLong}
 
 // benchConfig is what `seatflow bench` reads from its flags.
 type benchConfig struct {
@@ -292,6 +297,14 @@ func (b *benchRun) run(ctx context.Context) error {
 	if b.on[scExport] {
 		if err := b.export(ctx); err != nil {
 			return fmt.Errorf("%s: %w", scExport, err)
+		}
+	}
+	if b.on[scRestartLong] {
+		if !b.on[scExport] {
+			return fmt.Errorf("%s needs %s", scRestartLong, scExport)
+		}
+		if err := b.restartLong(ctx); err != nil {
+			return fmt.Errorf("%s: %w", scRestartLong, err)
 		}
 	}
 	fmt.Fprintf(b.out, "\ninvariants: ok (%d events folded: no product over-assigned, no user with two licenses of a product, no user claiming twice under a policy, claims and read-model counts as expected)\n", fold.Events)
@@ -1058,37 +1071,9 @@ func (b *benchRun) rebuild(ctx context.Context, fold oracle.Summary) error {
 		return err
 	}
 	b.add(raw, "")
-	cfg := b.svcCfg
-	c, err := open(ctx, cfg, b.log)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	reg := encode.Registry()
-	svc, err := domain.NewService(natsjs.NewStore(c.js, reg), domain.Config{Now: time.Now, NewID: newID})
-	if err != nil {
-		return err
-	}
 	before := liveHeap()
-	_, _, _, _, models, err := readModels(c, svc, cfg, metrics.New(), b.log)
+	applied, el, models, err := b.replayModels(ctx)
 	if err != nil {
-		return err
-	}
-	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true})
-	if err != nil {
-		return err
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() { done <- runner.Run(runCtx) }()
-	if err := runner.WaitReady(ctx); err != nil {
-		cancel()
-		return err
-	}
-	el := time.Since(start)
-	cancel()
-	if err := <-done; err != nil {
 		return err
 	}
 	claimed := 0
@@ -1097,7 +1082,6 @@ func (b *benchRun) rebuild(ctx context.Context, fold oracle.Summary) error {
 	}
 	after := liveHeap()
 	runtime.KeepAlive(models)
-	applied, _ := runner.Stats()
 	note := ""
 	if claimed > 0 {
 		note = fmt.Sprintf("read models %.0f B live heap per claimed user", float64(after-before)/float64(claimed))
@@ -1107,9 +1091,76 @@ func (b *benchRun) rebuild(ctx context.Context, fold oracle.Summary) error {
 	return nil
 }
 
+// replayModels replays the whole event stream into fresh read models, as
+// `seatflow rebuild` does, and returns how many events they applied, how
+// long it took, and the models.
+func (b *benchRun) replayModels(ctx context.Context) (uint64, time.Duration, []projections.Projection, error) {
+	cfg := b.svcCfg
+	c, err := open(ctx, cfg, b.log)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	defer c.close()
+	reg := encode.Registry()
+	svc, err := domain.NewService(natsjs.NewStore(c.js, reg), domain.Config{Now: time.Now, NewID: newID})
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	_, _, _, _, models, err := readModels(c, svc, cfg, metrics.New(), b.log)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true})
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- runner.Run(runCtx) }()
+	if err := runner.WaitReady(ctx); err != nil {
+		cancel()
+		<-done
+		return 0, 0, nil, err
+	}
+	el := time.Since(start)
+	cancel()
+	if err := <-done; err != nil {
+		return 0, 0, nil, err
+	}
+	applied, _ := runner.Stats()
+	return applied, el, models, nil
+}
+
+// restartLong measures what checkpoints are for: once the export's million
+// small events are in the stream (a state that is small for its length), a
+// rebuild replays all of them, and a restart resumes from the checkpoint.
+func (b *benchRun) restartLong(ctx context.Context) error {
+	raw, err := bench.Replay(ctx, b.js, natsjs.StreamEvents)
+	if err != nil {
+		return err
+	}
+	raw.Name = "raw-replay-long"
+	b.add(raw, "")
+	applied, el, _, err := b.replayModels(ctx)
+	if err != nil {
+		return err
+	}
+	b.add(bench.Result{Name: scRebuildLong, What: "replay the whole stream, export included, into fresh read models", Count: int(applied),
+		Elapsed: el, Unit: "events"}, raw.Name)
+	if err := b.restartAs(ctx, scRestartLong, scRebuildLong); err != nil {
+		return err
+	}
+	return nil
+}
+
 // restart stops the service and starts it again: the read models resume
 // from the checkpoint instead of replaying the stream.
-func (b *benchRun) restart(ctx context.Context) error {
+func (b *benchRun) restart(ctx context.Context) error { return b.restartAs(ctx, scRestart, scRebuild) }
+
+// restartAs stops the service and starts it again, reporting the restart
+// as name against the rebuild named rebuild.
+func (b *benchRun) restartAs(ctx context.Context, name, rebuild string) error {
 	if b.stopSvc != nil {
 		if err := b.stopSvc(); err != nil {
 			return err
@@ -1121,8 +1172,8 @@ func (b *benchRun) restart(ctx context.Context) error {
 	}
 	el := time.Since(start)
 	n := int(b.runner.Position())
-	b.add(bench.Result{Name: scRestart, What: "serve restarts and its read models are ready", Count: n, Elapsed: el, Unit: "events"}, scRebuild)
-	if rb, ok := b.byName[scRebuild]; ok && rb.Elapsed > 0 {
+	b.add(bench.Result{Name: name, What: "serve restarts and its read models are ready", Count: n, Elapsed: el, Unit: "events"}, rebuild)
+	if rb, ok := b.byName[rebuild]; ok && rb.Elapsed > 0 {
 		b.results[len(b.results)-1].Note = fmt.Sprintf("resumed from position %d in %s (%.0f%% of the rebuild's time)",
 			b.runner.Resumed(), el.Round(time.Millisecond), 100*el.Seconds()/rb.Elapsed.Seconds())
 	}

@@ -35,6 +35,7 @@ func TestBenchSmoke(t *testing.T) {
 		{scSigninHTTP1, "raw-append-1"}, {scSigninHTTP100, "raw-append-pipelined"},
 		{scResignin, "raw-append-pipelined"}, {scAssignHTTP1, "raw-append-1"}, {scAssignHTTP1000, "raw-append-pipelined"},
 		{scLatency, "raw-append-1 p99"}, {scRebuild, "raw-replay"}, {scRestart, scRebuild}, {scExport, "raw-replay"},
+		{"raw-replay-long", ""}, {scRebuildLong, "raw-replay-long"}, {scRestartLong, scRebuildLong},
 	} {
 		row := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want.name) + `\s+(\d+) \w+\s+(\d+)\s+\S+\s+\S+\s+(.*)$`).FindStringSubmatch(table)
 		if row == nil {
