@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,15 +83,24 @@ func TestHTTPSignInsOnTwoInstancesClaimOncePerPolicy(t *testing.T) {
 				}
 			})
 			at := time.Now().UTC()
-			var signins sync.WaitGroup
+			var (
+				signins sync.WaitGroup
+				retried atomic.Int32
+			)
 			for u := range users {
 				user := fmt.Sprintf("u%02d", u)
 				start := make(chan struct{})
 				for i, s := range insts {
 					signins.Go(func() {
 						<-start
-						r := s.do(t, "POST", "/v1/signins", ingest, map[string]any{
-							"id": fmt.Sprintf("%s-via-%d", user, i), "user_id": user, "app": "teams", "at": at.Format(time.RFC3339Nano)})
+						body := map[string]any{"id": fmt.Sprintf("%s-via-%d", user, i), "user_id": user, "app": "teams", "at": at.Format(time.RFC3339Nano)}
+						r := s.do(t, "POST", "/v1/signins", ingest, body)
+						// As a client should: a sign-in stored whose outcome
+						// did not come in time is posted again, same id.
+						for try := 0; try < 3 && r.status == 503 && r.body["code"] == "outcome_unknown"; try++ {
+							retried.Add(1)
+							r = s.do(t, "POST", "/v1/signins", ingest, body)
+						}
 						if r.status != 200 {
 							t.Errorf("sign-in of %s via instance %d: %d %s", user, i, r.status, r.raw)
 						}
@@ -125,7 +135,7 @@ func TestHTTPSignInsOnTwoInstancesClaimOncePerPolicy(t *testing.T) {
 					onP++
 				}
 			}
-			t.Logf("%d seats of P bought meanwhile; %d users claimed P, %d B", bought, onP, users-onP)
+			t.Logf("%d seats of P bought meanwhile; %d users claimed P, %d B; %d sign-ins posted again after outcome_unknown", bought, onP, users-onP, retried.Load())
 		})
 	}
 }
