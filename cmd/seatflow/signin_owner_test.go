@@ -53,7 +53,7 @@ func TestHTTPSignInsOnTwoInstancesClaimOncePerPolicy(t *testing.T) {
 			for _, s := range insts {
 				waitFor(t, 60*time.Second, "readyz", func() bool { return s.do(t, "GET", "/readyz", "", nil).status == 200 })
 			}
-			const tenant, users = "twice", 40
+			const tenant, users = "twice", 60
 			admin, ingest := token(t, tenant, "ada", "global-admin"), token(t, tenant, "idp", "ingest")
 			a := insts[0]
 			for id, seats := range map[string]int{"P": 0, "B": users} {
@@ -107,7 +107,7 @@ func TestHTTPSignInsOnTwoInstancesClaimOncePerPolicy(t *testing.T) {
 					})
 				}
 				close(start)
-				time.Sleep(2 * time.Millisecond)
+				time.Sleep(5 * time.Millisecond)
 			}
 			signins.Wait()
 			stop()
