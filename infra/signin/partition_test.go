@@ -368,3 +368,61 @@ func TestHandOverMidStream(t *testing.T) {
 		t.Fatalf("claims out of order or twice:\n got %v", got)
 	}
 }
+
+// TestTakeOverFromALostInstance: an instance that vanishes (its
+// connection gone, its process hung) holds sign-ins it was delivered and
+// never acknowledged. The instance that takes its partition over rewinds
+// the consumer to its ack floor, so those are claimed at once and in
+// order, not after AckWait (a minute here) behind newer ones.
+func TestTakeOverFromALostInstance(t *testing.T) {
+	srv := natstest.RunJetStream(t)
+	_, js := natstest.Connect(t, srv.ClientURL())
+	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
+		t.Fatal(err)
+	}
+	lostCmds := &fakeCommands{delay: 20 * time.Millisecond}
+	cfg := signin.Config{BatchSize: 10, AckWait: time.Minute, MemberTTL: time.Second, PinnedTTL: time.Second}
+	lost, _ := runRouter(t, srv.ClientURL(), lostCmds, cfg)
+	const n = 200
+	for i := range n {
+		id := fmt.Sprintf("s%03d", i)
+		publish(t, js, "sf.signin.contoso", id, valid(id, fmt.Sprintf("u%d", i)))
+	}
+	natstest.CheckFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+		if c := len(lostCmds.claimed()); c < 30 {
+			return fmt.Errorf("claimed %d", c)
+		}
+		return nil
+	})
+	// The instance hangs and loses its connection: it holds what it was
+	// delivered, unacknowledged, and stops announcing itself.
+	lostCmds.mu.Lock()
+	lostCmds.frozen = make(chan struct{})
+	lostCmds.mu.Unlock()
+	t.Cleanup(func() { close(lostCmds.frozen) })
+	lost.Close()
+	held := len(lostCmds.claimed())
+
+	cmds := &fakeCommands{}
+	runRouter(t, srv.ClientURL(), cmds, cfg)
+	start := time.Now()
+	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+		got := cmds.claimed()
+		if len(got) == 0 || got[len(got)-1] != fmt.Sprintf("s%03d", n-1) {
+			return fmt.Errorf("the new owner claimed %d", len(got))
+		}
+		return nil
+	})
+	t.Logf("the lost instance claimed %d; the new owner claimed the rest %s after", held, time.Since(start).Round(time.Millisecond))
+	got := cmds.claimed()
+	first := 0
+	fmt.Sscanf(got[0], "s%d", &first)
+	if first > held {
+		t.Errorf("the new owner started at %s, after what the lost instance claimed (%d): sign-ins skipped", got[0], held)
+	}
+	for i, id := range got {
+		if want := fmt.Sprintf("s%03d", first+i); id != want {
+			t.Fatalf("the new owner's claims out of order at %d: got %s, want %s (all: %v)", i, id, want, got)
+		}
+	}
+}

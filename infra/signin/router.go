@@ -171,6 +171,7 @@ type Router struct {
 
 	mu    sync.Mutex
 	owned map[int]*partition
+	prev  []string // the instances of the last rebalance
 }
 
 // New connects and creates the partition consumers and the members
@@ -192,6 +193,24 @@ func New(ctx context.Context, cfg Config) (*Router, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// rewind sends a partition taken from an instance that vanished back to
+// its first unacknowledged sign-in (a consumer reset to its ack floor), so
+// the sign-ins the lost instance held are delivered again now and in
+// order, instead of after AckWait behind newer ones. A server too old for
+// consumer resets leaves them to AckWait.
+func (r *Router) rewind(ctx context.Context, cons jetstream.Consumer, n int) {
+	name := ConsumerName(r.cfg.Durable, n)
+	info, err := cons.Info(ctx)
+	if err != nil || info.NumAckPending == 0 {
+		return
+	}
+	if _, err := r.js.ResetConsumer(ctx, r.cfg.Stream, name); err != nil {
+		r.log.Warn("sign-in partition not rewound; what the lost instance held comes back after AckWait", "partition", n, "held", info.NumAckPending, "err", err)
+		return
+	}
+	r.log.Info("sign-in partition rewound to what the lost instance held", "partition", n, "held", info.NumAckPending, "from", info.AckFloor.Stream+1)
 }
 
 // inboxPrefix is the prefix of nc's inboxes (nats.go's default, or
@@ -339,7 +358,7 @@ func (r *Router) rebalance(ctx context.Context, ids []string) {
 		if _, ok := r.owned[n]; ok {
 			continue
 		}
-		p, err := r.start(ctx, n)
+		p, err := r.start(ctx, n, r.lostOwner(n, ids))
 		if err != nil {
 			r.log.Warn("sign-in partition not started", "partition", n, "err", err)
 			continue
@@ -347,6 +366,22 @@ func (r *Router) rebalance(ctx context.Context, ids []string) {
 		r.owned[n] = p
 		r.log.Info("sign-in partition taken", "partition", n, "instances", len(ids))
 	}
+	r.prev = ids
+}
+
+// lostOwner reports whether partition n comes from an instance that went
+// away without handing it over: its owner among the instances of the last
+// rebalance is no longer listed (or, at start, this instance is alone, so
+// whatever the partition holds was held by a process that is gone, this
+// one's previous life included). An instance that hands a partition over
+// first handles all it was delivered; one that vanishes leaves the
+// sign-ins it held unacknowledged, and the server would deliver them only
+// after AckWait, after newer ones.
+func (r *Router) lostOwner(n int, ids []string) bool {
+	if len(r.prev) == 0 {
+		return len(ids) == 1
+	}
+	return !slices.Contains(ids, r.prev[n%len(r.prev)])
 }
 
 func (r *Router) stopAll() {
@@ -394,7 +429,7 @@ func (p *partition) stop() {
 
 // start takes partition n: once the process's state is fresh it consumes
 // the partition's consumer and processes its batches until stopped.
-func (r *Router) start(ctx context.Context, n int) (*partition, error) {
+func (r *Router) start(ctx context.Context, n int, lost bool) (*partition, error) {
 	p := &partition{n: n, msgs: make(chan jetstream.Msg, 4*r.cfg.BatchSize), quit: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
@@ -431,6 +466,9 @@ func (r *Router) start(ctx context.Context, n int) (*partition, error) {
 			r.log.Warn("sign-in partition not consumed", "partition", n, "err", err)
 			<-p.quit
 			return
+		}
+		if lost {
+			r.rewind(ctx, cons, n)
 		}
 		cc, err := cons.Consume(func(m jetstream.Msg) {
 			select {

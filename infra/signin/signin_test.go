@@ -69,10 +69,18 @@ type fakeCommands struct {
 	licensed map[domain.UserID]time.Time
 	// delay is how long each batch takes.
 	delay time.Duration
+	// frozen, while open, holds every batch (a process that hangs).
+	frozen chan struct{}
 }
 
 func (f *fakeCommands) ClaimBatch(_ context.Context, tenant domain.TenantID, in []domain.SignIn, _ domain.ClaimOptions) ([]domain.BatchOutcome, error) {
 	time.Sleep(f.delay)
+	f.mu.Lock()
+	frozen := f.frozen
+	f.mu.Unlock()
+	if frozen != nil {
+		<-frozen
+	}
 	for _, s := range in {
 		if s.UserID == f.panicFor {
 			panic("boom")
