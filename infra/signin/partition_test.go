@@ -259,6 +259,31 @@ func TestPartitionTakenOnlyWhenFresh(t *testing.T) {
 	})
 }
 
+// onServers runs test on a single server and on a 3-node cluster, with the
+// URL to connect to and the replicas the streams (and the members bucket)
+// get.
+func onServers(t *testing.T, test func(t *testing.T, url string, js jetstream.JetStream, replicas int)) {
+	t.Run("single server", func(t *testing.T) {
+		srv := natstest.RunJetStream(t)
+		_, js := natstest.Connect(t, srv.ClientURL())
+		if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
+			t.Fatal(err)
+		}
+		test(t, srv.ClientURL(), js, 1)
+	})
+	t.Run("3-node cluster", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("3-node cluster")
+		}
+		c := natstest.RunCluster(t, 3)
+		_, js := natstest.Connect(t, c.URLs())
+		if err := natsjs.EnsureStreams(context.Background(), js, 3); err != nil {
+			t.Fatal(err)
+		}
+		test(t, c.URLs(), js, 3)
+	})
+}
+
 // warnings collects the messages of WARN and ERROR records.
 type warnings struct {
 	mu   sync.Mutex
@@ -333,14 +358,13 @@ func TestStoppedPartitionConfirmsItsAcknowledgement(t *testing.T) {
 // so the next owner claims them at once and in arrival order, not after
 // AckWait (a minute here) behind newer ones.
 func TestHandOverMidStream(t *testing.T) {
-	srv := natstest.RunJetStream(t)
-	_, js := natstest.Connect(t, srv.ClientURL())
-	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
-		t.Fatal(err)
-	}
+	onServers(t, testHandOverMidStream)
+}
+
+func testHandOverMidStream(t *testing.T, url string, js jetstream.JetStream, replicas int) {
 	cmds := &fakeCommands{delay: 20 * time.Millisecond}
-	cfg := signin.Config{BatchSize: 10, AckWait: time.Minute}
-	_, stopA := runRouter(t, srv.ClientURL(), cmds, cfg)
+	cfg := signin.Config{BatchSize: 10, AckWait: time.Minute, Replicas: replicas}
+	_, stopA := runRouter(t, url, cmds, cfg)
 	const n = 300
 	var want []string
 	for i := range n {
@@ -354,7 +378,7 @@ func TestHandOverMidStream(t *testing.T) {
 		}
 		return nil
 	})
-	runRouter(t, srv.ClientURL(), cmds, cfg)
+	runRouter(t, url, cmds, cfg)
 	stopA()
 	start := time.Now()
 	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
@@ -375,14 +399,13 @@ func TestHandOverMidStream(t *testing.T) {
 // the consumer to its ack floor, so those are claimed at once and in
 // order, not after AckWait (a minute here) behind newer ones.
 func TestTakeOverFromALostInstance(t *testing.T) {
-	srv := natstest.RunJetStream(t)
-	_, js := natstest.Connect(t, srv.ClientURL())
-	if err := natsjs.EnsureStreams(context.Background(), js, 1); err != nil {
-		t.Fatal(err)
-	}
+	onServers(t, testTakeOverFromALostInstance)
+}
+
+func testTakeOverFromALostInstance(t *testing.T, url string, js jetstream.JetStream, replicas int) {
 	lostCmds := &fakeCommands{delay: 20 * time.Millisecond}
-	cfg := signin.Config{BatchSize: 10, AckWait: time.Minute, MemberTTL: time.Second, PinnedTTL: time.Second}
-	lost, _ := runRouter(t, srv.ClientURL(), lostCmds, cfg)
+	cfg := signin.Config{BatchSize: 10, AckWait: time.Minute, MemberTTL: time.Second, PinnedTTL: time.Second, Replicas: replicas}
+	lost, _ := runRouter(t, url, lostCmds, cfg)
 	const n = 200
 	for i := range n {
 		id := fmt.Sprintf("s%03d", i)
@@ -404,7 +427,7 @@ func TestTakeOverFromALostInstance(t *testing.T) {
 	held := len(lostCmds.claimed())
 
 	cmds := &fakeCommands{}
-	runRouter(t, srv.ClientURL(), cmds, cfg)
+	runRouter(t, url, cmds, cfg)
 	start := time.Now()
 	natstest.CheckFor(t, 20*time.Second, 20*time.Millisecond, func() error {
 		got := cmds.claimed()
