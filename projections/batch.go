@@ -18,17 +18,3 @@ func claimBatch(d events.Data) (events.LicensesClaimed, bool) {
 	}
 	return events.LicensesClaimed{}, false
 }
-
-// sameList reports whether a and b hold the same strings; nil and empty
-// are the same list (listTable numbers both 0).
-func sameList(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

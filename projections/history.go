@@ -2,6 +2,7 @@ package projections
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -292,7 +293,7 @@ func (h *LicenseHistory) Apply(env events.Envelope) {
 		var shape uint32
 		for i := range b.Claims {
 			c := &b.Claims[i]
-			if i == 0 || !sameList(c.DisabledServices, x.disabled) {
+			if i == 0 || !slices.Equal(c.DisabledServices, x.disabled) {
 				x.disabled = c.DisabledServices
 				shape = h.shape(b.ProductID, x)
 			}

@@ -291,7 +291,7 @@ func (ul *UserLicenses) Apply(env events.Envelope) {
 		var disabled []string
 		for i := range b.Claims {
 			c := &b.Claims[i]
-			if i == 0 || !sameList(c.DisabledServices, disabled) {
+			if i == 0 || !slices.Equal(c.DisabledServices, disabled) {
 				disabled, h.disabled = c.DisabledServices, ul.lists.id(c.DisabledServices, &ul.strs)
 			}
 			h.at = c.ClaimedAt.UnixNano()

@@ -1148,10 +1148,7 @@ func (b *benchRun) restartLong(ctx context.Context) error {
 	}
 	b.add(bench.Result{Name: scRebuildLong, What: "replay the whole stream, export included, into fresh read models", Count: int(applied),
 		Elapsed: el, Unit: "events"}, raw.Name)
-	if err := b.restartAs(ctx, scRestartLong, scRebuildLong); err != nil {
-		return err
-	}
-	return nil
+	return b.restartAs(ctx, scRestartLong, scRebuildLong)
 }
 
 // restart stops the service and starts it again: the read models resume
