@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -550,6 +551,9 @@ type claimWatch struct {
 var (
 	claimedType  = []byte(`"type":"` + events.TypeLicenseClaimed + `"`)
 	claimedTypes = []byte(`"type":"` + events.TypeLicensesClaimed + `"`)
+	// signinIDKey precedes the sign-in id of a LicenseClaimed event and of
+	// each claim of a LicensesClaimed event (bench ids need no escaping).
+	signinIDKey = []byte(`"signin_id":"`)
 )
 
 func (b *benchRun) watchClaims(subject string) (*claimWatch, error) {
@@ -558,24 +562,23 @@ func (b *benchRun) watchClaims(subject string) (*claimWatch, error) {
 		if !bytes.Contains(m.Data, claimedType) && !bytes.Contains(m.Data, claimedTypes) {
 			return
 		}
+		// The sign-in ids are read straight from the bytes: decoding every
+		// event would make the harness, not the service, the heap's churn.
 		now := time.Now()
-		var env struct {
-			Data struct {
-				SigninID string `json:"signin_id"`
-				Claims   []struct {
-					SigninID string `json:"signin_id"`
-				} `json:"claims"`
-			} `json:"data"`
-		}
-		_ = json.Unmarshal(m.Data, &env)
 		w.mu.Lock()
-		if env.Data.SigninID != "" {
+		for rest := m.Data; ; {
+			i := bytes.Index(rest, signinIDKey)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(signinIDKey):]
+			j := bytes.IndexByte(rest, '"')
+			if j < 0 {
+				break
+			}
 			w.n++
-			w.seen[env.Data.SigninID] = now
-		}
-		for _, c := range env.Data.Claims {
-			w.n++
-			w.seen[c.SigninID] = now
+			w.seen[string(rest[:j])] = now
+			rest = rest[j:]
 		}
 		w.mu.Unlock()
 		select {
@@ -950,7 +953,21 @@ func (b *benchRun) latency(ctx context.Context) error {
 	sent := make([]time.Time, n)
 	interval := time.Duration(float64(time.Second) / rate)
 	start := time.Now()
-	var futs []jetstream.PubAckFuture
+	// Acknowledgements are checked as they come, so the harness holds
+	// only the publishes in flight, not one future per sign-in.
+	futs := make(chan jetstream.PubAckFuture, 1024)
+	pubErr := make(chan error, 1)
+	go func() {
+		var first error
+		for f := range futs {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				first = cmp.Or(first, err)
+			}
+		}
+		pubErr <- first
+	}()
 	for i := range n {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
@@ -960,16 +977,15 @@ func (b *benchRun) latency(ctx context.Context) error {
 		sent[i] = time.Now()
 		f, err := b.js.PublishAsync("sf.signin."+tenant, data, jetstream.WithMsgID(s.ID))
 		if err != nil {
+			close(futs)
+			<-pubErr
 			return err
 		}
-		futs = append(futs, f)
+		futs <- f
 	}
-	for _, f := range futs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		}
+	close(futs)
+	if err := <-pubErr; err != nil {
+		return err
 	}
 	if err := w.wait(ctx, n, 30*time.Second); err != nil {
 		return err
