@@ -32,10 +32,14 @@ type BatchOutcome struct {
 // ClaimBatch handles a batch of sign-ins of one tenant together (group
 // commit): it decides them all with DecideClaims on the states the process
 // holds (the org, the policies of the batch's apps and every product they
-// ever listed), then appends every event of the batch in one all-or-nothing
-// append carrying the concurrency check of each aggregate it writes. On a
-// conflict it catches up what it read and decides the batch again, with
-// jittered back-off, at most MaxAttempts times.
+// ever listed), then appends the batch's events all or nothing, carrying
+// the concurrency check of each aggregate written. A batch whose events go
+// to several aggregates one after another (claims crossing from a full
+// product to the next) is appended in parts, one per aggregate, each part's
+// sign-ins decided on the states the parts before it left
+// (SingleWritePrefix); a sign-in whose own events span aggregates is
+// appended in one atomic part. On a conflict it catches up what it read and
+// decides again, with jittered back-off, at most MaxAttempts times.
 //
 // Nothing is read from the store on the way unless an aggregate is not
 // cached yet: cached states are kept current by the writes of this process,
@@ -61,40 +65,71 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 	if err := b.lockView(ctx, in); err != nil {
 		return nil, err
 	}
-	confirmed := false
+	out := make([]BatchOutcome, 0, len(in))
+	for rest := in; len(rest) > 0; {
+		part, err := b.claim(ctx, rest, opts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, part...)
+		rest = rest[len(part):]
+	}
+	return out, nil
+}
+
+// claim decides in and appends the events of its longest prefix whose
+// events go to one aggregate (see SingleWritePrefix), returning the
+// outcomes of that prefix: the caller decides the rest again on the states
+// the append left. Every append of the batch is still all or nothing with
+// the checks of what it writes, but a batch crossing from a full product
+// to the next one costs two plain appends instead of one atomic batch,
+// which on a single server's file store costs the stream synchronous
+// writes to disk (nats-server keeps each atomic batch of an R1 file stream
+// in a file store of its own until the commit).
+func (b *claimBatch) claim(ctx context.Context, in []SignIn, opts ClaimOptions) ([]BatchOutcome, error) {
+	s := b.s
 	for attempt := 1; ; attempt++ {
 		now := s.cfg.Now()
 		changes, decisions := DecideClaims(b.view(), in, opts, now)
-		if !confirmed && slices.ContainsFunc(decisions, unconfirmedRefusal) {
+		if !b.confirmed && slices.ContainsFunc(decisions, unconfirmedRefusal) {
 			// A sign-in found auto-claim off or no policy for its app on
 			// the states this process holds, which may trail a switch or
 			// a policy another instance just stored: confirm against the
 			// stream leader's head, as a command's refusal is, and decide
 			// again (locking the policies and products a changed org now
 			// names).
-			confirmed = true
+			b.confirmed = true
 			if err := b.confirm(ctx, in); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		out := make([]BatchOutcome, len(in))
+		n := SingleWritePrefix(changes, len(in))
+		changes = slices.DeleteFunc(changes, func(c BatchChange) bool { return c.SignIn >= n })
+		out := make([]BatchOutcome, n)
 		base := b.maxPos()
-		for i, d := range decisions {
+		for i, d := range decisions[:n] {
 			out[i] = BatchOutcome{ClaimOutcome: d.Outcome, HeldSince: d.HeldSince, Position: base, Err: d.Err}
 		}
 		if len(changes) == 0 {
 			return out, nil
 		}
+		changes, alerts := splitAlerts(changes)
 		writes, envs, owners := b.writes(changes, in, now)
 		positions, err := s.store.Append(ctx, writes...)
 		if err == nil {
-			for i := range envs {
-				envs[i].Position = positions[i]
-				b.entries[envs[i].Aggregate].apply(envs[i])
-				for _, j := range owners[i] {
-					out[j].Position = positions[i]
-					out[j].Events = append(out[j].Events, envs[i])
+			b.stored(out, envs, owners, positions)
+			if len(alerts) > 0 {
+				// The claims stand whatever happens to their alerts: one
+				// not stored is owed, and the next decision finding its
+				// product low records it (Product.LowAlertDue).
+				writes, envs, owners := b.writes(alerts, in, now)
+				if positions, err := s.store.Append(ctx, writes...); err == nil {
+					b.stored(out, envs, owners, positions)
+				} else {
+					for _, w := range writes {
+						b.entries[w.Events[0].Aggregate].loaded = false
+					}
 				}
 			}
 			return out, nil
@@ -121,12 +156,75 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 	}
 }
 
+// stored applies envs, stored at positions, to the batch's states and
+// gives each sign-in its events and position.
+func (b *claimBatch) stored(out []BatchOutcome, envs []events.Envelope, owners [][]int, positions []uint64) {
+	for i := range envs {
+		envs[i].Position = positions[i]
+		b.entries[envs[i].Aggregate].apply(envs[i])
+		for _, j := range owners[i] {
+			out[j].Position = positions[i]
+			out[j].Events = append(out[j].Events, envs[i])
+		}
+	}
+}
+
+// splitAlerts takes out of changes the PoolLow alerts on aggregates the
+// other changes also write, to be appended after them: together they
+// would be several messages to one subject, an atomic batch, which on a
+// single server's file stream costs synchronous disk writes. An alert is
+// a fact about the claims before it, so it may follow them; if it is not
+// stored, the product still owes it (Product.LowAlertDue).
+func splitAlerts(changes []BatchChange) (main, alerts []BatchChange) {
+	writes := map[events.Aggregate]bool{}
+	for _, c := range changes {
+		if _, ok := c.Data.(events.PoolLow); !ok {
+			writes[c.Agg] = true
+		}
+	}
+	for _, c := range changes {
+		if _, ok := c.Data.(events.PoolLow); ok && writes[c.Agg] {
+			alerts = append(alerts, c)
+		} else {
+			main = append(main, c)
+		}
+	}
+	return main, alerts
+}
+
+// SingleWritePrefix returns how many of a batch's n sign-ins, from the
+// first, to append together so that one append writes as few aggregates
+// as it can: the sign-ins up to (not including) the first whose changes
+// add an aggregate to those of the first sign-in with changes. Sign-ins
+// without changes never cut the prefix. changes are DecideClaims's, in
+// sign-in order; with none, or all on the first one's aggregates, it is n.
+// The decisions of a prefix do not depend on the sign-ins after it
+// (DecideClaims decides in order), so the rest can be decided afresh once
+// the prefix is stored.
+func SingleWritePrefix(changes []BatchChange, n int) int {
+	var first []events.Aggregate
+	for _, c := range changes {
+		switch {
+		case c.SignIn == changes[0].SignIn:
+			if !slices.Contains(first, c.Agg) {
+				first = append(first, c.Agg)
+			}
+		case !slices.Contains(first, c.Agg):
+			return c.SignIn
+		}
+	}
+	return n
+}
+
 // claimBatch holds the locked entries of one ClaimBatch.
 type claimBatch struct {
-	s       *Service
-	tenant  string
-	entries map[events.Aggregate]*entry
-	order   []events.Aggregate
+	s *Service
+	// confirmed: the locked states were confirmed against the stream
+	// leader's head once in this batch (see unconfirmedRefusal).
+	confirmed bool
+	tenant    string
+	entries   map[events.Aggregate]*entry
+	order     []events.Aggregate
 }
 
 // lock takes an aggregate's entry in the global lock order (callers lock

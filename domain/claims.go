@@ -134,12 +134,23 @@ type claimOverlay struct {
 	counted  map[PolicyID]int         // claims under a capped policy decided in this batch
 	reasons  map[queueKey]string      // why the users queued in this batch wait
 	outcomes map[string]ClaimDecision // by sign-in id: a sign-in twice in one batch
+	lowDone  map[ProductID]bool       // PoolLow recorded in this batch
 }
 
 func newClaimOverlay(v ClaimView) *claimOverlay {
 	return &claimOverlay{v: v, taken: map[ProductID]int{}, holds: map[ProductID]map[UserID]bool{},
 		claimed: map[PolicyID]map[UserID]bool{}, queued: map[PolicyID]map[UserID]bool{}, counted: map[PolicyID]int{}, reasons: map[queueKey]string{},
-		outcomes: map[string]ClaimDecision{}}
+		outcomes: map[string]ClaimDecision{}, lowDone: map[ProductID]bool{}}
+}
+
+// poolLow returns the PoolLow product id owes with available free seats,
+// if it owes one (Product.LowAlertDue) and this batch has not recorded it.
+func (o *claimOverlay) poolLow(p *Policy, id ProductID, available int, opts ClaimOptions) []Change {
+	if o.lowDone[id] || !o.product(id).LowAlertDue(available, opts.LowSeats) {
+		return nil
+	}
+	o.lowDone[id] = true
+	return []Change{{productAgg(id), events.PoolLow{PolicyID: string(p.ID), ProductID: string(id), Available: available, Threshold: opts.LowSeats}}}
 }
 
 type queueKey struct {
@@ -278,7 +289,8 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 	case err != nil:
 		return ClaimDecision{Err: err}, nil
 	case id == "":
-		return queue(events.QueueNoSeats)
+		d, qs := queue(events.QueueNoSeats)
+		return d, append(cs, qs...) // with the PoolLow a full product owed
 	}
 	mark(o.claimed, pid, u)
 	if p.Limits.Capped() {
@@ -290,15 +302,21 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 
 // claimFirstFree claims a license for u from the first product of p, in
 // order, with a free seat: the LicenseClaimed (signinID's, claimed at at),
-// with PoolLow and PolicyExhausted when the claim crosses them. It returns
-// the product, or none when every product is full; an error (a
-// *ValidationError) when the first free product cannot take the claim.
+// with PoolLow when the product owes one after it (Product.LowAlertDue:
+// the claim crossed the threshold) and PolicyExhausted when it took the
+// policy's last free seat. A full product passed over that still owes its
+// PoolLow records it too. It returns the product, or none when every
+// product is full; an error (a *ValidationError) when the first free
+// product cannot take the claim.
 func (o *claimOverlay) claimFirstFree(p *Policy, u UserID, signinID string, at time.Time, opts ClaimOptions) (ProductID, []Change, error) {
+	var owed []Change
 	for i, pp := range p.Products {
 		id := ProductID(pp.ProductID)
 		prod := o.product(id)
 		before := o.available(id)
 		if before < 1 {
+			// A full product still owing its PoolLow records it now.
+			owed = append(owed, o.poolLow(p, id, 0, opts)...)
 			continue
 		}
 		// A product's services may have changed since the policy named
@@ -313,15 +331,13 @@ func (o *claimOverlay) claimFirstFree(p *Policy, u UserID, signinID string, at t
 		after := before - 1
 		o.taken[id]++
 		mark(o.holds, id, u)
-		if opts.LowSeats > 0 && before > opts.LowSeats && after <= opts.LowSeats {
-			cs = append(cs, Change{agg, events.PoolLow{PolicyID: string(p.ID), ProductID: string(id), Available: after, Threshold: opts.LowSeats}})
-		}
+		cs = append(cs, o.poolLow(p, id, after, opts)...)
 		if after == 0 && !o.othersFree(p, i) {
 			cs = append(cs, Change{agg, events.PolicyExhausted{PolicyID: string(p.ID), ProductID: string(id)}})
 		}
-		return id, cs, nil
+		return id, append(owed, cs...), nil
 	}
-	return "", nil, nil
+	return "", owed, nil
 }
 
 func (o *claimOverlay) othersFree(p *Policy, except int) bool {

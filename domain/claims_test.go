@@ -30,6 +30,7 @@ type claimGiven struct {
 	today, total       int
 	stale              bool
 	queueReason        string
+	lowAlerted         bool // P's PoolLow was recorded after its holders
 }
 
 func (g claimGiven) view() domain.ClaimView {
@@ -65,11 +66,15 @@ func (g claimGiven) view() domain.ClaimView {
 		}
 		domain.EvolvePolicy(p1, events.Envelope{Data: events.PolicyClaimsCounted{PolicyID: "p1", Day: day, Today: g.today, Total: g.total}})
 	}
+	P := product("P", []string{"mail", "chat"}, g.pSeats, g.holdsP, nil)
+	if g.lowAlerted {
+		domain.EvolveProduct(P, events.Envelope{Data: events.PoolLow{PolicyID: "p1", ProductID: "P", Available: P.Available(), Threshold: 1}})
+	}
 	return domain.ClaimView{
 		Org:      &domain.Org{AutoClaim: !g.off, AppPolicies: map[string]domain.PolicyID{"teams": "p1"}},
 		Policies: map[domain.PolicyID]*domain.Policy{"p1": p1},
 		Products: map[domain.ProductID]*domain.Product{
-			"P": product("P", []string{"mail", "chat"}, g.pSeats, g.holdsP, nil),
+			"P": P,
 			"B": b,
 		},
 		Done: func(id string) bool {
@@ -166,6 +171,24 @@ func TestDecideClaims(t *testing.T) {
 		{"licensed users pass a reached cap untouched",
 			claimGiven{pSeats: 5, bSeats: 5, dailyCap: 1, today: 1, holdsP: []string{"u1"}}, []string{"s1:u1"},
 			nil, []string{"already_licensed/P"}},
+		{"seats taken below the threshold by assignments: the next claim records the PoolLow owed",
+			claimGiven{pSeats: 3, bSeats: 5, holdsP: []string{"h1", "h2"}}, []string{"s1:u1", "s2:u2"},
+			[]string{"product/P LicenseClaimed u1", "product/P PoolLow", "product/B LicenseClaimed u2"},
+			[]string{"claimed/P", "claimed/B"}},
+		{"a full product owing its PoolLow records it when a claim passes it over",
+			claimGiven{pSeats: 2, bSeats: 5, holdsP: []string{"h1", "h2"}}, []string{"s1:u1", "s2:u2"},
+			[]string{"product/P PoolLow", "product/B LicenseClaimed u1", "product/B LicenseClaimed u2"},
+			[]string{"claimed/B", "claimed/B"}},
+		{"every product full: the PoolLow owed is recorded with the queueing",
+			claimGiven{pSeats: 2, bSeats: 0, holdsP: []string{"h1", "h2"}}, []string{"s1:u1"},
+			[]string{"product/P PoolLow", "policy/p1 UserQueued u1 no_seats"},
+			[]string{"queued(no_seats)"}},
+		{"a PoolLow standing is not recorded again",
+			claimGiven{pSeats: 3, bSeats: 5, holdsP: []string{"h1", "h2"}, lowAlerted: true}, []string{"s1:u1"},
+			[]string{"product/P LicenseClaimed u1"}, []string{"claimed/P"}},
+		{"a product never above the threshold owes no PoolLow",
+			claimGiven{pSeats: 1, bSeats: 5}, []string{"s1:u1"},
+			[]string{"product/P LicenseClaimed u1"}, []string{"claimed/P"}},
 		{"a bad sign-in is refused alone",
 			claimGiven{pSeats: 5}, []string{"s1:u1", "s2:bad user", "s3:u3"},
 			[]string{"product/P LicenseClaimed u1", "product/P LicenseClaimed u3"}, []string{"claimed/P", "error", "claimed/P"}},
@@ -262,14 +285,21 @@ func TestClaimBatchAppendsOnceAndRetriesOnConflict(t *testing.T) {
 	if want := []string{"claimed/P", "claimed/B", "queued"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	// The rival's claim, then the batch's events, in one append.
+	// The rival's claim, then the batch's events in three plain appends,
+	// one per aggregate: s1's claim of P; s2's claim of B with the
+	// policy's exhaustion (recorded on its last product); s3's queueing on
+	// the policy.
 	var types []string
 	for _, e := range w.store.log[appended:] {
 		types = append(types, e.Type+" "+e.CommandID)
 	}
-	want := []string{"LicenseClaimed x1", "UserQueued s3", "LicenseClaimed s2", "PolicyExhausted s2", "LicenseClaimed s1"}
+	want := []string{"LicenseClaimed x1", "LicenseClaimed s1", "LicenseClaimed s2", "PolicyExhausted s2", "UserQueued s3"}
 	if !reflect.DeepEqual(types, want) {
 		t.Errorf("stored %q, want %q", types, want)
+	}
+	wantWritten := [][]string{{"product/P"}, {"product/B"}, {"policy/p1"}}
+	if got := w.store.written[len(w.store.written)-3:]; !reflect.DeepEqual(got, wantWritten) {
+		t.Errorf("appends wrote %q, want %q", got, wantWritten)
 	}
 	// Delivered again: nothing new, the same answers.
 	n := len(w.store.log)
@@ -575,4 +605,111 @@ func TestDecideClaimsHeldSince(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSingleWritePrefix(t *testing.T) {
+	P := events.Aggregate{Kind: events.KindProduct, ID: "P"}
+	B := events.Aggregate{Kind: events.KindProduct, ID: "B"}
+	pol := events.Aggregate{Kind: events.KindPolicy, ID: "p1"}
+	on := func(signIn int, agg events.Aggregate) domain.BatchChange {
+		return domain.BatchChange{SignIn: signIn, Change: domain.Change{Agg: agg}}
+	}
+	for _, tc := range []struct {
+		name    string
+		changes []domain.BatchChange // given DecideClaims's changes of n sign-ins
+		n       int
+		want    int // then this many sign-ins are appended together
+	}{
+		{"no changes: every sign-in", nil, 4, 4},
+		{"one aggregate: every sign-in", []domain.BatchChange{on(0, P), on(1, P), on(3, P)}, 4, 4},
+		{"a second aggregate cuts before its sign-in", []domain.BatchChange{on(0, P), on(1, P), on(2, B), on(3, B)}, 4, 2},
+		{"sign-ins without changes before the first stay in", []domain.BatchChange{on(2, B), on(3, P)}, 5, 3},
+		{"the first sign-in's aggregates, however many, stay together", []domain.BatchChange{on(1, B), on(1, pol), on(2, pol), on(3, B), on(4, P)}, 5, 4},
+		{"a later sign-in spanning a new aggregate cuts", []domain.BatchChange{on(0, P), on(1, P), on(1, pol)}, 2, 1},
+		{"the last sign-in cut alone", []domain.BatchChange{on(0, P), on(1, B)}, 2, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := domain.SingleWritePrefix(tc.changes, tc.n); got != tc.want {
+				t.Errorf("got %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestClaimBatchAppendsAlertsAfterTheirClaims: a batch crossing the
+// low-seat threshold stores its claims, then the PoolLow in an append of
+// its own (two messages to one subject would be an atomic batch). When
+// the alert's append fails the claims stand, and the next sign-in's
+// decision records the PoolLow the product still owes.
+func TestClaimBatchAppendsAlertsAfterTheirClaims(t *testing.T) {
+	opts := domain.ClaimOptions{LowSeats: 2}
+	batch := func(w *claimWorld, specs ...string) []string {
+		t.Helper()
+		var in []domain.SignIn
+		for _, s := range specs {
+			in = append(in, si(s))
+		}
+		outs, err := w.svc.ClaimBatch(ctx, "contoso", in, opts)
+		if err != nil {
+			t.Fatalf("batch %v: %v", specs, err)
+		}
+		var got []string
+		for _, o := range outs {
+			got = append(got, string(o.Status)+"/"+string(o.ProductID))
+		}
+		return got
+	}
+	stored := func(w *claimWorld, from int) []string {
+		var types []string
+		for _, e := range w.store.log[from:] {
+			types = append(types, e.Type+" "+e.Aggregate.ID)
+		}
+		return types
+	}
+
+	t.Run("claims, then their alert", func(t *testing.T) {
+		w := newClaimWorld(t, 4, 5, true)
+		from, appends := len(w.store.log), len(w.store.written)
+		if got := batch(w, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/P", "claimed/P"}) {
+			t.Fatalf("got %v", got)
+		}
+		if got, want := stored(w, from), []string{"LicensesClaimed P", "PoolLow P"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("stored %q, want %q", got, want)
+		}
+		if got, want := w.store.written[appends:], [][]string{{"product/P"}, {"product/P"}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("appends wrote %q, want %q (one message each)", got, want)
+		}
+	})
+
+	t.Run("an alert not stored is recorded by the next decision", func(t *testing.T) {
+		w := newClaimWorld(t, 4, 5, true)
+		w.store.refuse = func(writes []domain.Write) error {
+			if _, ok := writes[0].Events[0].Data.(events.PoolLow); ok {
+				return fmt.Errorf("nats: timeout: %w", domain.ErrUnavailable)
+			}
+			return nil
+		}
+		from := len(w.store.log)
+		if got := batch(w, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/P", "claimed/P"}) {
+			t.Fatalf("got %v", got)
+		}
+		if got, want := stored(w, from), []string{"LicensesClaimed P"}; !reflect.DeepEqual(got, want) {
+			t.Fatalf("stored %q, want %q", got, want)
+		}
+		w.store.refuse = nil
+		// Redelivered, the batch is done: nothing new.
+		if got := batch(w, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/P", "claimed/P"}) {
+			t.Fatalf("redelivered: got %v", got)
+		}
+		if got := stored(w, from); len(got) != 1 {
+			t.Fatalf("a redelivered batch stored %q", got[1:])
+		}
+		// The next sign-in takes P's last seat and records the PoolLow owed.
+		if got := batch(w, "s4:u4"); !reflect.DeepEqual(got, []string{"claimed/P"}) {
+			t.Fatalf("got %v", got)
+		}
+		if got, want := stored(w, from), []string{"LicensesClaimed P", "LicenseClaimed P", "PoolLow P"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("stored %q, want %q", got, want)
+		}
+	})
 }

@@ -25,6 +25,10 @@ type Product struct {
 	// ForecastWarned says a run-out forecast warning stands
 	// (PoolForecastWarned with no PoolForecastCleared since).
 	ForecastWarned bool
+	// lowPeak is the most free seats the product had since its last
+	// PoolLow (or ever): a claim leaving it at or below the low-seat
+	// threshold records PoolLow while lowPeak is above it (LowAlertDue).
+	lowPeak int
 
 	// The holders and claimants, kept compact since the service caches
 	// every product a command reads and a product can have hundreds of
@@ -231,7 +235,20 @@ func EvolveProduct(p *Product, env events.Envelope) {
 		p.ForecastWarned = true
 	case events.PoolForecastCleared:
 		p.ForecastWarned = false
+	case events.PoolLow:
+		p.lowPeak = p.Available()
 	}
+	p.lowPeak = max(p.lowPeak, p.Available())
+}
+
+// LowAlertDue reports whether a product left with available free seats
+// owes a PoolLow at threshold: it is at or below the threshold and had
+// more than it since its last PoolLow. A claim crossing the threshold
+// records it; so does the next claim decision that finds the product
+// still owing it (one whose PoolLow was not stored with its claims, or
+// whose seats went below the threshold by assignments or removals).
+func (p *Product) LowAlertDue(available, threshold int) bool {
+	return threshold > 0 && available <= threshold && p.lowPeak > threshold
 }
 
 func (p *Product) claim(e events.LicenseClaimed) {

@@ -26,6 +26,8 @@ type faultyStore struct {
 	lose    bool                 // store the next append, then report an error
 	afters  []uint64             // the after of every Load
 	loadLog []string             // kind/id@after of every Load
+	written [][]string           // the aggregates (kind/id) of every append stored
+	refuse  func(writes []domain.Write) error // if set, refuses an append it returns an error for
 }
 
 func (s *faultyStore) last(agg events.Aggregate) uint64 {
@@ -62,19 +64,29 @@ func (s *faultyStore) Append(_ context.Context, writes ...domain.Write) ([]uint6
 		s.mu.Lock()
 	}
 	defer s.mu.Unlock()
+	if s.refuse != nil {
+		if err := s.refuse(writes); err != nil {
+			return nil, err
+		}
+	}
 	for _, w := range writes {
 		if got := s.last(w.Events[0].Aggregate); got != w.Expected {
 			return nil, fmt.Errorf("expected %d, last is %d: %w", w.Expected, got, domain.ErrConcurrency)
 		}
 	}
-	var pos []uint64
+	var (
+		pos  []uint64
+		aggs []string
+	)
 	for _, w := range writes {
+		aggs = append(aggs, string(w.Events[0].Aggregate.Kind)+"/"+w.Events[0].Aggregate.ID)
 		for _, e := range w.Events {
 			e.Position = uint64(len(s.log) + 1)
 			s.log = append(s.log, e)
 			pos = append(pos, e.Position)
 		}
 	}
+	s.written = append(s.written, aggs)
 	if s.lose {
 		s.lose = false
 		return nil, errors.New("nats: timeout")

@@ -224,10 +224,12 @@ func Claims(d Data) []LicenseClaimed {
 	return nil
 }
 
-// PoolLow records, on the product aggregate, that a claim under PolicyID
-// took the product's free seats down to Threshold. It is appended with the
-// claim that crosses the threshold, so it happens exactly once per
-// crossing.
+// PoolLow records, on the product aggregate, that the product's free
+// seats are down to Threshold or fewer (Available) for claims under
+// PolicyID. It is recorded once each time the seats go from above the
+// threshold to it or below: right after the claims that took them, in an
+// append of its own, or, when that append failed or assignments or
+// removals took the seats, by the next claim decision on the product.
 type PoolLow struct {
 	PolicyID  string `json:"policy_id"`
 	ProductID string `json:"product_id"`
