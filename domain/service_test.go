@@ -22,11 +22,11 @@ type faultyStore struct {
 	mu      sync.Mutex
 	log     []events.Envelope
 	loads   int
-	before  func(s *faultyStore) // runs once before the next append
-	lose    bool                 // store the next append, then report an error
-	afters  []uint64             // the after of every Load
-	loadLog []string             // kind/id@after of every Load
-	written [][]string           // the aggregates (kind/id) of every append stored
+	before  func(s *faultyStore)              // runs once before the next append
+	lose    bool                              // store the next append, then report an error
+	afters  []uint64                          // the after of every Load
+	loadLog []string                          // kind/id@after of every Load
+	written [][]string                        // the aggregates (kind/id) of every append stored
 	refuse  func(writes []domain.Write) error // if set, refuses an append it returns an error for
 }
 
