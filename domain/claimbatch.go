@@ -33,12 +33,10 @@ type BatchOutcome struct {
 // commit): it decides them all with DecideClaims on the states the process
 // holds (the org, the policies of the batch's apps and every product they
 // ever listed), then appends the batch's events all or nothing, carrying
-// the concurrency check of each aggregate written. A batch whose events go
-// to several aggregates one after another (claims crossing from a full
-// product to the next) is appended in parts, one per aggregate, each part's
-// sign-ins decided on the states the parts before it left
-// (SingleWritePrefix); a sign-in whose own events span aggregates is
-// appended in one atomic part. On a conflict it catches up what it read and
+// the concurrency check of each aggregate written: in one atomic batch, or
+// with Config.AppendInParts in parts that each write one aggregate (see
+// there and SingleWritePrefix), each part's sign-ins decided on the states
+// the parts before it left. On a conflict it catches up what it read and
 // decides again, with jittered back-off, at most MaxAttempts times.
 //
 // Nothing is read from the store on the way unless an aggregate is not
@@ -65,28 +63,91 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 	if err := b.lockView(ctx, in); err != nil {
 		return nil, err
 	}
-	out := make([]BatchOutcome, 0, len(in))
-	for rest := in; len(rest) > 0; {
-		part, err := b.claim(ctx, rest, opts)
-		if err != nil {
-			return nil, err
+	if !s.cfg.AppendInParts {
+		return b.claim(ctx, in, opts, false)
+	}
+	out := make([]BatchOutcome, len(in))
+	for _, group := range b.groups(in) {
+		sub := make([]SignIn, len(group))
+		for i, j := range group {
+			sub[i] = in[j]
 		}
-		out = append(out, part...)
-		rest = rest[len(part):]
+		for done := 0; done < len(sub); {
+			part, err := b.claim(ctx, sub[done:], opts, true)
+			if err != nil {
+				return nil, err
+			}
+			for i, o := range part {
+				out[group[done+i]] = o
+			}
+			done += len(part)
+		}
 	}
 	return out, nil
 }
 
-// claim decides in and appends the events of its longest prefix whose
-// events go to one aggregate (see SingleWritePrefix), returning the
-// outcomes of that prefix: the caller decides the rest again on the states
-// the append left. Every append of the batch is still all or nothing with
-// the checks of what it writes, but a batch crossing from a full product
-// to the next one costs two plain appends instead of one atomic batch,
-// which on a single server's file store costs the stream synchronous
-// writes to disk (nats-server keeps each atomic batch of an R1 file stream
-// in a file store of its own until the commit).
-func (b *claimBatch) claim(ctx context.Context, in []SignIn, opts ClaimOptions) ([]BatchOutcome, error) {
+// groups splits a batch's sign-ins (indexes into in, arrival order kept
+// within each group) into groups whose decisions cannot touch each other's
+// aggregates: the sign-ins of apps whose policies share no product,
+// directly or through other policies. Sign-ins of apps without a policy
+// form a group of their own. Groups are in the order of their first
+// sign-in.
+func (b *claimBatch) groups(in []SignIn) [][]int {
+	org := b.entries[orgAgg].state.(*Org)
+	// Union-find over policies, joined by the products they ever listed.
+	parent := map[PolicyID]PolicyID{}
+	var find func(PolicyID) PolicyID
+	find = func(p PolicyID) PolicyID {
+		if q, ok := parent[p]; ok && q != p {
+			r := find(q)
+			parent[p] = r
+			return r
+		}
+		parent[p] = p
+		return p
+	}
+	owner := map[ProductID]PolicyID{}
+	for _, s := range in {
+		pid := org.AppPolicies[s.App]
+		e := b.entries[events.Aggregate{Kind: events.KindPolicy, ID: string(pid)}]
+		if pid == "" || e == nil {
+			continue
+		}
+		root := find(pid)
+		for _, id := range e.state.(*Policy).Listed {
+			if other, ok := owner[id]; ok {
+				if r := find(other); r != root {
+					parent[r] = root
+				}
+			} else {
+				owner[id] = pid
+			}
+		}
+	}
+	index := map[PolicyID]int{}
+	var out [][]int
+	for i, s := range in {
+		key := PolicyID("")
+		if pid := org.AppPolicies[s.App]; pid != "" {
+			key = find(pid)
+		}
+		g, ok := index[key]
+		if !ok {
+			g = len(out)
+			index[key] = g
+			out = append(out, nil)
+		}
+		out[g] = append(out[g], i)
+	}
+	return out
+}
+
+// claim decides in and appends its events, returning the outcomes of the
+// sign-ins it appended for: all of them, or with inParts those of the
+// longest prefix whose events go to one aggregate (SingleWritePrefix),
+// with a low-seat alert appended after its claims (splitAlerts). The
+// caller then decides the rest again on the states the append left.
+func (b *claimBatch) claim(ctx context.Context, in []SignIn, opts ClaimOptions, inParts bool) ([]BatchOutcome, error) {
 	s := b.s
 	for attempt := 1; ; attempt++ {
 		now := s.cfg.Now()
@@ -104,8 +165,13 @@ func (b *claimBatch) claim(ctx context.Context, in []SignIn, opts ClaimOptions) 
 			}
 			continue
 		}
-		n := SingleWritePrefix(changes, len(in))
-		changes = slices.DeleteFunc(changes, func(c BatchChange) bool { return c.SignIn >= n })
+		n := len(in)
+		var alerts []BatchChange
+		if inParts {
+			n = SingleWritePrefix(changes, len(in))
+			changes = slices.DeleteFunc(changes, func(c BatchChange) bool { return c.SignIn >= n })
+			changes, alerts = splitAlerts(changes)
+		}
 		out := make([]BatchOutcome, n)
 		base := b.maxPos()
 		for i, d := range decisions[:n] {
@@ -114,7 +180,6 @@ func (b *claimBatch) claim(ctx context.Context, in []SignIn, opts ClaimOptions) 
 		if len(changes) == 0 {
 			return out, nil
 		}
-		changes, alerts := splitAlerts(changes)
 		writes, envs, owners := b.writes(changes, in, now)
 		positions, err := s.store.Append(ctx, writes...)
 		if err == nil {

@@ -271,43 +271,60 @@ func (w *claimWorld) batch(svc *domain.Service, specs ...string) []string {
 }
 
 func TestClaimBatchAppendsOnceAndRetriesOnConflict(t *testing.T) {
-	w := newClaimWorld(t, 2, 1, true)
-	appended := len(w.store.log)
-	// Another instance takes P's last seat but one while the batch is being
-	// decided: the append conflicts, the batch reloads and decides again.
-	w.store.before = func(*faultyStore) {
-		other := newService(t, w.store)
-		if _, _, err := other.Claim(ctx, "contoso", domain.SignIn{ID: "x1", UserID: "rival", App: "teams", At: now}, domain.ClaimOptions{}); err != nil {
-			t.Error(err)
-		}
-	}
-	got := w.batch(w.svc, "s1:u1", "s2:u2", "s3:u3")
-	if want := []string{"claimed/P", "claimed/B", "queued"}; !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	// The rival's claim, then the batch's events in three plain appends,
-	// one per aggregate: s1's claim of P; s2's claim of B with the
-	// policy's exhaustion (recorded on its last product); s3's queueing on
-	// the policy.
-	var types []string
-	for _, e := range w.store.log[appended:] {
-		types = append(types, e.Type+" "+e.CommandID)
-	}
-	want := []string{"LicenseClaimed x1", "LicenseClaimed s1", "LicenseClaimed s2", "PolicyExhausted s2", "UserQueued s3"}
-	if !reflect.DeepEqual(types, want) {
-		t.Errorf("stored %q, want %q", types, want)
-	}
-	wantWritten := [][]string{{"product/P"}, {"product/B"}, {"policy/p1"}}
-	if got := w.store.written[len(w.store.written)-3:]; !reflect.DeepEqual(got, wantWritten) {
-		t.Errorf("appends wrote %q, want %q", got, wantWritten)
-	}
-	// Delivered again: nothing new, the same answers.
-	n := len(w.store.log)
-	if got := w.batch(w.svc, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/B", "queued"}) {
-		t.Errorf("redelivered: got %v", got)
-	}
-	if len(w.store.log) != n {
-		t.Errorf("a redelivered batch appended %d events", len(w.store.log)-n)
+	for _, tc := range []struct {
+		name    string
+		inParts bool
+		stored  []string   // after the rival's claim
+		written [][]string // the batch's appends
+	}{
+		{"one atomic append", false,
+			[]string{"UserQueued s3", "LicenseClaimed s2", "PolicyExhausted s2", "LicenseClaimed s1"},
+			[][]string{{"policy/p1", "product/B", "product/P"}}},
+		// One plain append per aggregate: s1's claim of P; s2's claim of
+		// B with the policy's exhaustion (recorded on its last product);
+		// s3's queueing on the policy.
+		{"in parts", true,
+			[]string{"LicenseClaimed s1", "LicenseClaimed s2", "PolicyExhausted s2", "UserQueued s3"},
+			[][]string{{"product/P"}, {"product/B"}, {"policy/p1"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newClaimWorld(t, 2, 1, true)
+			if tc.inParts {
+				w.svc = newService(t, w.store, inParts)
+			}
+			appended := len(w.store.log)
+			// Another instance takes P's last seat but one while the batch
+			// is being decided: the append conflicts, the batch reloads and
+			// decides again.
+			w.store.before = func(*faultyStore) {
+				other := newService(t, w.store)
+				if _, _, err := other.Claim(ctx, "contoso", domain.SignIn{ID: "x1", UserID: "rival", App: "teams", At: now}, domain.ClaimOptions{}); err != nil {
+					t.Error(err)
+				}
+			}
+			got := w.batch(w.svc, "s1:u1", "s2:u2", "s3:u3")
+			if want := []string{"claimed/P", "claimed/B", "queued"}; !reflect.DeepEqual(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+			var types []string
+			for _, e := range w.store.log[appended:] {
+				types = append(types, e.Type+" "+e.CommandID)
+			}
+			if want := append([]string{"LicenseClaimed x1"}, tc.stored...); !reflect.DeepEqual(types, want) {
+				t.Errorf("stored %q, want %q", types, want)
+			}
+			if got := w.store.written[len(w.store.written)-len(tc.written):]; !reflect.DeepEqual(got, tc.written) {
+				t.Errorf("appends wrote %q, want %q", got, tc.written)
+			}
+			// Delivered again: nothing new, the same answers.
+			n := len(w.store.log)
+			if got := w.batch(w.svc, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/B", "queued"}) {
+				t.Errorf("redelivered: got %v", got)
+			}
+			if len(w.store.log) != n {
+				t.Errorf("a redelivered batch appended %d events", len(w.store.log)-n)
+			}
+		})
 	}
 }
 
@@ -636,9 +653,10 @@ func TestSingleWritePrefix(t *testing.T) {
 	}
 }
 
-// TestClaimBatchAppendsAlertsAfterTheirClaims: a batch crossing the
-// low-seat threshold stores its claims, then the PoolLow in an append of
-// its own (two messages to one subject would be an atomic batch). When
+// TestClaimBatchAppendsAlertsAfterTheirClaims: appending in parts, a
+// batch crossing the low-seat threshold stores its claims, then the
+// PoolLow in an append of its own (two messages to one subject would be
+// an atomic batch). When
 // the alert's append fails the claims stand, and the next sign-in's
 // decision records the PoolLow the product still owes.
 func TestClaimBatchAppendsAlertsAfterTheirClaims(t *testing.T) {
@@ -669,6 +687,7 @@ func TestClaimBatchAppendsAlertsAfterTheirClaims(t *testing.T) {
 
 	t.Run("claims, then their alert", func(t *testing.T) {
 		w := newClaimWorld(t, 4, 5, true)
+		w.svc = newService(t, w.store, inParts)
 		from, appends := len(w.store.log), len(w.store.written)
 		if got := batch(w, "s1:u1", "s2:u2", "s3:u3"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/P", "claimed/P"}) {
 			t.Fatalf("got %v", got)
@@ -683,6 +702,7 @@ func TestClaimBatchAppendsAlertsAfterTheirClaims(t *testing.T) {
 
 	t.Run("an alert not stored is recorded by the next decision", func(t *testing.T) {
 		w := newClaimWorld(t, 4, 5, true)
+		w.svc = newService(t, w.store, inParts)
 		w.store.refuse = func(writes []domain.Write) error {
 			if _, ok := writes[0].Events[0].Data.(events.PoolLow); ok {
 				return fmt.Errorf("nats: timeout: %w", domain.ErrUnavailable)
@@ -712,4 +732,48 @@ func TestClaimBatchAppendsAlertsAfterTheirClaims(t *testing.T) {
 			t.Errorf("stored %q, want %q", got, want)
 		}
 	})
+}
+
+// TestClaimBatchInPartsGroupsPolicies: appending in parts, the sign-ins of
+// apps whose policies share no product are appended group by group, one
+// append each however they interleave; policies sharing a product are one
+// group, cut where its claims move to another aggregate.
+func TestClaimBatchInPartsGroupsPolicies(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		wordOnB  bool // p2 (app word) lists B, which p1 lists too
+		outcomes []string
+		written  [][]string
+	}{
+		{"separate products: one append per policy", false,
+			[]string{"claimed/P", "claimed/W", "claimed/P", "claimed/W", "claimed/P", "claimed/W"},
+			[][]string{{"product/P"}, {"product/W"}}},
+		{"a shared product: one group, cut per aggregate", true,
+			[]string{"claimed/P", "claimed/W", "claimed/P", "claimed/W", "claimed/P", "claimed/W"},
+			[][]string{{"product/P"}, {"product/W"}, {"product/P"}, {"product/W"}, {"product/P"}, {"product/W"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newClaimWorld(t, 10, 10, true)
+			if _, _, err := w.svc.Product(ctx, "contoso", "W", w.meta(), domain.AddProduct{Name: "W", Services: []string{"mail"},
+				Licenses: 10, SelfService: "blocked"}); err != nil {
+				t.Fatal(err)
+			}
+			products := []events.PolicyProduct{pp("W")}
+			if tc.wordOnB {
+				products = append(products, pp("B"))
+			}
+			if _, _, err := w.svc.Policy(ctx, "contoso", "p2", w.meta(), domain.CreatePolicy{Name: "Word", App: "word", Products: products}); err != nil {
+				t.Fatal(err)
+			}
+			w.svc = newService(t, w.store, inParts)
+			appends := len(w.store.written)
+			got := w.batch(w.svc, "s1:u1", "s2:u2:word", "s3:u3", "s4:u4:word", "s5:u5", "s6:u6:word")
+			if !reflect.DeepEqual(got, tc.outcomes) {
+				t.Errorf("got %v, want %v", got, tc.outcomes)
+			}
+			if got := w.store.written[appends:]; !reflect.DeepEqual(got, tc.written) {
+				t.Errorf("appends wrote %q, want %q", got, tc.written)
+			}
+		})
+	}
 }

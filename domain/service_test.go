@@ -104,19 +104,26 @@ func (s *faultyStore) rival(d events.Data) {
 	s.log = append(s.log, e)
 }
 
-func newService(t *testing.T, store domain.Store) *domain.Service {
+func newService(t *testing.T, store domain.Store, opts ...func(*domain.Config)) *domain.Service {
 	t.Helper()
 	var n atomic.Int64
-	svc, err := domain.NewService(store, domain.Config{
+	cfg := domain.Config{
 		Now:     func() time.Time { return now },
 		NewID:   func() string { return fmt.Sprintf("id-%d", n.Add(1)) },
 		Backoff: time.Microsecond, MaxBackoff: time.Millisecond,
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := domain.NewService(store, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return svc
 }
+
+// inParts is a newService option: ClaimBatch appends in parts.
+func inParts(c *domain.Config) { c.AppendInParts = true }
 
 var ctx = context.Background()
 

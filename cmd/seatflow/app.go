@@ -95,7 +95,9 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (_ *App, err erro
 	reg := encode.Registry()
 	m := metrics.NewWith(metrics.Options{NoTenantLabels: !cfg.MetricsTenantLabels})
 	store := natsjs.NewStore(c.js, reg)
-	svc, err := domain.NewService(m.Store(store), domain.Config{Now: now, NewID: newID})
+	// A single-replica event stream is a file store that stages each
+	// atomic batch on disk: claims go in plain appends there.
+	svc, err := domain.NewService(m.Store(store), domain.Config{Now: now, NewID: newID, AppendInParts: cfg.Replicas == 1})
 	if err != nil {
 		return nil, err
 	}
