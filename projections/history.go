@@ -88,14 +88,14 @@ type histShape struct {
 }
 
 type historyRequest struct {
-	Requester  string `json:"requester,omitempty"`
-	DecidedBy  string `json:"decided_by,omitempty"`
-	DecidedPos uint64 `json:"decided_pos,omitempty"`
+	Requester  string
+	DecidedBy  string
+	DecidedPos uint64
 }
 
 type historyPolicy struct {
-	Version  uint64   `json:"version"`
-	Products []string `json:"products"`
+	Version  uint64
+	Products []string
 }
 
 type historyTenant struct {

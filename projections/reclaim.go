@@ -38,10 +38,10 @@ type reclaimTenant struct {
 }
 
 type reclaimPolicy struct {
-	App              string `json:"app"`
-	Enabled          bool   `json:"enabled,omitempty"`
-	ReclaimAfterDays *int   `json:"reclaim_after_days,omitempty"`
-	ReclaimWarnDays  *int   `json:"reclaim_warn_days,omitempty"`
+	App              string
+	Enabled          bool
+	ReclaimAfterDays *int
+	ReclaimWarnDays  *int
 }
 
 type reclaimLicense struct {
