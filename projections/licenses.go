@@ -389,6 +389,29 @@ func (ul *UserLicenses) Snapshot() ([]byte, error) {
 	return w.b, nil
 }
 
+// distinctProducts reports whether hs holds each product once; in time
+// linear in len(hs), which a corrupt snapshot may make large.
+func distinctProducts(hs []heldLicense) bool {
+	if len(hs) > 16 {
+		seen := make(map[uint32]bool, len(hs))
+		for _, h := range hs {
+			if seen[h.product] {
+				return false
+			}
+			seen[h.product] = true
+		}
+		return true
+	}
+	for i := range hs {
+		for _, o := range hs[:i] {
+			if o.product == hs[i].product {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func (w *snapWriter) heldLicense(h heldLicense) {
 	w.varint(h.at)
 	w.u32(h.product)
@@ -429,11 +452,9 @@ func (ul *UserLicenses) Restore(b []byte) error {
 			hs := make([]heldLicense, r.count(5))
 			for i := range hs {
 				hs[i] = held()
-				for _, o := range hs[:i] {
-					if o.product == hs[i].product {
-						r.fail("a user holds a product twice")
-					}
-				}
+			}
+			if !distinctProducts(hs) {
+				r.fail(fmt.Sprintf("user %q holds a product twice", u))
 			}
 			if _, ok := t.one[u]; ok || len(hs) < 2 {
 				r.fail(fmt.Sprintf("user %q with %d licenses among those with several", u, len(hs)))
