@@ -261,3 +261,39 @@ func TestSnapshotsCorrupt(t *testing.T) {
 		})
 	}
 }
+
+// FuzzSnapshotRestore: whatever the bytes, Restore of a read model with a
+// binary snapshot returns an error or a state it can answer from and
+// snapshot again, and never panics.
+//
+//	go test ./projections -run '^$' -fuzz FuzzSnapshotRestore
+func FuzzSnapshotRestore(f *testing.F) {
+	tenants, users := []string{"contoso", "fabrikam"}, 12
+	evs := snapshotHistory(tenants, users)
+	w := newSnapWorld(tenants, users, evs)
+	for i, tt := range snapModels {
+		m := tt.make()
+		for _, e := range evs {
+			m.Apply(e)
+		}
+		b, err := m.Snapshot()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), b)
+		f.Add(uint8(i), b[:len(b)/2])
+	}
+	f.Fuzz(func(t *testing.T, model uint8, b []byte) {
+		tt := snapModels[int(model)%len(snapModels)]
+		m := tt.make()
+		if err := m.Restore(b); err != nil {
+			return
+		}
+		tt.answers(m, w)
+		b2 := snapshotOf(t, m)
+		again := tt.make()
+		if err := again.Restore(b2); err != nil {
+			t.Fatalf("the snapshot of a restored read model does not restore: %v", err)
+		}
+	})
+}
