@@ -173,8 +173,10 @@ func TestLicensesClaimedEqualsEachClaim(t *testing.T) {
 	held := events.LicenseAssigned{ProductID: "Q", UserID: "x", DisabledServices: []string{}, Source: events.Source{Kind: events.SourceManual}}
 	got, want := build(held, batch), build(append([]events.Data{held}, each...)...)
 	for i := range want {
-		// The history records the type of the event an entry comes from.
-		w := strings.ReplaceAll(string(want[i]), `"y":"`+events.TypeLicenseClaimed+`"`, `"y":"`+events.TypeLicensesClaimed+`"`)
+		// The history records the type of the event an entry comes from:
+		// in its string table, each string its length then its bytes.
+		lenPrefixed := func(s string) string { return string(rune(len(s))) + s }
+		w := strings.ReplaceAll(string(want[i]), lenPrefixed(events.TypeLicenseClaimed), lenPrefixed(events.TypeLicensesClaimed))
 		if string(got[i]) != w {
 			t.Errorf("read model %d:\ngot  %s\nwant %s", i, got[i], w)
 		}

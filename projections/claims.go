@@ -324,83 +324,133 @@ func (c *Claims) Report(tenant string, days int, now time.Time) ClaimReport {
 }
 
 // Version is the version of the claims read model's logic and snapshot
-// shape (see Snapshotter).
-func (*Claims) Version() int { return 2 }
+// shape (see Snapshotter): 3 since snapshots are binary.
+func (*Claims) Version() int { return 3 }
 
-// claimsTenantJSON, policyClaimsJSON and claimJSON are the snapshot's
-// shape, which is that of version 2 before claims were kept compact.
-type claimsTenantJSON struct {
-	Claimed  map[string]*policyClaimsJSON `json:"claimed"` // by policy id
-	Policies map[string]*policyState      `json:"policies"`
-	Order    []string                     `json:"order"` // policy ids in creation order
-	Emails   map[string]string            `json:"emails"`
-}
-
-type policyClaimsJSON struct {
-	Claims []claimJSON               `json:"claims"` // by At
-	Days   map[string]map[string]int `json:"days"`   // UTC date -> product -> claims
-	Total  int                       `json:"total"`
-}
-
-type claimJSON struct {
-	Policy  string    `json:"policy"`
-	User    string    `json:"user"`
-	Product string    `json:"product"`
-	At      time.Time `json:"at"`
-}
-
-// Snapshot returns the claims read model's state as JSON.
+// Snapshot returns the claims read model's state in the binary form (see
+// binsnap.go):
+//
+//	'C' format | strs | tenants: name, order, policies: id name app, emails,
+//	    claimed: policy, total, claims: user at product, days: date, products: product count
+//
+// tenants and their maps in key order; a policy's claims in their (time)
+// order, each time the difference from the claim before.
 func (c *Claims) Snapshot() ([]byte, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make(map[string]claimsTenantJSON, len(c.tenants))
-	for name, t := range c.tenants {
-		tj := claimsTenantJSON{Claimed: make(map[string]*policyClaimsJSON, len(t.claimed)), Policies: t.policies, Order: t.order, Emails: t.emails}
-		for policy, pc := range t.claimed {
-			pj := &policyClaimsJSON{Claims: make([]claimJSON, len(pc.claims)), Days: pc.days, Total: pc.total}
-			for i, cl := range pc.claims {
-				pj.Claims[i] = claimJSON{Policy: policy, User: cl.user, Product: c.strs.str(cl.product), At: cl.at.time()}
-			}
-			tj.Claimed[policy] = pj
+	size := 64
+	for _, t := range c.tenants {
+		size += 32 * len(t.emails)
+		for _, pc := range t.claimed {
+			size += 24*len(pc.claims) + 32*len(pc.days)
 		}
-		out[name] = tj
 	}
-	b, err := marshalSnapshot(out)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", NameClaims, err)
+	w := newSnapWriter(tagClaims, size)
+	w.strTable(&c.strs)
+	w.len(len(c.tenants))
+	for _, te := range ordered(c.tenants) {
+		t := te.v
+		w.str(te.k)
+		w.len(len(t.order))
+		for _, id := range t.order {
+			w.str(id)
+		}
+		w.len(len(t.policies))
+		for _, e := range ordered(t.policies) {
+			w.str(e.k)
+			w.str(e.v.Name)
+			w.str(e.v.App)
+		}
+		w.strMap(t.emails)
+		w.len(len(t.claimed))
+		for _, e := range ordered(t.claimed) {
+			pc := e.v
+			w.str(e.k)
+			w.int(pc.total)
+			w.len(len(pc.claims))
+			var prev nanos
+			for _, cl := range pc.claims {
+				w.str(cl.user)
+				w.varint(int64(cl.at - prev))
+				w.u32(cl.product)
+				prev = cl.at
+			}
+			w.len(len(pc.days))
+			for _, day := range ordered(pc.days) {
+				w.str(day.k)
+				w.len(len(day.v))
+				for _, p := range ordered(day.v) {
+					w.str(p.k)
+					w.int(p.v)
+				}
+			}
+		}
 	}
-	return b, nil
+	return w.b, nil
 }
 
-// Restore replaces the claims read model's state with a snapshot.
+// Restore replaces the claims read model's state with a snapshot: the
+// table is taken as it was, so no claim is interned again, and the state
+// is swapped in only once it has all decoded.
 func (c *Claims) Restore(b []byte) error {
-	var in map[string]claimsTenantJSON
-	if err := unmarshalSnapshot(b, &in); err != nil {
-		return fmt.Errorf("restore %s: %w", NameClaims, err)
-	}
-	tenants, strs := make(map[string]*claimsTenant, len(in)), newStrTable()
-	for name, tj := range in {
-		t := &claimsTenant{claimed: make(map[string]*policyClaims, len(tj.Claimed)), policies: tj.Policies, order: tj.Order, emails: tj.Emails}
-		if t.policies == nil {
-			t.policies = map[string]*policyState{}
+	r := newSnapReader(tagClaims, b)
+	strs := r.strTable()
+	n := r.count(5)
+	tenants := make(map[string]*claimsTenant, n)
+	var tc keyCursor
+	for range n {
+		name := r.key(&tc)
+		t := &claimsTenant{order: make([]string, r.count(1))}
+		for j := range t.order {
+			t.order[j] = r.str()
 		}
-		if t.emails == nil {
-			t.emails = map[string]string{}
+		npol := r.count(3)
+		t.policies = make(map[string]*policyState, npol)
+		var c keyCursor
+		for range npol {
+			id := r.key(&c)
+			t.policies[id] = &policyState{ID: id, Name: r.str(), App: r.str()}
 		}
-		for policy, pj := range tj.Claimed {
-			if pj == nil {
-				continue
+		for _, id := range t.order {
+			if t.policies[id] == nil {
+				r.fail(fmt.Sprintf("policy %q in the order is unknown", id))
 			}
-			pc := &policyClaims{claims: make([]claim, len(pj.Claims)), days: pj.Days, total: pj.Total}
-			if pc.days == nil {
-				pc.days = map[string]map[string]int{}
+		}
+		t.emails = r.strMap()
+		nclaimed := r.count(4)
+		t.claimed = make(map[string]*policyClaims, nclaimed)
+		c = keyCursor{}
+		for range nclaimed {
+			id := r.key(&c)
+			pc := &policyClaims{total: r.int(), claims: make([]claim, r.count(3))}
+			var at nanos
+			for k := range pc.claims {
+				cl := claim{user: r.str(), at: at + nanos(r.varint()), product: r.index(len(strs.strs))}
+				if k > 0 && cl.at < at {
+					r.fail("claims out of time order")
+				}
+				pc.claims[k], at = cl, cl.at
 			}
-			for i, cl := range pj.Claims {
-				pc.claims[i] = claim{user: cl.User, at: nanosOf(cl.At), product: strs.id(cl.Product)}
+			ndays := r.count(2)
+			pc.days = make(map[string]map[string]int, ndays)
+			var dc keyCursor
+			for range ndays {
+				day := r.key(&dc)
+				nprod := r.count(2)
+				products := make(map[string]int, nprod)
+				var pcur keyCursor
+				for range nprod {
+					p := strs.intern(r.key(&pcur)) // interned when applied
+					products[p] = r.int()
+				}
+				pc.days[day] = products
 			}
-			t.claimed[policy] = pc
+			t.claimed[id] = pc
 		}
 		tenants[name] = t
+	}
+	if err := r.end(); err != nil {
+		return fmt.Errorf("restore %s: %w", NameClaims, err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -88,14 +88,14 @@ type histShape struct {
 }
 
 type historyRequest struct {
-	Requester  string `json:"requester,omitempty"`
-	DecidedBy  string `json:"decided_by,omitempty"`
-	DecidedPos uint64 `json:"decided_pos,omitempty"`
+	Requester  string
+	DecidedBy  string
+	DecidedPos uint64
 }
 
 type historyPolicy struct {
-	Version  uint64   `json:"version"`
-	Products []string `json:"products"`
+	Version  uint64
+	Products []string
 }
 
 type historyTenant struct {
@@ -488,116 +488,178 @@ func (h *LicenseHistory) LicensesAt(tenant, user string, position uint64) []User
 	return out
 }
 
-// Version implements Snapshotter.
-func (*LicenseHistory) Version() int { return 1 }
+// Version implements Snapshotter: 2 since snapshots are binary.
+func (*LicenseHistory) Version() int { return 2 }
 
-// histEntryJSON is histEntry in a snapshot, with its strings spelled out.
-type histEntryJSON struct {
-	Pos      uint64   `json:"p"`
-	At       int64    `json:"t"`
-	Since    int64    `json:"s,omitempty"`
-	Version  uint64   `json:"v,omitempty"`
-	Cmd      string   `json:"c,omitempty"`
-	Actor    string   `json:"a,omitempty"`
-	Ref      string   `json:"r,omitempty"`
-	Group    string   `json:"g,omitempty"`
-	Disabled []string `json:"d,omitempty"`
-	Type     string   `json:"y"`
-	Kind     string   `json:"k"`
-	Op       uint8    `json:"o,omitempty"`
-	Place    int      `json:"n,omitempty"`
-}
-
-type historyTenantJSON struct {
-	// Users: user -> product -> entries.
-	Users    map[string]map[string][]histEntryJSON `json:"users"`
-	Requests map[string]*historyRequest            `json:"requests"`
-	Policies map[string]*historyPolicy             `json:"policies"`
-	Groups   map[string]string                     `json:"groups"`
-}
-
-// Snapshot implements Snapshotter.
+// Snapshot implements Snapshotter, in the binary form (see binsnap.go):
+//
+//	'H' format | strs | lists | shapes | tenants: name, requests, policies, groups,
+//	    one: user entry | many: user, entries    (entry: pos at since cmd ref shape)
+//
+// the shapes in their order, their strings as numbers in the tables;
+// tenants, their maps and their users in key order, the users with one
+// entry apart from those with more (as they are kept), each user's entries
+// oldest first.
 func (h *LicenseHistory) Snapshot() ([]byte, error) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	out := make(map[string]historyTenantJSON, len(h.tenants))
-	for name, t := range h.tenants {
-		tj := historyTenantJSON{Users: make(map[string]map[string][]histEntryJSON, len(t.one)+len(t.many)), Requests: t.requests,
-			Policies: t.policies, Groups: t.groups}
-		each := func(u string, es []histEntry) {
-			ps := map[string][]histEntryJSON{}
-			for _, e := range es {
-				sh := h.shapes[e.shape]
-				product := h.strs.str(sh.product)
-				ps[product] = append(ps[product], histEntryJSON{Pos: e.pos, At: e.at, Since: e.since, Version: sh.version, Cmd: e.cmd,
-					Actor: h.strs.str(sh.actor), Ref: h.strs.str(e.ref), Group: h.strs.str(sh.group), Disabled: h.lists.list(sh.disabled),
-					Type: h.strs.str(sh.typ), Kind: h.strs.str(sh.kind), Op: sh.op, Place: int(sh.place)})
+	size := 64 + 16*len(h.shapes)
+	for _, t := range h.tenants {
+		size += 64 * (len(t.one) + 2*len(t.many))
+	}
+	w := newSnapWriter(tagLicenseHistory, size)
+	w.strTable(&h.strs)
+	w.listTable(&h.lists, &h.strs)
+	w.len(len(h.shapes))
+	for _, sh := range h.shapes {
+		w.uvarint(sh.version)
+		w.u32(sh.actor)
+		w.u32(sh.group)
+		w.u32(sh.disabled)
+		w.u32(sh.typ)
+		w.u32(sh.kind)
+		w.u32(sh.product)
+		w.byte(sh.op)
+		w.byte(sh.place)
+	}
+	w.len(len(h.tenants))
+	for _, te := range ordered(h.tenants) {
+		t := te.v
+		w.str(te.k)
+		w.len(len(t.requests))
+		for _, e := range ordered(t.requests) {
+			w.str(e.k)
+			w.str(e.v.Requester)
+			w.str(e.v.DecidedBy)
+			w.uvarint(e.v.DecidedPos)
+		}
+		w.len(len(t.policies))
+		for _, e := range ordered(t.policies) {
+			w.str(e.k)
+			w.uvarint(e.v.Version)
+			w.len(len(e.v.Products))
+			for _, x := range e.v.Products {
+				w.str(x)
 			}
-			tj.Users[u] = ps
 		}
-		for u, e := range t.one {
-			each(u, []histEntry{e})
+		w.strMap(t.groups)
+		one := ordered(t.one)
+		w.len(len(one))
+		for _, e := range one {
+			w.str(e.k)
+			w.histEntry(e.v)
 		}
-		for u, es := range t.many {
-			each(u, es)
+		many := ordered(t.many)
+		w.len(len(many))
+		for _, e := range many {
+			w.str(e.k)
+			w.len(len(e.v))
+			for _, en := range e.v {
+				w.histEntry(en)
+			}
 		}
-		out[name] = tj
 	}
-	b, err := marshalSnapshot(out)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", NameLicenseHistory, err)
-	}
-	return b, nil
+	return w.b, nil
 }
 
-// Restore implements Snapshotter; repeated strings are interned again.
+func (w *snapWriter) histEntry(e histEntry) {
+	w.uvarint(e.pos)
+	w.varint(e.at)
+	w.varint(e.since)
+	w.str(e.cmd)
+	w.u32(e.ref)
+	w.u32(e.shape)
+}
+
+// Restore implements Snapshotter: the tables and shapes are taken as they
+// were, so no entry is interned again, and the state is swapped in only
+// once it has all decoded.
 func (h *LicenseHistory) Restore(b []byte) error {
-	var in map[string]historyTenantJSON
-	if err := unmarshalSnapshot(b, &in); err != nil {
+	r := newSnapReader(tagLicenseHistory, b)
+	strs := r.strTable()
+	lists := r.listTable(&strs)
+	nstr := len(strs.strs)
+	nshape := r.count(9)
+	shapes, shapeIdx := make([]histShape, 0, nshape), make(map[histShape]uint32, nshape)
+	for i := range nshape {
+		sh := histShape{version: r.uvarint(), actor: r.index(nstr), group: r.index(nstr), disabled: r.index(len(lists.lists)),
+			typ: r.index(nstr), kind: r.index(nstr), product: r.index(nstr), op: r.byte(), place: r.byte()}
+		if sh.op > opDel {
+			r.fail(fmt.Sprintf("entry op %d", sh.op))
+		}
+		if _, dup := shapeIdx[sh]; dup {
+			r.fail("shape twice in the table")
+		}
+		if r.err != nil {
+			break
+		}
+		shapes = append(shapes, sh)
+		shapeIdx[sh] = uint32(i)
+	}
+	entry := func() histEntry {
+		return histEntry{pos: r.uvarint(), at: r.varint(), since: r.varint(), cmd: r.str(), ref: r.index(nstr), shape: r.index(len(shapes))}
+	}
+	// Strings of requests, policies and groups are in strs (they were
+	// interned when applied): intern returns the table's copy.
+	n := r.count(6)
+	tenants := make(map[string]*historyTenant, n)
+	var tc keyCursor
+	for range n {
+		name := r.key(&tc)
+		t := &historyTenant{}
+		nreq := r.count(4)
+		t.requests = make(map[string]*historyRequest, nreq)
+		var c keyCursor
+		for range nreq {
+			id := r.key(&c)
+			t.requests[id] = &historyRequest{Requester: strs.intern(r.str()), DecidedBy: strs.intern(r.str()), DecidedPos: r.uvarint()}
+		}
+		npol := r.count(3)
+		t.policies = make(map[string]*historyPolicy, npol)
+		c = keyCursor{}
+		for range npol {
+			id := r.key(&c)
+			p := &historyPolicy{Version: r.uvarint(), Products: make([]string, r.count(1))}
+			for k := range p.Products {
+				p.Products[k] = strs.intern(r.str())
+			}
+			t.policies[id] = p
+		}
+		t.groups = r.strMap()
+		for g, gn := range t.groups {
+			t.groups[g] = strs.intern(gn)
+		}
+		one := r.count(7)
+		t.one = make(map[string]histEntry, one)
+		c = keyCursor{}
+		for range one {
+			u := r.key(&c)
+			t.one[u] = entry()
+		}
+		many := r.count(14)
+		t.many = make(map[string][]histEntry, many)
+		c = keyCursor{}
+		for range many {
+			u := r.key(&c)
+			es := make([]histEntry, r.count(6))
+			for i := range es {
+				es[i] = entry()
+			}
+			if _, ok := t.one[u]; ok || len(es) < 2 {
+				r.fail(fmt.Sprintf("user %q with %d entries among those with several", u, len(es)))
+			}
+			if r.err != nil {
+				break
+			}
+			t.many[u] = es
+		}
+		tenants[name] = t
+	}
+	if err := r.end(); err != nil {
 		return fmt.Errorf("restore %s: %w", NameLicenseHistory, err)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.reset()
-	for name, tj := range in {
-		t := h.tenant(name)
-		for id, r := range tj.Requests {
-			t.requests[id] = &historyRequest{Requester: h.str(r.Requester), DecidedBy: h.str(r.DecidedBy), DecidedPos: r.DecidedPos}
-		}
-		for id, p := range tj.Policies {
-			ps := make([]string, len(p.Products))
-			for i, x := range p.Products {
-				ps[i] = h.str(x)
-			}
-			t.policies[id] = &historyPolicy{Version: p.Version, Products: ps}
-		}
-		for id, g := range tj.Groups {
-			t.groups[id] = h.str(g)
-		}
-		for u, ps := range tj.Users {
-			// A user's entries are kept in stream order across products.
-			type restored struct {
-				product string
-				e       histEntryJSON
-			}
-			var all []restored
-			for p, es := range ps {
-				for _, e := range es {
-					all = append(all, restored{p, e})
-				}
-			}
-			sort.SliceStable(all, func(i, j int) bool {
-				if all[i].e.Pos != all[j].e.Pos {
-					return all[i].e.Pos < all[j].e.Pos
-				}
-				return all[i].product < all[j].product
-			})
-			for _, r := range all {
-				e := r.e
-				h.add(t, u, r.product, draft{pos: e.Pos, at: e.At, since: e.Since, version: e.Version, cmd: e.Cmd, actor: e.Actor,
-					ref: e.Ref, group: e.Group, disabled: e.Disabled, typ: e.Type, kind: e.Kind, op: e.Op, place: e.Place})
-			}
-		}
-	}
+	h.tenants, h.strs, h.lists, h.shapes, h.shapeIdx = tenants, strs, lists, shapes, shapeIdx
 	return nil
 }

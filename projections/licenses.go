@@ -346,44 +346,132 @@ func (ul *UserLicenses) view(h heldLicense) UserLicense {
 }
 
 // Version implements Snapshotter: 2 since licenses are kept as a list per
-// user.
-func (*UserLicenses) Version() int { return 2 }
+// user, 3 since snapshots are binary.
+func (*UserLicenses) Version() int { return 3 }
 
-// Snapshot implements Snapshotter: tenant -> user -> licenses.
+// Snapshot implements Snapshotter, in the binary form (see binsnap.go):
+//
+//	'U' format | strs | lists | tenants: name,
+//	    one: user license | many: user, licenses    (license: at product kind ref disabled)
+//
+// tenants and users in key order, the users holding one license apart
+// from those holding more (as they are kept), the licenses' strings as
+// numbers in the tables.
 func (ul *UserLicenses) Snapshot() ([]byte, error) {
 	ul.mu.RLock()
 	defer ul.mu.RUnlock()
-	out := make(map[string]map[string][]UserLicense, len(ul.tenants))
-	for name, t := range ul.tenants {
-		m := make(map[string][]UserLicense, t.len())
-		t.each(func(u string, held []heldLicense) {
-			ls := make([]UserLicense, len(held))
-			for i, h := range held {
-				ls[i] = ul.view(h)
-			}
-			m[u] = ls
-		})
-		out[name] = m
+	size := 64
+	for _, t := range ul.tenants {
+		size += 40 * t.len()
 	}
-	return marshalSnapshot(out)
+	w := newSnapWriter(tagUserLicenses, size)
+	w.strTable(&ul.strs)
+	w.listTable(&ul.lists, &ul.strs)
+	w.len(len(ul.tenants))
+	for _, t := range ordered(ul.tenants) {
+		w.str(t.k)
+		one := ordered(t.v.one)
+		w.len(len(one))
+		for _, e := range one {
+			w.str(e.k)
+			w.heldLicense(e.v)
+		}
+		many := ordered(t.v.many)
+		w.len(len(many))
+		for _, e := range many {
+			w.str(e.k)
+			w.len(len(e.v))
+			for _, h := range e.v {
+				w.heldLicense(h)
+			}
+		}
+	}
+	return w.b, nil
 }
 
-// Restore implements Snapshotter.
+// distinctProducts reports whether hs holds each product once; in time
+// linear in len(hs), which a corrupt snapshot may make large.
+func distinctProducts(hs []heldLicense) bool {
+	if len(hs) > 16 {
+		seen := make(map[uint32]bool, len(hs))
+		for _, h := range hs {
+			if seen[h.product] {
+				return false
+			}
+			seen[h.product] = true
+		}
+		return true
+	}
+	for i := range hs {
+		for _, o := range hs[:i] {
+			if o.product == hs[i].product {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (w *snapWriter) heldLicense(h heldLicense) {
+	w.varint(h.at)
+	w.u32(h.product)
+	w.u32(h.kind)
+	w.u32(h.ref)
+	w.u32(h.disabled)
+}
+
+// Restore implements Snapshotter: the tables are taken as they were, so
+// nothing is interned again, and the state is swapped in only once it
+// has all decoded.
 func (ul *UserLicenses) Restore(b []byte) error {
-	var in map[string]map[string][]UserLicense
-	if err := unmarshalSnapshot(b, &in); err != nil {
+	r := newSnapReader(tagUserLicenses, b)
+	strs := r.strTable()
+	lists := r.listTable(&strs)
+	nstr, nlist := len(strs.strs), len(lists.lists)
+	held := func() heldLicense {
+		return heldLicense{at: r.varint(), product: r.index(nstr), kind: r.index(nstr), ref: r.index(nstr), disabled: r.index(nlist)}
+	}
+	n := r.count(3)
+	tenants := make(map[string]*userLicensesTenant, n)
+	var tc keyCursor
+	for range n {
+		name := r.key(&tc)
+		t := &userLicensesTenant{}
+		one := r.count(6)
+		t.one = make(map[string]heldLicense, one)
+		var c keyCursor
+		for range one {
+			u := r.key(&c)
+			t.one[u] = held()
+		}
+		many := r.count(12)
+		t.many = make(map[string][]heldLicense, many)
+		c = keyCursor{}
+		for range many {
+			u := r.key(&c)
+			hs := make([]heldLicense, r.count(5))
+			for i := range hs {
+				hs[i] = held()
+			}
+			if !distinctProducts(hs) {
+				r.fail(fmt.Sprintf("user %q holds a product twice", u))
+			}
+			if _, ok := t.one[u]; ok || len(hs) < 2 {
+				r.fail(fmt.Sprintf("user %q with %d licenses among those with several", u, len(hs)))
+			}
+			if r.err != nil {
+				break
+			}
+			t.many[u] = hs
+		}
+		tenants[name] = t
+	}
+	if err := r.end(); err != nil {
 		return fmt.Errorf("restore %s: %w", NameUserLicenses, err)
 	}
 	ul.mu.Lock()
 	defer ul.mu.Unlock()
-	ul.tenants, ul.strs, ul.lists = map[string]*userLicensesTenant{}, newStrTable(), newListTable()
-	for t, users := range in {
-		for u, ls := range users {
-			for _, l := range ls {
-				ul.setLocked(t, u, l)
-			}
-		}
-	}
+	ul.tenants, ul.strs, ul.lists = tenants, strs, lists
 	return nil
 }
 

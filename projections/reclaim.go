@@ -2,7 +2,9 @@ package projections
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,10 +38,10 @@ type reclaimTenant struct {
 }
 
 type reclaimPolicy struct {
-	App              string `json:"app"`
-	Enabled          bool   `json:"enabled,omitempty"`
-	ReclaimAfterDays *int   `json:"reclaim_after_days,omitempty"`
-	ReclaimWarnDays  *int   `json:"reclaim_warn_days,omitempty"`
+	App              string
+	Enabled          bool
+	ReclaimAfterDays *int
+	ReclaimWarnDays  *int
 }
 
 type reclaimLicense struct {
@@ -206,73 +208,137 @@ func (rc *ReclaimCandidates) Due(now time.Time) []ReclaimCandidate {
 }
 
 // Version implements Snapshotter: 2 since licenses are kept by product
-// and user, without their app.
-func (*ReclaimCandidates) Version() int { return 2 }
+// and user, without their app; 3 since snapshots are binary.
+func (*ReclaimCandidates) Version() int { return 3 }
 
-type reclaimTenantJSON struct {
-	AutoClaim bool                      `json:"auto_claim,omitempty"`
-	Policies  map[string]*reclaimPolicy `json:"policies"`
-	// Licenses: product -> user -> license.
-	Licenses map[string]map[string]reclaimLicenseJSON `json:"licenses"`
-}
-
-type reclaimLicenseJSON struct {
-	PolicyID  string    `json:"policy_id"`
-	ClaimedAt time.Time `json:"claimed_at"`
-	// WarnedLastSeen and ReclaimAt are the pending warning's (zero: none).
-	WarnedLastSeen time.Time `json:"warned_last_seen,omitzero"`
-	ReclaimAt      time.Time `json:"reclaim_at,omitzero"`
-}
-
-// Snapshot implements Snapshotter.
+// Snapshot implements Snapshotter, in the binary form (see binsnap.go):
+//
+//	'R' format | strs | tenants: name, auto-claim, policies,
+//	    licenses: product, users: user claimed_at policy | warned: product user last_seen reclaim_at
+//
+// tenants and their maps in key order, the warnings (few) by product and
+// user; times as Unix nanoseconds (nanos).
 func (rc *ReclaimCandidates) Snapshot() ([]byte, error) {
 	rc.mu.RLock()
 	defer rc.mu.RUnlock()
-	out := make(map[string]reclaimTenantJSON, len(rc.tenants))
-	for name, t := range rc.tenants {
-		tj := reclaimTenantJSON{AutoClaim: t.autoClaim, Policies: t.policies, Licenses: make(map[string]map[string]reclaimLicenseJSON, len(t.licenses))}
-		for product, users := range t.licenses {
-			us := make(map[string]reclaimLicenseJSON, len(users))
-			for user, l := range users {
-				w := t.warned[reclaimKey{product, user}]
-				us[user] = reclaimLicenseJSON{PolicyID: rc.strs.str(l.policy), ClaimedAt: l.claimedAt.time(), WarnedLastSeen: w.lastSeen, ReclaimAt: w.reclaimAt}
-			}
-			tj.Licenses[product] = us
+	size := 64
+	for _, t := range rc.tenants {
+		for _, users := range t.licenses {
+			size += 32 * len(users)
 		}
-		out[name] = tj
 	}
-	b, err := marshalSnapshot(out)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", NameReclaimCandidates, err)
+	w := newSnapWriter(tagReclaimCandidates, size)
+	w.strTable(&rc.strs)
+	w.len(len(rc.tenants))
+	optional := func(p *int) {
+		w.bool(p != nil)
+		if p != nil {
+			w.int(*p)
+		}
 	}
-	return b, nil
+	for _, te := range ordered(rc.tenants) {
+		t := te.v
+		w.str(te.k)
+		w.bool(t.autoClaim)
+		w.len(len(t.policies))
+		for _, e := range ordered(t.policies) {
+			w.str(e.k)
+			w.str(e.v.App)
+			w.bool(e.v.Enabled)
+			optional(e.v.ReclaimAfterDays)
+			optional(e.v.ReclaimWarnDays)
+		}
+		w.len(len(t.licenses))
+		for _, pe := range ordered(t.licenses) {
+			w.str(pe.k)
+			users := ordered(pe.v)
+			w.len(len(users))
+			for _, e := range users {
+				w.str(e.k)
+				w.varint(int64(e.v.claimedAt))
+				w.u32(e.v.policy)
+			}
+		}
+		warned := make([]reclaimKey, 0, len(t.warned))
+		for k := range t.warned {
+			warned = append(warned, k)
+		}
+		slices.SortFunc(warned, func(a, b reclaimKey) int {
+			if c := strings.Compare(a.product, b.product); c != 0 {
+				return c
+			}
+			return strings.Compare(a.user, b.user)
+		})
+		w.len(len(warned))
+		for _, k := range warned {
+			wn := t.warned[k]
+			w.str(k.product)
+			w.str(k.user)
+			w.varint(int64(nanosOf(wn.lastSeen)))
+			w.varint(int64(nanosOf(wn.reclaimAt)))
+		}
+	}
+	return w.b, nil
 }
 
-// Restore implements Snapshotter.
+// Restore implements Snapshotter: the table is taken as it was, so no
+// license is interned again, and the state is swapped in only once it has
+// all decoded.
 func (rc *ReclaimCandidates) Restore(b []byte) error {
-	var in map[string]reclaimTenantJSON
-	if err := unmarshalSnapshot(b, &in); err != nil {
+	r := newSnapReader(tagReclaimCandidates, b)
+	strs := r.strTable()
+	optional := func() *int {
+		if !r.bool() {
+			return nil
+		}
+		v := r.int()
+		return &v
+	}
+	n := r.count(5)
+	tenants := make(map[string]*reclaimTenant, n)
+	var tc keyCursor
+	for range n {
+		name := r.key(&tc)
+		t := &reclaimTenant{autoClaim: r.bool()}
+		npol := r.count(5)
+		t.policies = make(map[string]*reclaimPolicy, npol)
+		var c keyCursor
+		for range npol {
+			id := r.key(&c)
+			t.policies[id] = &reclaimPolicy{App: r.str(), Enabled: r.bool(), ReclaimAfterDays: optional(), ReclaimWarnDays: optional()}
+		}
+		nprod := r.count(2)
+		t.licenses = make(map[string]map[string]reclaimLicense, nprod)
+		c = keyCursor{}
+		for range nprod {
+			product := strs.intern(r.key(&c)) // interned when applied
+			nusers := r.count(3)
+			users := make(map[string]reclaimLicense, nusers)
+			var uc keyCursor
+			for range nusers {
+				u := r.key(&uc)
+				users[u] = reclaimLicense{claimedAt: nanos(r.varint()), policy: r.index(len(strs.strs))}
+			}
+			t.licenses[product] = users
+		}
+		nwarned := r.count(4)
+		t.warned = make(map[reclaimKey]reclaimWarning, nwarned)
+		var prev reclaimKey
+		for j := range nwarned {
+			k := reclaimKey{r.str(), r.str()}
+			if j > 0 && (k.product < prev.product || k.product == prev.product && k.user <= prev.user) {
+				r.fail("warnings out of order")
+			}
+			t.warned[k] = reclaimWarning{lastSeen: nanos(r.varint()).time(), reclaimAt: nanos(r.varint()).time()}
+			prev = k
+		}
+		tenants[name] = t
+	}
+	if err := r.end(); err != nil {
 		return fmt.Errorf("restore %s: %w", NameReclaimCandidates, err)
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rc.tenants, rc.strs = map[string]*reclaimTenant{}, newStrTable()
-	for name, tj := range in {
-		t := rc.tenant(name)
-		t.autoClaim = tj.AutoClaim
-		for id, p := range tj.Policies {
-			if p != nil {
-				t.policies[id] = p
-			}
-		}
-		for product, users := range tj.Licenses {
-			for user, l := range users {
-				rc.claimed(t, product, user, l.PolicyID, l.ClaimedAt)
-				if !l.WarnedLastSeen.IsZero() || !l.ReclaimAt.IsZero() {
-					t.warned[reclaimKey{rc.strs.intern(product), user}] = reclaimWarning{lastSeen: l.WarnedLastSeen, reclaimAt: l.ReclaimAt}
-				}
-			}
-		}
-	}
+	rc.tenants, rc.strs = tenants, strs
 	return nil
 }

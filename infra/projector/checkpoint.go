@@ -3,9 +3,11 @@ package projector
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,19 +17,176 @@ import (
 // Checkpoint is the saved state of every read model at one stream position.
 type Checkpoint struct {
 	// Position is the last stream sequence the states include.
-	Position uint64 `json:"position"`
+	Position uint64
 	// StreamCreated identifies the stream the checkpoint was taken from: a
 	// stream deleted and created again restarts at sequence 1 and must not
 	// be resumed at an old position.
-	StreamCreated time.Time `json:"stream_created"`
+	StreamCreated time.Time
 	// Models maps each read model's name to its version and snapshot.
-	Models map[string]ModelState `json:"models"`
+	Models map[string]ModelState
 }
 
 // ModelState is one read model's part of a checkpoint.
 type ModelState struct {
-	Version int             `json:"version"`
-	State   json.RawMessage `json:"state"`
+	Version int
+	// State is the read model's snapshot, as its Snapshot made it: JSON for
+	// some, binary for those that grow with every user.
+	State []byte
+}
+
+// A checkpoint is stored as a frame that holds each read model's state as
+// it is, whatever its encoding:
+//
+//	"SFCP" format | position | stream_created (time.MarshalBinary) | models: name version state
+//
+// numbers as uvarints (the version a varint), strings and states as their
+// length then their bytes, models by name. Checkpoints saved before, all
+// JSON, are still read: their read models' versions differ from the
+// code's, so they are rebuilt.
+const (
+	checkpointMagic  = "SFCP"
+	checkpointFormat = 1
+)
+
+// errBadCheckpoint is wrapped by every error decoding a checkpoint.
+var errBadCheckpoint = errors.New("bad checkpoint")
+
+// encodeCheckpoint is cp as a frame.
+func encodeCheckpoint(cp Checkpoint) ([]byte, error) {
+	created, err := cp.StreamCreated.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	size := 64 + len(created)
+	names := make([]string, 0, len(cp.Models))
+	for name, ms := range cp.Models {
+		names = append(names, name)
+		size += 32 + len(name) + len(ms.State)
+	}
+	slices.Sort(names)
+	b := make([]byte, 0, size)
+	b = append(b, checkpointMagic...)
+	b = append(b, checkpointFormat)
+	b = binary.AppendUvarint(b, cp.Position)
+	b = appendBytes(b, created)
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, name := range names {
+		ms := cp.Models[name]
+		b = appendBytes(b, []byte(name))
+		b = binary.AppendVarint(b, int64(ms.Version))
+		b = appendBytes(b, ms.State)
+	}
+	return b, nil
+}
+
+func appendBytes(b, x []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(x)))
+	return append(b, x...)
+}
+
+// decodeCheckpoint reads a frame; the models' states are left in b.
+func decodeCheckpoint(b []byte) (Checkpoint, error) {
+	if !bytes.HasPrefix(b, []byte(checkpointMagic)) || len(b) < len(checkpointMagic)+1 {
+		return Checkpoint{}, fmt.Errorf("%w: no checkpoint frame", errBadCheckpoint)
+	}
+	if f := b[len(checkpointMagic)]; f != checkpointFormat {
+		return Checkpoint{}, fmt.Errorf("%w: format %d, want %d", errBadCheckpoint, f, checkpointFormat)
+	}
+	rest := b[len(checkpointMagic)+1:]
+	var err error
+	uvarint := func() uint64 {
+		v, n := binary.Uvarint(rest)
+		if n <= 0 {
+			err = badCheckpoint(err, "bad or truncated number")
+			rest = nil
+			return 0
+		}
+		rest = rest[n:]
+		return v
+	}
+	field := func() []byte {
+		n := uvarint()
+		if n > uint64(len(rest)) {
+			err = badCheckpoint(err, "field longer than the bytes left")
+			rest = nil
+			return nil
+		}
+		x := rest[:n:n]
+		rest = rest[n:]
+		return x
+	}
+	cp := Checkpoint{Position: uvarint()}
+	if e := cp.StreamCreated.UnmarshalBinary(field()); e != nil && err == nil {
+		err = badCheckpoint(err, "stream_created: "+e.Error())
+	}
+	n := uvarint()
+	if n > uint64(len(rest)/3) { // a name, a version and a state take 3 bytes at least
+		err = badCheckpoint(err, fmt.Sprintf("%d models is more than the bytes left hold", n))
+		n = 0
+	}
+	cp.Models = make(map[string]ModelState, n)
+	for range n {
+		name := string(field())
+		v, k := binary.Varint(rest)
+		if k <= 0 {
+			err = badCheckpoint(err, "bad or truncated version")
+			break
+		}
+		rest = rest[k:]
+		state := field()
+		if err != nil {
+			break
+		}
+		if _, dup := cp.Models[name]; dup {
+			err = badCheckpoint(err, fmt.Sprintf("model %q twice", name))
+			break
+		}
+		cp.Models[name] = ModelState{Version: int(v), State: state}
+	}
+	if err == nil && len(rest) > 0 {
+		err = badCheckpoint(err, fmt.Sprintf("%d bytes left over", len(rest)))
+	}
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return cp, nil
+}
+
+// badCheckpoint is err if there is one (the first error found is kept),
+// else what went wrong.
+func badCheckpoint(err error, what string) error {
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s", errBadCheckpoint, what)
+}
+
+// legacyCheckpoint is a checkpoint as saved before frames: JSON.
+type legacyCheckpoint struct {
+	Position      uint64    `json:"position"`
+	StreamCreated time.Time `json:"stream_created"`
+	Models        map[string]struct {
+		Version int             `json:"version"`
+		State   json.RawMessage `json:"state"`
+	} `json:"models"`
+}
+
+// decodeLegacyCheckpoint reads a JSON checkpoint; the models' states are
+// left in b (DontCopyRawMessage).
+func decodeLegacyCheckpoint(b []byte) (Checkpoint, error) {
+	var lc legacyCheckpoint
+	rest, err := segjson.Parse(b, &lc, segjson.DontCopyRawMessage)
+	if err == nil && len(bytes.TrimSpace(rest)) > 0 {
+		err = errors.New("trailing data")
+	}
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("%w: %w", errBadCheckpoint, err)
+	}
+	cp := Checkpoint{Position: lc.Position, StreamCreated: lc.StreamCreated, Models: make(map[string]ModelState, len(lc.Models))}
+	for name, ms := range lc.Models {
+		cp.Models[name] = ModelState{Version: ms.Version, State: ms.State}
+	}
+	return cp, nil
 }
 
 // Checkpoints stores the runner's checkpoint.
@@ -73,13 +232,13 @@ func (s *ObjectStore) Load(ctx context.Context) (Checkpoint, bool, error) {
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("load checkpoint: %w", err)
 	}
-	// The models' states are left in b (DontCopyRawMessage): they are
-	// restored, and dropped, right after.
-	var cp Checkpoint
-	rest, err := segjson.Parse(b, &cp, segjson.DontCopyRawMessage)
-	if err == nil && len(bytes.TrimSpace(rest)) > 0 {
-		err = errors.New("trailing data")
+	// The models' states are left in b: they are restored, and dropped,
+	// right after.
+	decode := decodeCheckpoint
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		decode = decodeLegacyCheckpoint
 	}
+	cp, err := decode(b)
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("decode checkpoint: %w", err)
 	}
@@ -88,9 +247,7 @@ func (s *ObjectStore) Load(ctx context.Context) (Checkpoint, bool, error) {
 
 // Save implements Checkpoints.
 func (s *ObjectStore) Save(ctx context.Context, cp Checkpoint) error {
-	// The models' states are JSON their Snapshot made: they are not
-	// checked and compacted again (TrustRawMessage).
-	b, err := segjson.Append(nil, cp, segjson.SortMapKeys|segjson.TrustRawMessage)
+	b, err := encodeCheckpoint(cp)
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}

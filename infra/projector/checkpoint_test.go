@@ -277,3 +277,42 @@ func checkpointEnv(t *testing.T) (jetstream.JetStream, *projector.ObjectStore) {
 	}
 	return js, cps
 }
+
+// TestLegacyJSONCheckpointRebuilds: a checkpoint saved as JSON by an older
+// seatflow, whose user_licenses was version 2 (JSON snapshots), is read
+// and found out of date: the read models are rebuilt from the stream, and
+// the checkpoint saved then is resumed from on the next start.
+func TestLegacyJSONCheckpointRebuilds(t *testing.T) {
+	js, cps := checkpointEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	publish(t, js, 0, 2000)
+	runUntilCaughtUp(t, js, cps, 2000, models()...)
+	cp, _, err := cps.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := cp.Models[projections.NameLicenseCounts]
+	legacy := fmt.Sprintf(`{"position":%d,"stream_created":%q,"models":{"%s":{"version":%d,"state":%s},"%s":{"version":2,"state":{}}}}`,
+		cp.Position, cp.StreamCreated.Format(time.RFC3339Nano), projections.NameLicenseCounts, counts.Version, counts.State,
+		projections.NameUserLicenses)
+	obs, err := js.ObjectStore(ctx, projector.CheckpointBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.PutBytes(ctx, "read-models", []byte(legacy)); err != nil {
+		t.Fatal(err)
+	}
+	old, found, err := cps.Load(ctx)
+	if err != nil || !found || old.Position != 2000 || old.Models[projections.NameUserLicenses].Version != 2 {
+		t.Fatalf("legacy checkpoint: got %+v (found %v, err %v), want position 2000 with user_licenses version 2", old, found, err)
+	}
+	r := runUntilCaughtUp(t, js, cps, 2000, models()...)
+	if applied, _ := r.Stats(); applied != 2000 || r.Resumed() != 0 {
+		t.Fatalf("legacy checkpoint: resumed %d applied %d, want 0 and 2000", r.Resumed(), applied)
+	}
+	r = runUntilCaughtUp(t, js, cps, 2000, models()...)
+	if applied, _ := r.Stats(); applied != 0 || r.Resumed() != 2000 {
+		t.Fatalf("after the rebuild: resumed %d applied %d, want 2000 and 0", r.Resumed(), applied)
+	}
+}
