@@ -66,11 +66,23 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 	if !s.cfg.AppendInParts {
 		return b.claim(ctx, in, opts, false)
 	}
+	groups := b.groups(in)
+	if groups == nil {
+		groups = [][]int{nil}
+	}
 	out := make([]BatchOutcome, len(in))
-	for _, group := range b.groups(in) {
-		sub := make([]SignIn, len(group))
-		for i, j := range group {
-			sub[i] = in[j]
+	for _, group := range groups {
+		sub := in
+		if group != nil {
+			sub = make([]SignIn, len(group))
+			for i, j := range group {
+				sub[i] = in[j]
+			}
+		} else {
+			group = make([]int, len(in))
+			for i := range group {
+				group[i] = i
+			}
 		}
 		for done := 0; done < len(sub); {
 			part, err := b.claim(ctx, sub[done:], opts, true)
@@ -91,9 +103,20 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 // aggregates: the sign-ins of apps whose policies share no product,
 // directly or through other policies. Sign-ins of apps without a policy
 // form a group of their own. Groups are in the order of their first
-// sign-in.
+// sign-in. It is nil when the batch is one group: its sign-ins name at
+// most one policy (the common case, costing no more than a look at each).
 func (b *claimBatch) groups(in []SignIn) [][]int {
 	org := b.entries[orgAgg].state.(*Org)
+	first, several := org.AppPolicies[in[0].App], false
+	for _, s := range in[1:] {
+		if org.AppPolicies[s.App] != first {
+			several = true
+			break
+		}
+	}
+	if !several {
+		return nil
+	}
 	// Union-find over policies, joined by the products they ever listed.
 	parent := map[PolicyID]PolicyID{}
 	var find func(PolicyID) PolicyID
