@@ -422,6 +422,27 @@ func (p *partition) leftOver(m jetstream.Msg) {
 	p.mu.Unlock()
 }
 
+// deliver takes a sign-in the consumer delivered: onto the partition's
+// queue, or, once the partition is stopping, into left. Stopping is
+// checked first: a select choosing at random between a closed quit and a
+// queue with room would split the deliveries between the two, and the
+// loop would handle a later sign-in from the queue before an earlier one
+// left over (seen: 91, 93, 95, ... then 92, 94, 96, ...). So the queue
+// gets the deliveries up to the stop, left all those after it.
+func (p *partition) deliver(m jetstream.Msg) {
+	select {
+	case <-p.quit:
+		p.leftOver(m)
+		return
+	default:
+	}
+	select {
+	case p.msgs <- m:
+	case <-p.quit:
+		p.leftOver(m)
+	}
+}
+
 func (p *partition) stop() {
 	p.once.Do(func() { close(p.quit) })
 	<-p.done
@@ -470,13 +491,7 @@ func (r *Router) start(ctx context.Context, n int, lost bool) (*partition, error
 		if lost {
 			r.rewind(ctx, cons, n)
 		}
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			select {
-			case p.msgs <- m:
-			case <-p.quit:
-				p.leftOver(m)
-			}
-		}, jetstream.PullPriorityGroup(PriorityGroup), jetstream.PullMaxMessages(2*r.cfg.BatchSize),
+		cc, err := cons.Consume(p.deliver, jetstream.PullPriorityGroup(PriorityGroup), jetstream.PullMaxMessages(2*r.cfg.BatchSize),
 			jetstream.PullExpiry(max(r.cfg.PinnedTTL/2, time.Second)))
 		if err != nil {
 			r.log.Warn("sign-in partition not consumed", "partition", n, "err", err)
@@ -581,8 +596,8 @@ func (r *Router) loop(p *partition, cons jetstream.Consumer, cc jetstream.Consum
 		return true
 	}
 	for {
-		select {
-		case <-p.quit:
+		m, ok := p.next()
+		if !ok {
 			rest := r.rest(p, cc)
 			for len(rest) > 0 && ctx.Err() == nil {
 				n := min(len(rest), r.cfg.BatchSize)
@@ -595,9 +610,8 @@ func (r *Router) loop(p *partition, cons jetstream.Consumer, cc jetstream.Consum
 				r.log.Warn("sign-in partition stopped with sign-ins it did not handle; redelivered after AckWait", "partition", p.n, "count", len(rest))
 			}
 			return
-		case m := <-p.msgs:
-			batch = append(batch[:0], m)
 		}
+		batch = append(batch[:0], m)
 	more:
 		for len(batch) < r.cfg.BatchSize {
 			select {
@@ -608,6 +622,23 @@ func (r *Router) loop(p *partition, cons jetstream.Consumer, cc jetstream.Consum
 			}
 		}
 		handle(batch)
+	}
+}
+
+// next waits for the first sign-in of the next batch; false once the
+// partition is stopping, even if its queue holds sign-ins too (a select
+// would pick at random between the two): rest hands those over in order.
+func (p *partition) next() (jetstream.Msg, bool) {
+	select {
+	case <-p.quit:
+		return nil, false
+	default:
+	}
+	select {
+	case <-p.quit:
+		return nil, false
+	case m := <-p.msgs:
+		return m, true
 	}
 }
 
