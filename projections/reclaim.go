@@ -86,13 +86,6 @@ func (rc *ReclaimCandidates) tenant(name string) *reclaimTenant {
 	return t
 }
 
-// claimed records user's license of product claimed under policy at at,
-// with no warning pending.
-func (rc *ReclaimCandidates) claimed(t *reclaimTenant, product, user, policy string, at time.Time) {
-	rc.users(t, product)[user] = reclaimLicense{claimedAt: nanosOf(at), policy: rc.strs.id(policy)}
-	delete(t.warned, reclaimKey{product, user})
-}
-
 // users is the licenses claimed of product, by user, made on first use.
 func (rc *ReclaimCandidates) users(t *reclaimTenant, product string) map[string]reclaimLicense {
 	users := t.licenses[product]
