@@ -310,7 +310,23 @@ func (s *soak) lastSeq(ctx context.Context) (uint64, error) {
 func (s *soak) fold(ctx context.Context, last uint64) (*oracle.Fold, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	msgs, err := oracle.Read(ctx, s.js)
+	// Reading is idempotent, and a cluster whose node came back minutes
+	// ago may still refuse a request now and then (a fetch once found no
+	// responders for its new consumer): read again before failing.
+	var (
+		msgs []oracle.Message
+		err  error
+	)
+	for attempt := 1; attempt <= 5; attempt++ {
+		if msgs, err = oracle.Read(ctx, s.js); err == nil {
+			break
+		}
+		fmt.Fprintf(s.out, "fold: read attempt %d: %v\n", attempt, err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fold: %w", err)
 	}
