@@ -188,9 +188,10 @@ func mark[K comparable](m map[K]map[UserID]bool, k K, u UserID) {
 // decides one: each sign-in sees the seats the ones before it took. A user
 // who holds a product the app's policy ever listed, waits in its queue or
 // claimed under it before causes no event; otherwise they claim the first
-// product in order with a free seat (PoolLow and PolicyExhausted recorded
-// on the crossing), or join the queue when every product is full or others
-// already wait. It returns the events in order, each with its sign-in, and
+// product in order with a free seat (PoolLow recorded for a product that
+// owes it, see Product.LowAlertDue, and PolicyExhausted on the claim of
+// the policy's last free seat), or join the queue when every product is
+// full or others already wait. It returns the events in order, each with its sign-in, and
 // one decision per sign-in. It does no I/O and does not modify the view.
 func DecideClaims(v ClaimView, in []SignIn, opts ClaimOptions, now time.Time) ([]BatchChange, []ClaimDecision) {
 	o := newClaimOverlay(v)
@@ -398,7 +399,7 @@ type GrantOutcome struct {
 // deleted, leaves the queue (QueuedUserDropped) and the seat goes to the
 // next; a cap reached keeps the whole queue waiting (first come, first
 // served); otherwise the head claims the first product in order with a
-// free seat (PoolLow and PolicyExhausted recorded on the crossing) and
+// free seat (PoolLow and PolicyExhausted as for DecideClaims) and
 // leaves the queue (QueuedUserGranted), the claim counted on a capped
 // policy. Every full product keeps the queue waiting. The claim is stamped
 // now, the grant's time. It does no I/O and does not modify the view.
