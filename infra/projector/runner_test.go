@@ -316,7 +316,12 @@ func TestReadModelsAgreeWithThePosition(t *testing.T) {
 	if err := natsjs.EnsureStreams(waitCtx(t), js, 1); err != nil {
 		t.Fatal(err)
 	}
-	const n = 3000
+	// Long enough for two interval checkpoints before the one at stop,
+	// however the batches fall: a checkpoint due after 500 events waits
+	// for the batches in flight (up to 4 of 256 events) and the interval
+	// then grows to half the position, so the first comes by 1,524 and
+	// the second by 3,310 (3,000 events once gave only 1,464 and the stop).
+	const n = 4000
 	publish(t, js, 0, n)
 	fast, slow := &seqModel{name: "fast"}, &seqModel{name: "slow", slow: 40}
 	ms := []*seqModel{fast, slow, {name: "also-slow", slow: 60}}
