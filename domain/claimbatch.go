@@ -66,23 +66,11 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 	if !s.cfg.AppendInParts {
 		return b.claim(ctx, in, opts, false)
 	}
-	groups := b.groups(in)
-	if groups == nil {
-		groups = [][]int{nil}
-	}
 	out := make([]BatchOutcome, len(in))
-	for _, group := range groups {
-		sub := in
-		if group != nil {
-			sub = make([]SignIn, len(group))
-			for i, j := range group {
-				sub[i] = in[j]
-			}
-		} else {
-			group = make([]int, len(in))
-			for i := range group {
-				group[i] = i
-			}
+	for _, group := range b.groups(in) {
+		sub := make([]SignIn, len(group))
+		for i, j := range group {
+			sub[i] = in[j]
 		}
 		for done := 0; done < len(sub); {
 			part, err := b.claim(ctx, sub[done:], opts, true)
@@ -103,19 +91,17 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 // aggregates: the sign-ins of apps whose policies share no product,
 // directly or through other policies. Sign-ins of apps without a policy
 // form a group of their own. Groups are in the order of their first
-// sign-in. It is nil when the batch is one group: its sign-ins name at
-// most one policy (the common case, costing no more than a look at each).
+// sign-in. A batch naming at most one policy (the common case) is one
+// group without the union.
 func (b *claimBatch) groups(in []SignIn) [][]int {
 	org := b.entries[orgAgg].state.(*Org)
-	first, several := org.AppPolicies[in[0].App], false
-	for _, s := range in[1:] {
-		if org.AppPolicies[s.App] != first {
-			several = true
-			break
+	first := org.AppPolicies[in[0].App]
+	if !slices.ContainsFunc(in[1:], func(s SignIn) bool { return org.AppPolicies[s.App] != first }) {
+		all := make([]int, len(in))
+		for i := range all {
+			all[i] = i
 		}
-	}
-	if !several {
-		return nil
+		return [][]int{all}
 	}
 	// Union-find over policies, joined by the products they ever listed.
 	parent := map[PolicyID]PolicyID{}
