@@ -243,25 +243,24 @@ func (b *claimBatch) stored(out []BatchOutcome, envs []events.Envelope, owners [
 	}
 }
 
-// splitAlerts takes out of changes the PoolLow alerts on aggregates the
-// other changes also write, to be appended after them: together they
-// would be several messages to one subject, an atomic batch, which on a
-// single server's file stream costs synchronous disk writes. An alert is
-// a fact about the claims before it, so it may follow them; if it is not
-// stored, the product still owes it (Product.LowAlertDue).
+// splitAlerts takes the PoolLow alerts out of changes, to be appended
+// after the other changes: with a claim on their product they would be
+// several messages to one subject, and with a claim on another (a full
+// product's owed alert) several aggregates, either way an atomic batch,
+// which on a single server's file stream costs synchronous disk writes.
+// An alert is a fact about the seats the claims left, so it may follow
+// them; if it is not stored, the product still owes it
+// (Product.LowAlertDue). Changes that are all alerts stay as they are.
 func splitAlerts(changes []BatchChange) (main, alerts []BatchChange) {
-	writes := map[events.Aggregate]bool{}
 	for _, c := range changes {
-		if _, ok := c.Data.(events.PoolLow); !ok {
-			writes[c.Agg] = true
-		}
-	}
-	for _, c := range changes {
-		if _, ok := c.Data.(events.PoolLow); ok && writes[c.Agg] {
+		if _, ok := c.Data.(events.PoolLow); ok {
 			alerts = append(alerts, c)
 		} else {
 			main = append(main, c)
 		}
+	}
+	if len(main) == 0 {
+		return alerts, nil
 	}
 	return main, alerts
 }

@@ -732,6 +732,32 @@ func TestClaimBatchAppendsAlertsAfterTheirClaims(t *testing.T) {
 			t.Errorf("stored %q, want %q", got, want)
 		}
 	})
+
+	t.Run("a full product's owed alert follows a claim on the next product", func(t *testing.T) {
+		w := newClaimWorld(t, 4, 5, true)
+		w.svc = newService(t, w.store, inParts)
+		w.store.refuse = func(writes []domain.Write) error {
+			if _, ok := writes[0].Events[0].Data.(events.PoolLow); ok {
+				return fmt.Errorf("nats: timeout: %w", domain.ErrUnavailable)
+			}
+			return nil
+		}
+		from := len(w.store.log)
+		if got := batch(w, "s1:u1", "s2:u2", "s3:u3", "s4:u4"); !reflect.DeepEqual(got, []string{"claimed/P", "claimed/P", "claimed/P", "claimed/P"}) {
+			t.Fatalf("got %v", got)
+		}
+		w.store.refuse = nil
+		appends := len(w.store.written)
+		if got := batch(w, "s5:u5"); !reflect.DeepEqual(got, []string{"claimed/B"}) {
+			t.Fatalf("got %v", got)
+		}
+		if got, want := stored(w, from), []string{"LicensesClaimed P", "LicenseClaimed B", "PoolLow P"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("stored %q, want %q", got, want)
+		}
+		if got, want := w.store.written[appends:], [][]string{{"product/B"}, {"product/P"}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("appends wrote %q, want %q (one aggregate each)", got, want)
+		}
+	})
 }
 
 // TestClaimBatchInPartsGroupsPolicies: appending in parts, the sign-ins of
