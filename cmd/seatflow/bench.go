@@ -74,6 +74,7 @@ type benchConfig struct {
 	Assignments int    // assignments of each assignment scenario
 	Products    int    // products of the many-product assignment scenario
 	Appends     int    // appends of the one-subject baseline
+	Rounds      int    // rounds of each baseline and of the rebuild; the median counts
 	Subjects    int    // subjects of the pipelined baseline
 	LatencyFor  time.Duration
 	// ExportEvents is how many events the export scenario writes to one
@@ -98,6 +99,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	f.int(&bc.Assignments, "assignments", 5_000, "assignments of each assignment scenario")
 	f.int(&bc.Products, "products", 1_000, "products of the many-product assignment scenario")
 	f.int(&bc.Appends, "appends", 3_000, "appends of the one-subject baseline")
+	f.int(&bc.Rounds, "rounds", 5, "how often the baselines and the rebuild are measured: the table shows each one's median round")
 	f.int(&bc.Subjects, "subjects", 10_000, "subjects of the pipelined baseline")
 	f.duration(&bc.LatencyFor, "latency-for", 4*time.Second, "how long the latency scenario publishes at half the peak rate")
 	f.int(&bc.ExportEvents, "export-events", 1_000_000, "events the export scenario writes to one tenant and exports")
@@ -127,7 +129,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		selected[s] = true
 	}
-	if bc.Users < 10 || bc.Tenants < 1 || bc.Clients < 1 || bc.Products < 1 || bc.Appends < 10 || bc.Subjects < 1 ||
+	if bc.Users < 10 || bc.Tenants < 1 || bc.Clients < 1 || bc.Products < 1 || bc.Rounds < 1 || bc.Appends < 10 || bc.Subjects < 1 ||
 		bc.HTTPSignins < bc.Tenants || bc.Assignments < bc.Products || bc.Users < bc.Tenants || bc.ExportEvents < 1 {
 		return &configError{errors.New("bench sizes must be positive, with --users, --http-signins and --assignments at least --tenants (and --products)")}
 	}
@@ -344,21 +346,27 @@ func liveHeap() uint64 {
 
 // baselines measures raw JetStream on the same server.
 func (b *benchRun) baselines(ctx context.Context) error {
-	if _, err := bench.CreateStream(ctx, b.js, 1); err != nil {
-		return err
-	}
 	defer func() { _ = bench.DeleteStream(context.Background(), b.js) }()
-	one, _, err := bench.OneSubject(ctx, b.js, b.cfg.Appends)
-	if err != nil {
-		return fmt.Errorf("baseline: %w", err)
+	var ones, manys []bench.Result
+	for range b.cfg.Rounds {
+		// A fresh stream each round, so every round starts alike.
+		if _, err := bench.CreateStream(ctx, b.js, 1); err != nil {
+			return err
+		}
+		one, _, err := bench.OneSubject(ctx, b.js, b.cfg.Appends)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		many, err := bench.Pipelined(ctx, b.js, b.cfg.Subjects, 3)
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		ones, manys = append(ones, one), append(manys, many)
 	}
+	one := bench.Median(ones)
 	b.rawP99 = one.P99
 	b.add(one, "")
-	many, err := bench.Pipelined(ctx, b.js, b.cfg.Subjects, 3)
-	if err != nil {
-		return fmt.Errorf("baseline: %w", err)
-	}
-	b.add(many, "")
+	b.add(bench.Median(manys), "")
 	return nil
 }
 
@@ -1082,28 +1090,37 @@ func (b *benchRun) check(ctx context.Context) (oracle.Summary, error) {
 // `seatflow rebuild` does), measuring the read models' live heap per
 // claimed user.
 func (b *benchRun) rebuild(ctx context.Context, fold oracle.Summary) error {
-	raw, err := bench.Replay(ctx, b.js, natsjs.StreamEvents)
-	if err != nil {
-		return err
-	}
-	b.add(raw, "")
-	before := liveHeap()
-	applied, el, models, err := b.replayModels(ctx)
-	if err != nil {
-		return err
-	}
-	claimed := 0
-	for _, n := range fold.Claims {
-		claimed += n
-	}
-	after := liveHeap()
-	runtime.KeepAlive(models)
+	// Raw replays and rebuilds take turns, so both see the machine alike;
+	// each figure is the median of its rounds.
+	var raws, rebuilds []bench.Result
 	note := ""
-	if claimed > 0 {
-		note = fmt.Sprintf("read models %.0f B live heap per claimed user", float64(after-before)/float64(claimed))
+	for range b.cfg.Rounds {
+		raw, err := bench.Replay(ctx, b.js, natsjs.StreamEvents)
+		if err != nil {
+			return err
+		}
+		raws = append(raws, raw)
+		before := liveHeap()
+		applied, el, models, err := b.replayModels(ctx)
+		if err != nil {
+			return err
+		}
+		claimed := 0
+		for _, n := range fold.Claims {
+			claimed += n
+		}
+		after := liveHeap()
+		runtime.KeepAlive(models)
+		if claimed > 0 {
+			note = fmt.Sprintf("read models %.0f B live heap per claimed user", float64(after-before)/float64(claimed))
+		}
+		rebuilds = append(rebuilds, bench.Result{Name: scRebuild, What: "replay into fresh read models (seatflow rebuild)",
+			Count: int(applied), Elapsed: el, Unit: "events", Target: 0.5, Higher: true})
 	}
-	b.add(bench.Result{Name: scRebuild, What: "replay into fresh read models (seatflow rebuild)", Count: int(applied),
-		Elapsed: el, Unit: "events", Target: 0.5, Higher: true, Note: note}, "raw-replay")
+	b.add(bench.Median(raws), "")
+	r := bench.Median(rebuilds)
+	r.Note = strings.TrimPrefix(r.Note+"; "+note, "; ")
+	b.add(r, "raw-replay")
 	return nil
 }
 

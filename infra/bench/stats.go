@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -54,6 +55,37 @@ func (r Result) Met() bool {
 	default:
 		return r.Ratio <= r.Target
 	}
+}
+
+// Median returns the round whose rate is the median of rounds (the lower
+// of the two middle ones for an even count), with the median of the
+// rounds' P50 and P99, and a note of how many rounds ran and the range of
+// their rates. On a shared machine one short round can be a third faster
+// or slower than the next; the median of several is what a ratio should
+// be taken against. It returns the zero Result for no rounds.
+func Median(rounds []Result) Result {
+	if len(rounds) == 0 {
+		return Result{}
+	}
+	rs := slices.Clone(rounds)
+	slices.SortFunc(rs, func(a, b Result) int { return cmp.Compare(a.Rate(), b.Rate()) })
+	m := rs[(len(rs)-1)/2]
+	if len(rs) == 1 {
+		return m
+	}
+	p50s, p99s := make([]time.Duration, len(rs)), make([]time.Duration, len(rs))
+	for i, r := range rs {
+		p50s[i], p99s[i] = r.P50, r.P99
+	}
+	slices.Sort(p50s)
+	slices.Sort(p99s)
+	m.P50, m.P99 = p50s[(len(rs)-1)/2], p99s[(len(rs)-1)/2]
+	note := fmt.Sprintf("median of %d rounds (%.0f-%.0f/s)", len(rs), rs[0].Rate(), rs[len(rs)-1].Rate())
+	if m.Note != "" {
+		note += "; " + m.Note
+	}
+	m.Note = note
+	return m
 }
 
 // Percentile returns the p-th percentile (0..100) of ds, nearest rank.
