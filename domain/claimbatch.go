@@ -175,11 +175,12 @@ func (b *claimBatch) claim(ctx context.Context, in []SignIn, opts ClaimOptions, 
 			continue
 		}
 		n := len(in)
-		var alerts []BatchChange
+		var alerts, counts []BatchChange
 		if inParts {
 			n = SingleWritePrefix(changes, len(in))
 			changes = slices.DeleteFunc(changes, func(c BatchChange) bool { return c.SignIn >= n })
 			changes, alerts = splitAlerts(changes)
+			counts, changes = splitReservation(changes)
 		}
 		out := make([]BatchOutcome, n)
 		base := b.maxPos()
@@ -189,8 +190,38 @@ func (b *claimBatch) claim(ctx context.Context, in []SignIn, opts ClaimOptions, 
 		if len(changes) == 0 {
 			return out, nil
 		}
+		var reserved *reservation
+		if len(counts) > 0 {
+			// A capped policy's count goes first, alone, with the policy's
+			// check: it reserves the claims' places under the cap, so no
+			// other writer can count past it while they are stored.
+			r, err := b.reserve(ctx, counts, in, now, out)
+			switch {
+			case errors.Is(err, ErrConcurrency):
+				if err := b.retry(ctx, attempt, len(in), err); err != nil {
+					return nil, err
+				}
+				continue
+			case err != nil:
+				return nil, err
+			}
+			reserved = r
+		}
 		writes, envs, owners := b.writes(changes, in, now)
 		positions, err := s.store.Append(ctx, writes...)
+		if errors.Is(err, ErrConcurrency) && reserved != nil {
+			// The claims were not stored: give their places back before
+			// deciding again. After any other error they may have been
+			// (an acknowledgement lost), so the reservation stays: a
+			// count too high only holds claims back, one too low would
+			// let them past the cap.
+			if rerr := b.release(ctx, *reserved, now); rerr != nil {
+				for _, w := range writes {
+					b.entries[w.Events[0].Aggregate].loaded = false
+				}
+				return nil, fmt.Errorf("claim batch of %d sign-ins: %w (and giving back the cap's reservation: %w)", len(in), err, rerr)
+			}
+		}
 		if err == nil {
 			b.stored(out, envs, owners, positions)
 			if len(alerts) > 0 {
@@ -214,20 +245,130 @@ func (b *claimBatch) claim(ctx context.Context, in []SignIn, opts ClaimOptions, 
 			}
 			return nil, fmt.Errorf("claim batch of %d sign-ins: %w", len(in), err)
 		}
-		if attempt >= s.cfg.MaxAttempts {
-			return nil, fmt.Errorf("claim batch of %d sign-ins after %d attempts: %w", len(in), attempt, err)
-		}
-		if err := s.sleep(ctx, attempt); err != nil {
+		if err := b.retry(ctx, attempt, len(in), err); err != nil {
 			return nil, err
 		}
-		// Someone else wrote: catch up everything the batch read, in
-		// lock order (org, policies, products), and decide again.
-		for _, agg := range b.order {
-			if err := s.catchUp(ctx, b.tenant, agg, b.entries[agg], false); err != nil {
-				return nil, err
-			}
+	}
+}
+
+// retry is what a batch does after its attempt-th append met another
+// writer (err): past MaxAttempts it gives up; otherwise it waits, catches
+// up everything the batch read, in lock order (org, policies, products),
+// and lets the batch decide again.
+func (b *claimBatch) retry(ctx context.Context, attempt, n int, err error) error {
+	s := b.s
+	if attempt >= s.cfg.MaxAttempts {
+		return fmt.Errorf("claim batch of %d sign-ins after %d attempts: %w", n, attempt, err)
+	}
+	if err := s.sleep(ctx, attempt); err != nil {
+		return err
+	}
+	for _, agg := range b.order {
+		if err := s.catchUp(ctx, b.tenant, agg, b.entries[agg], false); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// reservation is a capped policy's count stored ahead of its claims: n
+// claims on day, by the event id.
+type reservation struct {
+	policy events.Aggregate
+	id     string
+	day    string
+	n      int
+}
+
+// reserve appends counts (one PolicyClaimsCounted, see splitReservation)
+// alone, with the policy's check, and applies it. The sign-ins it counts
+// get its event in out.
+func (b *claimBatch) reserve(ctx context.Context, counts []BatchChange, in []SignIn, now time.Time, out []BatchOutcome) (*reservation, error) {
+	agg := counts[0].Agg
+	before := b.entries[agg].state.(*Policy).Counts.Total
+	writes, envs, owners := b.writes(counts, in, now)
+	positions, err := b.s.store.Append(ctx, writes...)
+	if err != nil {
+		if !errors.Is(err, ErrConcurrency) {
+			b.entries[agg].loaded = false
+			return nil, fmt.Errorf("claim batch of %d sign-ins: %w", len(in), err)
+		}
+		return nil, err
+	}
+	b.stored(out, envs, owners, positions)
+	c := envs[len(envs)-1].Data.(events.PolicyClaimsCounted)
+	return &reservation{policy: agg, id: envs[len(envs)-1].ID, day: c.Day, n: c.Total - before}, nil
+}
+
+// release gives back a reservation whose claims were not stored: it
+// appends the policy's counts less r.n, catching up and counting again
+// when another writer stored the policy meanwhile.
+func (b *claimBatch) release(ctx context.Context, r reservation, now time.Time) error {
+	e := b.entries[r.policy]
+	for attempt := 1; ; attempt++ {
+		p := e.state.(*Policy)
+		env := events.New(b.s.cfg.NewID(), b.tenant, r.policy, now, events.Meta{Actor: "auto-claim", CommandID: "release-" + r.id,
+			CorrelationID: "release-" + r.id, CausationID: r.id}, ReleasedCounts(p.Counts, string(p.ID), r.day, r.n))
+		positions, err := b.s.store.Append(ctx, Write{Expected: e.pos, Events: []events.Envelope{env}})
+		if err == nil {
+			env.Position = positions[0]
+			e.apply(env)
+			return nil
+		}
+		if !errors.Is(err, ErrConcurrency) || attempt >= b.s.cfg.MaxAttempts {
+			e.loaded = false
+			return err
+		}
+		if err := b.s.catchUp(ctx, b.tenant, r.policy, e, false); err != nil {
+			return err
+		}
+	}
+}
+
+// ReleasedCounts is the PolicyClaimsCounted that gives back n claims
+// counted on day from a policy whose counts are now c: Total less n, and
+// Today less n if c still counts day (a new day's count had none of them).
+// Neither goes below zero.
+func ReleasedCounts(c ClaimCounts, policy, day string, n int) events.PolicyClaimsCounted {
+	out := events.PolicyClaimsCounted{PolicyID: policy, Day: c.Day, Today: c.Today, Total: max(c.Total-n, 0)}
+	if c.Day == day {
+		out.Today = max(c.Today-n, 0)
+	}
+	return out
+}
+
+// splitReservation takes a capped policy's count out of changes, to be
+// stored ahead of the claims it counts (claimBatch.reserve), when the
+// policy's changes are that count alone (after lastCount) and other
+// aggregates have changes: together they would be an atomic batch, which
+// on a single server's file stream costs synchronous disk writes. Any
+// other mix (a policy's queue or exhaustion with its count, two policies)
+// stays as it is, one all-or-nothing append.
+func splitReservation(changes []BatchChange) (counts, rest []BatchChange) {
+	var policy *events.Aggregate
+	for _, c := range changes {
+		if c.Agg.Kind != events.KindPolicy {
+			continue
+		}
+		if _, ok := c.Data.(events.PolicyClaimsCounted); !ok || (policy != nil && *policy != c.Agg) {
+			return nil, changes
+		}
+		policy = &c.Agg
+	}
+	if policy == nil {
+		return nil, changes
+	}
+	for _, c := range changes {
+		if c.Agg == *policy {
+			counts = append(counts, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	if len(rest) == 0 {
+		return nil, changes
+	}
+	return lastCount(counts), rest
 }
 
 // stored applies envs, stored at positions, to the batch's states and

@@ -501,44 +501,200 @@ func TestCheckSignInTimeWindow(t *testing.T) {
 
 // TestCapHoldsAcrossServices: two services on one store (two instances,
 // each with its own cache) claim under a policy with a daily cap of 7 at
-// once; the policy's count is written with every claim under its check, so
-// exactly 7 claim and the others queue with reason daily_cap.
+// once; the policy's count is written under its check with every claim
+// (in one all-or-nothing append, or ahead of the claims when appending in
+// parts), so exactly 7 claim and the others queue with reason daily_cap,
+// and the count ends at 7.
 func TestCapHoldsAcrossServices(t *testing.T) {
-	w := newClaimWorld(t, 50, 0, true)
-	seven := 7
-	if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyLimits{DailyCap: domain.OptionalInt{Set: true, Value: &seven}}); err != nil {
-		t.Fatal(err)
-	}
-	svcs := []*domain.Service{w.svc, newService(t, w.store)}
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		reasons = map[string]int{}
-	)
-	for i, svc := range svcs {
-		wg.Go(func() {
-			for j := range 10 {
-				u := fmt.Sprintf("u%d-%d", i, j)
-				outs, err := svc.ClaimBatch(ctx, "contoso", []domain.SignIn{{ID: "s-" + u, UserID: domain.UserID(u), App: "teams", At: now}}, domain.ClaimOptions{})
-				if err != nil {
-					t.Errorf("%s: %v", u, err)
-					return
+	for _, mode := range []struct {
+		name string
+		opts []func(*domain.Config)
+	}{{"one append", nil}, {"in parts", []func(*domain.Config){inParts}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			w := newClaimWorld(t, 50, 0, true)
+			seven := 7
+			if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyLimits{DailyCap: domain.OptionalInt{Set: true, Value: &seven}}); err != nil {
+				t.Fatal(err)
+			}
+			svcs := []*domain.Service{newService(t, w.store, mode.opts...), newService(t, w.store, mode.opts...)}
+			var (
+				wg      sync.WaitGroup
+				mu      sync.Mutex
+				reasons = map[string]int{}
+			)
+			for i, svc := range svcs {
+				wg.Go(func() {
+					for j := range 10 {
+						u := fmt.Sprintf("u%d-%d", i, j)
+						outs, err := svc.ClaimBatch(ctx, "contoso", []domain.SignIn{{ID: "s-" + u, UserID: domain.UserID(u), App: "teams", At: now}}, domain.ClaimOptions{})
+						if err != nil {
+							t.Errorf("%s: %v", u, err)
+							return
+						}
+						mu.Lock()
+						reasons[string(outs[0].Status)+"/"+outs[0].Reason]++
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			claims, counted := 0, -1
+			w.store.mu.Lock()
+			for _, e := range w.store.log {
+				claims += len(events.Claims(e.Data))
+				if c, ok := e.Data.(events.PolicyClaimsCounted); ok {
+					counted = c.Today
 				}
-				mu.Lock()
-				reasons[string(outs[0].Status)+"/"+outs[0].Reason]++
-				mu.Unlock()
+			}
+			w.store.mu.Unlock()
+			if claims != 7 || counted != 7 || reasons["claimed/"] != 7 || reasons["queued/daily_cap"] != 13 {
+				t.Fatalf("got %d claims stored, counted %d, outcomes %v; want 7 claimed and counted, 13 queued for daily_cap", claims, counted, reasons)
 			}
 		})
 	}
-	wg.Wait()
-	claims := 0
-	w.store.mu.Lock()
-	for _, e := range w.store.log {
-		claims += len(events.Claims(e.Data))
+}
+
+// TestClaimBatchReservesCapsFirst: appending in parts (a single server),
+// claims under a capped policy store the policy's count first, alone and
+// under the policy's check, then the claims, so no append writes two
+// aggregates. Claims that then meet another writer of their product give
+// their places back before deciding again; claims whose append has an
+// unknown outcome keep them (a count too high holds claims back, one too
+// low would let them past the cap).
+func TestClaimBatchReservesCapsFirst(t *testing.T) {
+	capped := func(t *testing.T, opts ...func(*domain.Config)) *claimWorld {
+		t.Helper()
+		w := newClaimWorld(t, 10, 10, true)
+		hundred := 100
+		if _, _, err := w.svc.Policy(ctx, "contoso", "p1", w.meta(), domain.SetPolicyLimits{TotalCap: domain.OptionalInt{Set: true, Value: &hundred}}); err != nil {
+			t.Fatal(err)
+		}
+		w.svc = newService(t, w.store, opts...)
+		return w
 	}
-	w.store.mu.Unlock()
-	if claims != 7 || reasons["claimed/"] != 7 || reasons["queued/daily_cap"] != 13 {
-		t.Fatalf("got %d claims stored, outcomes %v; want 7 claimed and 13 queued for daily_cap", claims, reasons)
+	stored := func(w *claimWorld, from int) []string {
+		var out []string
+		for _, e := range w.store.log[from:] {
+			s := e.Type + " " + e.Aggregate.ID
+			if c, ok := e.Data.(events.PolicyClaimsCounted); ok {
+				s += fmt.Sprintf(" %d/%d", c.Today, c.Total)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	claimAll := func(t *testing.T, w *claimWorld, specs ...string) {
+		t.Helper()
+		var in []domain.SignIn
+		for _, s := range specs {
+			in = append(in, si(s))
+		}
+		outs, err := w.svc.ClaimBatch(ctx, "contoso", in, domain.ClaimOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range outs {
+			if o.Status != "claimed" {
+				t.Fatalf("%s: %s %s, want claimed", specs[i], o.Status, o.Reason)
+			}
+		}
+	}
+
+	t.Run("count, then claims", func(t *testing.T) {
+		w := capped(t, inParts)
+		from, appends := len(w.store.log), len(w.store.written)
+		claimAll(t, w, "s1:u1", "s2:u2", "s3:u3")
+		if got, want := stored(w, from), []string{"PolicyClaimsCounted p1 3/3", "LicensesClaimed P"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("stored %q, want %q", got, want)
+		}
+		if got, want := w.store.written[appends:], [][]string{{"policy/p1"}, {"product/P"}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("appends wrote %q, want %q", got, want)
+		}
+	})
+
+	t.Run("on a cluster, one append", func(t *testing.T) {
+		w := capped(t)
+		appends := len(w.store.written)
+		claimAll(t, w, "s1:u1", "s2:u2", "s3:u3")
+		if got, want := w.store.written[appends:], [][]string{{"policy/p1", "product/P"}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("appends wrote %q, want %q", got, want)
+		}
+	})
+
+	t.Run("claims meeting another writer give their places back", func(t *testing.T) {
+		w := capped(t, inParts)
+		from := len(w.store.log)
+		rivalled := false
+		w.store.refuse = func(writes []domain.Write) error {
+			// Runs inside Append, holding the store: another instance
+			// buys a license of P just before the claims are stored.
+			if agg := writes[0].Events[0].Aggregate; agg.ID == "P" && !rivalled {
+				rivalled = true
+				e := events.New("rival", "contoso", agg, now, events.Meta{CommandID: "rival"}, events.LicensesPurchased{ProductID: "P", Count: 1})
+				e.Position = uint64(len(w.store.log) + 1)
+				w.store.log = append(w.store.log, e)
+			}
+			return nil
+		}
+		claimAll(t, w, "s1:u1", "s2:u2")
+		want := []string{"PolicyClaimsCounted p1 2/2", "LicensesPurchased P", "PolicyClaimsCounted p1 0/0",
+			"PolicyClaimsCounted p1 2/2", "LicensesClaimed P"}
+		if got := stored(w, from); !reflect.DeepEqual(got, want) {
+			t.Errorf("stored %q, want %q", got, want)
+		}
+		// A redelivered batch finds both claimed and stores nothing.
+		w.store.refuse = nil
+		n := len(w.store.log)
+		claimAll(t, w, "s1:u1", "s2:u2")
+		if got := stored(w, n); len(got) != 0 {
+			t.Errorf("a redelivered batch stored %q", got)
+		}
+	})
+
+	t.Run("claims of unknown outcome keep their places", func(t *testing.T) {
+		w := capped(t, inParts)
+		from := len(w.store.log)
+		w.store.refuse = func(writes []domain.Write) error {
+			if writes[0].Events[0].Aggregate.ID == "P" {
+				w.store.lose, w.store.refuse = true, nil // stored, then reported lost
+			}
+			return nil
+		}
+		var in []domain.SignIn
+		for _, s := range []string{"s1:u1", "s2:u2"} {
+			in = append(in, si(s))
+		}
+		if _, err := w.svc.ClaimBatch(ctx, "contoso", in, domain.ClaimOptions{}); err == nil {
+			t.Fatal("a lost append: no error")
+		}
+		// Redelivered, the batch finds the claims stored and the count right.
+		claimAll(t, w, "s1:u1", "s2:u2")
+		if got, want := stored(w, from), []string{"PolicyClaimsCounted p1 2/2", "LicensesClaimed P"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("stored %q, want %q", got, want)
+		}
+	})
+}
+
+func TestReleasedCounts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		counts domain.ClaimCounts
+		day    string
+		n      int
+		want   events.PolicyClaimsCounted
+	}{
+		{"the same day", domain.ClaimCounts{Day: "2026-11-02", Today: 5, Total: 9}, "2026-11-02", 3,
+			events.PolicyClaimsCounted{PolicyID: "p1", Day: "2026-11-02", Today: 2, Total: 6}},
+		{"a new day counted since", domain.ClaimCounts{Day: "2026-11-03", Today: 1, Total: 9}, "2026-11-02", 3,
+			events.PolicyClaimsCounted{PolicyID: "p1", Day: "2026-11-03", Today: 1, Total: 6}},
+		{"never below zero", domain.ClaimCounts{Day: "2026-11-02", Today: 1, Total: 2}, "2026-11-02", 3,
+			events.PolicyClaimsCounted{PolicyID: "p1", Day: "2026-11-02", Today: 0, Total: 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := domain.ReleasedCounts(tc.counts, "p1", tc.day, tc.n); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -39,10 +39,11 @@ type Policy struct {
 	// Counts are the claims under the policy while a cap is on. They live
 	// on the policy aggregate, not only on its products, so that the
 	// count a cap checks is part of the state a claim decision reads and
-	// is covered by the concurrency check of the append that claims: a
-	// claim under a capped policy always writes PolicyClaimsCounted to the
-	// policy, so two instances claiming under it at once conflict, and the
-	// loser reloads the count and decides again.
+	// is covered by the concurrency check of the append that claims (or,
+	// appending in parts, of the one just before it that reserves the
+	// claims' places): a claim under a capped policy always writes
+	// PolicyClaimsCounted to the policy, so two instances claiming under it
+	// at once conflict, and the loser reloads the count and decides again.
 	Counts ClaimCounts
 }
 

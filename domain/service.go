@@ -25,8 +25,9 @@ type Config struct {
 	// that each write one aggregate, where it would otherwise append them
 	// all in one atomic batch: the sign-ins of each group of policies
 	// sharing products on their own, in arrival order, cut where the
-	// claims move to another aggregate, and a low-seat alert after its
-	// claims. Set it where an atomic batch costs more than several
+	// claims move to another aggregate, a low-seat alert after its claims,
+	// and a capped policy's count just before them (reserving their places
+	// under the cap). Set it where an atomic batch costs more than several
 	// appends: nats-server stages each atomic batch of a single-replica
 	// file stream in a file store of its own, with synchronous writes to
 	// disk on the stream's one ingest goroutine (a replicated stream

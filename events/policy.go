@@ -122,11 +122,17 @@ type PolicyLimitsChanged struct {
 // PolicyClaimsCounted records, on the policy aggregate, how many licenses
 // were claimed under a capped policy: Today on the UTC day Day, and Total
 // ever. It carries the counts after the claims it records (absolute, not
-// increments). Claims under a capped policy append it in the same
-// all-or-nothing write as the claims, with the policy's concurrency check,
-// so two instances claiming under one policy at once conflict on it and
-// the caps hold. The first one after a cap is turned on carries the claims
-// the policy's products recorded until then.
+// increments). Claims under a capped policy append it with the policy's
+// concurrency check, so two instances claiming under one policy at once
+// conflict on it and the caps hold: on a cluster in the same
+// all-or-nothing write as the claims; on a single server just before
+// them, reserving their places. Claims that then meet another writer of
+// their product are not stored, and a second PolicyClaimsCounted with
+// lower counts gives their places back (so a count may go down); if the
+// service stops between the two, the count stays higher than the claims,
+// which holds claims back but never lets one past a cap. The first one
+// after a cap is turned on carries the claims the policy's products
+// recorded until then.
 type PolicyClaimsCounted struct {
 	PolicyID string `json:"policy_id"`
 	Day      string `json:"day"`

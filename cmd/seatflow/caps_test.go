@@ -12,19 +12,36 @@ import (
 )
 
 // TestCapsHoldOnTwoInstances: a policy with a daily cap of 5 and a total
-// cap of 8 serves 14 users signing in at once through two instances on a
-// 3-node cluster, over HTTP on both and over NATS. Exactly 5 claim on the
-// first day and the rest queue with reason daily_cap; when the UTC day
-// rolls over (the injected clock moves) the granters serve the queue up to
-// the total cap, 8; another day serves nobody more.
+// cap of 8 serves 14 users signing in at once through two instances, on a
+// single server (where claims append in parts, the policy's count ahead of
+// its claims) and on a 3-node cluster (one all-or-nothing append), over
+// HTTP on both and over NATS. Exactly 5 claim on the first day and the
+// rest queue with reason daily_cap; when the UTC day rolls over (the
+// injected clock moves) the granters serve the queue up to the total cap,
+// 8; another day serves nobody more.
 func TestCapsHoldOnTwoInstances(t *testing.T) {
 	if testing.Short() {
-		t.Skip("3-node cluster and two instances")
+		t.Skip("two instances")
 	}
+	for _, tc := range []struct {
+		name  string
+		nodes int
+	}{{"single server", 1}, {"3-node cluster", 3}} {
+		t.Run(tc.name, func(t *testing.T) { capsHoldOnTwoInstances(t, tc.nodes) })
+	}
+}
+
+func capsHoldOnTwoInstances(t *testing.T, nodes int) {
 	day1 := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
 	clock := newTestClock(day1)
-	c := natstest.RunCluster(t, 3)
-	args := []string{"--nats-url", c.URLs(), "--replicas", "3"}
+	var args []string
+	if nodes == 1 {
+		args = []string{"--nats-url", natstest.RunJetStream(t).ClientURL()}
+	} else {
+		c := natstest.RunCluster(t, nodes)
+		args = []string{"--nats-url", c.URLs(), "--replicas", "3"}
+		defer c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
+	}
 	var insts [2]*service
 	for i := range insts {
 		insts[i], _ = startServeWith(t, clock.tune, t.TempDir(), args...)
@@ -32,7 +49,6 @@ func TestCapsHoldOnTwoInstances(t *testing.T) {
 	for _, s := range insts {
 		waitFor(t, 60*time.Second, "readyz", func() bool { return s.do(t, "GET", "/readyz", "", nil).status == 200 })
 	}
-	c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
 	a, b := insts[0], insts[1]
 	admin, ingest := a.token(t, "contoso", "gina", "global-admin"), a.token(t, "contoso", "idp", "ingest")
 	for id, seats := range map[string]int{"P": 4, "B": 20} {
