@@ -43,6 +43,7 @@ import (
 const (
 	scSigninNATS1    = "signin-nats-1"
 	scSigninNATS100  = "signin-nats-100"
+	scSigninCapped   = "signin-nats-capped"
 	scSigninHTTP1    = "signin-http-1"
 	scSigninHTTP100  = "signin-http-100"
 	scResignin       = "resignin"
@@ -59,7 +60,7 @@ const (
 	benchTenantPrefix = "bench-"
 )
 
-var benchScenarios = []string{scSigninNATS1, scSigninNATS100, scSigninHTTP1, scSigninHTTP100, scResignin,
+var benchScenarios = []string{scSigninNATS1, scSigninNATS100, scSigninCapped, scSigninHTTP1, scSigninHTTP100, scResignin,
 	scAssignHTTP1, scAssignHTTP1000, scLatency, scRebuild, scRestart, scExport, scRestartLong}
 
 // benchConfig is what `seatflow bench` reads from its flags.
@@ -251,7 +252,7 @@ func (b *benchRun) run(ctx context.Context) error {
 		name string
 		run  func(context.Context) error
 	}{
-		{scSigninNATS1, b.signinNATS1}, {scSigninNATS100, b.signinNATS100},
+		{scSigninNATS1, b.signinNATS1}, {scSigninNATS100, b.signinNATS100}, {scSigninCapped, b.signinCapped},
 		{scSigninHTTP1, b.signinHTTP1}, {scSigninHTTP100, b.signinHTTP100},
 		{scResignin, b.resignin}, {scAssignHTTP1, b.assignHTTP1}, {scAssignHTTP1000, b.assignHTTP1000},
 		{scLatency, b.latency},
@@ -490,6 +491,12 @@ type benchProduct struct {
 // setupTenant adds products, a policy for app "bench" listing policy (in
 // order), and turns auto-claim on.
 func (b *benchRun) setupTenant(ctx context.Context, tenant string, products []benchProduct, policy []string) error {
+	return b.setupCappedTenant(ctx, tenant, products, policy, 0)
+}
+
+// setupCappedTenant is setupTenant with a daily cap on the policy (none
+// when dailyCap is 0).
+func (b *benchRun) setupCappedTenant(ctx context.Context, tenant string, products []benchProduct, policy []string, dailyCap int) error {
 	admin := b.token(tenant, "global-admin")
 	for _, p := range products {
 		if _, err := b.do(ctx, "POST", "/v1/products", admin, map[string]any{"product_id": p.id, "name": "Bench " + p.id,
@@ -504,7 +511,11 @@ func (b *benchRun) setupTenant(ctx context.Context, tenant string, products []be
 	for _, id := range policy {
 		pp = append(pp, map[string]any{"product_id": id})
 	}
-	if _, err := b.do(ctx, "POST", "/v1/policies", admin, map[string]any{"name": "Bench", "app": "bench", "products": pp}, 201); err != nil {
+	body := map[string]any{"name": "Bench", "app": "bench", "products": pp}
+	if dailyCap > 0 {
+		body["daily_cap"] = dailyCap
+	}
+	if _, err := b.do(ctx, "POST", "/v1/policies", admin, body, 201); err != nil {
 		return err
 	}
 	_, err := b.do(ctx, "PUT", "/v1/settings/auto-claim", admin, map[string]any{"enabled": true}, 200)
@@ -824,6 +835,39 @@ func (b *benchRun) signinNATS100(ctx context.Context) error {
 	b.claimed += n
 	b.add(bench.Result{Name: scSigninNATS100, What: fmt.Sprintf("NATS sign-ins, %d tenants, %d users each, all claimed", t, per),
 		Count: n, Elapsed: el, Unit: "claims", Target: 0.25, Higher: true}, "raw-append-pipelined")
+	return nil
+}
+
+// signinCapped is signin-nats-100 under capped policies: each tenant's
+// policy has a daily cap its sign-ins stay under, so every claim also
+// counts against the cap on the policy aggregate.
+func (b *benchRun) signinCapped(ctx context.Context) error {
+	t, per := b.cfg.Tenants, b.cfg.Users/b.cfg.Tenants
+	if err := b.parallel(ctx, t, func(ctx context.Context, i int) error {
+		return b.setupCappedTenant(ctx, tenantName("c", i), []benchProduct{{"P", per * 3 / 4}, {"B", per}}, []string{"P", "B"}, per+1)
+	}); err != nil {
+		return err
+	}
+	n := t * per
+	w, err := b.watchClaims("sf.evt.*.product.>")
+	if err != nil {
+		return err
+	}
+	defer w.stop()
+	start := time.Now()
+	if err := b.publishSignins(ctx, func(i int) string { return tenantName("c", i%t) }, n,
+		func(i int) string { return userName("u", i/t) }, "cap"); err != nil {
+		return err
+	}
+	if err := w.wait(ctx, n, 30*time.Second); err != nil {
+		return err
+	}
+	el := time.Since(start)
+	for i := range t {
+		b.claimsDone(tenantName("c", i), per)
+	}
+	b.add(bench.Result{Name: scSigninCapped, What: fmt.Sprintf("NATS sign-ins, %d tenants, %d users each, all claimed under a daily cap", t, per),
+		Count: n, Elapsed: el, Unit: "claims"}, "raw-append-pipelined")
 	return nil
 }
 

@@ -31,7 +31,7 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	for _, want := range []struct{ name, baseline string }{
 		{"raw-append-1", ""}, {"raw-append-pipelined", ""}, {"raw-replay", ""},
-		{scSigninNATS1, "raw-append-1"}, {scSigninNATS100, "raw-append-pipelined"},
+		{scSigninNATS1, "raw-append-1"}, {scSigninNATS100, "raw-append-pipelined"}, {scSigninCapped, "raw-append-pipelined"},
 		{scSigninHTTP1, "raw-append-1"}, {scSigninHTTP100, "raw-append-pipelined"},
 		{scResignin, "raw-append-pipelined"}, {scAssignHTTP1, "raw-append-1"}, {scAssignHTTP1000, "raw-append-pipelined"},
 		{scLatency, "raw-append-1 p99"}, {scRebuild, "raw-replay"}, {scRestart, scRebuild}, {scExport, "raw-replay"},
