@@ -347,18 +347,19 @@ func liveHeap() uint64 {
 
 // baselines measures raw JetStream on the same server.
 func (b *benchRun) baselines(ctx context.Context) error {
+	if _, err := bench.CreateStream(ctx, b.js, 1); err != nil {
+		return err
+	}
 	defer func() { _ = bench.DeleteStream(context.Background(), b.js) }()
 	var ones, manys []bench.Result
-	for range b.cfg.Rounds {
-		// A fresh stream each round, so every round starts alike.
-		if _, err := bench.CreateStream(ctx, b.js, 1); err != nil {
-			return err
-		}
-		one, _, err := bench.OneSubject(ctx, b.js, b.cfg.Appends)
+	for round := range b.cfg.Rounds {
+		// Subjects of its own each round, so every round starts alike.
+		prefix := "sfbench.r" + strconv.Itoa(round)
+		one, _, err := bench.OneSubject(ctx, b.js, prefix, b.cfg.Appends)
 		if err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
-		many, err := bench.Pipelined(ctx, b.js, b.cfg.Subjects, 3)
+		many, err := bench.Pipelined(ctx, b.js, prefix, b.cfg.Subjects, 3)
 		if err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}

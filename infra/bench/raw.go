@@ -54,17 +54,18 @@ func conditional(subject string, expected uint64) *nats.Msg {
 	return m
 }
 
-// OneSubject appends n messages to one subject, one after another, each
-// conditional on the previous one's sequence: the fastest a single hot
-// aggregate can go one event per round trip. It returns every append's
-// latency.
-func OneSubject(ctx context.Context, js jetstream.JetStream, n int) (Result, []time.Duration, error) {
+// OneSubject appends n messages to one subject, prefix + ".one" (prefix
+// under Subjects, and new: its first append expects it empty), one after
+// another, each conditional on the previous one's sequence: the fastest a
+// single hot aggregate can go one event per round trip. It returns every
+// append's latency.
+func OneSubject(ctx context.Context, js jetstream.JetStream, prefix string, n int) (Result, []time.Duration, error) {
 	lat := make([]time.Duration, 0, n)
 	var last uint64
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		t := time.Now()
-		ack, err := js.PublishMsg(ctx, conditional("sfbench.one", last))
+		ack, err := js.PublishMsg(ctx, conditional(prefix+".one", last))
 		if err != nil {
 			return Result{}, nil, fmt.Errorf("append %d: %w", i, err)
 		}
@@ -76,16 +77,17 @@ func OneSubject(ctx context.Context, js jetstream.JetStream, n int) (Result, []t
 		Unit: "appends", P50: Percentile(lat, 50), P99: Percentile(lat, 99)}, lat, nil
 }
 
-// Pipelined appends rounds messages to each of subjects subjects, every
-// one conditional on its subject's last sequence, with up to 4,000
-// appends in flight: the fastest many independent aggregates can go.
-func Pipelined(ctx context.Context, js jetstream.JetStream, subjects, rounds int) (Result, error) {
+// Pipelined appends rounds messages to each of subjects subjects (prefix +
+// ".many.<n>", new ones), every one conditional on its subject's last
+// sequence, with up to 4,000 appends in flight: the fastest many
+// independent aggregates can go.
+func Pipelined(ctx context.Context, js jetstream.JetStream, prefix string, subjects, rounds int) (Result, error) {
 	last := make([]uint64, subjects)
 	start := time.Now()
 	for r := 0; r < rounds; r++ {
 		futs := make([]jetstream.PubAckFuture, subjects)
 		for s := 0; s < subjects; s++ {
-			f, err := js.PublishMsgAsync(conditional("sfbench.many."+strconv.Itoa(s), last[s]))
+			f, err := js.PublishMsgAsync(conditional(prefix+".many."+strconv.Itoa(s), last[s]))
 			if err != nil {
 				return Result{}, fmt.Errorf("append round %d subject %d: %w", r, s, err)
 			}
