@@ -66,19 +66,39 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 	if !s.cfg.AppendInParts {
 		return b.claim(ctx, in, opts, false)
 	}
-	out := make([]BatchOutcome, len(in))
-	for _, group := range b.groups(in) {
-		sub := make([]SignIn, len(group))
-		for i, j := range group {
-			sub[i] = in[j]
+	groups := b.groups(in)
+	if len(groups) == 1 {
+		// One group holds every sign-in in arrival order (groups keeps
+		// it): the common batch of one app's policy, most often stored
+		// in one part.
+		groups[0] = nil
+	}
+	var out []BatchOutcome
+	for _, group := range groups {
+		sub := in
+		if group != nil {
+			sub = make([]SignIn, len(group))
+			for i, j := range group {
+				sub[i] = in[j]
+			}
 		}
 		for done := 0; done < len(sub); {
 			part, err := b.claim(ctx, sub[done:], opts, true)
 			if err != nil {
 				return nil, err
 			}
+			if group == nil && done == 0 && len(part) == len(in) {
+				return part, nil
+			}
+			if out == nil {
+				out = make([]BatchOutcome, len(in))
+			}
 			for i, o := range part {
-				out[group[done+i]] = o
+				j := done + i
+				if group != nil {
+					j = group[j]
+				}
+				out[j] = o
 			}
 			done += len(part)
 		}
@@ -345,21 +365,24 @@ func ReleasedCounts(c ClaimCounts, policy, day string, n int) events.PolicyClaim
 // other mix (a policy's queue or exhaustion with its count, two policies)
 // stays as it is, one all-or-nothing append.
 func splitReservation(changes []BatchChange) (counts, rest []BatchChange) {
-	var policy *events.Aggregate
+	var (
+		policy events.Aggregate
+		found  bool
+	)
 	for _, c := range changes {
 		if c.Agg.Kind != events.KindPolicy {
 			continue
 		}
-		if _, ok := c.Data.(events.PolicyClaimsCounted); !ok || (policy != nil && *policy != c.Agg) {
+		if _, ok := c.Data.(events.PolicyClaimsCounted); !ok || (found && policy != c.Agg) {
 			return nil, changes
 		}
-		policy = &c.Agg
+		policy, found = c.Agg, true
 	}
-	if policy == nil {
+	if !found {
 		return nil, changes
 	}
 	for _, c := range changes {
-		if c.Agg == *policy {
+		if c.Agg == policy {
 			counts = append(counts, c)
 		} else {
 			rest = append(rest, c)
@@ -379,7 +402,14 @@ func (b *claimBatch) stored(out []BatchOutcome, envs []events.Envelope, owners [
 		b.entries[envs[i].Aggregate].apply(envs[i])
 		for _, j := range owners[i] {
 			out[j].Position = positions[i]
-			out[j].Events = append(out[j].Events, envs[i])
+			if len(out[j].Events) == 0 {
+				// Most sign-ins have one event, shared with the others
+				// of the batch: no slice of their own (an append to it
+				// copies, its capacity being its length).
+				out[j].Events = envs[i : i+1 : i+1]
+			} else {
+				out[j].Events = append(out[j].Events, envs[i])
+			}
 		}
 	}
 }
@@ -393,6 +423,9 @@ func (b *claimBatch) stored(out []BatchOutcome, envs []events.Envelope, owners [
 // them; if it is not stored, the product still owes it
 // (Product.LowAlertDue). Changes that are all alerts stay as they are.
 func splitAlerts(changes []BatchChange) (main, alerts []BatchChange) {
+	if !slices.ContainsFunc(changes, func(c BatchChange) bool { _, ok := c.Data.(events.PoolLow); return ok }) {
+		return changes, nil
+	}
 	for _, c := range changes {
 		if _, ok := c.Data.(events.PoolLow); ok {
 			alerts = append(alerts, c)
@@ -589,6 +622,9 @@ func (b *claimBatch) writes(changes []BatchChange, in []SignIn, now time.Time) (
 		if _, ok := byAgg[c.Agg]; !ok {
 			aggs = append(aggs, c.Agg)
 		}
+		if byAgg[c.Agg] == nil {
+			byAgg[c.Agg] = make([]BatchChange, 0, len(changes))
+		}
 		byAgg[c.Agg] = append(byAgg[c.Agg], c)
 	}
 	slices.SortFunc(aggs, func(a, b events.Aggregate) int { return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID)) })
@@ -612,7 +648,7 @@ func (b *claimBatch) writes(changes []BatchChange, in []SignIn, now time.Time) (
 		)
 		for _, c := range cs {
 			if lc, ok := c.Data.(events.LicenseClaimed); ok {
-				merged.add(lc, c.SignIn)
+				merged.add(lc, c.SignIn, len(cs))
 			} else {
 				rest = append(rest, c)
 			}
@@ -641,11 +677,14 @@ type claimsDraft struct {
 	mixed bool
 }
 
-func (d *claimsDraft) add(lc events.LicenseClaimed, signIn int) {
+func (d *claimsDraft) add(lc events.LicenseClaimed, signIn, capHint int) {
 	if len(d.who) > 0 && (d.event.PolicyID != lc.PolicyID || d.event.App != lc.App) {
 		d.mixed = true
 	}
 	d.event.ProductID, d.event.PolicyID, d.event.App = lc.ProductID, lc.PolicyID, lc.App
+	if d.event.Claims == nil {
+		d.event.Claims = make([]events.Claim, 0, capHint)
+	}
 	d.event.Claims = append(d.event.Claims, events.Claim{UserID: lc.UserID, DisabledServices: lc.DisabledServices,
 		SigninID: lc.SigninID, ClaimedAt: lc.ClaimedAt})
 	d.who = append(d.who, signIn)

@@ -131,16 +131,20 @@ type claimOverlay struct {
 	holds    map[ProductID]map[UserID]bool
 	claimed  map[PolicyID]map[UserID]bool
 	queued   map[PolicyID]map[UserID]bool
-	counted  map[PolicyID]int         // claims under a capped policy decided in this batch
-	reasons  map[queueKey]string      // why the users queued in this batch wait
-	outcomes map[string]ClaimDecision // by sign-in id: a sign-in twice in one batch
-	lowDone  map[ProductID]bool       // PoolLow recorded in this batch
+	counted  map[PolicyID]int    // claims under a capped policy decided in this batch
+	reasons  map[queueKey]string // why the users queued in this batch wait
+	outcomes map[string]int      // by sign-in id, its decision's index: a sign-in twice in one batch
+	lowDone  map[ProductID]bool  // PoolLow recorded in this batch
+	// size is how many sign-ins the batch has: the users a per-policy or
+	// per-product set of the overlay holds at most, so each is made that
+	// large once rather than grown claim by claim.
+	size int
 }
 
-func newClaimOverlay(v ClaimView) *claimOverlay {
+func newClaimOverlay(v ClaimView, size int) *claimOverlay {
 	return &claimOverlay{v: v, taken: map[ProductID]int{}, holds: map[ProductID]map[UserID]bool{},
 		claimed: map[PolicyID]map[UserID]bool{}, queued: map[PolicyID]map[UserID]bool{}, counted: map[PolicyID]int{}, reasons: map[queueKey]string{},
-		outcomes: map[string]ClaimDecision{}, lowDone: map[ProductID]bool{}}
+		outcomes: make(map[string]int, size), lowDone: map[ProductID]bool{}, size: size}
 }
 
 // poolLow returns the PoolLow product id owes with available free seats,
@@ -177,9 +181,10 @@ func (o *claimOverlay) held(id ProductID, u UserID) bool {
 	return o.product(id).Holds(u) || o.holds[id][u]
 }
 
-func mark[K comparable](m map[K]map[UserID]bool, k K, u UserID) {
+// mark adds u to m's set k, made for size users when it is new.
+func mark[K comparable](m map[K]map[UserID]bool, k K, u UserID, size int) {
 	if m[k] == nil {
-		m[k] = map[UserID]bool{}
+		m[k] = make(map[UserID]bool, size)
 	}
 	m[k][u] = true
 }
@@ -194,16 +199,16 @@ func mark[K comparable](m map[K]map[UserID]bool, k K, u UserID) {
 // full or others already wait. It returns the events in order, each with its sign-in, and
 // one decision per sign-in. It does no I/O and does not modify the view.
 func DecideClaims(v ClaimView, in []SignIn, opts ClaimOptions, now time.Time) ([]BatchChange, []ClaimDecision) {
-	o := newClaimOverlay(v)
+	o := newClaimOverlay(v, len(in))
 	done := v.Done
 	if done == nil {
 		done = func(string) bool { return false }
 	}
-	var changes []BatchChange
+	changes := make([]BatchChange, 0, len(in))
 	decisions := make([]ClaimDecision, len(in))
 	for i, s := range in {
-		if d, twice := o.outcomes[s.ID]; twice {
-			decisions[i] = d
+		if j, twice := o.outcomes[s.ID]; twice {
+			decisions[i] = decisions[j]
 			continue
 		}
 		d, cs := o.decide(s, done(s.ID), opts, now)
@@ -211,7 +216,7 @@ func DecideClaims(v ClaimView, in []SignIn, opts ClaimOptions, now time.Time) ([
 			changes = append(changes, BatchChange{SignIn: i, Change: c})
 		}
 		decisions[i] = d
-		o.outcomes[s.ID] = d
+		o.outcomes[s.ID] = i
 	}
 	return changes, decisions
 }
@@ -273,7 +278,7 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 	day := Day(now)
 	capped := p.CapReason(day, o.counted[pid])
 	queue := func(reason string) (ClaimDecision, []Change) {
-		mark(o.queued, pid, u)
+		mark(o.queued, pid, u, o.size)
 		o.reasons[queueKey{pid, u}] = reason
 		d := out(ClaimQueued, "")
 		d.Outcome.Reason = reason
@@ -293,7 +298,7 @@ func (o *claimOverlay) decide(s SignIn, done bool, opts ClaimOptions, now time.T
 		d, qs := queue(events.QueueNoSeats)
 		return d, append(cs, qs...) // with the PoolLow a full product owed
 	}
-	mark(o.claimed, pid, u)
+	mark(o.claimed, pid, u, o.size)
 	if p.Limits.Capped() {
 		o.counted[pid]++
 		cs = append(cs, Change{pagg, p.counted(day, o.counted[pid])})
@@ -331,7 +336,7 @@ func (o *claimOverlay) claimFirstFree(p *Policy, u UserID, signinID string, at t
 			DisabledServices: disabled, SigninID: signinID, ClaimedAt: at.UTC()}}}
 		after := before - 1
 		o.taken[id]++
-		mark(o.holds, id, u)
+		mark(o.holds, id, u, o.size)
 		cs = append(cs, o.poolLow(p, id, after, opts)...)
 		if after == 0 && !o.othersFree(p, i) {
 			cs = append(cs, Change{agg, events.PolicyExhausted{PolicyID: string(p.ID), ProductID: string(id)}})
@@ -420,7 +425,7 @@ func DecideGrant(v GrantView, opts ClaimOptions, now time.Time) ([]Change, Grant
 		return []Change{{pagg, events.QueuedUserDropped{PolicyID: string(p.ID), UserID: string(head.UserID), Reason: reason}}},
 			out(GrantDropped, "", reason), nil
 	}
-	o := newClaimOverlay(ClaimView{Org: v.Org, Policies: map[PolicyID]*Policy{p.ID: p}, Products: v.Products})
+	o := newClaimOverlay(ClaimView{Org: v.Org, Policies: map[PolicyID]*Policy{p.ID: p}, Products: v.Products}, 1)
 	for _, id := range p.Listed {
 		if o.held(id, head.UserID) {
 			return drop(events.DropAlreadyLicensed)

@@ -208,14 +208,14 @@ func EvolveProduct(p *Product, env events.Envelope) {
 	case events.LicenseAssigned:
 		p.hold(UserID(e.UserID), origin{source: e.Source}, env.OccurredAt)
 	case events.LicensesAssigned:
-		for _, a := range e.Each() {
+		for _, a := range e.Assignments {
 			p.hold(UserID(a.UserID), origin{source: a.Source}, env.OccurredAt)
 		}
 	case events.LicenseClaimed:
 		p.claim(e)
 	case events.LicensesClaimed:
-		for _, c := range e.Each() {
-			p.claim(c)
+		for i := range e.Claims {
+			p.claim(e.Claim(i))
 		}
 	case events.LicenseUnassigned:
 		p.release(UserID(e.UserID))

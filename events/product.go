@@ -195,11 +195,17 @@ type Claim struct {
 // Each returns the claims as LicenseClaimed events, in order.
 func (e LicensesClaimed) Each() []LicenseClaimed {
 	out := make([]LicenseClaimed, len(e.Claims))
-	for i, c := range e.Claims {
-		out[i] = LicenseClaimed{ProductID: e.ProductID, UserID: c.UserID, PolicyID: e.PolicyID, App: e.App,
-			DisabledServices: c.DisabledServices, SigninID: c.SigninID, ClaimedAt: c.ClaimedAt}
+	for i := range e.Claims {
+		out[i] = e.Claim(i)
 	}
 	return out
+}
+
+// Claim returns the i-th claim as a LicenseClaimed event.
+func (e LicensesClaimed) Claim(i int) LicenseClaimed {
+	c := &e.Claims[i]
+	return LicenseClaimed{ProductID: e.ProductID, UserID: c.UserID, PolicyID: e.PolicyID, App: e.App,
+		DisabledServices: c.DisabledServices, SigninID: c.SigninID, ClaimedAt: c.ClaimedAt}
 }
 
 // CommandIDs are the sign-in ids (each its claim's command id) the event
