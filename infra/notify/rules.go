@@ -267,11 +267,17 @@ func requestExpired(l Lookup, env events.Envelope) ([]Draft, error) {
 // licenseClaimed tells each user who claimed (one, or several decided
 // together) of their license.
 func licenseClaimed(l Lookup, env events.Envelope) ([]Draft, error) {
-	var out []Draft
-	for _, e := range events.Claims(env.Data) {
-		product := l.ProductName(env.Tenant, e.ProductID)
-		out = append(out, Draft{UserID: e.UserID, Kind: KindLicenseClaimed, Subject: "You have a license of " + product,
-			Text: fmt.Sprintf("Signing in to %s gave you a license of %s.\n", e.App, product),
+	claims := events.Claims(env.Data)
+	out := make([]Draft, 0, len(claims))
+	var subject, text string
+	for i, e := range claims {
+		// The claims of a batch share their product and app, and so
+		// their mail's words: made once.
+		if i == 0 || e.ProductID != claims[i-1].ProductID || e.App != claims[i-1].App {
+			product := l.ProductName(env.Tenant, e.ProductID)
+			subject, text = "You have a license of "+product, fmt.Sprintf("Signing in to %s gave you a license of %s.\n", e.App, product)
+		}
+		out = append(out, Draft{UserID: e.UserID, Kind: KindLicenseClaimed, Subject: subject, Text: text,
 			Refs: Refs{PolicyID: e.PolicyID, ProductID: e.ProductID}})
 	}
 	return out, nil

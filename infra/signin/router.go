@@ -686,8 +686,9 @@ func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) bo
 		lag = start.Sub(md.Timestamp)
 	}
 	var (
-		byTenant = map[string][]inbound{}
-		tenants  []string
+		all     = make([]inbound, 0, len(msgs)) // in arrival order
+		count   = map[string]int{}
+		tenants []string
 	)
 	for _, m := range msgs {
 		in := inbound{msg: m, tenant: tenantOf(m.Subject()), reply: replyTo(m.Headers(), r.inbox)}
@@ -703,10 +704,25 @@ func (r *Router) process(ctx context.Context, part int, msgs []jetstream.Msg) bo
 			r.fail(ctx, in, err)
 			continue
 		}
-		if _, ok := byTenant[in.tenant]; !ok {
+		if count[in.tenant] == 0 {
 			tenants = append(tenants, in.tenant)
 		}
-		byTenant[in.tenant] = append(byTenant[in.tenant], in)
+		count[in.tenant]++
+		all = append(all, in)
+	}
+	// Each tenant's sign-ins, in arrival order, as a part of one array.
+	byTenant := make(map[string][]inbound, len(tenants))
+	if len(tenants) == 1 {
+		byTenant[tenants[0]] = all
+	} else {
+		grouped, from := make([]inbound, len(all)), 0
+		for _, t := range tenants {
+			byTenant[t] = grouped[from : from : from+count[t]]
+			from += count[t]
+		}
+		for _, in := range all {
+			byTenant[in.tenant] = append(byTenant[in.tenant], in)
+		}
 	}
 	// Tenants are independent: their sign-ins are claimed in parallel,
 	// each tenant's in arrival order.
@@ -805,7 +821,8 @@ func (r *Router) claim(ctx context.Context, tenant string, ins []inbound) (err e
 	if err != nil {
 		return err
 	}
-	for i, o := range outs {
+	for i := range outs {
+		o := &outs[i]
 		if o.Err != nil {
 			r.fail(ctx, ins[i], o.Err)
 			continue

@@ -106,10 +106,7 @@ func (h *Handler) HandleBatch(ctx context.Context, tenant string, ps []domain.Si
 		return nil, err
 	}
 	out := make([]Outcome, len(ps))
-	var (
-		in  []domain.SignIn
-		idx []int
-	)
+	in, idx := make([]domain.SignIn, 0, len(ps)), make([]int, 0, len(ps))
 	for i, p := range ps {
 		if p.Email != nil && *p.Email != "" {
 			name := *p.Email
