@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,9 +11,7 @@ import (
 
 	"github.com/seatflow/seatflow/domain"
 	"github.com/seatflow/seatflow/events"
-	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/natstest"
-	"github.com/seatflow/seatflow/infra/oracle"
 )
 
 // The capped race: a policy over one product with far more seats than
@@ -59,26 +56,7 @@ func TestCappedClaimRace(t *testing.T) {
 func runCappedClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	_, adminJS := natstest.Connect(t, urls)
-	if err := natsjs.EnsureStreams(ctx, adminJS, replicas); err != nil {
-		t.Fatalf("ensure streams: %v", err)
-	}
-	if c != nil {
-		c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
-	}
-	reg := events.Default()
-	var conflicts atomic.Int64
-	svcs := make([]*domain.Service, capRaceServices)
-	for i := range svcs {
-		_, js := natstest.Connect(t, urls)
-		store := countingStore{Store: natsjs.NewStore(js, reg), conflicts: &conflicts}
-		svc, err := domain.NewService(store, domain.Config{Now: time.Now, NewID: func() string { return ulid.Make().String() },
-			AppendInParts: replicas == 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcs[i] = svc
-	}
+	adminJS, svcs, conflicts := raceServicesOn(ctx, t, urls, replicas, c, capRaceServices, domain.Config{AppendInParts: replicas == 1})
 	meta := func() events.Meta { return events.Meta{Actor: "admin", CommandID: ulid.Make().String()} }
 	capped := capRaceCap
 	setup := []func() error{
@@ -156,16 +134,7 @@ func runCappedClaimRace(t *testing.T, urls string, replicas int, c *natstest.Clu
 		t.Fatalf("the race did not finish: %v", ctx.Err())
 	}
 
-	var msgs []oracle.Message
-	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
-		var err error
-		msgs, err = oracle.Read(ctx, adminJS, capRaceTenant)
-		return err
-	})
-	f := oracle.FoldAll(msgs, true)
-	for _, v := range f.Violations() {
-		t.Errorf("%s", v)
-	}
+	msgs, f := foldRace(ctx, t, adminJS, capRaceTenant)
 	tn := f.Tenant(capRaceTenant)
 	var (
 		last     events.PolicyClaimsCounted

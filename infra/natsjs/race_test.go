@@ -95,26 +95,7 @@ type claimResult struct {
 func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, killAfter int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-
-	_, adminJS := natstest.Connect(t, urls)
-	if err := natsjs.EnsureStreams(ctx, adminJS, replicas); err != nil {
-		t.Fatalf("ensure streams: %v", err)
-	}
-	if c != nil {
-		c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
-	}
-	reg := events.Default()
-	var conflicts atomic.Int64
-	svcs := make([]*domain.Service, raceServices)
-	for i := range svcs {
-		_, js := natstest.Connect(t, urls)
-		store := countingStore{Store: natsjs.NewStore(js, reg), conflicts: &conflicts}
-		svc, err := domain.NewService(store, domain.Config{Now: time.Now, NewID: func() string { return ulid.Make().String() }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svcs[i] = svc
-	}
+	adminJS, svcs, conflicts := raceServicesOn(ctx, t, urls, replicas, c, raceServices, domain.Config{})
 	meta := func() events.Meta { return events.Meta{Actor: "admin", CommandID: ulid.Make().String()} }
 	if _, _, err := svcs[0].Product(ctx, raceTenant, raceProduct, meta(), domain.AddProduct{
 		Name: "Race", Services: []string{"teams"}, Licenses: raceSeats, SelfService: events.SelfServiceBlocked,
@@ -194,6 +175,35 @@ func runClaimRace(t *testing.T, urls string, replicas int, c *natstest.Cluster, 
 	checkRace(t, ctx, adminJS, results)
 }
 
+// raceServicesOn makes sure the streams exist on urls (replicas each) and
+// returns an admin connection's JetStream and n services, each with its own
+// connection and store and cfg (its clock and ids filled in), so only
+// JetStream's checks keep them apart; conflicts counts the appends they
+// had refused by the concurrency check.
+func raceServicesOn(ctx context.Context, t *testing.T, urls string, replicas int, c *natstest.Cluster, n int, cfg domain.Config) (jetstream.JetStream, []*domain.Service, *atomic.Int64) {
+	t.Helper()
+	_, adminJS := natstest.Connect(t, urls)
+	if err := natsjs.EnsureStreams(ctx, adminJS, replicas); err != nil {
+		t.Fatalf("ensure streams: %v", err)
+	}
+	if c != nil {
+		c.WaitOnStreamLeader(natstest.Account, natsjs.StreamEvents)
+	}
+	reg := events.Default()
+	conflicts := &atomic.Int64{}
+	cfg.Now, cfg.NewID = time.Now, func() string { return ulid.Make().String() }
+	svcs := make([]*domain.Service, n)
+	for i := range svcs {
+		_, js := natstest.Connect(t, urls)
+		svc, err := domain.NewService(countingStore{Store: natsjs.NewStore(js, reg), conflicts: conflicts}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs[i] = svc
+	}
+	return adminJS, svcs, conflicts
+}
+
 // claimUntilDone runs one claim command, retrying it with the same command
 // ID after any error that leaves its outcome open (conflicts that
 // exhausted the service's attempts, timeouts and errors during a leader
@@ -229,24 +239,32 @@ func claimUntilDone(ctx context.Context, svc *domain.Service, user domain.UserID
 	return r
 }
 
-// checkRace reads the tenant's events straight from the stream and has
-// the oracle check them against the invariants and the commands' outcomes.
-func checkRace(t *testing.T, ctx context.Context, js jetstream.JetStream, results []claimResult) {
+// foldRace reads tenant's events straight from the stream, folds them with
+// the oracle and reports every violation of invariants 1 and 2 at every
+// position, 3, and 4 on the stream (the race's tenant is the only writer,
+// so its events are the whole stream).
+func foldRace(ctx context.Context, t *testing.T, js jetstream.JetStream, tenant string) ([]oracle.Message, *oracle.Fold) {
 	t.Helper()
 	// Right after a leader change the first requests may find no
 	// responders: read again until one read succeeds.
 	var msgs []oracle.Message
 	natstest.CheckFor(t, 30*time.Second, 100*time.Millisecond, func() error {
 		var err error
-		msgs, err = oracle.Read(ctx, js, raceTenant)
+		msgs, err = oracle.Read(ctx, js, tenant)
 		return err
 	})
-	// Invariants 1 and 2 at every position, 3, and 4 on the stream: the
-	// race's tenant is the only writer, so its events are the whole stream.
 	f := oracle.FoldAll(msgs, true)
 	for _, v := range f.Violations() {
 		t.Errorf("%s", v)
 	}
+	return msgs, f
+}
+
+// checkRace reads the tenant's events straight from the stream and has
+// the oracle check them against the invariants and the commands' outcomes.
+func checkRace(t *testing.T, ctx context.Context, js jetstream.JetStream, results []claimResult) {
+	t.Helper()
+	msgs, f := foldRace(ctx, t, js, raceTenant)
 	tn := f.Tenant(raceTenant)
 	// The domain's own fold agrees with the oracle's.
 	p := &domain.Product{}
