@@ -67,10 +67,10 @@ func (s *Service) ClaimBatch(ctx context.Context, tenant TenantID, in []SignIn, 
 		return b.claim(ctx, in, opts, false)
 	}
 	groups := b.groups(in)
-	if len(groups) == 1 {
-		// One group holds every sign-in in arrival order (groups keeps
-		// it): the common batch of one app's policy, most often stored
-		// in one part.
+	if len(groups) == 1 && len(groups[0]) == len(in) {
+		// One group of every sign-in, in arrival order (groups keeps it):
+		// the common batch of one app's policy, most often stored in one
+		// part. nil stands for in itself.
 		groups[0] = nil
 	}
 	var out []BatchOutcome
