@@ -122,6 +122,7 @@ type LicenseHistory struct {
 	lists    listTable // disabled services
 	shapes   []histShape
 	shapeIdx map[histShape]uint32 // shape -> index in shapes
+	hint     Sizes                // users by tenant, from Presize
 }
 
 // NewLicenseHistory returns an empty LicenseHistory.
@@ -143,7 +144,7 @@ func (*LicenseHistory) Name() string { return NameLicenseHistory }
 func (h *LicenseHistory) tenant(t string) *historyTenant {
 	ht := h.tenants[t]
 	if ht == nil {
-		ht = &historyTenant{one: map[string]histEntry{}, many: map[string][]histEntry{}, requests: map[string]*historyRequest{},
+		ht = &historyTenant{one: make(map[string]histEntry, h.hint.take(t)), many: map[string][]histEntry{}, requests: map[string]*historyRequest{},
 			policies: map[string]*historyPolicy{}, groups: map[string]string{}}
 		h.tenants[t] = ht
 	}
@@ -660,6 +661,6 @@ func (h *LicenseHistory) Restore(b []byte) error {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.tenants, h.strs, h.lists, h.shapes, h.shapeIdx = tenants, strs, lists, shapes, shapeIdx
+	h.tenants, h.strs, h.lists, h.shapes, h.shapeIdx, h.hint = tenants, strs, lists, shapes, shapeIdx, nil
 	return nil
 }

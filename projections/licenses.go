@@ -170,6 +170,7 @@ type UserLicenses struct {
 	tenants map[string]*userLicensesTenant
 	strs    strTable  // products, source kinds and refs
 	lists   listTable // disabled services
+	hint    Sizes     // users by tenant, from Presize
 }
 
 // userLicensesTenant holds each user's licenses in the order they got
@@ -324,7 +325,7 @@ func (ul *UserLicenses) set(tenant, user string, l UserLicense) {
 func (ul *UserLicenses) tenant(name string) *userLicensesTenant {
 	t := ul.tenants[name]
 	if t == nil {
-		t = &userLicensesTenant{one: map[string]heldLicense{}, many: map[string][]heldLicense{}}
+		t = &userLicensesTenant{one: make(map[string]heldLicense, ul.hint.take(name)), many: map[string][]heldLicense{}}
 		ul.tenants[name] = t
 	}
 	return t
@@ -471,7 +472,7 @@ func (ul *UserLicenses) Restore(b []byte) error {
 	}
 	ul.mu.Lock()
 	defer ul.mu.Unlock()
-	ul.tenants, ul.strs, ul.lists = tenants, strs, lists
+	ul.tenants, ul.strs, ul.lists, ul.hint = tenants, strs, lists, nil
 	return nil
 }
 

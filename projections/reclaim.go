@@ -26,6 +26,7 @@ type ReclaimCandidates struct {
 	mu      sync.RWMutex
 	tenants map[string]*reclaimTenant
 	strs    strTable // product and policy ids
+	hint    Sizes    // users by tenant and product, from Presize
 }
 
 type reclaimTenant struct {
@@ -87,10 +88,10 @@ func (rc *ReclaimCandidates) tenant(name string) *reclaimTenant {
 }
 
 // users is the licenses claimed of product, by user, made on first use.
-func (rc *ReclaimCandidates) users(t *reclaimTenant, product string) map[string]reclaimLicense {
+func (rc *ReclaimCandidates) users(tenant string, t *reclaimTenant, product string) map[string]reclaimLicense {
 	users := t.licenses[product]
 	if users == nil {
-		users = map[string]reclaimLicense{}
+		users = make(map[string]reclaimLicense, rc.hint.take(tenantProduct(tenant, product)))
 		t.licenses[rc.strs.intern(product)] = users
 	}
 	return users
@@ -120,7 +121,7 @@ func (rc *ReclaimCandidates) Apply(env events.Envelope) {
 		}
 	case events.LicenseClaimed, events.LicensesClaimed:
 		b, _ := claimBatch(e)
-		users := rc.users(t, b.ProductID)
+		users := rc.users(env.Tenant, t, b.ProductID)
 		policy := rc.strs.id(b.PolicyID)
 		for i := range b.Claims {
 			c := &b.Claims[i]
@@ -332,6 +333,6 @@ func (rc *ReclaimCandidates) Restore(b []byte) error {
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rc.tenants, rc.strs = tenants, strs
+	rc.tenants, rc.strs, rc.hint = tenants, strs, nil
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/seatflow/seatflow/infra/metrics"
 	"github.com/seatflow/seatflow/infra/natsjs"
 	"github.com/seatflow/seatflow/infra/projector"
+	"github.com/seatflow/seatflow/projections"
 )
 
 // BenchmarkRebuild measures the read-model rebuild against raw ordered
@@ -30,7 +31,11 @@ import (
 // like the one `seatflow bench` leaves (see writeRebuildMix); then each
 // iteration replays the stream raw (bench.Replay, not timed) and rebuilds
 // serve's read models (readModels) from it with a fresh projector.Runner
-// (timed: ns/op is one rebuild). Both rates and their ratio are reported:
+// (timed: ns/op is one rebuild). Both rates and their ratio are reported.
+// Sub-benchmark grown rebuilds read models that grow their maps entry by
+// entry, as a rebuild without a checkpoint does; sized presizes them at
+// the sizes of a rebuild of the same stream, as seatflow rebuild (or a
+// read model's version change) does from the last checkpoint's sizes:
 //
 //	go test ./cmd/seatflow -run '^$' -bench Rebuild -benchtime 10x -count 3
 //	go test ./cmd/seatflow -run '^$' -bench Rebuild -benchtime 10x -cpuprofile cpu.out
@@ -59,6 +64,49 @@ func BenchmarkRebuild(b *testing.B) {
 		b.Fatal(err)
 	}
 
+	b.Run("grown", func(b *testing.B) { measureRebuild(ctx, b, c, svc, cfg, log, claims, nil) })
+	// As seatflow rebuild runs with a checkpoint of the same stream: the
+	// read models are made at the sizes the checkpoint saw (here those of
+	// a first rebuild).
+	_, _, _, _, first, err := readModels(c, svc, cfg, metrics.New(), log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := replayInto(ctx, c, reg, first); err != nil {
+		b.Fatal(err)
+	}
+	sizes := map[string]projections.Sizes{}
+	for _, m := range first {
+		if p, ok := m.(projections.Presizer); ok {
+			sizes[m.Name()] = p.SizeHint()
+		}
+	}
+	b.Run("sized", func(b *testing.B) { measureRebuild(ctx, b, c, svc, cfg, log, claims, sizes) })
+}
+
+// replayInto runs a rebuild of models to the stream's end, untimed.
+func replayInto(ctx context.Context, c *conn, reg *events.Registry, models []projections.Projection) (*projector.Runner, error) {
+	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- runner.Run(runCtx) }()
+	if err := runner.WaitReady(ctx); err != nil {
+		return nil, err
+	}
+	cancel()
+	return runner, <-done
+}
+
+// measureRebuild is BenchmarkRebuild's loop: each iteration replays the
+// stream raw (untimed) and rebuilds fresh read models, given sizes when
+// there are any.
+func measureRebuild(ctx context.Context, b *testing.B, c *conn, svc *domain.Service, cfg Config, log *slog.Logger, claims int,
+	sizes map[string]projections.Sizes) {
+	reg := encode.Registry()
 	// Wall time is what the ratio compares; CPU time (the process's,
 	// embedded server included) says the same with less noise on a shared
 	// machine.
@@ -77,6 +125,11 @@ func BenchmarkRebuild(b *testing.B) {
 		_, _, _, _, models, err := readModels(c, svc, cfg, metrics.New(), log)
 		if err != nil {
 			b.Fatal(err)
+		}
+		for _, m := range models {
+			if p, ok := m.(projections.Presizer); ok && sizes != nil {
+				p.Presize(sizes[m.Name()])
+			}
 		}
 		runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true})
 		if err != nil {

@@ -7,11 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	segjson "github.com/segmentio/encoding/json"
+
+	"github.com/seatflow/seatflow/projections"
 )
 
 // Checkpoint is the saved state of every read model at one stream position.
@@ -24,6 +28,10 @@ type Checkpoint struct {
 	StreamCreated time.Time
 	// Models maps each read model's name to its version and snapshot.
 	Models map[string]ModelState
+	// Sizes maps the name of each read model that reports them
+	// (projections.Presizer) to its sizes: a rebuild from the start makes
+	// its maps at those sizes. Checkpoints of format 1 have none.
+	Sizes map[string]projections.Sizes
 }
 
 // ModelState is one read model's part of a checkpoint.
@@ -38,14 +46,16 @@ type ModelState struct {
 // it is, whatever its encoding:
 //
 //	"SFCP" format | position | stream_created (time.MarshalBinary) | models: name version state
+//	| sizes: name (key n)...
 //
 // numbers as uvarints (the version a varint), strings and states as their
-// length then their bytes, models by name. Checkpoints saved before, all
+// length then their bytes, models and sizes by name, each list after its
+// length. Format 1 ends after the models. Checkpoints saved before, all
 // JSON, are still read: their read models' versions differ from the
 // code's, so they are rebuilt.
 const (
 	checkpointMagic  = "SFCP"
-	checkpointFormat = 1
+	checkpointFormat = 2
 )
 
 // errBadCheckpoint is wrapped by every error decoding a checkpoint.
@@ -76,6 +86,21 @@ func encodeCheckpoint(cp Checkpoint) ([]byte, error) {
 		b = binary.AppendVarint(b, int64(ms.Version))
 		b = appendBytes(b, ms.State)
 	}
+	names = names[:0]
+	for name := range cp.Sizes {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	b = binary.AppendUvarint(b, uint64(len(names)))
+	for _, name := range names {
+		s := cp.Sizes[name]
+		b = appendBytes(b, []byte(name))
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		for _, k := range slices.Sorted(maps.Keys(s)) {
+			b = appendBytes(b, []byte(k))
+			b = binary.AppendUvarint(b, uint64(max(s[k], 0)))
+		}
+	}
 	return b, nil
 }
 
@@ -89,8 +114,9 @@ func decodeCheckpoint(b []byte) (Checkpoint, error) {
 	if !bytes.HasPrefix(b, []byte(checkpointMagic)) || len(b) < len(checkpointMagic)+1 {
 		return Checkpoint{}, fmt.Errorf("%w: no checkpoint frame", errBadCheckpoint)
 	}
-	if f := b[len(checkpointMagic)]; f != checkpointFormat {
-		return Checkpoint{}, fmt.Errorf("%w: format %d, want %d", errBadCheckpoint, f, checkpointFormat)
+	format := b[len(checkpointMagic)]
+	if format != 1 && format != checkpointFormat {
+		return Checkpoint{}, fmt.Errorf("%w: format %d, want 1 or %d", errBadCheckpoint, format, checkpointFormat)
 	}
 	rest := b[len(checkpointMagic)+1:]
 	var err error
@@ -142,6 +168,34 @@ func decodeCheckpoint(b []byte) (Checkpoint, error) {
 			break
 		}
 		cp.Models[name] = ModelState{Version: int(v), State: state}
+	}
+	if format >= 2 && err == nil {
+		n := uvarint()
+		if n > uint64(len(rest)/2) { // a name and a count take 2 bytes at least
+			err = badCheckpoint(err, fmt.Sprintf("sizes of %d models is more than the bytes left hold", n))
+			n = 0
+		}
+		cp.Sizes = make(map[string]projections.Sizes, n)
+		for range n {
+			name := string(field())
+			k := uvarint()
+			if k > uint64(len(rest)/2) { // a key and a size take 2 bytes at least
+				err = badCheckpoint(err, fmt.Sprintf("%d sizes is more than the bytes left hold", k))
+			}
+			if err != nil {
+				break
+			}
+			if _, dup := cp.Sizes[name]; dup {
+				err = badCheckpoint(err, fmt.Sprintf("sizes of model %q twice", name))
+				break
+			}
+			s := make(projections.Sizes, k)
+			for range k {
+				key := string(field())
+				s[key] = int(min(uvarint(), math.MaxInt32))
+			}
+			cp.Sizes[name] = s
+		}
 	}
 	if err == nil && len(rest) > 0 {
 		err = badCheckpoint(err, fmt.Sprintf("%d bytes left over", len(rest)))

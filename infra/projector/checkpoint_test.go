@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -314,5 +315,78 @@ func TestLegacyJSONCheckpointRebuilds(t *testing.T) {
 	r = runUntilCaughtUp(t, js, cps, 2000, models()...)
 	if applied, _ := r.Stats(); applied != 0 || r.Resumed() != 2000 {
 		t.Fatalf("after the rebuild: resumed %d applied %d, want 2000 and 0", r.Resumed(), applied)
+	}
+}
+
+// sizeSpy is UserLicenses telling which sizes it was given.
+type sizeSpy struct {
+	*projections.UserLicenses
+	got projections.Sizes
+}
+
+func (s *sizeSpy) Presize(sz projections.Sizes) {
+	s.got = sz
+	s.UserLicenses.Presize(sz)
+}
+
+// TestRebuildPresizesFromTheCheckpoint: a checkpoint keeps each read
+// model's sizes; a rebuild (Rebuild, or a read model's version changed)
+// gives them to the fresh read models before the first event, and the
+// read models it builds equal ones built without them. A restore from
+// the checkpoint needs none.
+func TestRebuildPresizesFromTheCheckpoint(t *testing.T) {
+	js, cps := checkpointEnv(t)
+	publish(t, js, 0, 3000)
+	first := models()
+	runUntilCaughtUp(t, js, cps, 3000, first...)
+	want := snapshots(t, first)
+	// 3000 events: 3 products, each added then assigned to 999 users.
+	wantSizes := projections.Sizes{"contoso": 2997}
+
+	run := func(rebuild bool, ms ...projections.Projection) *projector.Runner {
+		t.Helper()
+		r, err := projector.New(projector.Config{JS: js, Registry: events.Default(), Projections: ms, Checkpoints: cps,
+			Rebuild: rebuild, Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Run(ctx) }()
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+		defer wcancel()
+		if err := r.WaitFor(wctx, 3000); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	spy := &sizeSpy{UserLicenses: projections.NewUserLicenses()}
+	r := run(true, projections.NewLicenseCounts(), spy)
+	if applied, _ := r.Stats(); applied != 3000 {
+		t.Fatalf("rebuild applied %d events, want 3000", applied)
+	}
+	if !reflect.DeepEqual(spy.got, wantSizes) {
+		t.Fatalf("rebuild: presized with %v, want %v", spy.got, wantSizes)
+	}
+	if got := snapshots(t, []projections.Projection{first[0], spy.UserLicenses}); !bytes.Equal(got, want) {
+		t.Fatal("the presized rebuild's read models differ from the first build's")
+	}
+
+	spy = &sizeSpy{UserLicenses: projections.NewUserLicenses()}
+	r = run(false, bumped{projections.NewLicenseCounts()}, spy)
+	if applied, _ := r.Stats(); applied != 3000 || !reflect.DeepEqual(spy.got, wantSizes) {
+		t.Fatalf("version change: applied %d, presized with %v; want 3000 and %v", applied, spy.got, wantSizes)
+	}
+
+	// The last run saved its checkpoint with the bumped version.
+	spy = &sizeSpy{UserLicenses: projections.NewUserLicenses()}
+	r = run(false, bumped{projections.NewLicenseCounts()}, spy)
+	if r.Resumed() != 3000 || spy.got != nil {
+		t.Fatalf("restore: resumed %d, presized with %v; want 3000 and none", r.Resumed(), spy.got)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/seatflow/seatflow/projections"
 )
 
 func frameCheckpoint() Checkpoint {
@@ -17,6 +19,9 @@ func frameCheckpoint() Checkpoint {
 		"license_counts": {Version: 1, State: []byte(`{"contoso":{}}`)},
 		"user_licenses":  {Version: 3, State: append([]byte{'U', 1}, all...)},
 		"empty":          {Version: -1, State: []byte{}},
+	}, Sizes: map[string]projections.Sizes{
+		"user_licenses": {"contoso": 120_000, "fabrikam": 0, "": 7},
+		"empty":         {},
 	}}
 }
 
@@ -44,6 +49,9 @@ func TestCheckpointFrame(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", name, g, ms)
 		}
 	}
+	if !reflect.DeepEqual(got.Sizes, cp.Sizes) {
+		t.Errorf("sizes: got %v, want %v", got.Sizes, cp.Sizes)
+	}
 	for n := range len(b) {
 		if _, err := decodeCheckpoint(b[:n]); !errors.Is(err, errBadCheckpoint) {
 			t.Fatalf("cut at %d of %d bytes: got %v, want %v", n, len(b), err, errBadCheckpoint)
@@ -58,6 +66,36 @@ func TestCheckpointFrame(t *testing.T) {
 			c[i] ^= x
 			_, _ = decodeCheckpoint(c) // must not panic
 		}
+	}
+}
+
+// TestCheckpointFrameFormat1: a frame saved before sizes were (format 1:
+// it ends after the models) is still read, with no sizes.
+func TestCheckpointFrameFormat1(t *testing.T) {
+	cp := frameCheckpoint()
+	cp.Sizes = nil
+	b, err := encodeCheckpoint(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[len(checkpointMagic)] != 2 || b[len(b)-1] != 0 {
+		t.Fatalf("a format 2 frame without sizes should end with a zero count: format %d, last byte %d", b[len(checkpointMagic)], b[len(b)-1])
+	}
+	old := bytes.Clone(b[:len(b)-1])
+	old[len(checkpointMagic)] = 1
+	got, err := decodeCheckpoint(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Position != cp.Position || len(got.Models) != len(cp.Models) || got.Sizes != nil {
+		t.Fatalf("got %+v, want the models and no sizes", got)
+	}
+	if _, err := decodeCheckpoint(b[:len(b)-1]); !errors.Is(err, errBadCheckpoint) {
+		t.Fatalf("format 2 without its sizes: got %v, want %v", err, errBadCheckpoint)
+	}
+	old[len(checkpointMagic)] = 3
+	if _, err := decodeCheckpoint(old); !errors.Is(err, errBadCheckpoint) {
+		t.Fatalf("format 3: got %v, want %v", err, errBadCheckpoint)
 	}
 }
 

@@ -545,6 +545,11 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 	}
 	if r.cfg.Rebuild {
 		r.log.Info("projections: rebuilding from the start of the stream")
+		// The checkpoint is not resumed from, but its sizes still say how
+		// big the read models will grow. One attempt: it is only a hint.
+		if cp, found, err := r.cfg.Checkpoints.Load(ctx); err == nil && found && cp.StreamCreated.Equal(stream.Created) {
+			r.presize(cp)
+		}
 		return nil
 	}
 	cp, found, err := r.loadCheckpoint(ctx)
@@ -573,6 +578,7 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 		if !ok || ms.Version != sp.Version() {
 			r.log.Info("projections: read model changed since the checkpoint; rebuilding all from the start",
 				"model", p.Name(), "checkpoint_version", ms.Version, "version", sp.Version())
+			r.presize(cp)
 			return nil
 		}
 	}
@@ -597,6 +603,16 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 	return nil
 }
 
+// presize gives each read model that takes them the sizes cp saw, before
+// the models are built from the start of cp's stream.
+func (r *Runner) presize(cp Checkpoint) {
+	for _, p := range r.cfg.Projections {
+		if ps, ok := p.(projections.Presizer); ok && len(cp.Sizes[p.Name()]) > 0 {
+			ps.Presize(cp.Sizes[p.Name()])
+		}
+	}
+}
+
 // checkpoint saves every read model's state at the current position. It runs
 // on the runner's goroutine while no batch is in flight (or before the read
 // models' goroutines start, or after they stop), so the states agree with
@@ -612,6 +628,7 @@ func (r *Runner) checkpoint(ctx context.Context, why string) {
 	// Nothing is applied meanwhile, so the snapshots, taken on every
 	// processor, agree with pos.
 	states := make([]ModelState, len(r.cfg.Projections))
+	sizes := make([]projections.Sizes, len(r.cfg.Projections))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, p := range r.cfg.Projections {
@@ -622,6 +639,9 @@ func (r *Runner) checkpoint(ctx context.Context, why string) {
 				return fmt.Errorf("snapshot %s: %w", p.Name(), err)
 			}
 			states[i] = ModelState{Version: sp.Version(), State: b}
+			if ps, ok := p.(projections.Presizer); ok {
+				sizes[i] = ps.SizeHint()
+			}
 			return nil
 		})
 	}
@@ -629,9 +649,12 @@ func (r *Runner) checkpoint(ctx context.Context, why string) {
 		r.log.Error("projections: snapshot failed", "err", err)
 		return
 	}
-	cp := Checkpoint{Position: pos, StreamCreated: r.streamCreated, Models: map[string]ModelState{}}
+	cp := Checkpoint{Position: pos, StreamCreated: r.streamCreated, Models: map[string]ModelState{}, Sizes: map[string]projections.Sizes{}}
 	for i, p := range r.cfg.Projections {
 		cp.Models[p.Name()] = states[i]
+		if sizes[i] != nil {
+			cp.Sizes[p.Name()] = sizes[i]
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
