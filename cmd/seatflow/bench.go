@@ -1172,7 +1172,8 @@ func (b *benchRun) rebuild(ctx context.Context, fold oracle.Summary) error {
 }
 
 // replayModels replays the whole event stream into fresh read models, as
-// `seatflow rebuild` does, and returns how many events they applied, how
+// `seatflow rebuild` does (sized from the service's last checkpoint, when
+// there is one), and returns how many events they applied, how
 // long it took, and the models.
 func (b *benchRun) replayModels(ctx context.Context) (uint64, time.Duration, []projections.Projection, error) {
 	cfg := b.svcCfg
@@ -1190,7 +1191,18 @@ func (b *benchRun) replayModels(ctx context.Context) (uint64, time.Duration, []p
 	if err != nil {
 		return 0, 0, nil, err
 	}
-	runner, err := projector.New(projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true})
+	// As seatflow rebuild, the runner reads the service's checkpoint, if
+	// there is one, for the read models' sizes; unlike it, it saves none,
+	// so the service's checkpoint stays the service's.
+	cps, err := checkpoints(ctx, c, cfg, models, b.log)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	pcfg := projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true, Logger: b.log}
+	if cps != nil {
+		pcfg.Checkpoints = readOnlyCheckpoints{cps}
+	}
+	runner, err := projector.New(pcfg)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -1211,6 +1223,11 @@ func (b *benchRun) replayModels(ctx context.Context) (uint64, time.Duration, []p
 	applied, _ := runner.Stats()
 	return applied, el, models, nil
 }
+
+// readOnlyCheckpoints loads checkpoints and saves none.
+type readOnlyCheckpoints struct{ projector.Checkpoints }
+
+func (readOnlyCheckpoints) Save(context.Context, projector.Checkpoint) error { return nil }
 
 // restartLong measures what checkpoints are for: once the export's million
 // small events are in the stream (a state that is small for its length), a

@@ -606,10 +606,15 @@ func (r *Runner) resume(ctx context.Context, stream *jetstream.StreamInfo) error
 // presize gives each read model that takes them the sizes cp saw, before
 // the models are built from the start of cp's stream.
 func (r *Runner) presize(cp Checkpoint) {
+	var sized []string
 	for _, p := range r.cfg.Projections {
 		if ps, ok := p.(projections.Presizer); ok && len(cp.Sizes[p.Name()]) > 0 {
 			ps.Presize(cp.Sizes[p.Name()])
+			sized = append(sized, p.Name())
 		}
+	}
+	if len(sized) > 0 {
+		r.log.Info("projections: read models sized as at the checkpoint", "position", cp.Position, "models", sized)
 	}
 }
 
