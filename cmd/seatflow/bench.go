@@ -1200,7 +1200,7 @@ func (b *benchRun) replayModels(ctx context.Context) (uint64, time.Duration, []p
 	}
 	pcfg := projector.Config{JS: c.js, Registry: reg, Projections: models, Rebuild: true, Logger: b.log}
 	if cps != nil {
-		pcfg.Checkpoints = readOnlyCheckpoints{cps}
+		pcfg.Checkpoints, pcfg.ReadOnly = cps, true
 	}
 	runner, err := projector.New(pcfg)
 	if err != nil {
@@ -1223,11 +1223,6 @@ func (b *benchRun) replayModels(ctx context.Context) (uint64, time.Duration, []p
 	applied, _ := runner.Stats()
 	return applied, el, models, nil
 }
-
-// readOnlyCheckpoints loads checkpoints and saves none.
-type readOnlyCheckpoints struct{ projector.Checkpoints }
-
-func (readOnlyCheckpoints) Save(context.Context, projector.Checkpoint) error { return nil }
 
 // restartLong measures what checkpoints are for: once the export's million
 // small events are in the stream (a state that is small for its length), a

@@ -389,4 +389,33 @@ func TestRebuildPresizesFromTheCheckpoint(t *testing.T) {
 	if r.Resumed() != 3000 || spy.got != nil {
 		t.Fatalf("restore: resumed %d, presized with %v; want 3000 and none", r.Resumed(), spy.got)
 	}
+
+	// A read-only rebuild takes the sizes and saves nothing, though the
+	// stream has grown past the checkpoint.
+	publish(t, js, 3000, 500)
+	spy = &sizeSpy{UserLicenses: projections.NewUserLicenses()}
+	ro, err := projector.New(projector.Config{JS: js, Registry: events.Default(), Projections: []projections.Projection{
+		bumped{projections.NewLicenseCounts()}, spy}, Checkpoints: cps, Rebuild: true, ReadOnly: true, CheckpointEvery: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ro.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer wcancel()
+	if err := ro.WaitFor(wctx, 3500); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(spy.got, wantSizes) {
+		t.Fatalf("read-only rebuild: presized with %v, want %v", spy.got, wantSizes)
+	}
+	cp, found, err := cps.Load(context.Background())
+	if err != nil || !found || cp.Position != 3000 {
+		t.Fatalf("after a read-only rebuild to 3500 the checkpoint is at %d (found %v, %v), want 3000 untouched", cp.Position, found, err)
+	}
 }

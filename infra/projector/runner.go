@@ -40,6 +40,10 @@ type Config struct {
 	// Rebuild ignores the saved checkpoint: the read models are built from
 	// the start of the stream, and checkpoints are then saved as usual.
 	Rebuild bool
+	// ReadOnly reads the saved checkpoint (to resume from, or, with
+	// Rebuild, for the read models' sizes) and never saves one: for a
+	// runner beside another that owns the checkpoints.
+	ReadOnly bool
 	// Observe, if set, is told of every event applied, after the read
 	// models (the command side's cache uses it to keep the states it reads
 	// current). It is not checkpointed and must not block.
@@ -494,7 +498,7 @@ func (r *Runner) finish(b *batch) (checkpoint string) {
 	r.mu.Unlock()
 	r.notify()
 	r.sinceSave += int(b.applied)
-	if r.cfg.Checkpoints == nil {
+	if r.cfg.Checkpoints == nil || r.cfg.ReadOnly {
 		return ""
 	}
 	switch {
@@ -623,7 +627,7 @@ func (r *Runner) presize(cp Checkpoint) {
 // models' goroutines start, or after they stop), so the states agree with
 // the position. A failure is logged: the next checkpoint tries again.
 func (r *Runner) checkpoint(ctx context.Context, why string) {
-	if r.cfg.Checkpoints == nil {
+	if r.cfg.Checkpoints == nil || r.cfg.ReadOnly {
 		return
 	}
 	pos := r.Position()
