@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,4 +150,62 @@ func Replay(ctx context.Context, js jetstream.JetStream, stream string) (Result,
 	}
 	el := time.Since(start)
 	return Result{Name: "raw-replay", What: "ordered-consumer replay of " + stream, Count: n, Elapsed: el, Unit: "events"}, nil
+}
+
+// Paced appends n messages to subject at rate per second, as a publisher
+// of sign-ins does (unconditional, each its own acknowledgement, at most
+// 4,096 in flight), and reports the latency from each publish to its
+// acknowledgement. Run in the process and at the moment a scenario ran,
+// it says how much of that scenario's latency the process and the
+// server would have cost any publisher.
+func Paced(ctx context.Context, js jetstream.JetStream, subject string, rate float64, n int) (Result, error) {
+	if rate <= 0 || n <= 0 {
+		return Result{}, fmt.Errorf("paced appends: rate %v and count %d must be positive", rate, n)
+	}
+	type sent struct {
+		at  time.Time
+		fut jetstream.PubAckFuture
+	}
+	inflight := make(chan sent, 4096)
+	lat := make([]time.Duration, 0, n)
+	acked := make(chan error, 1)
+	go func() {
+		var first error
+		for s := range inflight {
+			select {
+			case <-s.fut.Ok():
+				lat = append(lat, time.Since(s.at))
+			case err := <-s.fut.Err():
+				first = cmp.Or(first, err)
+			case <-ctx.Done():
+				first = cmp.Or(first, ctx.Err())
+			}
+		}
+		acked <- first
+	}()
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	var err error
+	for i := 0; i < n && err == nil; i++ {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		m := nats.NewMsg(subject)
+		m.Data = payload
+		at := time.Now()
+		var f jetstream.PubAckFuture
+		if f, err = js.PublishMsgAsync(m); err == nil {
+			inflight <- sent{at, f}
+		}
+	}
+	close(inflight)
+	if e := <-acked; err == nil {
+		err = e
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("paced appends: %w", err)
+	}
+	el := time.Since(start)
+	return Result{Name: "raw-append-paced", What: fmt.Sprintf("appends at %.0f/s, publish to acknowledgement", rate), Count: n,
+		Elapsed: el, Unit: "appends", P50: Percentile(lat, 50), P99: Percentile(lat, 99)}, nil
 }
