@@ -33,6 +33,17 @@ func TestRebuildReplaysEveryReadModel(t *testing.T) {
 	if strings.Count(out.String(), "rebuilt ") < 4 {
 		t.Fatalf("rebuild replayed too few read models:\n%s", out.String())
 	}
+	// serve's checkpoint (saved as it stopped) sized the per-user maps of
+	// the demo's licensed users.
+	sized := false
+	for line := range strings.Lines(errOut.String()) {
+		if strings.Contains(line, "read models sized as at the checkpoint") {
+			sized = strings.Contains(line, "user_licenses") && strings.Contains(line, "license_history")
+		}
+	}
+	if !sized {
+		t.Fatalf("rebuild did not size user licenses and license history from serve's checkpoint:\n%s", errOut.String())
+	}
 
 	svc, stop = startServe(t, dir)
 	waitFor(t, 10*time.Second, "readyz", func() bool { return svc.do(t, "GET", "/readyz", "", nil).status == 200 })
