@@ -343,10 +343,13 @@ func TestRebuildPresizesFromTheCheckpoint(t *testing.T) {
 	// 3000 events: 3 products, each added then assigned to 999 users.
 	wantSizes := projections.Sizes{"contoso": 2997}
 
-	run := func(rebuild bool, ms ...projections.Projection) *projector.Runner {
+	// runTo runs a runner with cfg (and the checkpoints, the registry and a
+	// logger) until it has applied position, then stops it.
+	runTo := func(position uint64, cfg projector.Config) *projector.Runner {
 		t.Helper()
-		r, err := projector.New(projector.Config{JS: js, Registry: events.Default(), Projections: ms, Checkpoints: cps,
-			Rebuild: rebuild, Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))})
+		cfg.JS, cfg.Registry, cfg.Checkpoints = js, events.Default(), cps
+		cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, nil))
+		r, err := projector.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,7 +358,7 @@ func TestRebuildPresizesFromTheCheckpoint(t *testing.T) {
 		go func() { done <- r.Run(ctx) }()
 		wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
 		defer wcancel()
-		if err := r.WaitFor(wctx, 3000); err != nil {
+		if err := r.WaitFor(wctx, position); err != nil {
 			t.Fatal(err)
 		}
 		cancel()
@@ -363,6 +366,10 @@ func TestRebuildPresizesFromTheCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		return r
+	}
+	run := func(rebuild bool, ms ...projections.Projection) *projector.Runner {
+		t.Helper()
+		return runTo(3000, projector.Config{Projections: ms, Rebuild: rebuild})
 	}
 
 	spy := &sizeSpy{UserLicenses: projections.NewUserLicenses()}
@@ -394,23 +401,8 @@ func TestRebuildPresizesFromTheCheckpoint(t *testing.T) {
 	// stream has grown past the checkpoint.
 	publish(t, js, 3000, 500)
 	spy = &sizeSpy{UserLicenses: projections.NewUserLicenses()}
-	ro, err := projector.New(projector.Config{JS: js, Registry: events.Default(), Projections: []projections.Projection{
-		bumped{projections.NewLicenseCounts()}, spy}, Checkpoints: cps, Rebuild: true, ReadOnly: true, CheckpointEvery: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ro.Run(ctx) }()
-	wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
-	defer wcancel()
-	if err := ro.WaitFor(wctx, 3500); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	runTo(3500, projector.Config{Projections: []projections.Projection{bumped{projections.NewLicenseCounts()}, spy},
+		Rebuild: true, ReadOnly: true, CheckpointEvery: 100})
 	if !reflect.DeepEqual(spy.got, wantSizes) {
 		t.Fatalf("read-only rebuild: presized with %v, want %v", spy.got, wantSizes)
 	}
