@@ -65,11 +65,19 @@ func models() []projections.Projection {
 // stops it (saving its final checkpoint) and returns it.
 func runUntilCaughtUp(t *testing.T, js jetstream.JetStream, cps projector.Checkpoints, position uint64, ms ...projections.Projection) *projector.Runner {
 	t.Helper()
-	cfg := projector.Config{JS: js, Registry: events.Default(), Projections: ms, CheckpointEvery: 80_000,
-		Logger: slog.New(slog.NewTextHandler(tWriter{t}, nil))}
+	cfg := projector.Config{Projections: ms, CheckpointEvery: 80_000}
 	if cps != nil {
 		cfg.Checkpoints = cps
 	}
+	return runWith(t, js, cfg, position)
+}
+
+// runWith runs a runner with cfg (and js, the default registry and a test
+// logger) until it has applied position, then stops it and returns it.
+func runWith(t *testing.T, js jetstream.JetStream, cfg projector.Config, position uint64) *projector.Runner {
+	t.Helper()
+	cfg.JS, cfg.Registry = js, events.Default()
+	cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, nil))
 	r, err := projector.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -343,29 +351,10 @@ func TestRebuildPresizesFromTheCheckpoint(t *testing.T) {
 	// 3000 events: 3 products, each added then assigned to 999 users.
 	wantSizes := projections.Sizes{"contoso": 2997}
 
-	// runTo runs a runner with cfg (and the checkpoints, the registry and a
-	// logger) until it has applied position, then stops it.
 	runTo := func(position uint64, cfg projector.Config) *projector.Runner {
 		t.Helper()
-		cfg.JS, cfg.Registry, cfg.Checkpoints = js, events.Default(), cps
-		cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, nil))
-		r, err := projector.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
-		wctx, wcancel := context.WithTimeout(context.Background(), time.Minute)
-		defer wcancel()
-		if err := r.WaitFor(wctx, position); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-		return r
+		cfg.Checkpoints = cps
+		return runWith(t, js, cfg, position)
 	}
 	run := func(rebuild bool, ms ...projections.Projection) *projector.Runner {
 		t.Helper()
