@@ -58,8 +58,10 @@ const (
 	checkpointFormat = 2
 )
 
-// errBadCheckpoint is wrapped by every error decoding a checkpoint.
-var errBadCheckpoint = errors.New("bad checkpoint")
+// ErrBadCheckpoint is wrapped by every error decoding a checkpoint: one
+// that was read but cannot be used (corrupt, or of a format this build
+// does not know). Asking for it again gives the same bytes.
+var ErrBadCheckpoint = errors.New("bad checkpoint")
 
 // encodeCheckpoint is cp as a frame.
 func encodeCheckpoint(cp Checkpoint) ([]byte, error) {
@@ -112,11 +114,11 @@ func appendBytes(b, x []byte) []byte {
 // decodeCheckpoint reads a frame; the models' states are left in b.
 func decodeCheckpoint(b []byte) (Checkpoint, error) {
 	if !bytes.HasPrefix(b, []byte(checkpointMagic)) || len(b) < len(checkpointMagic)+1 {
-		return Checkpoint{}, fmt.Errorf("%w: no checkpoint frame", errBadCheckpoint)
+		return Checkpoint{}, fmt.Errorf("%w: no checkpoint frame", ErrBadCheckpoint)
 	}
 	format := b[len(checkpointMagic)]
 	if format != 1 && format != checkpointFormat {
-		return Checkpoint{}, fmt.Errorf("%w: format %d, want 1 or %d", errBadCheckpoint, format, checkpointFormat)
+		return Checkpoint{}, fmt.Errorf("%w: format %d, want 1 or %d", ErrBadCheckpoint, format, checkpointFormat)
 	}
 	rest := b[len(checkpointMagic)+1:]
 	var err error
@@ -212,7 +214,7 @@ func badCheckpoint(err error, what string) error {
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%w: %s", errBadCheckpoint, what)
+	return fmt.Errorf("%w: %s", ErrBadCheckpoint, what)
 }
 
 // legacyCheckpoint is a checkpoint as saved before frames: JSON.
@@ -234,7 +236,7 @@ func decodeLegacyCheckpoint(b []byte) (Checkpoint, error) {
 		err = errors.New("trailing data")
 	}
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: %w", errBadCheckpoint, err)
+		return Checkpoint{}, fmt.Errorf("%w: %w", ErrBadCheckpoint, err)
 	}
 	cp := Checkpoint{Position: lc.Position, StreamCreated: lc.StreamCreated, Models: make(map[string]ModelState, len(lc.Models))}
 	for name, ms := range lc.Models {

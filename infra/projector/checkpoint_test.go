@@ -3,6 +3,7 @@ package projector_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -398,5 +399,45 @@ func TestRebuildPresizesFromTheCheckpoint(t *testing.T) {
 	cp, found, err := cps.Load(context.Background())
 	if err != nil || !found || cp.Position != 3000 {
 		t.Fatalf("after a read-only rebuild to 3500 the checkpoint is at %d (found %v, %v), want 3000 untouched", cp.Position, found, err)
+	}
+}
+
+// countingCheckpoints counts the loads of the checkpoints it wraps.
+type countingCheckpoints struct {
+	projector.Checkpoints
+	loads int
+}
+
+func (c *countingCheckpoints) Load(ctx context.Context) (projector.Checkpoint, bool, error) {
+	c.loads++
+	return c.Checkpoints.Load(ctx)
+}
+
+// TestUndecodableCheckpointRebuildsAtOnce: a checkpoint that was read but
+// cannot be decoded (corrupt, or a format from a later build) is not
+// asked for again, as a timed-out read is: the read models are rebuilt
+// from the stream straight away, and a good checkpoint is saved.
+func TestUndecodableCheckpointRebuildsAtOnce(t *testing.T) {
+	js, cps := checkpointEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	publish(t, js, 0, 2000)
+	obs, err := js.ObjectStore(ctx, projector.CheckpointBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.PutBytes(ctx, "read-models", []byte("SFCP\x09a format from the future")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cps.Load(ctx); !errors.Is(err, projector.ErrBadCheckpoint) {
+		t.Fatalf("loading the future format: %v, want %v", err, projector.ErrBadCheckpoint)
+	}
+	counting := &countingCheckpoints{Checkpoints: cps}
+	r := runUntilCaughtUp(t, js, counting, 2000, models()...)
+	if applied, _ := r.Stats(); applied != 2000 || r.Resumed() != 0 || counting.loads != 1 {
+		t.Fatalf("resumed %d, applied %d, after %d loads; want 0, 2000 and 1", r.Resumed(), applied, counting.loads)
+	}
+	if cp, found, err := cps.Load(ctx); err != nil || !found || cp.Position != 2000 {
+		t.Fatalf("after the rebuild the checkpoint is at %d (found %v, %v), want 2000", cp.Position, found, err)
 	}
 }

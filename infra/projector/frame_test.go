@@ -53,12 +53,12 @@ func TestCheckpointFrame(t *testing.T) {
 		t.Errorf("sizes: got %v, want %v", got.Sizes, cp.Sizes)
 	}
 	for n := range len(b) {
-		if _, err := decodeCheckpoint(b[:n]); !errors.Is(err, errBadCheckpoint) {
-			t.Fatalf("cut at %d of %d bytes: got %v, want %v", n, len(b), err, errBadCheckpoint)
+		if _, err := decodeCheckpoint(b[:n]); !errors.Is(err, ErrBadCheckpoint) {
+			t.Fatalf("cut at %d of %d bytes: got %v, want %v", n, len(b), err, ErrBadCheckpoint)
 		}
 	}
-	if _, err := decodeCheckpoint(append(bytes.Clone(b), 0)); !errors.Is(err, errBadCheckpoint) {
-		t.Fatalf("a byte left over: got %v, want %v", err, errBadCheckpoint)
+	if _, err := decodeCheckpoint(append(bytes.Clone(b), 0)); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("a byte left over: got %v, want %v", err, ErrBadCheckpoint)
 	}
 	for i := range b {
 		for _, x := range []byte{0x01, 0x80, 0xff} {
@@ -90,12 +90,12 @@ func TestCheckpointFrameFormat1(t *testing.T) {
 	if got.Position != cp.Position || len(got.Models) != len(cp.Models) || got.Sizes != nil {
 		t.Fatalf("got %+v, want the models and no sizes", got)
 	}
-	if _, err := decodeCheckpoint(b[:len(b)-1]); !errors.Is(err, errBadCheckpoint) {
-		t.Fatalf("format 2 without its sizes: got %v, want %v", err, errBadCheckpoint)
+	if _, err := decodeCheckpoint(b[:len(b)-1]); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("format 2 without its sizes: got %v, want %v", err, ErrBadCheckpoint)
 	}
 	old[len(checkpointMagic)] = 3
-	if _, err := decodeCheckpoint(old); !errors.Is(err, errBadCheckpoint) {
-		t.Fatalf("format 3: got %v, want %v", err, errBadCheckpoint)
+	if _, err := decodeCheckpoint(old); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("format 3: got %v, want %v", err, ErrBadCheckpoint)
 	}
 }
 
@@ -118,7 +118,7 @@ func TestLegacyCheckpointIsRead(t *testing.T) {
 			t.Fatalf("got  %+v\nwant %+v", cp, want)
 		}
 	}
-	if _, err := decodeLegacyCheckpoint(legacy[:len(legacy)-1]); !errors.Is(err, errBadCheckpoint) {
-		t.Fatalf("truncated JSON: got %v, want %v", err, errBadCheckpoint)
+	if _, err := decodeLegacyCheckpoint(legacy[:len(legacy)-1]); !errors.Is(err, ErrBadCheckpoint) {
+		t.Fatalf("truncated JSON: got %v, want %v", err, ErrBadCheckpoint)
 	}
 }

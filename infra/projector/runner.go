@@ -528,7 +528,8 @@ const checkpointLoadAttempts = 4
 func (r *Runner) loadCheckpoint(ctx context.Context) (Checkpoint, bool, error) {
 	for attempt := 1; ; attempt++ {
 		cp, found, err := r.cfg.Checkpoints.Load(ctx)
-		if err == nil || attempt == checkpointLoadAttempts || ctx.Err() != nil {
+		// A checkpoint read but undecodable reads the same next time.
+		if err == nil || errors.Is(err, ErrBadCheckpoint) || attempt == checkpointLoadAttempts || ctx.Err() != nil {
 			return cp, found, err
 		}
 		wait := time.Duration(attempt) * time.Second
